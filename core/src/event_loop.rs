@@ -1,0 +1,489 @@
+//! The per-thread event loop: readiness from mio, timers, posted calls and deferred deletes.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::io::{IoRegistration, IoTable, Ready};
+use crate::object::{self, Arena, Object, ObjectId};
+use crate::timer::fire_node_timer;
+use crate::timer_queue::{TimerAction, TimerQueue};
+
+type LocalTask = Box<dyn FnOnce()>;
+type RemoteTask = Box<dyn FnOnce() + Send>;
+
+const WAKER_TOKEN: Token = Token(usize::MAX);
+/// Calls taken from other threads per iteration, so a flooding thread cannot starve I/O.
+const REMOTE_BATCH: usize = 65_536;
+
+/// State shared between a loop and the [`LoopHandle`]s other threads hold.
+struct Remote {
+    waker: Waker,
+    /// Set by the first post after the loop last drained its channel; later posts skip the
+    /// (syscall-costly) wake-up.
+    notified: AtomicBool,
+    ended: AtomicBool,
+}
+
+pub(crate) struct LoopInner {
+    poll: RefCell<Poll>,
+    registry: Registry,
+    events: RefCell<Option<Events>>,
+    ready_scratch: RefCell<Vec<(Token, Ready)>>,
+    pub(crate) arena: RefCell<Arena>,
+    pub(crate) io: RefCell<IoTable>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    posted: RefCell<VecDeque<LocalTask>>,
+    remote: Arc<Remote>,
+    remote_rx: Receiver<RemoteTask>,
+    remote_tx: Sender<RemoteTask>,
+    /// One entry per running `exec()`, innermost last: `Some(code)` once asked to exit.
+    frames: RefCell<Vec<Option<i32>>>,
+    /// Objects to delete once control is back in a loop at most this deep.
+    deferred_deletes: RefCell<Vec<(ObjectId, usize)>>,
+    iterations: Cell<u64>,
+}
+
+impl Drop for LoopInner {
+    fn drop(&mut self) {
+        self.remote.ended.store(true, Ordering::Release);
+    }
+}
+
+thread_local! {
+    static CURRENT: Rc<LoopInner> = Rc::new(LoopInner::new().expect("slotnet: cannot create the event loop's poller"));
+}
+
+/// Runs `f` with this thread's loop, or returns `None` while the thread is shutting down
+/// (its loop is being dropped), so destructors never panic.
+pub(crate) fn with_loop<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
+    CURRENT.try_with(|l| f(l)).ok()
+}
+
+/// Queues a call on this thread's loop (used by queued connections).
+pub(crate) fn post_local(task: LocalTask) {
+    with_loop(|l| l.posted.borrow_mut().push_back(task));
+}
+
+impl LoopInner {
+    fn new() -> io::Result<LoopInner> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let (remote_tx, remote_rx) = crossbeam_channel::unbounded();
+        Ok(LoopInner {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Some(Events::with_capacity(1024))),
+            ready_scratch: RefCell::new(Vec::new()),
+            arena: RefCell::new(Arena::default()),
+            io: RefCell::new(IoTable::default()),
+            timers: RefCell::new(TimerQueue::default()),
+            posted: RefCell::new(VecDeque::new()),
+            remote: Arc::new(Remote {
+                waker,
+                notified: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
+            }),
+            remote_rx,
+            remote_tx,
+            frames: RefCell::new(Vec::new()),
+            deferred_deletes: RefCell::new(Vec::new()),
+            iterations: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn has_immediate_work(&self) -> bool {
+        !self.posted.borrow().is_empty()
+            || !self.remote_rx.is_empty()
+            || self.deletes_ready()
+    }
+
+    fn deletes_ready(&self) -> bool {
+        let depth = self.frames.borrow().len();
+        self.deferred_deletes
+            .borrow()
+            .iter()
+            .any(|&(_, at)| depth <= at)
+    }
+
+    pub(crate) fn defer_delete(&self, id: ObjectId) {
+        let depth = self.frames.borrow().len();
+        self.deferred_deletes.borrow_mut().push((id, depth));
+    }
+}
+
+/// Error returned when posting to a loop whose thread has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopEnded;
+
+impl fmt::Display for LoopEnded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the target event loop has ended")
+    }
+}
+
+impl std::error::Error for LoopEnded {}
+
+/// A `Send + Clone` handle to a thread's loop, for other threads to post work to it.
+///
+/// ```
+/// use slotnet_core::EventLoop;
+///
+/// let lp = EventLoop::current();
+/// let handle = lp.handle();
+/// std::thread::spawn(move || {
+///     handle.post(|| EventLoop::current().exit(7)).unwrap();
+/// });
+/// assert_eq!(lp.exec(), 7);
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    tx: Sender<RemoteTask>,
+    remote: Arc<Remote>,
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("ended", &self.is_ended())
+            .finish()
+    }
+}
+
+impl LoopHandle {
+    /// Runs `f` on the loop's thread, in posting order relative to this thread's other posts.
+    /// Wakes the loop if it is waiting. Fails once the loop's thread has ended.
+    pub fn post<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), LoopEnded> {
+        if self.remote.ended.load(Ordering::Acquire) {
+            return Err(LoopEnded);
+        }
+        self.tx.send(Box::new(f)).map_err(|_| LoopEnded)?;
+        if !self.remote.notified.swap(true, Ordering::AcqRel) {
+            // A failed wake-up means the poller is gone, i.e. the loop is ending.
+            let _ = self.remote.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Asks the loop's innermost `exec()` to return `code`.
+    pub fn exit(&self, code: i32) -> Result<(), LoopEnded> {
+        self.post(move || EventLoop::current().exit(code))
+    }
+
+    /// Asks the loop's innermost `exec()` to return 0.
+    pub fn quit(&self) -> Result<(), LoopEnded> {
+        self.exit(0)
+    }
+
+    /// Whether the loop's thread has ended (posting would fail).
+    pub fn is_ended(&self) -> bool {
+        self.remote.ended.load(Ordering::Acquire)
+    }
+}
+
+/// This thread's event loop (Qt's `QEventLoop` and the event dispatcher behind it).
+///
+/// There is one loop per thread, created on first use; `EventLoop` values are cheap handles to
+/// it and are `!Send`. Everything that lives on the loop (objects, timers, sockets) belongs to
+/// the thread that created it.
+///
+/// ```
+/// use slotnet_core::{EventLoop, Timer};
+/// use std::time::Duration;
+///
+/// let lp = EventLoop::current();
+/// Timer::single_shot(Duration::from_millis(5), || EventLoop::current().exit(3));
+/// assert_eq!(lp.exec(), 3);
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    inner: Rc<LoopInner>,
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("level", &self.loop_level())
+            .field("objects", &self.inner.arena.borrow().len())
+            .field("timers", &self.inner.timers.borrow().len())
+            .finish()
+    }
+}
+
+impl EventLoop {
+    /// This thread's loop (created on first use).
+    pub fn current() -> EventLoop {
+        EventLoop {
+            inner: CURRENT.with(|l| l.clone()),
+        }
+    }
+
+    /// A handle other threads use to post calls to this loop.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            tx: self.inner.remote_tx.clone(),
+            remote: self.inner.remote.clone(),
+        }
+    }
+
+    /// Runs the loop until [`EventLoop::exit`] or [`EventLoop::quit`] is called from inside it,
+    /// and returns the exit code. May be called from inside a slot (a nested loop, as in Qt's
+    /// modal-wait idiom); `exit` then ends the innermost `exec`.
+    pub fn exec(&self) -> i32 {
+        self.inner.frames.borrow_mut().push(None);
+        let depth = self.inner.frames.borrow().len();
+        loop {
+            let exit = self.inner.frames.borrow().get(depth - 1).copied().flatten();
+            if let Some(code) = exit {
+                self.inner.frames.borrow_mut().pop();
+                return code;
+            }
+            self.process_events(None);
+        }
+    }
+
+    /// Makes the innermost running `exec()` return `code` once control is back in it. Does
+    /// nothing if no `exec()` is running, as in Qt.
+    pub fn exit(&self, code: i32) {
+        if let Some(top) = self.inner.frames.borrow_mut().last_mut() {
+            *top = Some(code);
+        }
+    }
+
+    /// `exit(0)`.
+    pub fn quit(&self) {
+        self.exit(0)
+    }
+
+    /// Whether an `exec()` is running on this thread.
+    pub fn is_running(&self) -> bool {
+        !self.inner.frames.borrow().is_empty()
+    }
+
+    /// How many `exec()` calls are running (nesting depth).
+    pub fn loop_level(&self) -> usize {
+        self.inner.frames.borrow().len()
+    }
+
+    /// How many iterations (calls to `process_events`) have run, for diagnostics and tests.
+    pub fn iterations(&self) -> u64 {
+        self.inner.iterations.get()
+    }
+
+    /// Queues `f` to run on this loop's next iteration (Qt's queued `invokeMethod`).
+    pub fn post<F: FnOnce() + 'static>(&self, f: F) {
+        self.inner.posted.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// The poller's file descriptor, for a foreign loop (GTK, winit, calloop) to watch: when it
+    /// is readable, or when [`EventLoop::next_timeout`] has passed, call
+    /// `process_events(Some(Duration::ZERO))`.
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.inner.poll.borrow().as_raw_fd()
+    }
+
+    /// How long a foreign loop may sleep before calling `process_events` again: `Some(ZERO)`
+    /// when work is already queued, the time to the next timer, or `None` when only I/O or
+    /// another thread can create work (watch [`EventLoop::as_raw_fd`]).
+    pub fn next_timeout(&self) -> Option<Duration> {
+        if self.inner.has_immediate_work() {
+            return Some(Duration::ZERO);
+        }
+        let next = self.inner.timers.borrow_mut().next_deadline()?;
+        Some(next.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs one iteration: waits for I/O at most `max_wait` (`None`: until something happens;
+    /// never past the next timer, never when work is queued), then dispatches readiness,
+    /// calls posted from other threads, due timers, posted calls, and deferred deletes.
+    /// Returns how many of those were handled.
+    pub fn process_events(&self, max_wait: Option<Duration>) -> usize {
+        let inner = &*self.inner;
+        inner.iterations.set(inner.iterations.get() + 1);
+        let mut timeout = max_wait;
+        if inner.has_immediate_work() {
+            timeout = Some(Duration::ZERO);
+        } else if let Some(deadline) = inner.timers.borrow_mut().next_deadline() {
+            let until = deadline.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
+        let mut handled = 0;
+        handled += self.poll_io(timeout);
+        handled += self.drain_remote();
+        handled += self.fire_timers();
+        handled += self.run_posted();
+        handled += self.run_deferred_deletes();
+        handled
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) -> usize {
+        let inner = &*self.inner;
+        let mut ready = std::mem::take(&mut *inner.ready_scratch.borrow_mut());
+        ready.clear();
+        {
+            let mut events = inner
+                .events
+                .borrow_mut()
+                .take()
+                .unwrap_or_else(|| Events::with_capacity(256));
+            let result = inner.poll.borrow_mut().poll(&mut events, timeout);
+            if result.is_ok() {
+                ready.extend(
+                    events
+                        .iter()
+                        .filter(|e| e.token() != WAKER_TOKEN)
+                        .map(|e| (e.token(), Ready::from_event(e))),
+                );
+            }
+            // EINTR and friends: nothing happened; the caller loops.
+            *inner.events.borrow_mut() = Some(events);
+        }
+        let count = ready.len();
+        for &(token, readiness) in &ready {
+            let handler = inner.io.borrow().handler(token);
+            if let Some(handler) = handler {
+                handler(readiness);
+            }
+        }
+        ready.clear();
+        *inner.ready_scratch.borrow_mut() = ready;
+        count
+    }
+
+    fn drain_remote(&self) -> usize {
+        let inner = &*self.inner;
+        inner.remote.notified.store(false, Ordering::SeqCst);
+        let mut count = 0;
+        while count < REMOTE_BATCH {
+            match inner.remote_rx.try_recv() {
+                Ok(task) => {
+                    task();
+                    count += 1;
+                }
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        count
+    }
+
+    fn fire_timers(&self) -> usize {
+        let inner = &*self.inner;
+        let now = Instant::now();
+        // Take everything due first: timers armed by these slots wait for the next iteration,
+        // so a zero-interval timer cannot starve I/O.
+        let mut due = Vec::new();
+        {
+            let mut timers = inner.timers.borrow_mut();
+            while let Some(item) = timers.pop_due(now) {
+                due.push(item);
+            }
+        }
+        let count = due.len();
+        for (key, action) in due {
+            match action {
+                TimerAction::Once(f) => f(),
+                TimerAction::Node(id) => fire_node_timer(id, key, now),
+            }
+        }
+        count
+    }
+
+    fn run_posted(&self) -> usize {
+        let inner = &*self.inner;
+        // Only what was queued before this phase: calls posted by these calls run next time.
+        let n = inner.posted.borrow().len();
+        for _ in 0..n {
+            let task = inner.posted.borrow_mut().pop_front();
+            match task {
+                Some(task) => task(),
+                None => return n,
+            }
+        }
+        n
+    }
+
+    fn run_deferred_deletes(&self) -> usize {
+        let inner = &*self.inner;
+        let depth = inner.frames.borrow().len();
+        let ready: Vec<ObjectId> = {
+            let mut list = inner.deferred_deletes.borrow_mut();
+            if list.is_empty() {
+                return 0;
+            }
+            let mut ready = Vec::new();
+            list.retain(|&(id, at)| {
+                if depth <= at {
+                    ready.push(id);
+                    false
+                } else {
+                    true
+                }
+            });
+            ready
+        };
+        let count = ready.len();
+        for id in ready {
+            if let Some(obj) = Object::from_id(id) {
+                obj.destroy();
+            }
+        }
+        count
+    }
+
+    /// Watches a mio source; `handler` runs on this thread whenever it becomes ready. When
+    /// `owner` is destroyed the registration is dropped with it. The source is registered
+    /// edge-triggered (mio's model): read or write until `WouldBlock` before waiting again.
+    pub fn register_io<S, F>(
+        &self,
+        source: &mut S,
+        interest: Interest,
+        owner: Option<Object>,
+        handler: F,
+    ) -> io::Result<IoRegistration>
+    where
+        S: mio::event::Source + ?Sized,
+        F: Fn(Ready) + 'static,
+    {
+        let token = self
+            .inner
+            .io
+            .borrow_mut()
+            .insert(owner.map(|o| o.id()), Rc::new(handler));
+        if let Err(e) = self.inner.registry.register(source, token, interest) {
+            self.inner.io.borrow_mut().remove(token);
+            return Err(e);
+        }
+        if let Some(owner) = owner {
+            if !object::attach_io(owner.id(), token) {
+                self.inner.io.borrow_mut().remove(token);
+                let _ = self.inner.registry.deregister(source);
+                return Err(io::Error::other("owner object has been destroyed"));
+            }
+        }
+        Ok(IoRegistration::new(token))
+    }
+
+    /// Number of live objects on this loop (for leak checks in tests).
+    pub fn object_count(&self) -> usize {
+        self.inner.arena.borrow().len()
+    }
+
+    /// Number of armed timers on this loop.
+    pub fn timer_count(&self) -> usize {
+        self.inner.timers.borrow().len()
+    }
+}

@@ -1,0 +1,46 @@
+//! # slotnet-core
+//!
+//! The foundation of slotnet: a single-threaded event loop that owns Qt-like objects, typed
+//! signals and slots, timers, and threads that each run a loop of their own.
+//!
+//! - [`EventLoop`]: one per thread; `exec()`, `process_events()`, `post()`, and
+//!   `as_raw_fd()`/`next_timeout()` for embedding in another loop.
+//! - [`LoopHandle`]: `Send + Clone`; other threads post closures through it.
+//! - [`Object`]: a node in the loop's object tree (parent, children, name, `destroyed`,
+//!   `delete_later`), addressed by a generational id. Handles are `Copy` and `!Send`.
+//! - [`Signal`]: typed signals with direct, single-shot, context-bound, queued and cross-thread
+//!   connections.
+//! - [`Timer`]: Qt's `QTimer`, on an O(log n) timer queue.
+//! - [`Thread`]: Qt's `QThread`, a thread with its own loop.
+//!
+//! ```
+//! use slotnet_core::{EventLoop, Object, Signal, Timer};
+//! use std::time::Duration;
+//!
+//! let lp = EventLoop::current();
+//! let owner = Object::new();
+//! let greeted: Signal<String> = owner.new_signal();
+//! greeted.connect(|name| println!("hello, {name}"));
+//! greeted.connect(|_| EventLoop::current().quit());
+//! Timer::single_shot(Duration::from_millis(1), move || greeted.emit("world".into()));
+//! assert_eq!(lp.exec(), 0);
+//! ```
+#![warn(missing_docs)]
+
+mod event_loop;
+mod io;
+mod object;
+mod signal;
+mod thread;
+mod timer;
+mod timer_queue;
+
+pub use event_loop::{EventLoop, LoopEnded, LoopHandle};
+pub use io::{IoRegistration, Ready};
+pub use object::{AsObject, Destroyed, Object, ObjectId};
+pub use signal::{Connection, Signal};
+pub use thread::Thread;
+pub use timer::Timer;
+
+/// The mio version slotnet registers sources with (sockets in slotnet-net use it).
+pub use mio;

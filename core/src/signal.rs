@@ -1,0 +1,374 @@
+//! Typed signals and the connections made to them.
+//!
+//! A [`Signal<A>`] is a list of slots (closures taking `&A`). Emitting calls every slot that was
+//! connected when the emission started, in connection order. The list is never borrowed while a
+//! slot runs, so a slot may do anything: emit again (recursively), connect or disconnect slots,
+//! destroy the object that owns the signal (the remaining slots are then skipped), or quit the
+//! loop.
+//!
+//! Slots are `Fn`, not `FnMut`, because a recursive emission re-enters the slot that is running;
+//! keep mutable state in a `Cell` or `RefCell`, as gtk-rs does.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use crate::event_loop::{post_local, LoopHandle};
+use crate::object::AsObject;
+
+/// The part of a connection that does not depend on the argument type: whether it is still
+/// connected, and how to tell its signal that it went away.
+struct SlotControl {
+    connected: Cell<bool>,
+    signal: RefCell<Option<Weak<dyn Compact>>>,
+}
+
+/// Lets a type-erased [`Connection`] ask its signal to drop disconnected slots.
+trait Compact {
+    fn slot_disconnected(&self);
+}
+
+enum SlotFn<A: 'static> {
+    /// Called during the emission. Queued and cross-thread slots are direct slots that post.
+    Direct(Box<dyn Fn(&A)>),
+    Once(RefCell<Option<Box<dyn FnOnce(&A)>>>),
+}
+
+struct Slot<A: 'static> {
+    control: Rc<SlotControl>,
+    func: SlotFn<A>,
+}
+
+struct SignalInner<A: 'static> {
+    slots: RefCell<Vec<Rc<Slot<A>>>>,
+    /// How many emissions of this signal are running (recursion makes it more than one).
+    emitting: Cell<u32>,
+    /// Disconnected slots still in `slots` because an emission was running.
+    dead: Cell<u32>,
+    /// Shared with the owning object (`Object::block_signals`), or private to the signal.
+    blocked: Rc<Cell<bool>>,
+    /// Set when the owning object is destroyed: no more slots, no more emissions.
+    closed: Cell<bool>,
+}
+
+/// A typed signal, like a Qt signal whose arguments are `A` (use a tuple for several).
+///
+/// Cloning gives another handle to the same signal. Objects expose their signals through
+/// accessors (`timer.timeout()`, `socket.ready_read()`), which return such clones.
+///
+/// ```
+/// use slotnet_core::Signal;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let value_changed: Signal<i32> = Signal::new();
+/// let seen = Rc::new(Cell::new(0));
+/// let s = seen.clone();
+/// let conn = value_changed.connect(move |v| s.set(s.get() + *v));
+/// value_changed.emit(2);
+/// value_changed.emit(3);
+/// conn.disconnect();
+/// value_changed.emit(100);
+/// assert_eq!(seen.get(), 5);
+/// ```
+pub struct Signal<A: 'static = ()> {
+    inner: Rc<SignalInner<A>>,
+}
+
+impl<A: 'static> Clone for Signal<A> {
+    fn clone(&self) -> Self {
+        Signal {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<A: 'static> Default for Signal<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: 'static> fmt::Debug for Signal<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            .field("receivers", &self.receivers())
+            .field("blocked", &self.is_blocked())
+            .finish()
+    }
+}
+
+impl<A: 'static> Compact for SignalInner<A> {
+    fn slot_disconnected(&self) {
+        if self.emitting.get() == 0 {
+            self.slots.borrow_mut().retain(|s| s.control.connected.get());
+            self.dead.set(0);
+        } else {
+            self.dead.set(self.dead.get() + 1);
+        }
+    }
+}
+
+impl<A: 'static> Signal<A> {
+    /// A signal with no slots, blocked only through [`Signal::set_blocked`].
+    pub fn new() -> Self {
+        Self::with_block_flag(Rc::new(Cell::new(false)))
+    }
+
+    /// A signal whose blocked state is the given flag, normally an object's (see
+    /// `Object::block_signals`), so that blocking the object blocks all its signals.
+    pub fn with_block_flag(blocked: Rc<Cell<bool>>) -> Self {
+        Signal {
+            inner: Rc::new(SignalInner {
+                slots: RefCell::new(Vec::new()),
+                emitting: Cell::new(0),
+                dead: Cell::new(0),
+                blocked,
+                closed: Cell::new(false),
+            }),
+        }
+    }
+
+    /// A signal that refuses connections and never emits: what an accessor of a destroyed
+    /// object returns. `connect` on it gives an already disconnected [`Connection`].
+    pub fn closed() -> Self {
+        let signal = Self::new();
+        signal.inner.closed.set(true);
+        signal
+    }
+
+    /// Whether the signal was closed (its owner destroyed).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// A closure that closes this signal: disconnects every slot and refuses new ones.
+    pub(crate) fn closer(&self) -> Box<dyn Fn()> {
+        let weak = Rc::downgrade(&self.inner);
+        Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.closed.set(true);
+                Signal { inner }.disconnect_all();
+            }
+        })
+    }
+
+    fn add(&self, func: SlotFn<A>) -> Connection {
+        self.add_with(|_| func)
+    }
+
+    fn add_with(&self, make: impl FnOnce(&Rc<SlotControl>) -> SlotFn<A>) -> Connection {
+        let control = Rc::new(SlotControl {
+            connected: Cell::new(!self.inner.closed.get()),
+            signal: RefCell::new(None),
+        });
+        if self.inner.closed.get() {
+            return Connection { control };
+        }
+        let weak: Weak<SignalInner<A>> = Rc::downgrade(&self.inner);
+        let weak: Weak<dyn Compact> = weak;
+        *control.signal.borrow_mut() = Some(weak);
+        let func = make(&control);
+        self.inner.slots.borrow_mut().push(Rc::new(Slot {
+            control: control.clone(),
+            func,
+        }));
+        Connection { control }
+    }
+
+    /// Connects a slot, called directly (synchronously) on every emission.
+    pub fn connect<F: Fn(&A) + 'static>(&self, slot: F) -> Connection {
+        self.add(SlotFn::Direct(Box::new(slot)))
+    }
+
+    /// Connects a slot that runs on the next emission only, then disconnects itself
+    /// (Qt's `Qt::SingleShotConnection`).
+    pub fn connect_once<F: FnOnce(&A) + 'static>(&self, slot: F) -> Connection {
+        self.add(SlotFn::Once(RefCell::new(Some(Box::new(slot)))))
+    }
+
+    /// Connects a slot that is disconnected when `context` is destroyed, like the context
+    /// object of Qt's `connect(sender, signal, context, functor)`. Connecting to an already
+    /// destroyed context returns a connection that is already disconnected.
+    pub fn connect_with<C: AsObject, F: Fn(&A) + 'static>(&self, context: &C, slot: F) -> Connection {
+        let conn = self.connect(slot);
+        if !context.as_object().guard_connection(conn.clone()) {
+            conn.disconnect();
+        }
+        conn
+    }
+
+    /// Connects a slot that runs from the event loop on a later iteration rather than during
+    /// the emission (Qt's `Qt::QueuedConnection`); the arguments are cloned. A slot disconnected
+    /// before its turn is not called.
+    pub fn connect_queued<F: Fn(&A) + 'static>(&self, slot: F) -> Connection
+    where
+        A: Clone,
+    {
+        let slot = Rc::new(slot);
+        self.add_with(|control| {
+            let control = Rc::downgrade(control);
+            SlotFn::Direct(Box::new(move |args: &A| {
+                let slot = slot.clone();
+                let control = control.clone();
+                let args = args.clone();
+                post_local(Box::new(move || {
+                    if control.upgrade().is_some_and(|c| c.connected.get()) {
+                        slot(&args)
+                    }
+                }));
+            }))
+        })
+    }
+
+    /// Connects a slot that runs on another thread's loop, reached through its [`LoopHandle`]:
+    /// every emission clones the arguments and posts the call there (Qt's queued connection to
+    /// an object living in another thread). Emissions after that loop has ended are dropped.
+    pub fn connect_cross_thread<F>(&self, target: &LoopHandle, slot: F) -> Connection
+    where
+        A: Clone + Send,
+        F: Fn(A) + Send + Sync + 'static,
+    {
+        let slot = Arc::new(slot);
+        let target = target.clone();
+        self.add(SlotFn::Direct(Box::new(move |args: &A| {
+            let slot = slot.clone();
+            let args = args.clone();
+            // A loop that has ended cannot take the call; that is not the emitter's error.
+            let _ = target.post(move || slot(args));
+        })))
+    }
+
+    /// Calls the connected slots with `args`, in connection order. Slots connected during the
+    /// emission are not called by it; slots disconnected during it are skipped. Does nothing
+    /// while the signal is blocked.
+    pub fn emit(&self, args: A) {
+        self.emit_ref(&args)
+    }
+
+    /// Like [`Signal::emit`], borrowing the arguments.
+    pub fn emit_ref(&self, args: &A) {
+        let inner = &*self.inner;
+        if inner.blocked.get() {
+            return;
+        }
+        let count = inner.slots.borrow().len();
+        if count == 0 {
+            return;
+        }
+        // Keep the signal alive even if a slot drops the last other handle to it.
+        let _keep = self.inner.clone();
+        inner.emitting.set(inner.emitting.get() + 1);
+        let _guard = EmitGuard(inner);
+        for index in 0..count {
+            let slot = match inner.slots.borrow().get(index) {
+                Some(slot) => slot.clone(),
+                None => break,
+            };
+            if !slot.control.connected.get() {
+                continue;
+            }
+            match &slot.func {
+                SlotFn::Direct(f) => f(args),
+                SlotFn::Once(cell) => {
+                    let f = cell.borrow_mut().take();
+                    Connection {
+                        control: slot.control.clone(),
+                    }
+                    .disconnect();
+                    if let Some(f) = f {
+                        f(args);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Disconnects every slot.
+    pub fn disconnect_all(&self) {
+        let slots = self.inner.slots.borrow().clone();
+        for slot in slots {
+            slot.control.connected.set(false);
+        }
+        if self.inner.emitting.get() == 0 {
+            self.inner.slots.borrow_mut().clear();
+            self.inner.dead.set(0);
+        } else {
+            self.inner.dead.set(self.inner.slots.borrow().len() as u32);
+        }
+    }
+
+    /// Number of connected slots (Qt's `receivers`).
+    pub fn receivers(&self) -> usize {
+        let slots = self.inner.slots.borrow();
+        slots.iter().filter(|s| s.control.connected.get()).count()
+    }
+
+    /// Whether any slot is connected; a cheap check before building costly arguments.
+    pub fn is_connected(&self) -> bool {
+        self.receivers() > 0
+    }
+
+    /// Blocks or unblocks the signal; returns the previous state. For a signal that belongs to
+    /// an object this is the object's `block_signals` flag, shared by all its signals.
+    pub fn set_blocked(&self, blocked: bool) -> bool {
+        self.inner.blocked.replace(blocked)
+    }
+
+    /// Whether emissions are currently ignored.
+    pub fn is_blocked(&self) -> bool {
+        self.inner.blocked.get()
+    }
+}
+
+struct EmitGuard<'a, A: 'static>(&'a SignalInner<A>);
+
+impl<A: 'static> Drop for EmitGuard<'_, A> {
+    fn drop(&mut self) {
+        let inner = self.0;
+        let depth = inner.emitting.get() - 1;
+        inner.emitting.set(depth);
+        if depth == 0 && inner.dead.get() > 0 {
+            inner.slots.borrow_mut().retain(|s| s.control.connected.get());
+            inner.dead.set(0);
+        }
+    }
+}
+
+/// One slot's connection to a signal (Qt's `QMetaObject::Connection`).
+///
+/// Dropping a `Connection` does not disconnect it: call [`Connection::disconnect`]. Clones refer
+/// to the same connection.
+#[derive(Clone)]
+pub struct Connection {
+    control: Rc<SlotControl>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Disconnects the slot. Returns whether it was still connected. Safe to call from inside
+    /// the slot itself and more than once.
+    pub fn disconnect(&self) -> bool {
+        if !self.control.connected.replace(false) {
+            return false;
+        }
+        let signal = self.control.signal.borrow_mut().take();
+        if let Some(signal) = signal.and_then(|w| w.upgrade()) {
+            signal.slot_disconnected();
+        }
+        true
+    }
+
+    /// Whether the slot is still connected.
+    pub fn is_connected(&self) -> bool {
+        self.control.connected.get()
+    }
+}

@@ -1,0 +1,1 @@
+//! slotnet-net: sockets on the slotnet event loop.

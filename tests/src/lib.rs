@@ -1,0 +1,1 @@
+//! Shared helpers for slotnet's cross-crate integration tests (see `tests/`).
