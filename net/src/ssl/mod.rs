@@ -1,0 +1,1 @@
+//! TLS on rustls (ring provider): configuration, certificates, Qt's `SslError` model.
