@@ -1,0 +1,2 @@
+//! slotnet-demo: placeholder until the core demo lands.
+fn main() {}
