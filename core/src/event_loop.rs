@@ -107,9 +107,7 @@ impl LoopInner {
     }
 
     fn has_immediate_work(&self) -> bool {
-        !self.posted.borrow().is_empty()
-            || !self.remote_rx.is_empty()
-            || self.deletes_ready()
+        !self.posted.borrow().is_empty() || !self.remote_rx.is_empty() || self.deletes_ready()
     }
 
     fn deletes_ready(&self) -> bool {

@@ -248,7 +248,9 @@ impl Object {
 
     /// The parent, if any.
     pub fn parent(&self) -> Option<Object> {
-        with_node(self.id, |n| n.parent).flatten().and_then(Object::from_id)
+        with_node(self.id, |n| n.parent)
+            .flatten()
+            .and_then(Object::from_id)
     }
 
     /// The children, in the order they were added.
@@ -277,8 +279,10 @@ impl Object {
                 cursor = c.parent();
             }
         }
-        let old = with_node(self.id, |n| std::mem::replace(&mut n.parent, parent.map(|p| p.id)))
-            .flatten();
+        let old = with_node(self.id, |n| {
+            std::mem::replace(&mut n.parent, parent.map(|p| p.id))
+        })
+        .flatten();
         if let Some(old) = old {
             with_node(old, |n| n.children.retain(|c| *c != self.id));
         }

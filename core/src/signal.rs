@@ -102,7 +102,9 @@ impl<A: 'static> fmt::Debug for Signal<A> {
 impl<A: 'static> Compact for SignalInner<A> {
     fn slot_disconnected(&self) {
         if self.emitting.get() == 0 {
-            self.slots.borrow_mut().retain(|s| s.control.connected.get());
+            self.slots
+                .borrow_mut()
+                .retain(|s| s.control.connected.get());
             self.dead.set(0);
         } else {
             self.dead.set(self.dead.get() + 1);
@@ -191,7 +193,11 @@ impl<A: 'static> Signal<A> {
     /// Connects a slot that is disconnected when `context` is destroyed, like the context
     /// object of Qt's `connect(sender, signal, context, functor)`. Connecting to an already
     /// destroyed context returns a connection that is already disconnected.
-    pub fn connect_with<C: AsObject, F: Fn(&A) + 'static>(&self, context: &C, slot: F) -> Connection {
+    pub fn connect_with<C: AsObject, F: Fn(&A) + 'static>(
+        &self,
+        context: &C,
+        slot: F,
+    ) -> Connection {
         let conn = self.connect(slot);
         if !context.as_object().guard_connection(conn.clone()) {
             conn.disconnect();
@@ -330,7 +336,10 @@ impl<A: 'static> Drop for EmitGuard<'_, A> {
         let depth = inner.emitting.get() - 1;
         inner.emitting.set(depth);
         if depth == 0 && inner.dead.get() > 0 {
-            inner.slots.borrow_mut().retain(|s| s.control.connected.get());
+            inner
+                .slots
+                .borrow_mut()
+                .retain(|s| s.control.connected.get());
             inner.dead.set(0);
         }
     }

@@ -102,7 +102,11 @@ impl Timer {
     }
 
     /// Like [`Timer::single_shot`], but `f` is not called if `context` is destroyed first.
-    pub fn single_shot_with<C: AsObject, F: FnOnce() + 'static>(delay: Duration, context: &C, f: F) {
+    pub fn single_shot_with<C: AsObject, F: FnOnce() + 'static>(
+        delay: Duration,
+        context: &C,
+        f: F,
+    ) {
         let context = context.as_object();
         Timer::single_shot(delay, move || {
             if context.is_alive() {
