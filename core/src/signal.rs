@@ -29,10 +29,12 @@ trait Compact {
     fn slot_disconnected(&self);
 }
 
+type OnceSlot<A> = RefCell<Option<Box<dyn FnOnce(&A)>>>;
+
 enum SlotFn<A: 'static> {
     /// Called during the emission. Queued and cross-thread slots are direct slots that post.
     Direct(Box<dyn Fn(&A)>),
-    Once(RefCell<Option<Box<dyn FnOnce(&A)>>>),
+    Once(OnceSlot<A>),
 }
 
 struct Slot<A: 'static> {
