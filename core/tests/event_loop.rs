@@ -75,8 +75,9 @@ fn four_threads_post_100k_calls_each_exactly_once_in_per_thread_order() {
     let total = Rc::new(Cell::new(0usize));
     let violations = Rc::new(Cell::new(0usize));
     // Remote calls are `Send`; they reach this thread's state through a thread-local.
+    type Sink = Box<dyn Fn(usize, usize)>;
     thread_local! {
-        static SINK: RefCell<Option<Box<dyn Fn(usize, usize)>>> = const { RefCell::new(None) };
+        static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
     }
     {
         let (next, total, violations) = (next.clone(), total.clone(), violations.clone());
