@@ -101,13 +101,26 @@ impl<A: 'static> fmt::Debug for Signal<A> {
     }
 }
 
+impl<A: 'static> SignalInner<A> {
+    /// Drops disconnected slots. The closures are dropped after the list is released, since
+    /// their captures' destructors may touch this signal.
+    fn compact(&self) {
+        let removed: Vec<Rc<Slot<A>>> = {
+            let mut slots = self.slots.borrow_mut();
+            let all = std::mem::take(&mut *slots);
+            let (keep, removed) = all.into_iter().partition(|s| s.control.connected.get());
+            *slots = keep;
+            removed
+        };
+        self.dead.set(0);
+        drop(removed);
+    }
+}
+
 impl<A: 'static> Compact for SignalInner<A> {
     fn slot_disconnected(&self) {
         if self.emitting.get() == 0 {
-            self.slots
-                .borrow_mut()
-                .retain(|s| s.control.connected.get());
-            self.dead.set(0);
+            self.compact();
         } else {
             self.dead.set(self.dead.get() + 1);
         }
@@ -270,10 +283,15 @@ impl<A: 'static> Signal<A> {
         inner.emitting.set(inner.emitting.get() + 1);
         let _guard = EmitGuard(inner);
         for index in 0..count {
-            let slot = match inner.slots.borrow().get(index) {
-                Some(slot) => slot.clone(),
+            let slot: *const Slot<A> = match inner.slots.borrow().get(index) {
+                Some(slot) => Rc::as_ptr(slot),
                 None => break,
             };
+            // SAFETY: while `emitting > 0` nothing removes entries from `slots` (disconnects
+            // only mark them; compaction waits for the outermost emission to end, see
+            // `EmitGuard`), and `_keep` keeps the list itself alive, so the `Rc<Slot>` at
+            // `index` (whose heap address does not move when the Vec grows) outlives this use.
+            let slot = unsafe { &*slot };
             if !slot.control.connected.get() {
                 continue;
             }
@@ -300,8 +318,7 @@ impl<A: 'static> Signal<A> {
             slot.control.connected.set(false);
         }
         if self.inner.emitting.get() == 0 {
-            self.inner.slots.borrow_mut().clear();
-            self.inner.dead.set(0);
+            self.inner.compact();
         } else {
             self.inner.dead.set(self.inner.slots.borrow().len() as u32);
         }
@@ -338,11 +355,7 @@ impl<A: 'static> Drop for EmitGuard<'_, A> {
         let depth = inner.emitting.get() - 1;
         inner.emitting.set(depth);
         if depth == 0 && inner.dead.get() > 0 {
-            inner
-                .slots
-                .borrow_mut()
-                .retain(|s| s.control.connected.get());
-            inner.dead.set(0);
+            inner.compact();
         }
     }
 }
