@@ -4,7 +4,16 @@
 //! HTTP/1.1 and HTTP/2 engines, the HTTP server and the legacy `Http` (QHttp) API.
 #![warn(missing_docs)]
 
+mod error;
 pub mod h1;
+mod request;
+
+pub use error::{http_status_error_string, NetworkError};
+pub use request::{
+    format_http_date, httpdate_parse, Attribute, AttributeValue, CacheLoadControl, HeaderValue,
+    KnownHeader, LoadControl, NetworkRequest, Priority, RedirectPolicy,
+    DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD, DEFAULT_MAX_REDIRECTS,
+};
 
 pub use slotnet_core as core;
 pub use slotnet_net as net;

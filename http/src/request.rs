@@ -1,0 +1,656 @@
+//! `NetworkRequest` (Qt's `QNetworkRequest`): a URL, headers and typed attributes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+/// The headers Qt knows by name (`QNetworkRequest::KnownHeaders`), with typed values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum KnownHeader {
+    ContentTypeHeader,
+    ContentLengthHeader,
+    LocationHeader,
+    LastModifiedHeader,
+    CookieHeader,
+    SetCookieHeader,
+    ContentDispositionHeader,
+    UserAgentHeader,
+    ServerHeader,
+    IfModifiedSinceHeader,
+    ETagHeader,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+}
+
+impl KnownHeader {
+    /// The header's wire name.
+    pub fn name(self) -> &'static str {
+        use KnownHeader::*;
+        match self {
+            ContentTypeHeader => "Content-Type",
+            ContentLengthHeader => "Content-Length",
+            LocationHeader => "Location",
+            LastModifiedHeader => "Last-Modified",
+            CookieHeader => "Cookie",
+            SetCookieHeader => "Set-Cookie",
+            ContentDispositionHeader => "Content-Disposition",
+            UserAgentHeader => "User-Agent",
+            ServerHeader => "Server",
+            IfModifiedSinceHeader => "If-Modified-Since",
+            ETagHeader => "ETag",
+            IfMatchHeader => "If-Match",
+            IfNoneMatchHeader => "If-None-Match",
+        }
+    }
+
+    /// Parses a raw value into the header's typed form; `None` if it does not parse (Qt then
+    /// returns an invalid QVariant).
+    pub fn parse(self, raw: &str) -> Option<HeaderValue> {
+        use KnownHeader::*;
+        let raw = raw.trim();
+        match self {
+            ContentLengthHeader => raw.parse().ok().map(HeaderValue::Number),
+            LocationHeader => Url::parse(raw).ok().map(HeaderValue::Url),
+            LastModifiedHeader | IfModifiedSinceHeader => {
+                httpdate_parse(raw).map(HeaderValue::Date)
+            }
+            IfMatchHeader | IfNoneMatchHeader => Some(HeaderValue::List(
+                raw.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            )),
+            _ => Some(HeaderValue::Text(raw.to_owned())),
+        }
+    }
+}
+
+/// A typed value of a [`KnownHeader`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderValue {
+    /// Free text (Content-Type, User-Agent, Server, ETag, cookies as sent).
+    Text(String),
+    /// A number (Content-Length).
+    Number(u64),
+    /// An absolute URL (Location).
+    Url(Url),
+    /// A date (Last-Modified, If-Modified-Since).
+    Date(SystemTime),
+    /// A comma-separated list (If-Match, If-None-Match).
+    List(Vec<String>),
+}
+
+impl HeaderValue {
+    /// The wire form of the value.
+    pub fn to_raw(&self) -> String {
+        match self {
+            HeaderValue::Text(s) => s.clone(),
+            HeaderValue::Number(n) => n.to_string(),
+            HeaderValue::Url(u) => u.to_string(),
+            HeaderValue::Date(t) => format_http_date(*t),
+            HeaderValue::List(items) => items.join(", "),
+        }
+    }
+}
+
+impl From<&str> for HeaderValue {
+    fn from(s: &str) -> Self {
+        HeaderValue::Text(s.to_owned())
+    }
+}
+impl From<String> for HeaderValue {
+    fn from(s: String) -> Self {
+        HeaderValue::Text(s)
+    }
+}
+impl From<u64> for HeaderValue {
+    fn from(n: u64) -> Self {
+        HeaderValue::Number(n)
+    }
+}
+impl From<Url> for HeaderValue {
+    fn from(u: Url) -> Self {
+        HeaderValue::Url(u)
+    }
+}
+impl From<SystemTime> for HeaderValue {
+    fn from(t: SystemTime) -> Self {
+        HeaderValue::Date(t)
+    }
+}
+
+/// Request and reply attributes (`QNetworkRequest::Attribute`) that slotnet supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Attribute {
+    // Reply attributes (set by slotnet on the reply).
+    HttpStatusCode,
+    HttpReasonPhrase,
+    RedirectionTarget,
+    ConnectionEncrypted,
+    SourceIsFromCache,
+    Http2WasUsed,
+    OriginalContentLength,
+    // Request attributes.
+    CacheLoadControl,
+    CacheSaveControl,
+    HttpPipeliningAllowed,
+    HttpPipeliningWasUsed,
+    CustomVerb,
+    CookieLoadControl,
+    CookieSaveControl,
+    AuthenticationReuse,
+    Http2Allowed,
+    Http2Direct,
+    RedirectPolicy,
+    AutoDeleteReplyOnFinish,
+    ConnectionCacheExpiryTimeout,
+    DoNotBufferUploadData,
+    EmitAllUploadProgressSignals,
+    /// User attributes, as Qt's `User + n`.
+    User(u32),
+}
+
+impl Attribute {
+    /// Qt's enumerator name (`Http2AllowedAttribute`).
+    pub fn name(self) -> String {
+        use Attribute::*;
+        let base = match self {
+            HttpStatusCode => "HttpStatusCode",
+            HttpReasonPhrase => "HttpReasonPhrase",
+            RedirectionTarget => "RedirectionTarget",
+            ConnectionEncrypted => "ConnectionEncrypted",
+            SourceIsFromCache => "SourceIsFromCache",
+            Http2WasUsed => "Http2WasUsed",
+            OriginalContentLength => "OriginalContentLength",
+            CacheLoadControl => "CacheLoadControl",
+            CacheSaveControl => "CacheSaveControl",
+            HttpPipeliningAllowed => "HttpPipeliningAllowed",
+            HttpPipeliningWasUsed => "HttpPipeliningWasUsed",
+            CustomVerb => "CustomVerb",
+            CookieLoadControl => "CookieLoadControl",
+            CookieSaveControl => "CookieSaveControl",
+            AuthenticationReuse => "AuthenticationReuse",
+            Http2Allowed => "Http2Allowed",
+            Http2Direct => "Http2Direct",
+            RedirectPolicy => "RedirectPolicy",
+            AutoDeleteReplyOnFinish => "AutoDeleteReplyOnFinish",
+            ConnectionCacheExpiryTimeout => "ConnectionCacheExpiryTimeout",
+            DoNotBufferUploadData => "DoNotBufferUploadData",
+            EmitAllUploadProgressSignals => "EmitAllUploadProgressSignals",
+            User(n) => return format!("User+{n}"),
+        };
+        format!("{base}Attribute")
+    }
+}
+
+/// Qt's `QNetworkRequest::CacheLoadControl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CacheLoadControl {
+    /// Always load from the network; do not check the cache.
+    AlwaysNetwork,
+    /// Default: load from the cache if the entry is fresh, else from the network.
+    #[default]
+    PreferNetwork,
+    /// Load from the cache if possible (even stale), else from the network.
+    PreferCache,
+    /// Only the cache; a miss fails with ContentNotFoundError.
+    AlwaysCache,
+}
+
+/// Qt's `QNetworkRequest::LoadControl` (for cookies and authentication reuse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum LoadControl {
+    /// Use the manager's cookies/credentials automatically.
+    #[default]
+    Automatic,
+    /// Leave them to the application.
+    Manual,
+}
+
+/// Qt's `QNetworkRequest::RedirectPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum RedirectPolicy {
+    /// Redirects are not followed: the 3xx reply is an ordinary reply.
+    ManualRedirectPolicy,
+    /// Default: follow, except from https to http (InsecureRedirectError).
+    #[default]
+    NoLessSafeRedirectPolicy,
+    /// Follow only to the same scheme, host and port.
+    SameOriginRedirectPolicy,
+    /// Emit `redirected` and wait for the application's `redirect_allowed()`.
+    UserVerifiedRedirectPolicy,
+}
+
+/// Qt's `QNetworkRequest::Priority`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Priority {
+    /// Sent before normal and low priority requests waiting for the same host.
+    HighPriority,
+    /// The default.
+    #[default]
+    NormalPriority,
+    /// Sent after the others.
+    LowPriority,
+}
+
+/// A typed attribute value (Qt stores QVariants; slotnet keeps the type).
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum AttributeValue {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    Url(Url),
+    CacheLoadControl(CacheLoadControl),
+    LoadControl(LoadControl),
+    RedirectPolicy(RedirectPolicy),
+}
+
+impl AttributeValue {
+    /// The value as a bool, if it is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttributeValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// The value as an integer, if it is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            AttributeValue::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+    /// The value as text, if it is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            AttributeValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The value as a URL, if it is one.
+    pub fn as_url(&self) -> Option<&Url> {
+        match self {
+            AttributeValue::Url(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! attribute_from {
+    ($($t:ty => $v:ident),*) => {
+        $(impl From<$t> for AttributeValue {
+            fn from(x: $t) -> Self {
+                AttributeValue::$v(x.into())
+            }
+        })*
+    };
+}
+attribute_from!(bool => Bool, i64 => Int, i32 => Int, u16 => Int, String => Text, &str => Text,
+    Url => Url, CacheLoadControl => CacheLoadControl, LoadControl => LoadControl,
+    RedirectPolicy => RedirectPolicy);
+
+/// Qt's default redirect limit.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 50;
+/// Qt's default decompressed safety check threshold (10 MiB).
+pub const DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD: i64 = 10 * 1024 * 1024;
+
+/// A request: URL, headers, attributes and per-request settings (Qt's `QNetworkRequest`).
+///
+/// ```
+/// use slotnet_http::{NetworkRequest, KnownHeader, Attribute};
+///
+/// let mut req = NetworkRequest::new("http://127.0.0.1:8080/get".parse().unwrap());
+/// req.set_header(KnownHeader::UserAgentHeader, "slotnet-doc");
+/// req.set_raw_header("X-Trace", "1");
+/// req.set_attribute(Attribute::Http2Allowed, false);
+/// assert_eq!(req.raw_header("user-agent").as_deref(), Some("slotnet-doc"));
+/// assert_eq!(req.attribute(Attribute::Http2Allowed).and_then(|v| v.as_bool()), Some(false));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkRequest {
+    url: Option<Url>,
+    headers: Vec<(String, String)>,
+    attributes: BTreeMap<Attribute, AttributeValue>,
+    priority: Priority,
+    max_redirects: u32,
+    transfer_timeout: Option<Duration>,
+    decompressed_safety_threshold: i64,
+    peer_verify_name: Option<String>,
+}
+
+impl Default for NetworkRequest {
+    fn default() -> Self {
+        NetworkRequest {
+            url: None,
+            headers: Vec::new(),
+            attributes: BTreeMap::new(),
+            priority: Priority::NormalPriority,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            transfer_timeout: None,
+            decompressed_safety_threshold: DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD,
+            peer_verify_name: None,
+        }
+    }
+}
+
+impl NetworkRequest {
+    /// A request for `url` with Qt's defaults.
+    pub fn new(url: Url) -> Self {
+        NetworkRequest {
+            url: Some(url),
+            ..Default::default()
+        }
+    }
+
+    /// Parses `url`; an unparsable URL gives a request without URL (the reply then fails with
+    /// ProtocolUnknownError, as Qt does for an invalid URL).
+    pub fn from_url_str(url: &str) -> Self {
+        NetworkRequest {
+            url: Url::parse(url).ok(),
+            ..Default::default()
+        }
+    }
+
+    /// The URL, if valid.
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_ref()
+    }
+
+    /// Sets the URL.
+    pub fn set_url(&mut self, url: Url) {
+        self.url = Some(url);
+    }
+
+    /// A known header's typed value.
+    pub fn header(&self, header: KnownHeader) -> Option<HeaderValue> {
+        self.raw_header(header.name())
+            .and_then(|raw| header.parse(&raw))
+    }
+
+    /// Sets a known header from a typed value.
+    pub fn set_header(&mut self, header: KnownHeader, value: impl Into<HeaderValue>) {
+        self.set_raw_header(header.name(), value.into().to_raw());
+    }
+
+    /// Removes a header (known or raw).
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// A raw header's value (case-insensitive name; several values are joined with ", ").
+    pub fn raw_header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Whether the header is set.
+    pub fn has_raw_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Sets a raw header, replacing earlier values of the same name.
+    pub fn set_raw_header(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(pos) = self
+            .headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            self.headers[pos].1 = value;
+            let mut i = pos + 1;
+            while i < self.headers.len() {
+                if self.headers[i].0.eq_ignore_ascii_case(name) {
+                    self.headers.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            self.headers.push((name.to_owned(), value));
+        }
+    }
+
+    /// Names of the headers set, in order.
+    pub fn raw_header_list(&self) -> Vec<String> {
+        self.headers.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// All headers as (name, value) pairs, in order.
+    pub fn raw_header_pairs(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// An attribute's value, if set.
+    pub fn attribute(&self, attribute: Attribute) -> Option<&AttributeValue> {
+        self.attributes.get(&attribute)
+    }
+
+    /// Sets an attribute.
+    pub fn set_attribute(&mut self, attribute: Attribute, value: impl Into<AttributeValue>) {
+        self.attributes.insert(attribute, value.into());
+    }
+
+    /// Removes an attribute (back to its default).
+    pub fn clear_attribute(&mut self, attribute: Attribute) {
+        self.attributes.remove(&attribute);
+    }
+
+    /// A boolean attribute, or `default` if unset or of another type.
+    pub fn bool_attribute(&self, attribute: Attribute, default: bool) -> bool {
+        self.attribute(attribute)
+            .and_then(AttributeValue::as_bool)
+            .unwrap_or(default)
+    }
+
+    /// The redirect policy set on the request, if any.
+    pub fn redirect_policy(&self) -> Option<RedirectPolicy> {
+        match self.attribute(Attribute::RedirectPolicy) {
+            Some(AttributeValue::RedirectPolicy(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The cache load control (default PreferNetwork).
+    pub fn cache_load_control(&self) -> CacheLoadControl {
+        match self.attribute(Attribute::CacheLoadControl) {
+            Some(AttributeValue::CacheLoadControl(c)) => *c,
+            _ => CacheLoadControl::PreferNetwork,
+        }
+    }
+
+    /// The priority.
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// Sets the priority.
+    pub fn set_priority(&mut self, priority: Priority) {
+        self.priority = priority;
+    }
+
+    /// Maximum redirects followed (default 50).
+    pub fn maximum_redirects_allowed(&self) -> u32 {
+        self.max_redirects
+    }
+
+    /// Sets the maximum number of redirects followed.
+    pub fn set_maximum_redirects_allowed(&mut self, max: u32) {
+        self.max_redirects = max;
+    }
+
+    /// The inactivity timeout, if set (overrides the manager's).
+    pub fn transfer_timeout(&self) -> Option<Duration> {
+        self.transfer_timeout
+    }
+
+    /// Sets the inactivity timeout; `None` or zero disables it.
+    pub fn set_transfer_timeout(&mut self, timeout: Option<Duration>) {
+        self.transfer_timeout = timeout.filter(|t| !t.is_zero());
+    }
+
+    /// The decompression-bomb guard threshold in bytes (-1: disabled).
+    pub fn decompressed_safety_check_threshold(&self) -> i64 {
+        self.decompressed_safety_threshold
+    }
+
+    /// Sets the decompression-bomb guard threshold (-1 disables the check).
+    pub fn set_decompressed_safety_check_threshold(&mut self, threshold: i64) {
+        self.decompressed_safety_threshold = threshold;
+    }
+
+    /// The name the peer's certificate is checked against, if not the URL's host.
+    pub fn peer_verify_name(&self) -> Option<&str> {
+        self.peer_verify_name.as_deref()
+    }
+
+    /// Sets the name the certificate is verified against.
+    pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
+        self.peer_verify_name = Some(name.into());
+    }
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Days since 1970-01-01 to a civil (year, month 1-12, day 1-31) date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn format_http_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses the three HTTP date formats (IMF-fixdate, RFC 850, asctime).
+pub fn httpdate_parse(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let parts: Vec<&str> = s
+        .split(|c: char| c == ' ' || c == ',' || c == '-')
+        .filter(|p| !p.is_empty())
+        .collect();
+    // IMF: Sun 06 Nov 1994 08:49:37 GMT ; RFC 850: Sunday 06 Nov 94 08:49:37 GMT ;
+    // asctime: Sun Nov 6 08:49:37 1994
+    let (day, month, year, time) = match parts.as_slice() {
+        [_, d, mon, y, t, "GMT"] | [_, d, mon, y, t, "UTC"] => (*d, *mon, *y, *t),
+        [_, mon, d, t, y] => (*d, *mon, *y, *t),
+        _ => return None,
+    };
+    let day: u32 = day.parse().ok()?;
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u32 + 1;
+    let mut year: i64 = year.parse().ok()?;
+    if year < 100 {
+        year += if year < 70 { 2000 } else { 1900 };
+    }
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, mi, se] = hms.as_slice() else {
+        return None;
+    };
+    if day == 0 || day > 31 || *h > 23 || *mi > 59 || *se > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + (*h * 3600 + *mi * 60 + *se) as i64;
+    if secs < 0 {
+        return Some(SystemTime::UNIX_EPOCH);
+    }
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_roundtrip_in_all_three_formats() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(format_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(httpdate_parse(s), Some(t), "{s}");
+        }
+        assert_eq!(httpdate_parse("yesterday"), None);
+        assert_eq!(httpdate_parse("Sun, 99 Nov 1994 08:49:37 GMT"), None);
+    }
+
+    #[test]
+    fn raw_headers_are_case_insensitive_and_replaced() {
+        let mut r = NetworkRequest::from_url_str("http://h/");
+        r.set_raw_header("X-A", "1");
+        r.set_raw_header("x-a", "2");
+        assert_eq!(r.raw_header("X-A").as_deref(), Some("2"));
+        assert_eq!(r.raw_header_list(), ["X-A"]);
+        r.set_header(KnownHeader::ContentLengthHeader, 42u64);
+        assert_eq!(
+            r.header(KnownHeader::ContentLengthHeader),
+            Some(HeaderValue::Number(42))
+        );
+        r.remove_header("content-length");
+        assert!(!r.has_raw_header("Content-Length"));
+    }
+
+    #[test]
+    fn invalid_url_gives_no_url_and_defaults_are_qts() {
+        let r = NetworkRequest::from_url_str("::not a url");
+        assert!(r.url().is_none());
+        assert_eq!(r.maximum_redirects_allowed(), 50);
+        assert_eq!(r.priority(), Priority::NormalPriority);
+        assert_eq!(r.cache_load_control(), CacheLoadControl::PreferNetwork);
+        assert_eq!(r.decompressed_safety_check_threshold(), 10 * 1024 * 1024);
+        assert_eq!(Attribute::Http2Allowed.name(), "Http2AllowedAttribute");
+    }
+}
