@@ -4,10 +4,18 @@
 //! HTTP/1.1 and HTTP/2 engines, the HTTP server and the legacy `Http` (QHttp) API.
 #![warn(missing_docs)]
 
+mod body;
 mod error;
+mod local;
+mod manager;
+mod reply;
+pub mod trace;
 pub mod h1;
 mod request;
 
+pub use body::RequestBody;
+pub use manager::{CreateRequestHook, NetworkAccessManager};
+pub use reply::{NetworkReply, Operation};
 pub use error::{http_status_error_string, NetworkError};
 pub use request::{
     format_http_date, httpdate_parse, Attribute, AttributeValue, CacheLoadControl, HeaderValue,
@@ -17,3 +25,6 @@ pub use request::{
 
 pub use slotnet_core as core;
 pub use slotnet_net as net;
+
+/// Registers the network transports with a new manager (HTTP arrives with the h1 engine).
+pub(crate) fn install_transports(_manager: &NetworkAccessManager) {}

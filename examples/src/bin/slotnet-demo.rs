@@ -48,7 +48,10 @@ fn main() {
             let sum: u64 = (1..=1_000_000u64).sum();
             let name = std::thread::current().name().unwrap_or("?").to_owned();
             main.post(move || {
-                println!("{} result from thread {name:?}: sum(1..=1e6) = {sum}", stamp());
+                println!(
+                    "{} result from thread {name:?}: sum(1..=1e6) = {sum}",
+                    stamp()
+                );
             })
             .expect("main loop is alive");
         })
