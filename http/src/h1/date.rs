@@ -1,0 +1,113 @@
+//! The `Date` header: an IMF-fixdate formatter (RFC 9110 section 5.6.7) with a per-thread,
+//! per-second cache, so a busy server formats the date once a second instead of per response.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
+
+const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Formats `time` as an HTTP-date, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. Times before 1970
+/// are formatted as the epoch.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// assert_eq!(slotnet_http::h1::fmt_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// ```
+pub fn fmt_http_date(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    fmt_unix_secs(secs)
+}
+
+fn fmt_unix_secs(secs: u64) -> String {
+    let days = secs / 86_400;
+    let second_of_day = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[((days + 4) % 7) as usize], // 1970-01-01 was a Thursday.
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+    )
+}
+
+/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (proleptic Gregorian),
+/// after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+thread_local! {
+    static CACHE: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// The current time as a `Date` header value, formatted at most once per second per thread
+/// (cloning the cached value only bumps a reference count).
+pub fn date_header_value() -> HeaderValue {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        match &*cache {
+            Some((secs, value)) if *secs == now => value.clone(),
+            _ => {
+                let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(fmt_unix_secs(now)))
+                    .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+                *cache = Some((now, value.clone()));
+                value
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(fmt_unix_secs(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(fmt_unix_secs(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(fmt_unix_secs(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(
+            fmt_unix_secs(1_709_251_199),
+            "Thu, 29 Feb 2024 23:59:59 GMT"
+        );
+        assert_eq!(
+            fmt_unix_secs(4_102_444_800),
+            "Fri, 01 Jan 2100 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn cached_value_is_a_valid_date() {
+        let value = date_header_value();
+        let text = value.to_str().unwrap();
+        assert_eq!(text.len(), 29);
+        assert!(text.ends_with(" GMT"));
+        assert_eq!(&text[3..5], ", ");
+    }
+}
