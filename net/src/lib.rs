@@ -2,6 +2,68 @@
 //!
 //! Sockets on the slotnet event loop: TCP, Unix domain sockets, TLS on rustls with Qt's
 //! `sslErrors` model, name lookup on worker threads, and proxies.
+//!
+//! - [`TcpSocket`] / [`TcpServer`]: Qt's `QTcpSocket` / `QTcpServer`.
+//! - [`LocalSocket`] / [`LocalServer`]: Qt's `QLocalSocket` / `QLocalServer` (Unix domain).
+//! - [`AbstractSocket`]: the object-safe trait all stream sockets implement, for protocol code
+//!   that should not care about the transport.
+//! - [`HostInfo`]: Qt's `QHostInfo`, lookups that never block the loop.
+//! - [`SocketState`], [`SocketError`], [`SocketOption`]: Qt's enums, with Qt's names.
+//!
+//! Sockets never block: `write` queues, the kernel gets the bytes on a later iteration, and
+//! `bytes_written` reports them. A read buffer limit ([`TcpSocket::set_read_buffer_size`])
+//! makes a slow reader slow its peer down instead of growing memory.
+//!
+//! ```
+//! use slotnet_core::EventLoop;
+//! use slotnet_net::{TcpServer, TcpSocket};
+//! use std::net::Ipv4Addr;
+//!
+//! // An echo server and a client on one loop.
+//! let server = TcpServer::new();
+//! assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
+//! server.new_connection().connect(move |_| {
+//!     let conn = server.next_pending_connection().unwrap();
+//!     conn.ready_read().connect(move |_| {
+//!         conn.write(&conn.read_all());
+//!     });
+//! });
+//!
+//! let client = TcpSocket::new();
+//! client.connected().connect(move |_| {
+//!     client.write(b"ping");
+//! });
+//! client.ready_read().connect(move |_| {
+//!     if client.bytes_available() == 4 {
+//!         assert_eq!(client.read_all(), b"ping");
+//!         EventLoop::current().quit();
+//!     }
+//! });
+//! client.connect_to_host("127.0.0.1", server.server_port());
+//! EventLoop::current().exec();
+//! ```
 #![warn(missing_docs)]
 
+mod abstract_socket;
+mod error;
+mod hostinfo;
+mod local;
+mod local_server;
+mod server;
+mod socket;
 pub mod ssl;
+mod sys;
+mod tcp;
+mod tcp_server;
+mod write_queue;
+
+pub use abstract_socket::AbstractSocket;
+pub use error::{SocketError, SocketOption, SocketState};
+pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
+pub use local::LocalSocket;
+pub use local_server::LocalServer;
+pub use tcp::TcpSocket;
+pub use tcp_server::TcpServer;
+
+/// The byte buffer types the socket API uses (the `bytes` crate).
+pub use bytes::{Bytes, BytesMut};

@@ -1,0 +1,399 @@
+//! [`AbstractSocket`]: what every stream socket offers (TCP, local, TLS), so that protocol
+//! code (the HTTP engine) can be written once over `&dyn AbstractSocket` or a generic.
+
+use bytes::{Bytes, BytesMut};
+use slotnet_core::{AsObject, Signal};
+
+use crate::error::{SocketError, SocketState};
+
+/// The common interface of stream sockets (Qt's `QAbstractSocket` as a trait). Object-safe.
+///
+/// All methods are safe to call on a destroyed socket: queries report an empty or
+/// `Unconnected` socket, operations do nothing, and signals are closed.
+pub trait AbstractSocket: AsObject {
+    /// The socket's state.
+    fn state(&self) -> SocketState;
+    /// The last error, if any.
+    fn error(&self) -> Option<SocketError>;
+    /// A human-readable description of the last error (empty if none).
+    fn error_string(&self) -> String;
+
+    /// Bytes buffered and ready to read.
+    fn bytes_available(&self) -> usize;
+    /// Bytes queued and not yet handed to the kernel.
+    fn bytes_to_write(&self) -> usize;
+    /// Copies up to `buf.len()` buffered bytes into `buf`; returns how many.
+    fn read(&self, buf: &mut [u8]) -> usize;
+    /// Takes every buffered byte.
+    fn read_all(&self) -> Vec<u8>;
+    /// Takes up to `max` buffered bytes without copying them.
+    fn read_bytes(&self, max: usize) -> Bytes;
+    /// Moves every buffered byte to the end of `dst` (without copying when `dst` is empty);
+    /// returns how many.
+    fn read_buf(&self, dst: &mut BytesMut) -> usize;
+    /// Runs `f` on the read buffer itself: it may parse in place and `split_to`/`advance`
+    /// what it consumed; the rest stays buffered.
+    fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut));
+    /// Copies up to `buf.len()` buffered bytes into `buf` without consuming them.
+    fn peek(&self, buf: &mut [u8]) -> usize;
+    /// Whether a whole line (ending in `\n`) is buffered.
+    fn can_read_line(&self) -> bool;
+    /// Takes bytes up to and including the first `\n`, at most `max_len` (0: no limit), or
+    /// every buffered byte if there is no newline.
+    fn read_line(&self, max_len: usize) -> Vec<u8>;
+    /// The read buffer's limit (0: unlimited).
+    fn read_buffer_size(&self) -> usize;
+    /// Limits how many bytes are buffered from the kernel (0: unlimited). When the buffer is
+    /// full the socket stops reading until the user reads, so the peer is slowed down.
+    fn set_read_buffer_size(&self, size: usize);
+
+    /// Queues `data` for sending; never blocks. Returns the bytes queued (0 when the socket
+    /// is not connecting or connected).
+    fn write(&self, data: &[u8]) -> usize;
+    /// Queues `data` without copying it (large chunks are sent from the `Bytes` itself).
+    fn write_bytes(&self, data: Bytes) -> usize;
+    /// Writes as much as the kernel takes right now; returns whether anything was written.
+    fn flush(&self) -> bool;
+
+    /// Closes after the write buffer is flushed (state `Closing` meanwhile).
+    fn disconnect_from_host(&self);
+    /// Closes at once, dropping buffered data.
+    fn abort(&self);
+
+    /// Emitted once the connection is established.
+    fn connected(&self) -> Signal<()>;
+    /// Emitted when a connection ends.
+    fn disconnected(&self) -> Signal<()>;
+    /// Emitted on every state change.
+    fn state_changed(&self) -> Signal<SocketState>;
+    /// Emitted when an error occurs (before the state changes it causes).
+    fn error_occurred(&self) -> Signal<SocketError>;
+    /// Emitted when new bytes are buffered.
+    fn ready_read(&self) -> Signal<()>;
+    /// Emitted when queued bytes reached the kernel, with their count.
+    fn bytes_written(&self) -> Signal<u64>;
+    /// Emitted when the peer ended its stream (end of file).
+    fn read_channel_finished(&self) -> Signal<()>;
+}
+
+/// Generates the [`AbstractSocket`] methods as inherent methods of a socket handle with an
+/// `obj: Object` field whose data is a `SocketCore`, and the trait implementation.
+macro_rules! impl_stream_socket {
+    ($ty:ident) => {
+        impl $ty {
+            fn core(&self) -> Option<std::rc::Rc<$crate::socket::SocketCore>> {
+                $crate::socket::SocketCore::get(self.obj)
+            }
+
+            /// Whether the socket object still exists.
+            pub fn is_alive(&self) -> bool {
+                self.obj.is_alive()
+            }
+
+            /// Destroys the socket object now: the connection is closed at once, without
+            /// signals, and this handle (and its copies) report a destroyed socket.
+            pub fn destroy(&self) -> bool {
+                self.obj.destroy()
+            }
+
+            /// Destroys the socket when control returns to the event loop.
+            pub fn delete_later(&self) {
+                self.obj.delete_later()
+            }
+
+            /// The socket's state (`Unconnected` once destroyed).
+            pub fn state(&self) -> $crate::SocketState {
+                self.core().map_or($crate::SocketState::Unconnected, |c| c.state())
+            }
+
+            /// The last error, if any (Qt returns `UnknownSocketError` for none).
+            pub fn error(&self) -> Option<$crate::SocketError> {
+                self.core().and_then(|c| c.error())
+            }
+
+            /// A human-readable description of the last error (empty if none).
+            pub fn error_string(&self) -> String {
+                self.core().map(|c| c.error_string()).unwrap_or_default()
+            }
+
+            /// Bytes buffered and ready to read.
+            pub fn bytes_available(&self) -> usize {
+                self.core().map_or(0, |c| c.bytes_available())
+            }
+
+            /// Bytes queued and not yet handed to the kernel.
+            pub fn bytes_to_write(&self) -> usize {
+                self.core().map_or(0, |c| c.bytes_to_write())
+            }
+
+            /// Copies up to `buf.len()` buffered bytes into `buf`; returns how many.
+            pub fn read(&self, buf: &mut [u8]) -> usize {
+                self.core().map_or(0, |c| c.read(buf))
+            }
+
+            /// Takes every buffered byte.
+            pub fn read_all(&self) -> Vec<u8> {
+                self.core().map(|c| c.read_all()).unwrap_or_default()
+            }
+
+            /// Takes up to `max` buffered bytes without copying them.
+            pub fn read_bytes(&self, max: usize) -> bytes::Bytes {
+                self.core().map(|c| c.read_bytes(max)).unwrap_or_default()
+            }
+
+            /// Moves every buffered byte to the end of `dst` (without copying when `dst` is
+            /// empty); returns how many.
+            pub fn read_buf(&self, dst: &mut bytes::BytesMut) -> usize {
+                self.core().map_or(0, |c| c.read_buf(dst))
+            }
+
+            /// Runs `f` on the read buffer itself: it may parse in place and
+            /// `split_to`/`advance` what it consumed; the rest stays buffered. Not called on
+            /// a destroyed socket.
+            pub fn with_read_buffer(&self, f: &mut dyn FnMut(&mut bytes::BytesMut)) {
+                if let Some(c) = self.core() {
+                    c.with_read_buffer(f)
+                }
+            }
+
+            /// Copies up to `buf.len()` buffered bytes into `buf` without consuming them.
+            pub fn peek(&self, buf: &mut [u8]) -> usize {
+                self.core().map_or(0, |c| c.peek(buf))
+            }
+
+            /// Whether a whole line (ending in `\n`) is buffered.
+            pub fn can_read_line(&self) -> bool {
+                self.core().is_some_and(|c| c.can_read_line())
+            }
+
+            /// Takes bytes up to and including the first `\n`, at most `max_len` (0: no
+            /// limit), or every buffered byte if there is no newline.
+            pub fn read_line(&self, max_len: usize) -> Vec<u8> {
+                self.core().map(|c| c.read_line(max_len)).unwrap_or_default()
+            }
+
+            /// The read buffer's limit (0: unlimited, the default).
+            pub fn read_buffer_size(&self) -> usize {
+                self.core().map_or(0, |c| c.read_buffer_size())
+            }
+
+            /// Limits how many bytes are buffered from the kernel (0: unlimited). When the
+            /// buffer is full the socket stops reading until the user reads, so a slow
+            /// consumer slows the peer down instead of growing memory.
+            pub fn set_read_buffer_size(&self, size: usize) {
+                if let Some(c) = self.core() {
+                    c.set_read_buffer_size(size)
+                }
+            }
+
+            /// Queues `data` for sending and returns its length; never blocks. The kernel
+            /// gets it on a later loop iteration, then `bytes_written` is emitted. Data
+            /// written while connecting is sent once connected. Returns 0 (and sets
+            /// `OperationError`) when the socket is unconnected or closing.
+            pub fn write(&self, data: &[u8]) -> usize {
+                self.core().map_or(0, |c| c.write(data))
+            }
+
+            /// Like [`Self::write`], without copying large chunks.
+            pub fn write_bytes(&self, data: bytes::Bytes) -> usize {
+                self.core().map_or(0, |c| c.write_bytes(data))
+            }
+
+            /// Writes as much of the write buffer as the kernel takes right now (emitting
+            /// `bytes_written`); returns whether anything was written.
+            pub fn flush(&self) -> bool {
+                self.core().is_some_and(|c| c.flush_now())
+            }
+
+            /// Closes the connection once the write buffer has been flushed: the state is
+            /// `Closing` meanwhile, then `Unconnected`, and `disconnected` is emitted. Unread
+            /// bytes stay readable. Cancels a connection attempt in progress.
+            pub fn disconnect_from_host(&self) {
+                if let Some(c) = self.core() {
+                    c.disconnect_from_host()
+                }
+            }
+
+            /// Closes at once, dropping the write buffer and unread bytes; emits
+            /// `state_changed(Unconnected)` and, if a connection existed, `disconnected`.
+            pub fn abort(&self) {
+                if let Some(c) = self.core() {
+                    c.abort()
+                }
+            }
+
+            /// Qt's `close()`: [`Self::disconnect_from_host`], and unread bytes are dropped.
+            pub fn close(&self) {
+                if let Some(c) = self.core() {
+                    c.close()
+                }
+            }
+
+            /// Sets an option (see [`SocketOption`](crate::SocketOption)); options set before connecting
+            /// are applied to the connection. Returns false if the system refused it or it
+            /// does not apply to this kind of socket.
+            pub fn set_socket_option(&self, option: $crate::SocketOption, value: i32) -> bool {
+                self.core().is_some_and(|c| c.set_socket_option(option, value))
+            }
+
+            /// An option's current value (from the system when connected).
+            pub fn socket_option(&self, option: $crate::SocketOption) -> Option<i32> {
+                self.core().and_then(|c| c.socket_option(option))
+            }
+
+            /// Limits how long `connect` may take, name lookup included (`None`: no limit, the
+            /// default). Past it the attempt fails with `SocketTimeoutError`.
+            pub fn set_connect_timeout(&self, timeout: Option<std::time::Duration>) {
+                if let Some(c) = self.core() {
+                    c.set_connect_timeout(timeout)
+                }
+            }
+
+            /// The connect timeout.
+            pub fn connect_timeout(&self) -> Option<std::time::Duration> {
+                self.core().and_then(|c| c.connect_timeout())
+            }
+
+            /// Emitted once the connection is established (after `state_changed(Connected)`).
+            pub fn connected(&self) -> slotnet_core::Signal<()> {
+                self.core()
+                    .map_or_else(slotnet_core::Signal::closed, |c| c.sig.connected.clone())
+            }
+
+            /// Emitted when an established connection ends (after
+            /// `state_changed(Unconnected)`).
+            pub fn disconnected(&self) -> slotnet_core::Signal<()> {
+                self.core()
+                    .map_or_else(slotnet_core::Signal::closed, |c| c.sig.disconnected.clone())
+            }
+
+            /// Emitted on every state change, with the new state.
+            pub fn state_changed(&self) -> slotnet_core::Signal<$crate::SocketState> {
+                self.core()
+                    .map_or_else(slotnet_core::Signal::closed, |c| c.sig.state_changed.clone())
+            }
+
+            /// Emitted when an error occurs. A failed connect emits it after the state has
+            /// become `Unconnected` and before `state_changed(Unconnected)`, as in Qt.
+            pub fn error_occurred(&self) -> slotnet_core::Signal<$crate::SocketError> {
+                self.core().map_or_else(slotnet_core::Signal::closed, |c| {
+                    c.sig.error_occurred.clone()
+                })
+            }
+
+            /// Emitted when new bytes are buffered (not recursively: a slot that runs a
+            /// nested loop gets one more emission afterwards instead).
+            pub fn ready_read(&self) -> slotnet_core::Signal<()> {
+                self.core()
+                    .map_or_else(slotnet_core::Signal::closed, |c| c.sig.ready_read.clone())
+            }
+
+            /// Emitted when queued bytes reached the kernel, with their count.
+            pub fn bytes_written(&self) -> slotnet_core::Signal<u64> {
+                self.core().map_or_else(slotnet_core::Signal::closed, |c| {
+                    c.sig.bytes_written.clone()
+                })
+            }
+
+            /// Emitted when the peer ended its stream (end of file), before the
+            /// `RemoteHostClosedError`.
+            pub fn read_channel_finished(&self) -> slotnet_core::Signal<()> {
+                self.core().map_or_else(slotnet_core::Signal::closed, |c| {
+                    c.sig.read_channel_finished.clone()
+                })
+            }
+        }
+
+        impl slotnet_core::AsObject for $ty {
+            fn as_object(&self) -> slotnet_core::Object {
+                self.obj
+            }
+        }
+
+        impl $crate::AbstractSocket for $ty {
+            fn state(&self) -> $crate::SocketState {
+                $ty::state(self)
+            }
+            fn error(&self) -> Option<$crate::SocketError> {
+                $ty::error(self)
+            }
+            fn error_string(&self) -> String {
+                $ty::error_string(self)
+            }
+            fn bytes_available(&self) -> usize {
+                $ty::bytes_available(self)
+            }
+            fn bytes_to_write(&self) -> usize {
+                $ty::bytes_to_write(self)
+            }
+            fn read(&self, buf: &mut [u8]) -> usize {
+                $ty::read(self, buf)
+            }
+            fn read_all(&self) -> Vec<u8> {
+                $ty::read_all(self)
+            }
+            fn read_bytes(&self, max: usize) -> bytes::Bytes {
+                $ty::read_bytes(self, max)
+            }
+            fn read_buf(&self, dst: &mut bytes::BytesMut) -> usize {
+                $ty::read_buf(self, dst)
+            }
+            fn with_read_buffer(&self, f: &mut dyn FnMut(&mut bytes::BytesMut)) {
+                $ty::with_read_buffer(self, f)
+            }
+            fn peek(&self, buf: &mut [u8]) -> usize {
+                $ty::peek(self, buf)
+            }
+            fn can_read_line(&self) -> bool {
+                $ty::can_read_line(self)
+            }
+            fn read_line(&self, max_len: usize) -> Vec<u8> {
+                $ty::read_line(self, max_len)
+            }
+            fn read_buffer_size(&self) -> usize {
+                $ty::read_buffer_size(self)
+            }
+            fn set_read_buffer_size(&self, size: usize) {
+                $ty::set_read_buffer_size(self, size)
+            }
+            fn write(&self, data: &[u8]) -> usize {
+                $ty::write(self, data)
+            }
+            fn write_bytes(&self, data: bytes::Bytes) -> usize {
+                $ty::write_bytes(self, data)
+            }
+            fn flush(&self) -> bool {
+                $ty::flush(self)
+            }
+            fn disconnect_from_host(&self) {
+                $ty::disconnect_from_host(self)
+            }
+            fn abort(&self) {
+                $ty::abort(self)
+            }
+            fn connected(&self) -> slotnet_core::Signal<()> {
+                $ty::connected(self)
+            }
+            fn disconnected(&self) -> slotnet_core::Signal<()> {
+                $ty::disconnected(self)
+            }
+            fn state_changed(&self) -> slotnet_core::Signal<$crate::SocketState> {
+                $ty::state_changed(self)
+            }
+            fn error_occurred(&self) -> slotnet_core::Signal<$crate::SocketError> {
+                $ty::error_occurred(self)
+            }
+            fn ready_read(&self) -> slotnet_core::Signal<()> {
+                $ty::ready_read(self)
+            }
+            fn bytes_written(&self) -> slotnet_core::Signal<u64> {
+                $ty::bytes_written(self)
+            }
+            fn read_channel_finished(&self) -> slotnet_core::Signal<()> {
+                $ty::read_channel_finished(self)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_stream_socket;

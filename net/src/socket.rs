@@ -1,0 +1,1118 @@
+//! The engine shared by [`crate::TcpSocket`] and [`crate::LocalSocket`]: connection set-up,
+//! the read and write buffers, the state machine and the signals of QAbstractSocket.
+//!
+//! Readiness comes edge-triggered from mio, so every path that stops short of `WouldBlock`
+//! (a full read buffer, a read budget used up) must arrange the next attempt itself, by
+//! posting it to the loop: no new edge will come for bytes already waiting in the kernel.
+//!
+//! Re-entrancy: signals are emitted with no `RefCell` borrow held, and after each emission
+//! the code re-checks that it is still working on the same connection (`attempt`) in the
+//! state it expects, because a slot may have aborted, reconnected or destroyed the socket.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use mio::Interest;
+use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Ready, Signal, Timer};
+
+use crate::error::{SocketError, SocketOption, SocketState};
+use crate::hostinfo::{HostInfo, HostInfoError, LookupId};
+use crate::sys::{self, RawStream};
+use crate::write_queue::WriteQueue;
+
+/// Bytes read from the kernel per readiness event before yielding to other sockets.
+const READ_BUDGET: usize = 1 << 20;
+/// First read size; it doubles while reads fill it, up to [`MAX_READ_CHUNK`], so idle
+/// connections keep small buffers and busy ones make few syscalls.
+const MIN_READ_CHUNK: usize = 8 * 1024;
+const MAX_READ_CHUNK: usize = 64 * 1024;
+/// How often a local connect is retried while the server's backlog is full (`EAGAIN`).
+const LOCAL_RETRY: Duration = Duration::from_millis(10);
+/// How long local connects are retried at most when no connect timeout is set.
+const LOCAL_RETRY_LIMIT: Duration = Duration::from_secs(30);
+
+/// Which kind of stream a socket carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Tcp,
+    Local,
+}
+
+/// Where a connect attempt goes next.
+enum Target {
+    /// Resolved addresses not tried yet.
+    Tcp(VecDeque<SocketAddr>),
+    /// The server's path, until it has been tried.
+    Local(Option<PathBuf>),
+}
+
+struct Io {
+    stream: RawStream,
+    reg: IoRegistration,
+}
+
+/// The signals of a socket (QAbstractSocket's, plus `read_channel_finished` from QIODevice).
+pub(crate) struct Signals {
+    pub(crate) host_found: Signal<()>,
+    pub(crate) connected: Signal<()>,
+    pub(crate) disconnected: Signal<()>,
+    pub(crate) state_changed: Signal<SocketState>,
+    pub(crate) error_occurred: Signal<SocketError>,
+    pub(crate) ready_read: Signal<()>,
+    pub(crate) bytes_written: Signal<u64>,
+    pub(crate) read_channel_finished: Signal<()>,
+}
+
+impl Signals {
+    fn new(obj: &Object) -> Signals {
+        Signals {
+            host_found: obj.new_signal(),
+            connected: obj.new_signal(),
+            disconnected: obj.new_signal(),
+            state_changed: obj.new_signal(),
+            error_occurred: obj.new_signal(),
+            ready_read: obj.new_signal(),
+            bytes_written: obj.new_signal(),
+            read_channel_finished: obj.new_signal(),
+        }
+    }
+}
+
+/// A socket's state, attached to its [`Object`].
+pub(crate) struct SocketCore {
+    obj: Object,
+    weak: Weak<SocketCore>,
+    kind: Kind,
+    state: Cell<SocketState>,
+    error: Cell<Option<SocketError>>,
+    error_string: RefCell<String>,
+    io: RefCell<Option<Io>>,
+
+    read_buf: RefCell<BytesMut>,
+    /// Most bytes kept in `read_buf` (0: no limit).
+    read_limit: Cell<usize>,
+    read_chunk: Cell<usize>,
+    /// Reading stopped because `read_buf` is full; the user's next read resumes it.
+    read_paused: Cell<bool>,
+    read_posted: Cell<bool>,
+
+    write_queue: RefCell<WriteQueue>,
+    /// The kernel's send buffer was full: wait for the writable edge.
+    write_blocked: Cell<bool>,
+    flush_posted: Cell<bool>,
+    /// `disconnect_from_host` is waiting for the write queue to drain.
+    close_when_flushed: Cell<bool>,
+    /// The peer ended its stream (so a later write failure is not news).
+    remote_closed: Cell<bool>,
+
+    /// Bumped whenever a connection attempt starts or ends: posted work and callbacks from an
+    /// older attempt see the change and do nothing.
+    attempt: Cell<u64>,
+    lookup: Cell<Option<LookupId>>,
+    target: RefCell<Option<Target>>,
+    connect_port: Cell<u16>,
+    connect_started: Cell<Option<Instant>>,
+    connect_timeout: Cell<Option<Duration>>,
+    connect_timer: Cell<Option<Timer>>,
+
+    options: RefCell<Vec<(SocketOption, i32)>>,
+    peer_name: RefCell<String>,
+    server_path: RefCell<Option<PathBuf>>,
+    local_addr: Cell<Option<SocketAddr>>,
+    peer_addr: Cell<Option<SocketAddr>>,
+
+    in_ready_read: Cell<bool>,
+    ready_read_again: Cell<bool>,
+    in_bytes_written: Cell<bool>,
+    bytes_written_pending: Cell<u64>,
+
+    pub(crate) sig: Signals,
+}
+
+impl Drop for SocketCore {
+    fn drop(&mut self) {
+        if let Some(id) = self.lookup.take() {
+            HostInfo::abort_host_lookup(id);
+        }
+        if let Some(mut io) = self.io.get_mut().take() {
+            // Dropping the stream right after closes the descriptor.
+            let _ = io.reg.deregister(&mut io.stream);
+        }
+    }
+}
+
+impl SocketCore {
+    /// A new unconnected socket object of `kind`.
+    pub(crate) fn create(kind: Kind, parent: Option<Object>) -> Object {
+        let obj = Object::with_data(Rc::new(()), parent);
+        let options = match kind {
+            Kind::Tcp => vec![(SocketOption::LowDelay, 1)],
+            Kind::Local => Vec::new(),
+        };
+        let core = Rc::new_cyclic(|weak| SocketCore {
+            obj,
+            weak: weak.clone(),
+            kind,
+            state: Cell::new(SocketState::Unconnected),
+            error: Cell::new(None),
+            error_string: RefCell::new(String::new()),
+            io: RefCell::new(None),
+            read_buf: RefCell::new(BytesMut::new()),
+            read_limit: Cell::new(0),
+            read_chunk: Cell::new(MIN_READ_CHUNK),
+            read_paused: Cell::new(false),
+            read_posted: Cell::new(false),
+            write_queue: RefCell::new(WriteQueue::default()),
+            write_blocked: Cell::new(false),
+            flush_posted: Cell::new(false),
+            close_when_flushed: Cell::new(false),
+            remote_closed: Cell::new(false),
+            attempt: Cell::new(0),
+            lookup: Cell::new(None),
+            target: RefCell::new(None),
+            connect_port: Cell::new(0),
+            connect_started: Cell::new(None),
+            connect_timeout: Cell::new(None),
+            connect_timer: Cell::new(None),
+            options: RefCell::new(options),
+            peer_name: RefCell::new(String::new()),
+            server_path: RefCell::new(None),
+            local_addr: Cell::new(None),
+            peer_addr: Cell::new(None),
+            in_ready_read: Cell::new(false),
+            ready_read_again: Cell::new(false),
+            in_bytes_written: Cell::new(false),
+            bytes_written_pending: Cell::new(0),
+            sig: Signals::new(&obj),
+        });
+        // Cannot fail: the object was just created.
+        let _ = obj.set_data(core);
+        obj
+    }
+
+    /// A connected socket object around an already-connected stream (accepted connections,
+    /// adopted descriptors). No signals are emitted: it starts out `Connected`.
+    pub(crate) fn adopt(kind: Kind, stream: RawStream, parent: Option<Object>) -> io::Result<Object> {
+        let obj = SocketCore::create(kind, parent);
+        let Some(core) = SocketCore::get(obj) else {
+            return Err(io::Error::other("socket object destroyed during creation"));
+        };
+        core.apply_options(&stream);
+        core.local_addr.set(stream.tcp_local_addr());
+        core.peer_addr.set(stream.tcp_peer_addr());
+        if let Err(e) = core.install(stream) {
+            obj.destroy();
+            return Err(e);
+        }
+        core.state.set(SocketState::Connected);
+        Ok(obj)
+    }
+
+    /// The core of a socket object (`None` once it is destroyed).
+    pub(crate) fn get(obj: Object) -> Option<Rc<SocketCore>> {
+        obj.data::<SocketCore>()
+    }
+
+    // ----- state and errors -------------------------------------------------------------
+
+    pub(crate) fn state(&self) -> SocketState {
+        self.state.get()
+    }
+
+    pub(crate) fn error(&self) -> Option<SocketError> {
+        self.error.get()
+    }
+
+    pub(crate) fn error_string(&self) -> String {
+        match self.error.get() {
+            None => String::new(),
+            Some(code) => {
+                let s = self.error_string.borrow();
+                if s.is_empty() {
+                    code.description().to_owned()
+                } else {
+                    s.clone()
+                }
+            }
+        }
+    }
+
+    fn set_error(&self, code: SocketError, message: &str) {
+        self.error.set(Some(code));
+        let mut s = self.error_string.borrow_mut();
+        s.clear();
+        s.push_str(message);
+    }
+
+    /// Whether no slot has ended or replaced connection attempt `attempt`, and the state is
+    /// still `state`.
+    fn still(&self, attempt: u64, state: SocketState) -> bool {
+        self.attempt.get() == attempt && self.state.get() == state && self.obj.is_alive()
+    }
+
+    fn next_attempt(&self) -> u64 {
+        let n = self.attempt.get() + 1;
+        self.attempt.set(n);
+        n
+    }
+
+    // ----- registration -----------------------------------------------------------------
+
+    fn install(&self, mut stream: RawStream) -> io::Result<()> {
+        let weak = self.weak.clone();
+        let reg = EventLoop::current().register_io(
+            &mut stream,
+            Interest::READABLE | Interest::WRITABLE,
+            Some(self.obj),
+            move |ready| {
+                if let Some(core) = weak.upgrade() {
+                    core.on_ready(ready);
+                }
+            },
+        )?;
+        self.drop_io();
+        *self.io.borrow_mut() = Some(Io { stream, reg });
+        self.write_blocked.set(false);
+        self.read_paused.set(false);
+        Ok(())
+    }
+
+    fn drop_io(&self) {
+        let old = self.io.borrow_mut().take();
+        if let Some(mut io) = old {
+            // The handler may be running right now: the loop holds its own reference to it.
+            let _ = io.reg.deregister(&mut io.stream);
+        }
+    }
+
+    fn on_ready(&self, ready: Ready) {
+        match self.state.get() {
+            SocketState::Connecting => self.check_connect(ready),
+            SocketState::Connected => {
+                let attempt = self.attempt.get();
+                if ready.is_writable() || ready.is_write_closed() {
+                    self.write_blocked.set(false);
+                    if !self.write_queue.borrow().is_empty() {
+                        self.flush_now();
+                    }
+                }
+                if self.still(attempt, SocketState::Connected)
+                    && (ready.is_readable() || ready.is_read_closed() || ready.is_error())
+                {
+                    self.read_from_kernel(ready.is_read_closed() || ready.is_error());
+                }
+            }
+            SocketState::Closing => {
+                self.write_blocked.set(false);
+                self.flush_now();
+            }
+            _ => {}
+        }
+    }
+
+    // ----- connecting -------------------------------------------------------------------
+
+    /// Resets per-connection state before a new connect.
+    fn begin_connect(&self) -> u64 {
+        let attempt = self.next_attempt();
+        self.error.set(None);
+        self.error_string.borrow_mut().clear();
+        self.read_buf.borrow_mut().clear();
+        self.write_queue.borrow_mut().clear();
+        self.close_when_flushed.set(false);
+        self.remote_closed.set(false);
+        self.local_addr.set(None);
+        self.peer_addr.set(None);
+        self.connect_started.set(Some(Instant::now()));
+        attempt
+    }
+
+    /// `connect_to_host`: look the name up, then try each address in turn.
+    pub(crate) fn connect_to_host(&self, host: &str, port: u16) {
+        if self.state.get() != SocketState::Unconnected {
+            self.set_error(
+                SocketError::OperationError,
+                "Trying to connect while a connection is in progress or established",
+            );
+            return;
+        }
+        let attempt = self.begin_connect();
+        {
+            let mut name = self.peer_name.borrow_mut();
+            name.clear();
+            name.push_str(host);
+        }
+        self.connect_port.set(port);
+        self.state.set(SocketState::HostLookup);
+        self.sig.state_changed.emit(SocketState::HostLookup);
+        if !self.still(attempt, SocketState::HostLookup) {
+            return;
+        }
+        self.start_connect_timer();
+        let weak = self.weak.clone();
+        let id = HostInfo::lookup_host(host, move |info| {
+            if let Some(core) = weak.upgrade() {
+                core.on_lookup(attempt, info);
+            }
+        });
+        self.lookup.set(Some(id));
+    }
+
+    fn on_lookup(&self, attempt: u64, info: &HostInfo) {
+        self.lookup.set(None);
+        if !self.still(attempt, SocketState::HostLookup) {
+            return;
+        }
+        if info.error() != HostInfoError::NoError || info.addresses().is_empty() {
+            let message = if info.error_string().is_empty() {
+                SocketError::HostNotFoundError.description()
+            } else {
+                info.error_string()
+            };
+            self.fail_connect(SocketError::HostNotFoundError, message);
+            return;
+        }
+        let port = self.connect_port.get();
+        let addrs = info
+            .addresses()
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        *self.target.borrow_mut() = Some(Target::Tcp(addrs));
+        self.state.set(SocketState::Connecting);
+        self.sig.state_changed.emit(SocketState::Connecting);
+        if !self.still(attempt, SocketState::Connecting) {
+            return;
+        }
+        self.sig.host_found.emit(());
+        if !self.still(attempt, SocketState::Connecting) {
+            return;
+        }
+        self.connect_next(None);
+    }
+
+    /// `connect_to_server` for local sockets: connect to `path` (the attempt itself runs on
+    /// the next loop iteration, so errors are never reported from inside this call).
+    pub(crate) fn connect_to_path(&self, name: &str, path: PathBuf) {
+        if self.state.get() != SocketState::Unconnected {
+            self.set_error(
+                SocketError::OperationError,
+                "Trying to connect while a connection is in progress or established",
+            );
+            return;
+        }
+        let attempt = self.begin_connect();
+        {
+            let mut peer = self.peer_name.borrow_mut();
+            peer.clear();
+            peer.push_str(name);
+        }
+        *self.server_path.borrow_mut() = Some(path.clone());
+        *self.target.borrow_mut() = Some(Target::Local(Some(path)));
+        self.state.set(SocketState::Connecting);
+        self.sig.state_changed.emit(SocketState::Connecting);
+        if !self.still(attempt, SocketState::Connecting) {
+            return;
+        }
+        self.start_connect_timer();
+        let weak = self.weak.clone();
+        EventLoop::current().post(move || {
+            if let Some(core) = weak.upgrade() {
+                if core.still(attempt, SocketState::Connecting) {
+                    core.connect_next(None);
+                }
+            }
+        });
+    }
+
+    /// Tries the next address of the target, or fails with the last error once none is left.
+    fn connect_next(&self, mut last_error: Option<io::Error>) {
+        loop {
+            let next = match &mut *self.target.borrow_mut() {
+                Some(Target::Tcp(addrs)) => addrs.pop_front().map(|a| {
+                    mio::net::TcpStream::connect(a).map(RawStream::Tcp)
+                }),
+                Some(Target::Local(path)) => path
+                    .take()
+                    .map(|p| mio::net::UnixStream::connect(p).map(RawStream::Unix)),
+                None => return,
+            };
+            let Some(result) = next else {
+                let (code, message) = match &last_error {
+                    Some(e) => (SocketError::from_io(e), e.to_string()),
+                    None => (
+                        SocketError::ConnectionRefusedError,
+                        SocketError::ConnectionRefusedError.description().to_owned(),
+                    ),
+                };
+                self.fail_connect(code, &message);
+                return;
+            };
+            match result {
+                Ok(stream) => {
+                    self.apply_options(&stream);
+                    match self.install(stream) {
+                        // Completion (or failure) arrives as readiness.
+                        Ok(()) => return,
+                        Err(e) => last_error = Some(e),
+                    }
+                }
+                Err(e) if self.kind == Kind::Local && e.raw_os_error() == Some(libc::EAGAIN) => {
+                    self.retry_local_later();
+                    return;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+    }
+
+    /// The server's backlog is full: try again shortly, as Qt does, within the connect
+    /// timeout (or [`LOCAL_RETRY_LIMIT`]).
+    fn retry_local_later(&self) {
+        let limit = self.connect_timeout.get().unwrap_or(LOCAL_RETRY_LIMIT);
+        let started = self.connect_started.get().unwrap_or_else(Instant::now);
+        if started.elapsed() >= limit {
+            self.fail_connect(
+                SocketError::SocketTimeoutError,
+                "The server's connection backlog stayed full",
+            );
+            return;
+        }
+        let path = self.server_path.borrow().clone();
+        *self.target.borrow_mut() = Some(Target::Local(path));
+        let attempt = self.attempt.get();
+        let weak = self.weak.clone();
+        Timer::single_shot_with(LOCAL_RETRY, &self.obj, move || {
+            if let Some(core) = weak.upgrade() {
+                if core.still(attempt, SocketState::Connecting) {
+                    core.connect_next(None);
+                }
+            }
+        });
+    }
+
+    fn check_connect(&self, ready: Ready) {
+        let result = match self.io.borrow().as_ref() {
+            Some(io) => io.stream.connect_finished(),
+            None => return,
+        };
+        match result {
+            Ok(false) => {}
+            Ok(true) => self.on_connected(ready),
+            Err(e) => {
+                self.drop_io();
+                self.connect_next(Some(e));
+            }
+        }
+    }
+
+    fn on_connected(&self, ready: Ready) {
+        self.stop_connect_timer();
+        *self.target.borrow_mut() = None;
+        if let Some(io) = self.io.borrow().as_ref() {
+            self.local_addr.set(io.stream.tcp_local_addr());
+            self.peer_addr.set(io.stream.tcp_peer_addr());
+        }
+        let attempt = self.attempt.get();
+        self.state.set(SocketState::Connected);
+        self.sig.state_changed.emit(SocketState::Connected);
+        if !self.still(attempt, SocketState::Connected) {
+            return;
+        }
+        self.sig.connected.emit(());
+        if !self.still(attempt, SocketState::Connected) {
+            return;
+        }
+        // Data written while connecting goes out now; the socket has just become writable.
+        if !self.write_queue.borrow().is_empty() {
+            self.flush_now();
+        }
+        // Bytes may have arrived with the handshake: that edge was spent on the connect.
+        if self.still(attempt, SocketState::Connected)
+            && (ready.is_readable() || ready.is_read_closed())
+        {
+            self.read_from_kernel(true);
+        }
+    }
+
+    /// Ends a connect attempt with an error: state `Unconnected` first, then
+    /// `error_occurred`, then `state_changed(Unconnected)`, in Qt's order.
+    fn fail_connect(&self, code: SocketError, message: &str) {
+        self.next_attempt();
+        self.cancel_connect();
+        self.drop_io();
+        self.write_queue.borrow_mut().clear();
+        self.set_error(code, message);
+        self.state.set(SocketState::Unconnected);
+        self.sig.error_occurred.emit(code);
+        // A slot may have started a new connection already; do not contradict it.
+        if self.state.get() == SocketState::Unconnected {
+            self.sig.state_changed.emit(SocketState::Unconnected);
+        }
+    }
+
+    fn cancel_connect(&self) {
+        if let Some(id) = self.lookup.take() {
+            HostInfo::abort_host_lookup(id);
+        }
+        self.stop_connect_timer();
+        *self.target.borrow_mut() = None;
+    }
+
+    pub(crate) fn set_connect_timeout(&self, timeout: Option<Duration>) {
+        self.connect_timeout.set(timeout);
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout.get()
+    }
+
+    fn start_connect_timer(&self) {
+        let Some(timeout) = self.connect_timeout.get() else {
+            return;
+        };
+        let timer = match self.connect_timer.get().filter(|t| t.as_object().is_alive()) {
+            Some(timer) => timer,
+            None => {
+                let timer = Timer::with_parent(&self.obj);
+                timer.set_single_shot(true);
+                let weak = self.weak.clone();
+                timer.timeout().connect(move |_| {
+                    if let Some(core) = weak.upgrade() {
+                        core.on_connect_timeout();
+                    }
+                });
+                self.connect_timer.set(Some(timer));
+                timer
+            }
+        };
+        timer.start_interval(timeout);
+    }
+
+    fn stop_connect_timer(&self) {
+        if let Some(timer) = self.connect_timer.get() {
+            timer.stop();
+        }
+    }
+
+    fn on_connect_timeout(&self) {
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) {
+            self.fail_connect(
+                SocketError::SocketTimeoutError,
+                SocketError::SocketTimeoutError.description(),
+            );
+        }
+    }
+
+    // ----- reading ----------------------------------------------------------------------
+
+    /// Reads what the kernel has, within the read buffer's limit, then emits `ready_read`.
+    /// `drain` reads until `WouldBlock` even after a short read (needed when the edge that
+    /// announced the data was consumed earlier, and to notice a FIN behind the data).
+    fn read_from_kernel(&self, drain: bool) {
+        if self.read_paused.get() {
+            return;
+        }
+        let mut total = 0usize;
+        let mut eof = false;
+        let mut error = None;
+        let mut more = false;
+        {
+            let io = self.io.borrow();
+            let Some(io) = io.as_ref() else {
+                return;
+            };
+            let mut buf = self.read_buf.borrow_mut();
+            loop {
+                let limit = self.read_limit.get();
+                let room = if limit == 0 {
+                    usize::MAX
+                } else {
+                    limit.saturating_sub(buf.len())
+                };
+                if room == 0 {
+                    self.read_paused.set(true);
+                    break;
+                }
+                if total >= READ_BUDGET {
+                    more = true;
+                    break;
+                }
+                let chunk = self.read_chunk.get();
+                let want = room.min(chunk);
+                if buf.capacity() - buf.len() < want {
+                    buf.reserve(want);
+                }
+                match io.stream.recv_into(&mut buf, want) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        total += n;
+                        if n == chunk && chunk < MAX_READ_CHUNK {
+                            self.read_chunk.set(chunk * 2);
+                        }
+                        if n < want && !drain {
+                            // A short read empties a stream socket's receive queue; new data
+                            // brings a new edge.
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let attempt = self.attempt.get();
+        if total > 0 {
+            self.emit_ready_read();
+        }
+        if !self.still(attempt, SocketState::Connected) {
+            return;
+        }
+        if more {
+            self.post_read();
+        }
+        if eof {
+            self.on_remote_closed();
+        } else if let Some(e) = error {
+            self.on_stream_error(e);
+        }
+    }
+
+    fn post_read(&self) {
+        if self.read_posted.replace(true) {
+            return;
+        }
+        let weak = self.weak.clone();
+        EventLoop::current().post(move || {
+            if let Some(core) = weak.upgrade() {
+                core.read_posted.set(false);
+                if core.state.get() == SocketState::Connected {
+                    core.read_paused.set(false);
+                    core.read_from_kernel(true);
+                }
+            }
+        });
+    }
+
+    /// After the user consumed buffered bytes: if reading had stopped on a full buffer, start
+    /// again (on the next iteration: no edge will announce the bytes already waiting).
+    fn after_consume(&self) {
+        if self.read_paused.get() && self.state.get() == SocketState::Connected {
+            let limit = self.read_limit.get();
+            if limit == 0 || self.read_buf.borrow().len() < limit {
+                self.post_read();
+            }
+        }
+    }
+
+    fn emit_ready_read(&self) {
+        // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
+        // emission repeats once instead.
+        if self.in_ready_read.replace(true) {
+            self.ready_read_again.set(true);
+            return;
+        }
+        loop {
+            self.sig.ready_read.emit(());
+            if !self.ready_read_again.replace(false) {
+                break;
+            }
+        }
+        self.in_ready_read.set(false);
+    }
+
+    fn on_remote_closed(&self) {
+        let attempt = self.attempt.get();
+        self.remote_closed.set(true);
+        self.sig.read_channel_finished.emit(());
+        if !self.still(attempt, SocketState::Connected) {
+            return;
+        }
+        self.set_error(
+            SocketError::RemoteHostClosedError,
+            SocketError::RemoteHostClosedError.description(),
+        );
+        self.sig
+            .error_occurred
+            .emit(SocketError::RemoteHostClosedError);
+        if !self.still(attempt, SocketState::Connected) {
+            return;
+        }
+        // Qt's behaviour: pending writes are still flushed (a half-closed peer gets them).
+        self.disconnect_from_host();
+    }
+
+    fn on_stream_error(&self, e: io::Error) {
+        let code = SocketError::from_io(&e);
+        let attempt = self.attempt.get();
+        let known = self.remote_closed.get() && code == SocketError::RemoteHostClosedError;
+        if !known {
+            self.set_error(code, &e.to_string());
+            self.sig.error_occurred.emit(code);
+            if self.attempt.get() != attempt || self.state.get() == SocketState::Unconnected {
+                return;
+            }
+        }
+        self.close_now(false);
+    }
+
+    pub(crate) fn bytes_available(&self) -> usize {
+        self.read_buf.borrow().len()
+    }
+
+    pub(crate) fn read(&self, out: &mut [u8]) -> usize {
+        let n = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = out.len().min(buf.len());
+            buf.copy_to_slice(&mut out[..n]);
+            n
+        };
+        self.after_consume();
+        n
+    }
+
+    pub(crate) fn read_all(&self) -> Vec<u8> {
+        let taken = std::mem::take(&mut *self.read_buf.borrow_mut());
+        self.after_consume();
+        Vec::from(taken)
+    }
+
+    pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
+        let out = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = max.min(buf.len());
+            buf.split_to(n).freeze()
+        };
+        self.after_consume();
+        out
+    }
+
+    pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
+        let n = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = buf.len();
+            if dst.is_empty() {
+                // No copy: hand over the bytes, keep the spare capacity.
+                *dst = buf.split();
+            } else {
+                dst.extend_from_slice(&buf);
+                buf.clear();
+            }
+            n
+        };
+        self.after_consume();
+        n
+    }
+
+    pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
+        // The closure gets the buffer itself, with no borrow held, so it may call back into
+        // the socket (writes, state queries) without a RefCell conflict.
+        let mut buf = std::mem::take(&mut *self.read_buf.borrow_mut());
+        let attempt = self.attempt.get();
+        f(&mut buf);
+        if self.attempt.get() == attempt {
+            *self.read_buf.borrow_mut() = buf;
+        }
+        // Otherwise the closure aborted or reconnected the socket: its bytes are stale.
+        self.after_consume();
+    }
+
+    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
+        let buf = self.read_buf.borrow();
+        let n = out.len().min(buf.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        n
+    }
+
+    pub(crate) fn can_read_line(&self) -> bool {
+        self.read_buf.borrow().contains(&b'\n')
+    }
+
+    pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
+        let line = {
+            let mut buf = self.read_buf.borrow_mut();
+            let mut n = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |p| p + 1);
+            if max > 0 {
+                n = n.min(max);
+            }
+            buf.split_to(n).to_vec()
+        };
+        self.after_consume();
+        line
+    }
+
+    pub(crate) fn read_buffer_size(&self) -> usize {
+        self.read_limit.get()
+    }
+
+    pub(crate) fn set_read_buffer_size(&self, size: usize) {
+        self.read_limit.set(size);
+        self.after_consume();
+    }
+
+    // ----- writing ----------------------------------------------------------------------
+
+    fn can_write(&self) -> bool {
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
+        ) {
+            true
+        } else {
+            self.set_error(SocketError::OperationError, "Socket is not connected");
+            false
+        }
+    }
+
+    pub(crate) fn write(&self, data: &[u8]) -> usize {
+        if data.is_empty() || !self.can_write() {
+            return 0;
+        }
+        self.write_queue.borrow_mut().push_slice(data);
+        self.schedule_flush();
+        data.len()
+    }
+
+    pub(crate) fn write_bytes(&self, data: Bytes) -> usize {
+        let len = data.len();
+        if len == 0 || !self.can_write() {
+            return 0;
+        }
+        self.write_queue.borrow_mut().push_bytes(data);
+        self.schedule_flush();
+        len
+    }
+
+    pub(crate) fn bytes_to_write(&self) -> usize {
+        self.write_queue.borrow().len()
+    }
+
+    /// Writes on the next iteration, so that several writes from one slot become one
+    /// vectored system call.
+    fn schedule_flush(&self) {
+        if self.state.get() != SocketState::Connected
+            || self.write_blocked.get()
+            || self.flush_posted.replace(true)
+        {
+            return;
+        }
+        let weak = self.weak.clone();
+        EventLoop::current().post(move || {
+            if let Some(core) = weak.upgrade() {
+                core.flush_posted.set(false);
+                if matches!(
+                    core.state.get(),
+                    SocketState::Connected | SocketState::Closing
+                ) && !core.write_blocked.get()
+                {
+                    core.flush_now();
+                }
+            }
+        });
+    }
+
+    /// Writes as much of the queue as the kernel takes; emits `bytes_written`; finishes a
+    /// pending close. Returns whether anything was written.
+    pub(crate) fn flush_now(&self) -> bool {
+        let mut written = 0u64;
+        let mut error = None;
+        {
+            let io = self.io.borrow();
+            let Some(io) = io.as_ref() else {
+                return false;
+            };
+            let mut queue = self.write_queue.borrow_mut();
+            while !queue.is_empty() {
+                match queue.write_with(|slices| io.stream.send_vectored(slices)) {
+                    Ok(0) => {
+                        error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                        break;
+                    }
+                    Ok(n) => written += n as u64,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.write_blocked.set(true);
+                        break;
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let attempt = self.attempt.get();
+        if written > 0 {
+            self.emit_bytes_written(written);
+        }
+        if self.attempt.get() != attempt {
+            return written > 0;
+        }
+        if let Some(e) = error {
+            self.on_stream_error(e);
+        } else if self.close_when_flushed.get()
+            && self.state.get() == SocketState::Closing
+            && self.write_queue.borrow().is_empty()
+        {
+            self.close_now(false);
+        }
+        written > 0
+    }
+
+    fn emit_bytes_written(&self, n: u64) {
+        // As in Qt, not recursive: a nested flush adds to what the outer emission reports.
+        if self.in_bytes_written.replace(true) {
+            self.bytes_written_pending
+                .set(self.bytes_written_pending.get() + n);
+            return;
+        }
+        let mut n = n;
+        loop {
+            self.sig.bytes_written.emit(n);
+            n = self.bytes_written_pending.replace(0);
+            if n == 0 {
+                break;
+            }
+        }
+        self.in_bytes_written.set(false);
+    }
+
+    // ----- closing ----------------------------------------------------------------------
+
+    /// Qt's `disconnectFromHost`: `Closing` while the write buffer drains, then closed.
+    pub(crate) fn disconnect_from_host(&self) {
+        match self.state.get() {
+            SocketState::Unconnected | SocketState::Closing => {}
+            SocketState::Connected => {
+                let attempt = self.attempt.get();
+                self.state.set(SocketState::Closing);
+                self.sig.state_changed.emit(SocketState::Closing);
+                if !self.still(attempt, SocketState::Closing) {
+                    return;
+                }
+                self.close_when_flushed.set(true);
+                if self.write_queue.borrow().is_empty() {
+                    self.close_now(false);
+                } else if !self.write_blocked.get() && !self.flush_posted.replace(true) {
+                    let weak = self.weak.clone();
+                    EventLoop::current().post(move || {
+                        if let Some(core) = weak.upgrade() {
+                            core.flush_posted.set(false);
+                            if core.state.get() == SocketState::Closing {
+                                core.flush_now();
+                            }
+                        }
+                    });
+                }
+            }
+            _ => self.close_now(false),
+        }
+    }
+
+    /// Closes at once: pending writes are dropped; `clear_read` also drops unread bytes.
+    /// Emits `state_changed(Unconnected)`, then `disconnected` if a connection existed.
+    pub(crate) fn close_now(&self, clear_read: bool) {
+        self.next_attempt();
+        self.cancel_connect();
+        self.drop_io();
+        self.write_queue.borrow_mut().clear();
+        self.close_when_flushed.set(false);
+        self.write_blocked.set(false);
+        self.read_paused.set(false);
+        if clear_read {
+            self.read_buf.borrow_mut().clear();
+        }
+        let previous = self.state.replace(SocketState::Unconnected);
+        if previous != SocketState::Unconnected {
+            self.sig.state_changed.emit(SocketState::Unconnected);
+            if matches!(previous, SocketState::Connected | SocketState::Closing) {
+                self.sig.disconnected.emit(());
+            }
+        }
+    }
+
+    pub(crate) fn abort(&self) {
+        self.close_now(true);
+    }
+
+    /// Qt's `close()`: `disconnect_from_host`, and unread bytes are dropped.
+    pub(crate) fn close(&self) {
+        self.disconnect_from_host();
+        self.read_buf.borrow_mut().clear();
+    }
+
+    // ----- options and addresses --------------------------------------------------------
+
+    fn apply_options(&self, stream: &RawStream) {
+        for &(option, value) in self.options.borrow().iter() {
+            // An option this kind of socket does not support is simply not applied.
+            let _ = sys::set_option(stream.fd(), stream.is_tcp(), option, value);
+        }
+    }
+
+    pub(crate) fn set_socket_option(&self, option: SocketOption, value: i32) -> bool {
+        if matches!(
+            option,
+            SocketOption::PathMtu | SocketOption::MulticastTtl | SocketOption::MulticastLoopback
+        ) {
+            return false;
+        }
+        {
+            let mut options = self.options.borrow_mut();
+            options.retain(|(o, _)| *o != option);
+            options.push((option, value));
+        }
+        match self.io.borrow().as_ref() {
+            Some(io) => sys::set_option(io.stream.fd(), io.stream.is_tcp(), option, value).is_ok(),
+            None => true,
+        }
+    }
+
+    pub(crate) fn socket_option(&self, option: SocketOption) -> Option<i32> {
+        if let Some(io) = self.io.borrow().as_ref() {
+            return sys::get_option(io.stream.fd(), io.stream.is_tcp(), option).ok();
+        }
+        self.options
+            .borrow()
+            .iter()
+            .find(|(o, _)| *o == option)
+            .map(|(_, v)| *v)
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr.get()
+    }
+
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr.get()
+    }
+
+    pub(crate) fn peer_name(&self) -> String {
+        self.peer_name.borrow().clone()
+    }
+
+    pub(crate) fn server_path(&self) -> Option<PathBuf> {
+        self.server_path.borrow().clone()
+    }
+
+    pub(crate) fn set_server_path(&self, path: Option<PathBuf>) {
+        *self.server_path.borrow_mut() = path;
+    }
+}
