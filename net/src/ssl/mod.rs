@@ -1,1 +1,55 @@
 //! TLS on rustls (ring provider): configuration, certificates, Qt's `SslError` model.
+//!
+//! Everything here is sans-IO; the socket layer drives a [`TlsSession`] with bytes.
+//!
+//! - [`SslConfiguration`]: Qt's `QSslConfiguration` (CA certificates, local certificate and
+//!   key, [`PeerVerifyMode`], [`SslProtocol`] range, ALPN), building shared rustls configs.
+//! - [`SslCertificate`], [`SslKey`]: Qt's `QSslCertificate` and `QSslKey`.
+//! - [`SslError`]: Qt's `QSslError` with Qt's names. Verification reports the full list
+//!   Qt 6 on OpenSSL reports (e.g. `HostNameMismatch` first, `CertificateExpired` last) to
+//!   the connection's [`VerifyContext`], whose hook decides synchronously inside the
+//!   handshake, the way a slot connected to `sslErrors` calls `ignoreSslErrors()`.
+//! - [`TlsSession`]: one client or server connection: ciphertext in/out, plaintext in/out,
+//!   handshake outcome ([`SessionInfo`]).
+//! - `test_certs` (tests, or the `test-certs` feature): a CA and the certificates that
+//!   produce each error, made with rcgen.
+//!
+//! ```
+//! use slotnet_net::ssl::{SslConfiguration, TlsSession};
+//!
+//! let client = TlsSession::client(&SslConfiguration::default(), "example.com").unwrap();
+//! assert!(client.is_handshaking());
+//! client.verify_context().set_ssl_errors_hook(|errors| {
+//!     eprintln!("sslErrors({})", slotnet_net::ssl::SslError::join_names(errors));
+//!     false // do not ignore: the handshake fails
+//! });
+//! ```
+
+mod certificate;
+mod configuration;
+mod error;
+mod key;
+mod pem;
+mod protocol;
+mod provider;
+mod session;
+mod verifier;
+mod verify;
+
+#[cfg(any(test, feature = "test-certs"))]
+pub mod test_certs;
+
+#[cfg(test)]
+mod handshake_tests;
+
+pub use certificate::{DigestAlgorithm, SslCertificate, SubjectAltName, SubjectInfo};
+pub use configuration::{SessionInfo, SslConfiguration, SslSetupError};
+pub use error::{SslError, SslErrorKind};
+pub use key::{KeyAlgorithm, SslKey};
+pub use pem::SslDecodeError;
+pub use protocol::{
+    PeerVerifyMode, SslCipher, SslProtocol, ALPN_PROTOCOL_HTTP2, NEXT_PROTOCOL_HTTP1_1,
+};
+pub use provider::provider;
+pub use session::TlsSession;
+pub use verify::{SslErrorsHook, VerifyContext};

@@ -1,0 +1,472 @@
+//! `SslConfiguration`: Qt's `QSslConfiguration`, a value type that builds rustls configs.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use rustls::server::NoClientAuth;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls_pki_types::TrustAnchor;
+
+use super::certificate::SslCertificate;
+use super::key::SslKey;
+use super::protocol::{PeerVerifyMode, SslCipher, SslProtocol};
+use super::provider::provider;
+use super::verifier::{QtClientCertVerifier, QtServerCertVerifier};
+
+/// A configuration could not be turned into a rustls config.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SslSetupError {
+    /// rustls supports none of the versions `protocol` allows (TLS 1.0/1.1 only).
+    UnsupportedProtocol(SslProtocol),
+    /// A local certificate was set without a private key (or the reverse).
+    IncompleteLocalIdentity,
+    /// A server needs a local certificate and private key.
+    NoLocalCertificate,
+    /// The peer name is neither a DNS name nor an IP address.
+    InvalidPeerName(String),
+    /// rustls refused the configuration (e.g. the key does not match the certificate).
+    Rustls(rustls::Error),
+}
+
+impl fmt::Display for SslSetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SslSetupError::UnsupportedProtocol(p) => write!(f, "unsupported protocol {p:?}"),
+            SslSetupError::IncompleteLocalIdentity => f.write_str(
+                "cannot provide a certificate with no key (or a key with no certificate)",
+            ),
+            SslSetupError::NoLocalCertificate => {
+                f.write_str("a TLS server needs a local certificate and private key")
+            }
+            SslSetupError::InvalidPeerName(name) => write!(f, "invalid peer name {name:?}"),
+            SslSetupError::Rustls(e) => write!(f, "TLS configuration rejected: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SslSetupError {}
+
+impl From<rustls::Error> for SslSetupError {
+    fn from(e: rustls::Error) -> Self {
+        SslSetupError::Rustls(e)
+    }
+}
+
+/// What a handshake negotiated; kept in the configuration a socket reports afterwards.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionInfo {
+    /// The ALPN protocol both sides agreed on (Qt's `nextNegotiatedProtocol`).
+    pub negotiated_protocol: Option<Vec<u8>>,
+    /// The protocol version in use (`UnknownProtocol` before a handshake).
+    pub session_protocol: SslProtocol,
+    /// The cipher suite in use.
+    pub session_cipher: Option<SslCipher>,
+    /// The peer's certificates, leaf first, as presented.
+    pub peer_certificate_chain: Vec<SslCertificate>,
+}
+
+#[derive(Default)]
+struct Built {
+    client: OnceLock<Result<Arc<ClientConfig>, SslSetupError>>,
+    server: OnceLock<Result<Arc<ServerConfig>, SslSetupError>>,
+}
+
+/// TLS settings of a socket (Qt's `QSslConfiguration`): a plain value, cheap to clone.
+///
+/// The rustls configs built from it are cached and shared by its clones (so TLS session
+/// resumption works across connections made with the same configuration); any setter
+/// starts a fresh cache.
+///
+/// ```
+/// use slotnet_net::ssl::{PeerVerifyMode, SslConfiguration, SslProtocol};
+///
+/// let mut config = SslConfiguration::default();
+/// config.set_protocol(SslProtocol::TlsV1_3OrLater);
+/// config.set_allowed_next_protocols(vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+/// assert_eq!(config.peer_verify_mode(), PeerVerifyMode::AutoVerifyPeer);
+/// let rustls_config = config.client_config().unwrap();
+/// assert_eq!(rustls_config.alpn_protocols.len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct SslConfiguration {
+    ca_certificates: Vec<SslCertificate>,
+    system_ca_certificates: bool,
+    local_certificate_chain: Vec<SslCertificate>,
+    private_key: Option<SslKey>,
+    peer_verify_mode: PeerVerifyMode,
+    peer_verify_name: String,
+    protocol: SslProtocol,
+    allowed_next_protocols: Vec<Vec<u8>>,
+    session: SessionInfo,
+    built: Arc<Built>,
+}
+
+impl Default for SslConfiguration {
+    fn default() -> Self {
+        SslConfiguration {
+            ca_certificates: Vec::new(),
+            system_ca_certificates: true,
+            local_certificate_chain: Vec::new(),
+            private_key: None,
+            peer_verify_mode: PeerVerifyMode::AutoVerifyPeer,
+            peer_verify_name: String::new(),
+            protocol: SslProtocol::SecureProtocols,
+            allowed_next_protocols: Vec::new(),
+            session: SessionInfo::default(),
+            built: Arc::default(),
+        }
+    }
+}
+
+impl SslConfiguration {
+    /// The default configuration (Qt's `defaultConfiguration()`): system CAs, secure
+    /// protocols, `AutoVerifyPeer`, no local certificate, no ALPN.
+    pub fn default_configuration() -> Self {
+        Self::default()
+    }
+
+    /// The system CA set: webpki-roots' Mozilla roots, compiled in as trust anchors (subject
+    /// and key; their certificates are not shipped, so they are not `SslCertificate`s).
+    pub fn system_ca_certificates() -> &'static [TrustAnchor<'static>] {
+        webpki_roots::TLS_SERVER_ROOTS
+    }
+
+    fn changed(&mut self) {
+        self.built = Arc::default();
+    }
+
+    /// The CA certificates added to or set on this configuration (the system set, when in
+    /// use, is not listed; see [`uses_system_ca_certificates`](Self::uses_system_ca_certificates)).
+    pub fn ca_certificates(&self) -> &[SslCertificate] {
+        &self.ca_certificates
+    }
+
+    /// Whether the system CA set is trusted besides [`ca_certificates`](Self::ca_certificates).
+    pub fn uses_system_ca_certificates(&self) -> bool {
+        self.system_ca_certificates
+    }
+
+    /// Trusts exactly `certificates`: replaces the list and drops the system set (Qt's
+    /// `setCaCertificates`).
+    pub fn set_ca_certificates(&mut self, certificates: Vec<SslCertificate>) {
+        self.ca_certificates = certificates;
+        self.system_ca_certificates = false;
+        self.changed();
+    }
+
+    /// Trusts `certificates` too (Qt's `addCaCertificates`).
+    pub fn add_ca_certificates(&mut self, certificates: impl IntoIterator<Item = SslCertificate>) {
+        self.ca_certificates.extend(certificates);
+        self.changed();
+    }
+
+    /// Trusts `certificate` too (Qt's `addCaCertificate`).
+    pub fn add_ca_certificate(&mut self, certificate: SslCertificate) {
+        self.add_ca_certificates([certificate]);
+    }
+
+    /// Turns the system CA set on or off, keeping the explicit list.
+    pub fn set_system_ca_certificates_enabled(&mut self, enabled: bool) {
+        self.system_ca_certificates = enabled;
+        self.changed();
+    }
+
+    /// The local certificate (the first of the local chain).
+    pub fn local_certificate(&self) -> Option<&SslCertificate> {
+        self.local_certificate_chain.first()
+    }
+
+    /// The local certificate chain, leaf first.
+    pub fn local_certificate_chain(&self) -> &[SslCertificate] {
+        &self.local_certificate_chain
+    }
+
+    /// Sets the local certificate alone (Qt's `setLocalCertificate`).
+    pub fn set_local_certificate(&mut self, certificate: SslCertificate) {
+        self.set_local_certificate_chain(vec![certificate]);
+    }
+
+    /// Sets the local certificate chain, leaf first (Qt's `setLocalCertificateChain`).
+    pub fn set_local_certificate_chain(&mut self, chain: Vec<SslCertificate>) {
+        self.local_certificate_chain = chain;
+        self.changed();
+    }
+
+    /// The private key of the local certificate.
+    pub fn private_key(&self) -> Option<&SslKey> {
+        self.private_key.as_ref()
+    }
+
+    /// Sets the private key of the local certificate.
+    pub fn set_private_key(&mut self, key: SslKey) {
+        self.private_key = Some(key);
+        self.changed();
+    }
+
+    /// How the peer's certificate is requested and verified.
+    pub fn peer_verify_mode(&self) -> PeerVerifyMode {
+        self.peer_verify_mode
+    }
+
+    /// Sets how the peer's certificate is requested and verified.
+    pub fn set_peer_verify_mode(&mut self, mode: PeerVerifyMode) {
+        self.peer_verify_mode = mode;
+        self.changed();
+    }
+
+    /// The name the server's certificate is checked against instead of the host connected
+    /// to (empty: the host). Also sent as SNI.
+    pub fn peer_verify_name(&self) -> &str {
+        &self.peer_verify_name
+    }
+
+    /// Sets the name to check the server's certificate against (Qt's `setPeerVerifyName`).
+    pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
+        // Per connection, not part of the rustls config: the cache stays valid.
+        self.peer_verify_name = name.into();
+    }
+
+    /// The allowed protocol versions.
+    pub fn protocol(&self) -> SslProtocol {
+        self.protocol
+    }
+
+    /// Sets the allowed protocol versions.
+    pub fn set_protocol(&mut self, protocol: SslProtocol) {
+        self.protocol = protocol;
+        self.changed();
+    }
+
+    /// The ALPN protocols offered (client) or accepted in preference order (server).
+    pub fn allowed_next_protocols(&self) -> &[Vec<u8>] {
+        &self.allowed_next_protocols
+    }
+
+    /// Sets the ALPN protocols (e.g. `h2`, `http/1.1`). A server picks the first of its own
+    /// list that the client offers; with no overlap the handshake goes on without ALPN, as
+    /// in Qt.
+    pub fn set_allowed_next_protocols(&mut self, protocols: Vec<Vec<u8>>) {
+        self.allowed_next_protocols = protocols;
+        self.changed();
+    }
+
+    /// The ALPN protocol negotiated by the handshake this configuration was taken from.
+    pub fn negotiated_protocol(&self) -> Option<&[u8]> {
+        self.session.negotiated_protocol.as_deref()
+    }
+
+    /// The protocol version of that handshake (`UnknownProtocol` before one).
+    pub fn session_protocol(&self) -> SslProtocol {
+        self.session.session_protocol
+    }
+
+    /// The cipher suite of that handshake.
+    pub fn session_cipher(&self) -> Option<SslCipher> {
+        self.session.session_cipher
+    }
+
+    /// The peer's certificate (leaf) from that handshake.
+    pub fn peer_certificate(&self) -> Option<&SslCertificate> {
+        self.session.peer_certificate_chain.first()
+    }
+
+    /// The peer's certificate chain from that handshake, leaf first.
+    pub fn peer_certificate_chain(&self) -> &[SslCertificate] {
+        &self.session.peer_certificate_chain
+    }
+
+    /// Records what a handshake negotiated (the socket does this after `encrypted`).
+    pub fn set_session_info(&mut self, session: SessionInfo) {
+        // Session data does not feed the rustls configs: the cache stays valid.
+        self.session = session;
+    }
+
+    /// The session data recorded with [`set_session_info`](Self::set_session_info).
+    pub fn session_info(&self) -> &SessionInfo {
+        &self.session
+    }
+
+    fn roots(&self) -> Arc<RootCertStore> {
+        let mut roots = RootCertStore::empty();
+        if self.system_ca_certificates {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        // A CA certificate webpki cannot turn into a trust anchor is left out: it would
+        // fail every verification it took part in anyway.
+        let _ = roots.add_parsable_certificates(
+            self.ca_certificates
+                .iter()
+                .map(SslCertificate::certificate_der),
+        );
+        Arc::new(roots)
+    }
+
+    fn local_identity(
+        &self,
+    ) -> Result<
+        Option<(
+            Vec<rustls_pki_types::CertificateDer<'static>>,
+            rustls_pki_types::PrivateKeyDer<'static>,
+        )>,
+        SslSetupError,
+    > {
+        match (self.local_certificate_chain.is_empty(), &self.private_key) {
+            (true, None) => Ok(None),
+            (false, Some(key)) => Ok(Some((
+                self.local_certificate_chain
+                    .iter()
+                    .map(SslCertificate::certificate_der)
+                    .collect(),
+                key.private_key_der(),
+            ))),
+            _ => Err(SslSetupError::IncompleteLocalIdentity),
+        }
+    }
+
+    /// The rustls client config (built once per configuration value, then shared). It uses
+    /// the ring provider, the Qt-style verifier, the local certificate for client
+    /// authentication if set, and the ALPN list.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, SslSetupError> {
+        self.built
+            .client
+            .get_or_init(|| self.build_client_config())
+            .clone()
+    }
+
+    fn build_client_config(&self) -> Result<Arc<ClientConfig>, SslSetupError> {
+        let versions = self
+            .protocol
+            .rustls_versions()
+            .ok_or(SslSetupError::UnsupportedProtocol(self.protocol))?;
+        let verifier = QtServerCertVerifier::new(
+            self.peer_verify_mode.effective(false),
+            self.roots(),
+            self.ca_certificates.clone().into(),
+        )?;
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier));
+        let mut config = match self.local_identity()? {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = self.allowed_next_protocols.clone();
+        Ok(Arc::new(config))
+    }
+
+    /// The rustls server config (built once per configuration value, then shared). It needs
+    /// a local certificate and key; the peer verify mode decides client authentication.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, SslSetupError> {
+        self.built
+            .server
+            .get_or_init(|| self.build_server_config())
+            .clone()
+    }
+
+    fn build_server_config(&self) -> Result<Arc<ServerConfig>, SslSetupError> {
+        let versions = self
+            .protocol
+            .rustls_versions()
+            .ok_or(SslSetupError::UnsupportedProtocol(self.protocol))?;
+        let (chain, key) = self
+            .local_identity()?
+            .ok_or(SslSetupError::NoLocalCertificate)?;
+        let builder =
+            ServerConfig::builder_with_provider(provider()).with_protocol_versions(versions)?;
+        let builder = match self.peer_verify_mode.effective(true) {
+            PeerVerifyMode::VerifyNone => builder.with_client_cert_verifier(Arc::new(NoClientAuth)),
+            mode => builder.with_client_cert_verifier(Arc::new(QtClientCertVerifier::new(
+                mode,
+                self.roots(),
+                self.ca_certificates.clone().into(),
+            )?)),
+        };
+        let mut config = builder.with_single_cert(chain, key)?;
+        config.alpn_protocols = self.allowed_next_protocols.clone();
+        Ok(Arc::new(config))
+    }
+}
+
+impl fmt::Debug for SslConfiguration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SslConfiguration")
+            .field("ca_certificates", &self.ca_certificates.len())
+            .field("system_ca_certificates", &self.system_ca_certificates)
+            .field("local_certificate", &self.local_certificate())
+            .field("has_private_key", &self.private_key.is_some())
+            .field("peer_verify_mode", &self.peer_verify_mode)
+            .field("peer_verify_name", &self.peer_verify_name)
+            .field("protocol", &self.protocol)
+            .field("allowed_next_protocols", &self.allowed_next_protocols)
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssl::test_certs;
+
+    #[test]
+    fn built_configs_are_cached_until_a_setter_runs() {
+        let mut config = SslConfiguration::default();
+        let a = config.client_config().unwrap();
+        let b = config.clone().client_config().unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "clones share the cache");
+        config.set_peer_verify_name("example.com");
+        assert!(Arc::ptr_eq(&a, &config.client_config().unwrap()));
+        config.set_allowed_next_protocols(vec![b"h2".to_vec()]);
+        let c = config.client_config().unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(c.alpn_protocols, [b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn ca_lists_add_and_replace() {
+        let pki = test_certs::pki();
+        let mut config = SslConfiguration::default();
+        assert!(config.uses_system_ca_certificates());
+        assert!(SslConfiguration::system_ca_certificates().len() > 50);
+        config.add_ca_certificate(pki.ca.clone());
+        assert!(config.uses_system_ca_certificates());
+        assert_eq!(config.ca_certificates(), std::slice::from_ref(&pki.ca));
+        assert_eq!(
+            config.roots().len(),
+            SslConfiguration::system_ca_certificates().len() + 1
+        );
+        config.set_ca_certificates(vec![pki.ca.clone()]);
+        assert!(!config.uses_system_ca_certificates());
+        assert_eq!(config.roots().len(), 1);
+    }
+
+    #[test]
+    fn setup_errors() {
+        let pki = test_certs::pki();
+        let mut config = SslConfiguration::default();
+        assert_eq!(
+            config.server_config().unwrap_err(),
+            SslSetupError::NoLocalCertificate
+        );
+        config.set_local_certificate(pki.server.chain[0].clone());
+        assert_eq!(
+            config.client_config().unwrap_err(),
+            SslSetupError::IncompleteLocalIdentity
+        );
+        // A key that does not belong to the certificate.
+        config.set_private_key(pki.client.key.clone());
+        assert!(matches!(
+            config.server_config().unwrap_err(),
+            SslSetupError::Rustls(_)
+        ));
+        config.set_private_key(pki.server.key.clone());
+        assert!(config.server_config().is_ok());
+        config.set_protocol(SslProtocol::TlsV1_1);
+        assert_eq!(
+            config.server_config().unwrap_err(),
+            SslSetupError::UnsupportedProtocol(SslProtocol::TlsV1_1)
+        );
+    }
+}
