@@ -103,7 +103,8 @@ macro_rules! impl_stream_socket {
 
             /// The socket's state (`Unconnected` once destroyed).
             pub fn state(&self) -> $crate::SocketState {
-                self.core().map_or($crate::SocketState::Unconnected, |c| c.state())
+                self.core()
+                    .map_or($crate::SocketState::Unconnected, |c| c.state())
             }
 
             /// The last error, if any (Qt returns `UnknownSocketError` for none).
@@ -169,7 +170,9 @@ macro_rules! impl_stream_socket {
             /// Takes bytes up to and including the first `\n`, at most `max_len` (0: no
             /// limit), or every buffered byte if there is no newline.
             pub fn read_line(&self, max_len: usize) -> Vec<u8> {
-                self.core().map(|c| c.read_line(max_len)).unwrap_or_default()
+                self.core()
+                    .map(|c| c.read_line(max_len))
+                    .unwrap_or_default()
             }
 
             /// The read buffer's limit (0: unlimited, the default).
@@ -233,7 +236,8 @@ macro_rules! impl_stream_socket {
             /// are applied to the connection. Returns false if the system refused it or it
             /// does not apply to this kind of socket.
             pub fn set_socket_option(&self, option: $crate::SocketOption, value: i32) -> bool {
-                self.core().is_some_and(|c| c.set_socket_option(option, value))
+                self.core()
+                    .is_some_and(|c| c.set_socket_option(option, value))
             }
 
             /// An option's current value (from the system when connected).
@@ -269,8 +273,9 @@ macro_rules! impl_stream_socket {
 
             /// Emitted on every state change, with the new state.
             pub fn state_changed(&self) -> slotnet_core::Signal<$crate::SocketState> {
-                self.core()
-                    .map_or_else(slotnet_core::Signal::closed, |c| c.sig.state_changed.clone())
+                self.core().map_or_else(slotnet_core::Signal::closed, |c| {
+                    c.sig.state_changed.clone()
+                })
             }
 
             /// Emitted when an error occurs. A failed connect emits it after the state has

@@ -293,8 +293,14 @@ mod tests {
             SocketError::RemoteHostClosedError
         );
         let files = io::Error::from_raw_os_error(libc::EMFILE);
-        assert_eq!(SocketError::from_io(&files), SocketError::SocketResourceError);
+        assert_eq!(
+            SocketError::from_io(&files),
+            SocketError::SocketResourceError
+        );
         let other = io::Error::other("strange");
-        assert_eq!(SocketError::from_io(&other), SocketError::UnknownSocketError);
+        assert_eq!(
+            SocketError::from_io(&other),
+            SocketError::UnknownSocketError
+        );
     }
 }

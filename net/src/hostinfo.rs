@@ -258,7 +258,10 @@ fn immediate_answer(name: &str) -> Option<HostInfo> {
         // IPv4 first: most local servers bind 127.0.0.1 only.
         return Some(HostInfo::found(
             name,
-            vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
+            vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
         ));
     }
     if lower == "invalid" || lower.ends_with(".invalid") {
@@ -411,7 +414,10 @@ mod tests {
 
     #[test]
     fn cache_expires_nothing_fresh() {
-        cache_put("cached.test".into(), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))]);
+        cache_put(
+            "cached.test".into(),
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))],
+        );
         assert_eq!(
             cache_get("cached.test"),
             Some(vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))])

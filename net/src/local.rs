@@ -59,7 +59,10 @@ impl LocalSocket {
     /// Wraps an already-connected std stream (made non-blocking); starts `Connected`.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<LocalSocket> {
         stream.set_nonblocking(true)?;
-        LocalSocket::adopt(RawStream::Unix(mio::net::UnixStream::from_std(stream)), None)
+        LocalSocket::adopt(
+            RawStream::Unix(mio::net::UnixStream::from_std(stream)),
+            None,
+        )
     }
 
     pub(crate) fn adopt(stream: RawStream, parent: Option<Object>) -> io::Result<LocalSocket> {

@@ -86,7 +86,10 @@ impl LocalServer {
             return false;
         };
         if core.is_listening() {
-            core.set_error(SocketError::OperationError, "The server is already listening");
+            core.set_error(
+                SocketError::OperationError,
+                "The server is already listening",
+            );
             return false;
         }
         let path = server_path(name);

@@ -410,9 +410,8 @@ macro_rules! impl_server_common {
 
             /// Emitted for each accepted connection, once it is pending.
             pub fn new_connection(&self) -> slotnet_core::Signal<()> {
-                self.core().map_or_else(slotnet_core::Signal::closed, |c| {
-                    c.new_connection.clone()
-                })
+                self.core()
+                    .map_or_else(slotnet_core::Signal::closed, |c| c.new_connection.clone())
             }
 
             /// Emitted when accepting fails (for instance `SocketResourceError` when out of

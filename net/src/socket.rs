@@ -198,7 +198,11 @@ impl SocketCore {
 
     /// A connected socket object around an already-connected stream (accepted connections,
     /// adopted descriptors). No signals are emitted: it starts out `Connected`.
-    pub(crate) fn adopt(kind: Kind, stream: RawStream, parent: Option<Object>) -> io::Result<Object> {
+    pub(crate) fn adopt(
+        kind: Kind,
+        stream: RawStream,
+        parent: Option<Object>,
+    ) -> io::Result<Object> {
         let obj = SocketCore::create(kind, parent);
         let Some(core) = SocketCore::get(obj) else {
             return Err(io::Error::other("socket object destroyed during creation"));
@@ -435,9 +439,9 @@ impl SocketCore {
     fn connect_next(&self, mut last_error: Option<io::Error>) {
         loop {
             let next = match &mut *self.target.borrow_mut() {
-                Some(Target::Tcp(addrs)) => addrs.pop_front().map(|a| {
-                    mio::net::TcpStream::connect(a).map(RawStream::Tcp)
-                }),
+                Some(Target::Tcp(addrs)) => addrs
+                    .pop_front()
+                    .map(|a| mio::net::TcpStream::connect(a).map(RawStream::Tcp)),
                 Some(Target::Local(path)) => path
                     .take()
                     .map(|p| mio::net::UnixStream::connect(p).map(RawStream::Unix)),
@@ -577,7 +581,11 @@ impl SocketCore {
         let Some(timeout) = self.connect_timeout.get() else {
             return;
         };
-        let timer = match self.connect_timer.get().filter(|t| t.as_object().is_alive()) {
+        let timer = match self
+            .connect_timer
+            .get()
+            .filter(|t| t.as_object().is_alive())
+        {
             Some(timer) => timer,
             None => {
                 let timer = Timer::with_parent(&self.obj);

@@ -197,12 +197,7 @@ fn unsupported() -> io::Error {
 }
 
 /// Sets an option on a socket descriptor.
-pub(crate) fn set_option(
-    fd: RawFd,
-    tcp: bool,
-    option: SocketOption,
-    value: i32,
-) -> io::Result<()> {
+pub(crate) fn set_option(fd: RawFd, tcp: bool, option: SocketOption, value: i32) -> io::Result<()> {
     if option == SocketOption::PathMtu {
         return Err(unsupported());
     }

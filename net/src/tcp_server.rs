@@ -69,7 +69,10 @@ impl TcpServer {
             return false;
         };
         if core.is_listening() {
-            core.set_error(SocketError::OperationError, "The server is already listening");
+            core.set_error(
+                SocketError::OperationError,
+                "The server is already listening",
+            );
             return false;
         }
         let addr = SocketAddr::new(address.into(), port);

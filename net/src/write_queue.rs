@@ -60,7 +60,8 @@ impl WriteQueue {
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let n = {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(self.chunks.len().min(MAX_IOV) + 1);
+            let mut slices: Vec<IoSlice<'_>> =
+                Vec::with_capacity(self.chunks.len().min(MAX_IOV) + 1);
             for chunk in self.chunks.iter().take(MAX_IOV - 1) {
                 slices.push(IoSlice::new(chunk));
             }

@@ -50,7 +50,12 @@ fn slow_reader_bounds_its_buffer_and_receives_every_byte() {
     // The consumer: at most 16 KiB per loop iteration, from a zero-interval timer, never
     // from ready_read, so the socket is always the faster side.
     let timer = Timer::with_parent(&socket);
-    let (c, m, bad, t) = (checker.clone(), max_seen.clone(), corrupt.clone(), ticks.clone());
+    let (c, m, bad, t) = (
+        checker.clone(),
+        max_seen.clone(),
+        corrupt.clone(),
+        ticks.clone(),
+    );
     let chunk_ref = RefCell::new(vec![0u8; READ_PER_TICK]);
     timer.timeout().connect(move |_| {
         t.set(t.get() + 1);
@@ -76,7 +81,11 @@ fn slow_reader_bounds_its_buffer_and_receives_every_byte() {
     assert!(exec_within(Duration::from_secs(60)));
     peer.join().unwrap();
 
-    assert!(!corrupt.get(), "data mismatch at offset {}", checker.borrow().offset());
+    assert!(
+        !corrupt.get(),
+        "data mismatch at offset {}",
+        checker.borrow().offset()
+    );
     assert_eq!(checker.borrow().offset(), TOTAL);
     assert!(max_seen.get() <= LIMIT, "buffered {} bytes", max_seen.get());
     // The limit was actually reached (the peer was faster), so the pause/resume path ran.

@@ -21,7 +21,10 @@ fn literals_are_answered_on_a_later_iteration() {
         *a.borrow_mut() = Some(info.clone());
         quit();
     });
-    assert!(answer.borrow().is_none(), "never answered from inside lookup_host");
+    assert!(
+        answer.borrow().is_none(),
+        "never answered from inside lookup_host"
+    );
     assert!(exec_within(LIMIT));
     let info = answer.borrow().clone().unwrap();
     assert_eq!(info.error(), HostInfoError::NoError);
@@ -83,7 +86,12 @@ fn resolver_path_runs_on_a_worker_and_is_cached() {
     });
     assert!(exec_within(LIMIT));
     let info = answer.borrow().clone().unwrap();
-    assert_eq!(info.error(), HostInfoError::NoError, "{}", info.error_string());
+    assert_eq!(
+        info.error(),
+        HostInfoError::NoError,
+        "{}",
+        info.error_string()
+    );
     assert_eq!(info.addresses(), &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     // The blocking form agrees (and is served from the cache now).
     assert_eq!(HostInfo::from_name("127.1").addresses(), info.addresses());

@@ -2,9 +2,9 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::cell::RefCell;
 use std::time::Duration;
 
 use common::{exec_within, pattern, quit, Log};
@@ -43,9 +43,7 @@ fn roundtrip_through_a_local_server() {
     let client = LocalSocket::new();
     let log = Log::default();
     let l = log.clone();
-    client
-        .state_changed()
-        .connect(move |s| l.push(s.name()));
+    client.state_changed().connect(move |s| l.push(s.name()));
     let payload = pattern(7, 1 << 20);
     let received = Rc::new(RefCell::new(Vec::new()));
     let (r, n) = (received.clone(), payload.len());
@@ -81,13 +79,9 @@ fn missing_server_is_host_not_found() {
     let client = LocalSocket::new();
     let log = Log::default();
     let l = log.clone();
-    client
-        .state_changed()
-        .connect(move |s| l.push(s.name()));
+    client.state_changed().connect(move |s| l.push(s.name()));
     let l = log.clone();
-    client
-        .error_occurred()
-        .connect(move |e| l.push(e.name()));
+    client.error_occurred().connect(move |e| l.push(e.name()));
     client.state_changed().connect(|s| {
         if *s == SocketState::Unconnected {
             quit()
@@ -150,7 +144,9 @@ fn remote_close_on_a_local_socket() {
     let client = LocalSocket::new();
     let errors = Log::default();
     let e = errors.clone();
-    client.error_occurred().connect(move |err| e.push(err.name()));
+    client
+        .error_occurred()
+        .connect(move |err| e.push(err.name()));
     client.disconnected().connect(|_| quit());
     client.connect_to_server(&name);
     assert!(exec_within(LIMIT));

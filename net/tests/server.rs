@@ -17,7 +17,11 @@ const QUIET: Duration = Duration::from_millis(100);
 
 fn listening() -> (TcpServer, u16) {
     let server = TcpServer::new();
-    assert!(server.listen(Ipv4Addr::LOCALHOST, 0), "{}", server.error_string());
+    assert!(
+        server.listen(Ipv4Addr::LOCALHOST, 0),
+        "{}",
+        server.error_string()
+    );
     let port = server.server_port();
     (server, port)
 }
@@ -40,7 +44,11 @@ fn wait_for_count(server: TcpServer, count: &Rc<Cell<usize>>, n: usize) {
             quit();
         }
     });
-    assert!(exec_within(LIMIT), "only {} of {n} connections", count.get());
+    assert!(
+        exec_within(LIMIT),
+        "only {} of {n} connections",
+        count.get()
+    );
     conn.disconnect();
 }
 

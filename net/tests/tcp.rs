@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use common::{exec_within, pattern, quit, Log};
 use slotnet_core::{EventLoop, Object};
-use slotnet_net::{
-    AbstractSocket, SocketError, SocketOption, SocketState, TcpServer, TcpSocket,
-};
+use slotnet_net::{AbstractSocket, SocketError, SocketOption, SocketState, TcpServer, TcpSocket};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// A server whose connections echo what they receive.
 fn echo_server() -> TcpServer {
     let server = TcpServer::new();
-    assert!(server.listen(Ipv4Addr::LOCALHOST, 0), "{}", server.error_string());
+    assert!(
+        server.listen(Ipv4Addr::LOCALHOST, 0),
+        "{}",
+        server.error_string()
+    );
     server.new_connection().connect(move |_| {
         while let Some(conn) = server.next_pending_connection() {
             conn.ready_read().connect(move |_| {
@@ -43,15 +45,17 @@ fn log_states(socket: TcpSocket, log: &Log) {
         .state_changed()
         .connect(move |s| l.push(format!("state:{}", s.name())));
     let l = log.clone();
-    socket.error_occurred().connect(move |e| {
-        l.push(format!("error:{}:{}", e.name(), socket.state().name()))
-    });
+    socket
+        .error_occurred()
+        .connect(move |e| l.push(format!("error:{}:{}", e.name(), socket.state().name())));
     let l = log.clone();
     socket.host_found().connect(move |_| l.push("host_found"));
     let l = log.clone();
     socket.connected().connect(move |_| l.push("connected"));
     let l = log.clone();
-    socket.disconnected().connect(move |_| l.push("disconnected"));
+    socket
+        .disconnected()
+        .connect(move |_| l.push("disconnected"));
 }
 
 #[test]
@@ -175,7 +179,10 @@ fn every_resolved_address_is_tried() {
     client.connect_to_host("localhost", port);
     assert!(exec_within(LIMIT));
     assert_eq!(client.state(), SocketState::Connected);
-    assert_eq!(client.peer_address(), Some(std::net::Ipv6Addr::LOCALHOST.into()));
+    assert_eq!(
+        client.peer_address(),
+        Some(std::net::Ipv6Addr::LOCALHOST.into())
+    );
 }
 
 #[test]
@@ -318,7 +325,11 @@ fn disconnect_from_host_flushes_everything_first() {
     let entries = log.entries();
     assert_eq!(
         &entries[entries.len() - 3..],
-        ["state:ClosingState", "state:UnconnectedState", "disconnected"]
+        [
+            "state:ClosingState",
+            "state:UnconnectedState",
+            "disconnected"
+        ]
     );
     assert_eq!(client.error(), None);
 }
