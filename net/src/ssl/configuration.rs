@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use rustls::client::Resumption;
 use rustls::server::NoClientAuth;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::TrustAnchor;
@@ -11,6 +12,7 @@ use super::certificate::SslCertificate;
 use super::key::SslKey;
 use super::protocol::{PeerVerifyMode, SslCipher, SslProtocol};
 use super::provider::provider;
+use super::resumption::CleanSessionStore;
 use super::verifier::{QtClientCertVerifier, QtServerCertVerifier};
 
 /// A configuration could not be turned into a rustls config.
@@ -64,6 +66,8 @@ pub struct SessionInfo {
     pub session_cipher: Option<SslCipher>,
     /// The peer's certificates, leaf first, as presented.
     pub peer_certificate_chain: Vec<SslCertificate>,
+    /// Whether the session was resumed (no certificate verification took place).
+    pub session_resumed: bool,
 }
 
 #[derive(Default)]
@@ -353,6 +357,7 @@ impl SslConfiguration {
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = self.allowed_next_protocols.clone();
+        config.resumption = Resumption::store(CleanSessionStore::new());
         Ok(Arc::new(config))
     }
 

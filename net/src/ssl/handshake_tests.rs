@@ -698,3 +698,48 @@ fn server_writes_wait_for_the_client_hello() {
     assert!(server.connection().is_none());
     assert!(server.is_server());
 }
+
+/// Connects twice with the same configurations; returns whether each connection resumed
+/// and how often the client's hook was called in total.
+fn connect_twice(
+    id: &TestIdentity,
+    client_config: &SslConfiguration,
+    answer: bool,
+) -> (Vec<bool>, usize) {
+    let server_config = id.configuration();
+    let mut resumed = Vec::new();
+    let mut hook_calls = 0;
+    for _ in 0..2 {
+        let mut p = pair_with(client_config, "localhost", &server_config, answer);
+        assert!(pump(&mut p.client, &mut p.server).ok());
+        // The server's session ticket travels after the handshake: let it arrive.
+        assert_data_flows(&mut p);
+        resumed.push(p.client.session_info().unwrap().session_resumed);
+        hook_calls += p.calls.borrow().len();
+    }
+    (resumed, hook_calls)
+}
+
+#[test]
+fn clean_sessions_are_resumed() {
+    let pki = test_certs::pki();
+    for protocol in [SslProtocol::TlsV1_3, SslProtocol::TlsV1_2] {
+        let mut config = test_certs::client_configuration();
+        config.set_protocol(protocol);
+        let (resumed, hook_calls) = connect_twice(&pki.server, &config, false);
+        assert_eq!(resumed, [false, true], "{protocol:?}");
+        assert_eq!(hook_calls, 0);
+    }
+}
+
+#[test]
+fn sessions_with_ignored_errors_are_not_resumed() {
+    let pki = test_certs::pki();
+    for protocol in [SslProtocol::TlsV1_3, SslProtocol::TlsV1_2] {
+        let mut config = test_certs::client_configuration();
+        config.set_protocol(protocol);
+        let (resumed, hook_calls) = connect_twice(&pki.expired, &config, true);
+        assert_eq!(resumed, [false, false], "{protocol:?}");
+        assert_eq!(hook_calls, 2, "every connection asks the hook");
+    }
+}

@@ -32,6 +32,7 @@ mod key;
 mod pem;
 mod protocol;
 mod provider;
+mod resumption;
 mod session;
 mod verifier;
 mod verify;

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use rustls::server::{AcceptedAlert, Acceptor};
-use rustls::{ClientConnection, Connection, ServerConfig};
+use rustls::{ClientConnection, Connection, HandshakeKind, ServerConfig};
 use rustls_pki_types::ServerName;
 
 use super::certificate::SslCertificate;
@@ -258,6 +258,7 @@ impl TlsSession {
                 .map_or(SslProtocol::UnknownProtocol, SslProtocol::from_rustls),
             session_cipher: conn.negotiated_cipher_suite().map(SslCipher::from_rustls),
             peer_certificate_chain: self.peer_certificate_chain(),
+            session_resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
         })
     }
 

@@ -161,6 +161,17 @@ pub(crate) fn decide(errors: &[SslError]) -> bool {
     }
 }
 
+/// Whether the active connection verified without certificate errors (true without an
+/// active context: rustls then only gets this far when verification passed).
+pub(crate) fn active_is_clean() -> bool {
+    ACTIVE.with(|stack| {
+        stack
+            .borrow()
+            .last()
+            .is_none_or(|ctx| ctx.inner.handshake_errors.borrow().is_empty())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
