@@ -416,6 +416,16 @@ mod tests {
     use crate::ssl::test_certs;
 
     #[test]
+    fn value_types_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SslConfiguration>();
+        send_sync::<SslCertificate>();
+        send_sync::<SslKey>();
+        send_sync::<crate::ssl::SslError>();
+        send_sync::<SessionInfo>();
+    }
+
+    #[test]
     fn built_configs_are_cached_until_a_setter_runs() {
         let mut config = SslConfiguration::default();
         let a = config.client_config().unwrap();
