@@ -1,0 +1,21 @@
+//! HTTP cookies (RFC 6265): [`NetworkCookie`] (Qt's `QNetworkCookie`) and
+//! [`NetworkCookieJar`] (Qt's `QNetworkCookieJar`).
+//!
+//! Everything here is pure logic, free of I/O except the jar's explicit
+//! [`save`](NetworkCookieJar::save)/[`load`](NetworkCookieJar::load). The network access
+//! manager feeds the jar each response's `Set-Cookie` headers through
+//! [`NetworkCookieJar::set_cookies_from_url`] and asks it for the `Cookie:` header of each
+//! request with [`NetworkCookieJar::cookie_header_for_url`].
+
+mod cookie;
+mod date;
+mod domain;
+mod jar;
+mod parse;
+pub(crate) mod persist;
+
+pub use cookie::{NetworkCookie, RawForm, SameSite};
+pub use jar::{NetworkCookieJar, MAX_COOKIES, MAX_COOKIES_PER_SITE};
+
+#[cfg(test)]
+mod tests;
