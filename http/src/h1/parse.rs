@@ -38,6 +38,21 @@ fn span_of(base: &[u8], part: &[u8]) -> Span {
     }
 }
 
+/// The bytes of `span` in the frozen head. httparse only returns slices of the parsed part,
+/// so the range always fits; an empty fallback keeps a surprise from becoming a panic.
+fn slice(head: &Bytes, span: Span) -> Bytes {
+    if span.0 <= span.1 && span.1 <= head.len() {
+        head.slice(span.0..span.1)
+    } else {
+        Bytes::new()
+    }
+}
+
+/// Like [`slice`], borrowed.
+fn bytes_of(head: &[u8], span: Span) -> &[u8] {
+    head.get(span.0..span.1).unwrap_or_default()
+}
+
 fn record_spans(base: &[u8], headers: &[httparse::Header<'_>], spans: &mut Vec<HeaderSpan>) {
     spans.clear();
     spans.extend(headers.iter().map(|h| HeaderSpan {
@@ -54,9 +69,9 @@ fn build_header_map(
     let mut map = HeaderMap::try_with_capacity(spans.len()).map_err(|_| H1Error::TooManyHeaders)?;
     for span in spans {
         let name =
-            HeaderName::from_bytes(&head[span.name.0..span.name.1]).map_err(|_| invalid.clone())?;
-        let value = HeaderValue::from_maybe_shared(head.slice(span.value.0..span.value.1))
-            .map_err(|_| invalid.clone())?;
+            HeaderName::from_bytes(bytes_of(head, span.name)).map_err(|_| invalid.clone())?;
+        let value =
+            HeaderValue::from_maybe_shared(slice(head, span.value)).map_err(|_| invalid.clone())?;
         map.try_append(name, value)
             .map_err(|_| H1Error::TooManyHeaders)?;
     }
@@ -145,7 +160,7 @@ pub(crate) fn parse_response_head(
     let status = StatusCode::from_u16(code).map_err(|_| H1Error::InvalidStatusLine)?;
     let head = buf.split_to(len).freeze();
     let headers = build_header_map(&head, spans, H1Error::InvalidHeader)?;
-    let reason = ByteStr::from_utf8(head.slice(reason.0..reason.1)).unwrap_or_default();
+    let reason = ByteStr::from_utf8(slice(&head, reason)).unwrap_or_default();
     Ok(Some(ResponseHead {
         version: version_from_minor(minor),
         status,
@@ -196,9 +211,9 @@ pub(crate) fn parse_request_head(
     };
     let head = buf.split_to(len).freeze();
     let method =
-        Method::from_bytes(&head[method.0..method.1]).map_err(|_| H1Error::InvalidRequestLine)?;
-    let target = ByteStr::from_utf8(head.slice(target.0..target.1))
-        .map_err(|_| H1Error::InvalidRequestLine)?;
+        Method::from_bytes(bytes_of(&head, method)).map_err(|_| H1Error::InvalidRequestLine)?;
+    let target =
+        ByteStr::from_utf8(slice(&head, target)).map_err(|_| H1Error::InvalidRequestLine)?;
     let headers = build_header_map(&head, spans, H1Error::InvalidHeader)?;
     Ok(Some(RequestHead {
         method,

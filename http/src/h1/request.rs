@@ -30,6 +30,10 @@ enum State {
 /// request is decoded from the remaining bytes, unless the request asked to close the
 /// connection. On an error, answer [`H1Error::status_hint`] and close the connection.
 ///
+/// A server that answers a request with 101 Switching Protocols, or opens a CONNECT tunnel,
+/// stops calling `decode` after that request's `End`: the bytes left in the buffer belong to
+/// the new protocol.
+///
 /// ```
 /// use bytes::BytesMut;
 /// use slotnet_http::h1::{RequestDecoder, RequestEvent};

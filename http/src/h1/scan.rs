@@ -57,11 +57,14 @@ impl HeadScan {
             Some(max_line) => self.check_start_line(buf, old, max_line)?,
             None => false,
         };
-        let empty_line = buf[old..]
-            .iter()
-            .enumerate()
-            .any(|(k, &b)| b == b'\n' && ends_empty_line(buf, old + k));
-        Ok(old == 0 || line_done || empty_line || buf.len() >= max_head)
+        // Short-circuits: when a parse happens anyway it sees any empty line in these bytes.
+        Ok(old == 0
+            || line_done
+            || buf.len() >= max_head
+            || buf[old..]
+                .iter()
+                .enumerate()
+                .any(|(k, &b)| b == b'\n' && ends_empty_line(buf, old + k)))
     }
 
     /// Tracks the start line; returns true when it completed within these new bytes.
