@@ -397,6 +397,21 @@ mod tests {
     }
 
     #[test]
+    fn connect_uses_authority_form() {
+        let mut out = BytesMut::new();
+        let framing = encode_request(
+            &RequestHead::connect("example.com", 443),
+            BodyLength::Empty,
+            &mut out,
+        );
+        assert_eq!(framing, Framing::Empty);
+        assert_eq!(
+            text(&out),
+            "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn empty_post_has_content_length_zero_but_get_has_none() {
         let mut out = BytesMut::new();
         encode_request(
