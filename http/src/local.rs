@@ -198,7 +198,7 @@ pub(crate) fn start_data(reply: NetworkReply, url: &Url, operation: Operation) {
             ("Content-Type".to_owned(), decoded.media_type.clone()),
             ("Content-Length".to_owned(), len.to_string()),
         ];
-        reply.deliver_head(200, "OK", headers, Some(len));
+        reply.deliver_head(200, "OK", headers, Some(len), None);
         if operation == Operation::GetOperation {
             reply.deliver_data(Bytes::from(decoded.data));
         }
@@ -268,7 +268,7 @@ pub(crate) fn start_file(reply: NetworkReply, url: &Url, operation: Operation) {
             return;
         }
         let headers = vec![("Content-Length".to_owned(), len.to_string())];
-        reply.deliver_head(200, "OK", headers, Some(len));
+        reply.deliver_head(200, "OK", headers, Some(len), None);
         backend.pump();
     });
 }

@@ -34,6 +34,10 @@ pub(crate) trait Transport {
     );
     /// Drops idle connections and cached credentials.
     fn clear_connection_cache(&self) {}
+    /// How many connections this transport has opened (statistics, tests).
+    fn connections_opened(&self) -> u64 {
+        0
+    }
 }
 
 pub(crate) struct ManagerState {
@@ -214,6 +218,20 @@ impl NetworkAccessManager {
                 t.clear_connection_cache();
             }
         }
+    }
+
+    /// How many network connections this manager has opened so far (slotnet extension, for
+    /// checking connection reuse).
+    pub fn connections_opened(&self) -> u64 {
+        self.state()
+            .map(|s| {
+                s.transports
+                    .borrow()
+                    .iter()
+                    .map(|t| t.connections_opened())
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// Forgets cached credentials and connections.

@@ -612,13 +612,15 @@ impl NetworkReply {
     }
 
     /// A response head arrived: status, reason and headers replace the previous ones.
-    /// `total` is the body length if known. Emits `metaDataChanged`.
+    /// `total` is the body length if known; `redirect_target` the resolved Location of a 3xx.
+    /// Emits `metaDataChanged`.
     pub(crate) fn deliver_head(
         &self,
         status: u16,
         reason: &str,
         headers: Vec<(String, String)>,
         total: Option<u64>,
+        redirect_target: Option<Url>,
     ) {
         let Some(s) = self.state() else {
             return;
@@ -633,7 +635,10 @@ impl NetworkReply {
                 Attribute::HttpReasonPhrase,
                 AttributeValue::Text(reason.to_owned()),
             );
-            attrs.remove(&Attribute::RedirectionTarget);
+            match redirect_target {
+                Some(url) => attrs.insert(Attribute::RedirectionTarget, AttributeValue::Url(url)),
+                None => attrs.remove(&Attribute::RedirectionTarget),
+            };
         }
         *s.headers.borrow_mut() = headers;
         s.total.set(total.map(|t| t as i64).unwrap_or(-1));

@@ -60,15 +60,19 @@ impl WriteQueue {
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let n = {
-            let mut slices: Vec<IoSlice<'_>> =
-                Vec::with_capacity(self.chunks.len().min(MAX_IOV) + 1);
+            // On the stack: this runs for every flush of every connection.
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut count = 0;
             for chunk in self.chunks.iter().take(MAX_IOV - 1) {
-                slices.push(IoSlice::new(chunk));
+                slices[count] = IoSlice::new(chunk);
+                count += 1;
             }
-            if slices.len() < MAX_IOV && !self.tail.is_empty() {
-                slices.push(IoSlice::new(&self.tail));
+            // The tail comes after every chunk: only with them all in this call.
+            if !self.tail.is_empty() && count == self.chunks.len() {
+                slices[count] = IoSlice::new(&self.tail);
+                count += 1;
             }
-            write(&slices)?
+            write(&slices[..count])?
         };
         self.consume(n);
         Ok(n)
@@ -147,6 +151,9 @@ mod tests {
             expected.extend_from_slice(&chunk);
             q.push_bytes(Bytes::from(chunk));
         }
+        // A small write after them lands in the tail, which must still come last.
+        q.push_slice(b"end");
+        expected.extend_from_slice(b"end");
         assert_eq!(drain(&mut q, usize::MAX), expected);
     }
 }

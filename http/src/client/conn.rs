@@ -1,0 +1,677 @@
+//! One HTTP/1.1 client connection: drives the sans-IO codec from socket signals, one job
+//! (request/response exchange) at a time.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use slotnet_core::Timer;
+use slotnet_net::{SocketError, TcpSocket};
+
+use super::job::{BodyAction, Job};
+use super::pool::{Pool, PoolKey};
+use crate::error::NetworkError;
+use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
+use crate::reply::PROGRESS_INTERVAL;
+
+/// How much the socket buffers from the kernel before it stops reading (backpressure).
+const SOCKET_READ_BUFFER: usize = 256 * 1024;
+/// How much of a streamed request body is queued in the socket at a time.
+const UPLOAD_WINDOW: usize = 256 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnState {
+    Connecting,
+    Idle,
+    Busy,
+    Closed,
+}
+
+/// Upload bookkeeping for the request being sent.
+#[derive(Default)]
+struct Upload {
+    /// Request bytes queued in the socket and not yet reported written.
+    unsent: u64,
+    head_len: u64,
+    head_written: u64,
+    body_total: Option<u64>,
+    body_written: u64,
+    /// The body is still being produced piece by piece.
+    streaming: bool,
+    encoder: Option<BodyEncoder>,
+    has_body: bool,
+    sent: bool,
+    last_progress: Option<Instant>,
+}
+
+pub(crate) struct Conn {
+    me: Weak<Conn>,
+    pool: Weak<Pool>,
+    pub(crate) key: PoolKey,
+    socket: TcpSocket,
+    state: Cell<ConnState>,
+    job: RefCell<Option<Rc<Job>>>,
+    decoder: RefCell<ResponseDecoder>,
+    rbuf: RefCell<BytesMut>,
+    /// Body bytes decoded but not yet accepted by a full reply buffer.
+    held: RefCell<Option<Bytes>>,
+    upload: RefCell<Upload>,
+    exchanges: Cell<u32>,
+    response_started: Cell<bool>,
+    body_action: Cell<BodyAction>,
+    /// The server answered before the request body was fully sent: do not reuse.
+    cut_short: Cell<bool>,
+    idle_timer: RefCell<Option<Timer>>,
+    processing: Cell<bool>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.socket.abort();
+        self.socket.destroy();
+        if let Some(t) = self.idle_timer.borrow_mut().take() {
+            t.destroy();
+        }
+    }
+}
+
+/// Maps a socket error to the reply error Qt reports.
+pub(crate) fn network_error_for(e: SocketError) -> NetworkError {
+    use SocketError as S;
+    match e {
+        S::ConnectionRefusedError => NetworkError::ConnectionRefusedError,
+        S::RemoteHostClosedError => NetworkError::RemoteHostClosedError,
+        S::HostNotFoundError => NetworkError::HostNotFoundError,
+        S::SocketTimeoutError => NetworkError::TimeoutError,
+        S::SslHandshakeFailedError => NetworkError::SslHandshakeFailedError,
+        S::ProxyAuthenticationRequiredError => NetworkError::ProxyAuthenticationRequiredError,
+        S::ProxyConnectionRefusedError => NetworkError::ProxyConnectionRefusedError,
+        S::ProxyConnectionClosedError => NetworkError::ProxyConnectionClosedError,
+        S::ProxyConnectionTimeoutError => NetworkError::ProxyTimeoutError,
+        S::ProxyNotFoundError => NetworkError::ProxyNotFoundError,
+        S::ProxyProtocolError => NetworkError::UnknownProxyError,
+        S::TemporaryError => NetworkError::TemporaryNetworkFailureError,
+        _ => NetworkError::UnknownNetworkError,
+    }
+}
+
+impl Conn {
+    /// Opens a connection to `key`'s host; jobs assigned before it connects wait for it.
+    pub(crate) fn open(pool: Weak<Pool>, key: PoolKey) -> Rc<Conn> {
+        let socket = TcpSocket::new();
+        socket.set_read_buffer_size(SOCKET_READ_BUFFER);
+        let conn = Rc::new_cyclic(|me| Conn {
+            me: me.clone(),
+            pool,
+            key: key.clone(),
+            socket,
+            state: Cell::new(ConnState::Connecting),
+            job: RefCell::new(None),
+            decoder: RefCell::new(ResponseDecoder::new(&http::Method::GET)),
+            rbuf: RefCell::new(BytesMut::with_capacity(16 * 1024)),
+            held: RefCell::new(None),
+            upload: RefCell::new(Upload::default()),
+            exchanges: Cell::new(0),
+            response_started: Cell::new(false),
+            body_action: Cell::new(BodyAction::Deliver),
+            cut_short: Cell::new(false),
+            idle_timer: RefCell::new(None),
+            processing: Cell::new(false),
+        });
+        let weak = Rc::downgrade(&conn);
+        let w = weak.clone();
+        socket.connected().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.on_connected();
+            }
+        });
+        let w = weak.clone();
+        socket.ready_read().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.process();
+            }
+        });
+        let w = weak.clone();
+        socket.bytes_written().connect(move |n| {
+            if let Some(c) = w.upgrade() {
+                c.on_bytes_written(*n);
+            }
+        });
+        let w = weak.clone();
+        socket.read_channel_finished().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.on_eof();
+            }
+        });
+        let w = weak.clone();
+        socket.disconnected().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.on_eof();
+            }
+        });
+        let w = weak;
+        socket.error_occurred().connect(move |e| {
+            if let Some(c) = w.upgrade() {
+                c.on_error(*e);
+            }
+        });
+        socket.connect_to_host(&key.host, key.port);
+        conn
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state.get() == ConnState::Idle
+    }
+
+    /// Gives the connection its next job: sent now if connected, else once connected.
+    pub(crate) fn assign(&self, job: Rc<Job>) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        if let Some(t) = self.idle_timer.borrow_mut().take() {
+            t.destroy();
+        }
+        job.attach(&me);
+        let connecting = self.state.get() == ConnState::Connecting;
+        if connecting {
+            job.reply.emit_socket_started_connecting();
+        }
+        *self.job.borrow_mut() = Some(job);
+        if !connecting {
+            self.state.set(ConnState::Busy);
+            self.send();
+        }
+    }
+
+    fn current_job(&self) -> Option<Rc<Job>> {
+        self.job.borrow().clone()
+    }
+
+    fn on_connected(&self) {
+        if self.state.get() != ConnState::Connecting {
+            return;
+        }
+        self.socket.set_no_delay(true);
+        self.state.set(ConnState::Busy);
+        if self.current_job().is_some() {
+            self.send();
+        } else {
+            self.release(true);
+        }
+    }
+
+    /// Writes the request head and as much body as fits the upload window.
+    fn send(&self) {
+        let Some(job) = self.current_job() else {
+            return;
+        };
+        let Some((head, length)) = job.build_head() else {
+            self.finish_job_with(NetworkError::ProtocolUnknownError, "Invalid URL".into());
+            return;
+        };
+        self.decoder.borrow_mut().reset(&head.method);
+        self.response_started.set(false);
+        self.body_action.set(BodyAction::Deliver);
+        self.cut_short.set(false);
+        *self.held.borrow_mut() = None;
+        let mut out = BytesMut::with_capacity(512);
+        let framing = encode_request(&head, length, &mut out);
+        let head_len = out.len() as u64;
+        *self.upload.borrow_mut() = Upload {
+            unsent: head_len,
+            head_len,
+            body_total: job.body_size(),
+            has_body: length != BodyLength::Empty,
+            streaming: length != BodyLength::Empty,
+            encoder: Some(BodyEncoder::new(framing)),
+            ..Upload::default()
+        };
+        self.socket.write_bytes(out.freeze());
+        self.pump_body(&job);
+    }
+
+    /// Queues more of the request body while the socket's queue is below the window.
+    fn pump_body(&self, job: &Rc<Job>) {
+        loop {
+            if !self.upload.borrow().streaming || self.cut_short.get() {
+                return;
+            }
+            if self.socket.bytes_to_write() >= UPLOAD_WINDOW {
+                return;
+            }
+            let piece = match job.next_body_piece(UPLOAD_WINDOW) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.fail_and_close(
+                        NetworkError::UnknownContentError,
+                        format!("Error reading the request body: {e}"),
+                    );
+                    return;
+                }
+            };
+            let mut out = BytesMut::new();
+            let result = {
+                let mut up = self.upload.borrow_mut();
+                let Upload {
+                    encoder, streaming, ..
+                } = &mut *up;
+                let encoder = encoder.as_mut().expect("encoder set in send");
+                match &piece {
+                    Some(data) => encoder.encode(data, &mut out),
+                    None => {
+                        *streaming = false;
+                        encoder.finish(&mut out)
+                    }
+                }
+            };
+            if let Err(e) = result {
+                self.fail_and_close(
+                    NetworkError::UnknownContentError,
+                    format!("Request body does not match its announced length: {e}"),
+                );
+                return;
+            }
+            if !out.is_empty() {
+                self.upload.borrow_mut().unsent += out.len() as u64;
+                self.socket.write_bytes(out.freeze());
+            }
+            if piece.is_none() {
+                self.maybe_request_sent(job);
+                return;
+            }
+        }
+    }
+
+    fn on_bytes_written(&self, n: u64) {
+        let Some(job) = self.current_job() else {
+            return;
+        };
+        let progress = {
+            let mut up = self.upload.borrow_mut();
+            if up.sent {
+                return;
+            }
+            up.unsent = up.unsent.saturating_sub(n);
+            let head_part = n.min(up.head_len - up.head_written);
+            up.head_written += head_part;
+            let body_part = n - head_part;
+            if up.has_body && body_part > 0 {
+                // Framing overhead (chunk headers) makes this approximate for chunked bodies;
+                // the cap keeps it within the total.
+                up.body_written += body_part;
+                if let Some(total) = up.body_total {
+                    up.body_written = up.body_written.min(total);
+                }
+                let now = Instant::now();
+                let due = up
+                    .last_progress
+                    .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+                let complete = Some(up.body_written) == up.body_total;
+                if due && !complete {
+                    up.last_progress = Some(now);
+                    Some((
+                        up.body_written as i64,
+                        up.body_total.map_or(-1, |t| t as i64),
+                    ))
+                } else {
+                    None
+                }
+            } else {
+                None
+            }
+        };
+        if let Some((sent, total)) = progress {
+            job.reply.emit_upload_progress(sent, total);
+        }
+        self.pump_body(&job);
+        self.maybe_request_sent(&job);
+    }
+
+    /// Emits the final upload progress and `requestSent` once every byte reached the kernel.
+    fn maybe_request_sent(&self, job: &Rc<Job>) {
+        let (has_body, total) = {
+            let up = self.upload.borrow();
+            if up.sent || up.streaming || up.unsent > 0 {
+                return;
+            }
+            (up.has_body, up.body_written)
+        };
+        self.upload.borrow_mut().sent = true;
+        if has_body {
+            let total = self.upload.borrow().body_total.unwrap_or(total) as i64;
+            job.reply.emit_upload_progress(total, total);
+        }
+        job.reply.emit_request_sent();
+    }
+
+    /// Reads and decodes what the socket has, feeding the current job.
+    pub(crate) fn process(&self) {
+        if self.processing.replace(true) {
+            return; // re-entered from a slot; the outer call continues
+        }
+        let _guard = ProcessingGuard(&self.processing);
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        loop {
+            let Some(job) = self.current_job() else {
+                if self.state.get() == ConnState::Idle && self.socket.bytes_available() > 0 {
+                    // Bytes nobody asked for: the connection is out of sync.
+                    self.drop_connection();
+                }
+                return;
+            };
+            if !self.deliver_held(&job) {
+                return; // the reply's buffer is full
+            }
+            if self.response_started.get()
+                && self.body_action.get() == BodyAction::Deliver
+                && !job.reply.wants_data()
+            {
+                return;
+            }
+            self.socket.read_buf(&mut self.rbuf.borrow_mut());
+            let event = {
+                let mut rbuf = self.rbuf.borrow_mut();
+                self.decoder.borrow_mut().decode(&mut rbuf)
+            };
+            match event {
+                Ok(None) => return,
+                Ok(Some(event)) => {
+                    if !self.handle(&me, &job, event) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let truncated = matches!(
+                        e,
+                        crate::h1::H1Error::TruncatedBody | crate::h1::H1Error::IncompleteHead
+                    );
+                    let (error, message) = if truncated {
+                        (
+                            NetworkError::RemoteHostClosedError,
+                            "Connection closed".to_owned(),
+                        )
+                    } else {
+                        (
+                            NetworkError::ProtocolFailure,
+                            format!("Invalid response: {e}"),
+                        )
+                    };
+                    self.fail_and_close(error, message);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one decoder event; returns whether to keep decoding.
+    fn handle(&self, me: &Rc<Conn>, job: &Rc<Job>, event: ResponseEvent) -> bool {
+        match event {
+            ResponseEvent::Interim(..) => true,
+            ResponseEvent::Head(head) => {
+                self.response_started.set(true);
+                let uploading = {
+                    let up = self.upload.borrow();
+                    !up.sent && (up.streaming || up.unsent > 0)
+                };
+                if uploading {
+                    // The server answered before taking the whole body (413, 401, a
+                    // redirect): stop sending, and do not reuse the connection.
+                    self.cut_short.set(true);
+                    self.upload.borrow_mut().streaming = false;
+                }
+                let status = head.status.as_u16();
+                let framing_length = self.decoder.borrow().framing();
+                let content_length = head
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
+                let headers: Vec<(String, String)> = head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            canonical_header_name(n.as_str()),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let action = job.on_head(status, head.reason.as_str(), headers, content_length);
+                self.body_action.set(action);
+                if action == BodyAction::Stop {
+                    self.detach_job();
+                    self.drop_connection();
+                    return false;
+                }
+                self.same_job(job)
+            }
+            ResponseEvent::Data(data) => {
+                if self.body_action.get() == BodyAction::Deliver {
+                    self.hand_over(job, data);
+                }
+                self.same_job(job)
+            }
+            ResponseEvent::End { .. } => {
+                let keep = self.decoder.borrow().keep_alive()
+                    && !self.cut_short.get()
+                    && self.upload.borrow().sent;
+                self.exchanges.set(self.exchanges.get() + 1);
+                self.detach_job();
+                self.release_rc(me, keep);
+                job.on_end();
+                false
+            }
+        }
+    }
+
+    fn same_job(&self, job: &Rc<Job>) -> bool {
+        self.current_job().is_some_and(|j| Rc::ptr_eq(&j, job)) && !job.is_done()
+    }
+
+    /// Gives body data to the reply, keeping what does not fit its read buffer.
+    fn hand_over(&self, job: &Rc<Job>, mut data: Bytes) {
+        let room = job.reply.buffer_room();
+        if room < data.len() {
+            let rest = data.split_off(room);
+            *self.held.borrow_mut() = Some(rest);
+        }
+        if !data.is_empty() {
+            job.on_data(data);
+        }
+    }
+
+    /// Delivers held-back data; returns false while the reply still has no room.
+    fn deliver_held(&self, job: &Rc<Job>) -> bool {
+        let held = self.held.borrow_mut().take();
+        if let Some(data) = held {
+            self.hand_over(job, data);
+        }
+        self.held.borrow().is_none()
+    }
+
+    /// The reply's buffer drained: continue reading.
+    pub(crate) fn resume(&self) {
+        self.process();
+    }
+
+    fn on_eof(&self) {
+        if self.state.get() == ConnState::Closed {
+            return;
+        }
+        self.decoder.borrow_mut().eof();
+        if self.current_job().is_none() {
+            self.drop_connection();
+            return;
+        }
+        let nothing_received = !self.response_started.get()
+            && self.rbuf.borrow().is_empty()
+            && self.socket.bytes_available() == 0;
+        if nothing_received {
+            self.connection_lost_before_response();
+            return;
+        }
+        // Decode what is left: a close-delimited body ends here, a short one is an error.
+        self.process();
+        let Some(job) = self.current_job() else {
+            return;
+        };
+        let paused = self.held.borrow().is_some()
+            || (self.body_action.get() == BodyAction::Deliver && !job.reply.wants_data());
+        if !paused {
+            self.fail_and_close(
+                NetworkError::RemoteHostClosedError,
+                "Connection closed".into(),
+            );
+        }
+        // Paused: resume() decodes the rest once the application reads.
+    }
+
+    /// The server closed before answering: retry once on a fresh connection if this was a
+    /// reused keep-alive connection (the server timed it out), else report the close.
+    fn connection_lost_before_response(&self) {
+        let Some(job) = self.current_job() else {
+            return;
+        };
+        let reused = self.exchanges.get() > 0;
+        if reused && job.can_retry() {
+            job.mark_retried();
+            self.detach_job();
+            self.drop_connection();
+            if let Some(pool) = self.pool.upgrade() {
+                pool.requeue_front(job);
+            }
+        } else {
+            self.fail_and_close(
+                NetworkError::RemoteHostClosedError,
+                "Connection closed".into(),
+            );
+        }
+    }
+
+    fn on_error(&self, error: SocketError) {
+        if self.state.get() == ConnState::Closed {
+            return;
+        }
+        if error == SocketError::RemoteHostClosedError {
+            self.on_eof();
+            return;
+        }
+        if self.state.get() == ConnState::Busy && self.exchanges.get() > 0 {
+            if !self.response_started.get() {
+                self.connection_lost_before_response();
+                return;
+            }
+        }
+        let message = self.socket.error_string();
+        self.fail_and_close(network_error_for(error), message);
+    }
+
+    /// Ends the current job with `error` and closes the connection.
+    fn fail_and_close(&self, error: NetworkError, message: String) {
+        let job = self.detach_job();
+        self.drop_connection();
+        if let Some(job) = job {
+            job.fail(error, message);
+        }
+    }
+
+    fn finish_job_with(&self, error: NetworkError, message: String) {
+        self.fail_and_close(error, message);
+    }
+
+    /// The job was aborted by the application: a half-read response makes the connection
+    /// unusable.
+    pub(crate) fn job_cancelled(&self) {
+        self.detach_job();
+        self.drop_connection();
+    }
+
+    fn detach_job(&self) -> Option<Rc<Job>> {
+        let job = self.job.borrow_mut().take();
+        if let Some(j) = &job {
+            j.detach();
+        }
+        *self.held.borrow_mut() = None;
+        job
+    }
+
+    fn release(&self, keep: bool) {
+        if let Some(me) = self.me.upgrade() {
+            self.release_rc(&me, keep);
+        }
+    }
+
+    fn release_rc(&self, me: &Rc<Conn>, keep: bool) {
+        match self.pool.upgrade() {
+            Some(pool) => pool.release(me, keep),
+            None => self.close(),
+        }
+    }
+
+    /// Removes the connection from the pool and closes it.
+    fn drop_connection(&self) {
+        if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
+            pool.remove(&me);
+            if self.state.get() != ConnState::Closed {
+                pool.schedule_dispatch(self.key.clone());
+            }
+        }
+        self.close();
+    }
+
+    /// Parks the connection for reuse; it closes itself after `expiry` unused.
+    pub(crate) fn make_idle(&self, expiry: Duration) {
+        self.state.set(ConnState::Idle);
+        let timer = Timer::new();
+        timer.set_single_shot(true);
+        let weak = self.me.clone();
+        timer.timeout().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                if c.is_idle() {
+                    c.drop_connection();
+                }
+            }
+        });
+        timer.start_interval(expiry);
+        if let Some(old) = self.idle_timer.borrow_mut().replace(timer) {
+            old.destroy();
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        if self.state.replace(ConnState::Closed) == ConnState::Closed {
+            return;
+        }
+        self.socket.abort();
+        if let Some(t) = self.idle_timer.borrow_mut().take() {
+            t.destroy();
+        }
+    }
+}
+
+struct ProcessingGuard<'a>(&'a Cell<bool>);
+
+impl Drop for ProcessingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// `content-type` → `Content-Type`, as servers usually write it (the http crate lowercases).
+fn canonical_header_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if upper {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        upper = c == '-';
+    }
+    out
+}

@@ -1,0 +1,56 @@
+//! The HTTP client engine behind `NetworkAccessManager`: a connection pool of HTTP/1.1
+//! connections driving the sans-IO codec, and the per-reply jobs (redirects, retries).
+
+mod conn;
+mod job;
+mod pool;
+mod redirect;
+
+use std::rc::Rc;
+
+use crate::body::RequestBody;
+use crate::manager::{NetworkAccessManager, Transport};
+use crate::reply::{NetworkReply, Operation};
+use crate::request::NetworkRequest;
+
+use job::Job;
+use pool::Pool;
+
+/// The `http:` transport.
+pub(crate) struct HttpTransport {
+    pool: Rc<Pool>,
+}
+
+impl Transport for HttpTransport {
+    fn handles(&self, scheme: &str) -> bool {
+        scheme == "http"
+    }
+
+    fn start(
+        &self,
+        manager: &NetworkAccessManager,
+        reply: NetworkReply,
+        operation: Operation,
+        verb: &str,
+        request: NetworkRequest,
+        body: RequestBody,
+    ) {
+        let job = Job::new(manager, &self.pool, reply, operation, verb, request, body);
+        self.pool.enqueue(job);
+    }
+
+    fn clear_connection_cache(&self) {
+        self.pool.clear_idle();
+    }
+
+    fn connections_opened(&self) -> u64 {
+        self.pool.connections_opened()
+    }
+}
+
+/// Registers the HTTP transport with a new manager.
+pub(crate) fn install(manager: &NetworkAccessManager) {
+    manager.add_transport(Rc::new(HttpTransport {
+        pool: Pool::new(*manager),
+    }));
+}

@@ -1,0 +1,241 @@
+//! The connection pool: per host and port, at most six HTTP/1.1 connections, idle ones kept
+//! for reuse, and a queue of waiting jobs ordered by priority.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use url::Url;
+
+use super::conn::Conn;
+use super::job::Job;
+use crate::manager::NetworkAccessManager;
+use crate::request::Priority;
+
+/// Qt's limit of parallel HTTP/1.1 connections per host and port.
+pub(crate) const MAX_CONNECTIONS_PER_HOST: usize = 6;
+/// How long an idle connection is kept (Qt's default connection cache expiry).
+pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Where a connection goes: scheme, host and port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl PoolKey {
+    pub(crate) fn from_url(url: &Url) -> Option<PoolKey> {
+        Some(PoolKey {
+            scheme: url.scheme().to_owned(),
+            host: url
+                .host_str()?
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_owned(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+#[derive(Default)]
+struct HostPool {
+    conns: Vec<Rc<Conn>>,
+    /// Waiting jobs: high, normal, low priority.
+    queue: [VecDeque<Rc<Job>>; 3],
+    dispatch_scheduled: bool,
+}
+
+impl HostPool {
+    fn pop_job(&mut self) -> Option<Rc<Job>> {
+        for q in &mut self.queue {
+            while let Some(job) = q.pop_front() {
+                if !job.is_done() {
+                    return Some(job);
+                }
+            }
+        }
+        None
+    }
+
+    fn is_empty(&self) -> bool {
+        self.conns.is_empty() && self.queue.iter().all(VecDeque::is_empty)
+    }
+}
+
+pub(crate) struct Pool {
+    me: Weak<Pool>,
+    manager: NetworkAccessManager,
+    hosts: RefCell<HashMap<PoolKey, HostPool>>,
+    connections_opened: Cell<u64>,
+}
+
+fn queue_index(p: Priority) -> usize {
+    match p {
+        Priority::HighPriority => 0,
+        Priority::NormalPriority => 1,
+        Priority::LowPriority => 2,
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(manager: NetworkAccessManager) -> Rc<Pool> {
+        Rc::new_cyclic(|me| Pool {
+            me: me.clone(),
+            manager,
+            hosts: RefCell::new(HashMap::new()),
+            connections_opened: Cell::new(0),
+        })
+    }
+
+    /// How many connections this pool has opened in all (for tests and statistics).
+    pub(crate) fn connections_opened(&self) -> u64 {
+        self.connections_opened.get()
+    }
+
+    /// Queues a job; it is dispatched on a later loop iteration, so the application has
+    /// connected its slots before any signal is emitted.
+    pub(crate) fn enqueue(&self, job: Rc<Job>) {
+        let Some(key) = job.key() else {
+            job.fail(
+                crate::error::NetworkError::ProtocolUnknownError,
+                "Invalid URL".into(),
+            );
+            return;
+        };
+        let index = queue_index(job.priority());
+        self.hosts
+            .borrow_mut()
+            .entry(key.clone())
+            .or_default()
+            .queue[index]
+            .push_back(job);
+        self.schedule_dispatch(key);
+    }
+
+    /// Puts a job back at the head of its queue (a retry after a stale keep-alive connection).
+    pub(crate) fn requeue_front(&self, job: Rc<Job>) {
+        let Some(key) = job.key() else {
+            return;
+        };
+        let index = queue_index(job.priority());
+        self.hosts
+            .borrow_mut()
+            .entry(key.clone())
+            .or_default()
+            .queue[index]
+            .push_front(job);
+        self.schedule_dispatch(key);
+    }
+
+    pub(crate) fn schedule_dispatch(&self, key: PoolKey) {
+        let first = {
+            let mut hosts = self.hosts.borrow_mut();
+            let host = hosts.entry(key.clone()).or_default();
+            !std::mem::replace(&mut host.dispatch_scheduled, true)
+        };
+        if first {
+            let me = self.me.clone();
+            slotnet_core::AsObject::as_object(&self.manager).invoke_later(move || {
+                if let Some(pool) = me.upgrade() {
+                    pool.dispatch(&key);
+                }
+            });
+        }
+    }
+
+    /// Hands waiting jobs to idle connections, opening new ones up to the limit.
+    pub(crate) fn dispatch(&self, key: &PoolKey) {
+        if let Some(host) = self.hosts.borrow_mut().get_mut(key) {
+            host.dispatch_scheduled = false;
+        }
+        loop {
+            enum Step {
+                Assign(Rc<Conn>, Rc<Job>),
+                Open(Rc<Job>),
+                Done,
+            }
+            let step = {
+                let mut hosts = self.hosts.borrow_mut();
+                let Some(host) = hosts.get_mut(key) else {
+                    return;
+                };
+                let idle = host.conns.iter().find(|c| c.is_idle()).cloned();
+                let can_open = host.conns.len() < MAX_CONNECTIONS_PER_HOST;
+                if idle.is_none() && !can_open {
+                    Step::Done
+                } else {
+                    match host.pop_job() {
+                        None => Step::Done,
+                        Some(job) => match idle {
+                            Some(conn) => Step::Assign(conn, job),
+                            None => Step::Open(job),
+                        },
+                    }
+                }
+            };
+            match step {
+                Step::Done => break,
+                Step::Assign(conn, job) => conn.assign(job),
+                Step::Open(job) => {
+                    let conn = Conn::open(self.me.clone(), key.clone());
+                    self.connections_opened
+                        .set(self.connections_opened.get() + 1);
+                    if let Some(host) = self.hosts.borrow_mut().get_mut(key) {
+                        host.conns.push(conn.clone());
+                    }
+                    conn.assign(job);
+                }
+            }
+        }
+        let mut hosts = self.hosts.borrow_mut();
+        if hosts.get(key).is_some_and(HostPool::is_empty) {
+            hosts.remove(key);
+        }
+    }
+
+    /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
+    /// jobs for the host.
+    pub(crate) fn release(&self, conn: &Rc<Conn>, keep_alive: bool) {
+        if keep_alive {
+            conn.make_idle(IDLE_EXPIRY);
+        } else {
+            self.remove(conn);
+            conn.close();
+        }
+        self.dispatch(&conn.key);
+    }
+
+    /// Forgets a connection (closed, failed or expired).
+    pub(crate) fn remove(&self, conn: &Rc<Conn>) {
+        let mut hosts = self.hosts.borrow_mut();
+        if let Some(host) = hosts.get_mut(&conn.key) {
+            host.conns.retain(|c| !Rc::ptr_eq(c, conn));
+            if host.is_empty() {
+                hosts.remove(&conn.key);
+            }
+        }
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn clear_idle(&self) {
+        let idle: Vec<Rc<Conn>> = self
+            .hosts
+            .borrow()
+            .values()
+            .flat_map(|h| h.conns.iter().filter(|c| c.is_idle()).cloned())
+            .collect();
+        for conn in idle {
+            self.remove(&conn);
+            conn.close();
+        }
+    }
+
+    /// Connections currently open to `key`'s host (for tests).
+    pub(crate) fn connection_count(&self, url: &Url) -> usize {
+        PoolKey::from_url(url)
+            .and_then(|k| self.hosts.borrow().get(&k).map(|h| h.conns.len()))
+            .unwrap_or(0)
+    }
+}

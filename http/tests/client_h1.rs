@@ -1,0 +1,653 @@
+//! The HTTP/1.1 client against scripted loopback servers: Qt's signal sequences (compare
+//! ../shared/anchors/qt/traces), error mappings, redirects, the pool, misbehaving servers.
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use slotnet_core::{EventLoop, Timer};
+use slotnet_http::{
+    Attribute, NetworkAccessManager, NetworkError, NetworkRequest, RedirectPolicy, RequestBody,
+};
+use support::{respond, run_all, run_traced, Next, ScriptedServer};
+
+fn hello_server() -> ScriptedServer {
+    ScriptedServer::start(|req, s| {
+        match req.target.as_str() {
+            "/hello.txt" => respond(s, "200 OK", &[("Content-Type", "text/plain")], b"hello"),
+            "/missing.txt" => respond(s, "404 Not Found", &[], b"<html>not found</html>"),
+            "/echo" => respond(s, "200 OK", &[], &req.body),
+            t if t.starts_with("/status/") => {
+                let code = &t[8..];
+                respond(s, &format!("{code} Whatever"), &[], b"")
+            }
+            _ => respond(s, "500 Internal Server Error", &[], b"oops"),
+        }
+        Next::KeepAlive
+    })
+}
+
+#[test]
+fn get_200_matches_the_qt_trace() {
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/hello.txt")));
+    let (lines, body) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/get-200-small.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.requestSent()",
+            "reply.metaDataChanged()",
+            "reply.readyRead()",
+            "reply.downloadProgress(5, 5)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    assert_eq!(body, b"hello");
+    assert_eq!(reply.status_code(), Some(200));
+    assert_eq!(
+        reply
+            .attribute(Attribute::HttpReasonPhrase)
+            .and_then(|v| v.as_text().map(str::to_owned)),
+        Some("OK".into())
+    );
+    assert_eq!(
+        reply.raw_header("content-type").as_deref(),
+        Some("text/plain")
+    );
+    let seen = &server.seen()[0];
+    assert_eq!(seen.method, "GET");
+    assert_eq!(seen.header("user-agent"), Some("Mozilla/5.0"));
+    assert_eq!(
+        seen.header("host"),
+        Some(&*format!("127.0.0.1:{}", server.port))
+    );
+}
+
+#[test]
+fn http_404_delivers_the_body_then_the_error() {
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/missing.txt")));
+    let (lines, body) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/get-404.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.requestSent()",
+            "reply.metaDataChanged()",
+            "reply.readyRead()",
+            "reply.errorOccurred(ContentNotFoundError)",
+            "reply.downloadProgress(22, 22)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    assert_eq!(body, b"<html>not found</html>");
+    assert_eq!(reply.error(), NetworkError::ContentNotFoundError);
+    assert!(
+        reply.error_string().contains("server replied: Not Found"),
+        "{}",
+        reply.error_string()
+    );
+}
+
+#[test]
+fn every_status_maps_to_qts_error() {
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    for (code, error) in [
+        (400, NetworkError::ProtocolInvalidOperationError),
+        (401, NetworkError::AuthenticationRequiredError),
+        (403, NetworkError::ContentAccessDenied),
+        (405, NetworkError::ContentOperationNotPermittedError),
+        (409, NetworkError::ContentConflictError),
+        (410, NetworkError::ContentGoneError),
+        (418, NetworkError::ProtocolInvalidOperationError),
+        (422, NetworkError::UnknownContentError),
+        (500, NetworkError::InternalServerError),
+        (501, NetworkError::OperationNotImplementedError),
+        (503, NetworkError::ServiceUnavailableError),
+        (504, NetworkError::UnknownServerError),
+        (204, NetworkError::NoError),
+    ] {
+        let reply = m.get(NetworkRequest::from_url_str(
+            &server.url(&format!("/status/{code}")),
+        ));
+        run_traced(&m, reply);
+        assert_eq!(reply.error(), error, "status {code}");
+        assert_eq!(reply.status_code(), Some(code));
+    }
+    assert_eq!(
+        server.connection_count(),
+        1,
+        "all on one keep-alive connection"
+    );
+}
+
+#[test]
+fn post_reports_upload_progress_like_qt() {
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    let reply = m.post(
+        NetworkRequest::from_url_str(&server.url("/echo")),
+        "hello world",
+    );
+    let (lines, body) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/post-body.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.uploadProgress(11, 11)",
+            "reply.requestSent()",
+            "reply.metaDataChanged()",
+            "reply.readyRead()",
+            "reply.downloadProgress(11, 11)",
+            "reply.uploadProgress(0, 0)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    assert_eq!(body, b"hello world");
+    let seen = &server.seen()[0];
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(seen.header("content-length"), Some("11"));
+}
+
+#[test]
+fn streamed_upload_of_unknown_size_goes_chunked() {
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    let body = RequestBody::from_reader(std::io::Cursor::new(data.clone()), None);
+    let mut req = NetworkRequest::from_url_str(&server.url("/echo"));
+    req.set_raw_header("Content-Type", "application/octet-stream");
+    let reply = m.put(req, body);
+    let (_, echoed) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::NoError);
+    assert_eq!(
+        server.seen()[0].header("transfer-encoding"),
+        Some("chunked")
+    );
+    assert!(echoed == data, "body arrives intact");
+}
+
+#[test]
+fn head_reports_the_announced_length() {
+    let server = ScriptedServer::start(|_, s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+        Next::KeepAlive
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.head(NetworkRequest::from_url_str(&server.url("/hello.txt")));
+    let (lines, body) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/head.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.requestSent()",
+            "reply.metaDataChanged()",
+            "reply.downloadProgress(0, 5)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    assert!(body.is_empty());
+}
+
+fn redirect_server() -> ScriptedServer {
+    ScriptedServer::start(|req, s| {
+        let t = req.target.as_str();
+        if let Some(n) = t.strip_prefix("/relative-redirect/") {
+            let n: u32 = n.parse().unwrap();
+            let loc = if n <= 1 {
+                "/get".to_owned()
+            } else {
+                format!("/relative-redirect/{}", n - 1)
+            };
+            respond(s, "302 Found", &[("Location", &loc)], b"redirect body");
+        } else if t == "/see-other" {
+            respond(s, "303 See Other", &[("Location", "/get")], b"");
+        } else if t == "/temporary" {
+            respond(s, "307 Temporary Redirect", &[("Location", "/get")], b"");
+        } else if t == "/loop" {
+            respond(s, "302 Found", &[("Location", "/loop")], b"");
+        } else if t == "/bad-location" {
+            respond(s, "302 Found", &[("Location", "http://[::1")], b"");
+        } else {
+            let body = format!(
+                "{} {} {}",
+                req.method,
+                req.target,
+                String::from_utf8_lossy(&req.body)
+            );
+            respond(s, "200 OK", &[], body.as_bytes());
+        }
+        Next::KeepAlive
+    })
+}
+
+#[test]
+fn redirects_are_followed_with_qts_signals_per_hop() {
+    let server = redirect_server();
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(
+        &server.url("/relative-redirect/3"),
+    ));
+    let (lines, body) = run_traced(&m, reply);
+    let u = |p: &str| server.url(p);
+    // ../shared/anchors/qt/traces/redirect-follow-3.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()".to_owned(),
+            "reply.requestSent()".into(),
+            "reply.metaDataChanged()".into(),
+            format!("reply.redirected({})", u("/relative-redirect/2")),
+            "reply.requestSent()".into(),
+            "reply.metaDataChanged()".into(),
+            format!("reply.redirected({})", u("/relative-redirect/1")),
+            "reply.requestSent()".into(),
+            "reply.metaDataChanged()".into(),
+            format!("reply.redirected({})", u("/get")),
+            "reply.requestSent()".into(),
+            "reply.metaDataChanged()".into(),
+            "reply.readyRead()".into(),
+            "reply.downloadProgress(9, 9)".into(),
+            "manager.finished()".into(),
+            "reply.finished()".into(),
+        ]
+    );
+    assert_eq!(body, b"GET /get ");
+    assert_eq!(reply.url().unwrap().as_str(), u("/get"));
+    assert_eq!(
+        server.connection_count(),
+        1,
+        "hops reuse the keep-alive connection"
+    );
+}
+
+#[test]
+fn redirect_methods_change_as_qt_does() {
+    let server = redirect_server();
+    let m = NetworkAccessManager::new();
+    let see_other = m.post(
+        NetworkRequest::from_url_str(&server.url("/see-other")),
+        "data",
+    );
+    let (_, body) = run_traced(&m, see_other);
+    assert_eq!(body, b"GET /get ");
+    let temporary = m.post(
+        NetworkRequest::from_url_str(&server.url("/temporary")),
+        "data",
+    );
+    let (_, body) = run_traced(&m, temporary);
+    assert_eq!(body, b"POST /get data", "307 keeps method and body");
+}
+
+#[test]
+fn manual_policy_and_redirect_errors() {
+    let server = redirect_server();
+    let m = NetworkAccessManager::new();
+    m.set_redirect_policy(RedirectPolicy::ManualRedirectPolicy);
+    let manual = m.get(NetworkRequest::from_url_str(
+        &server.url("/relative-redirect/1"),
+    ));
+    let (lines, body) = run_traced(&m, manual);
+    assert!(!lines.iter().any(|l| l.starts_with("reply.redirected")));
+    assert_eq!(body, b"redirect body");
+    assert_eq!(manual.status_code(), Some(302));
+    assert_eq!(
+        manual
+            .attribute(Attribute::RedirectionTarget)
+            .and_then(|v| v.as_url().cloned()),
+        Some(url::Url::parse(&server.url("/get")).unwrap())
+    );
+    m.set_redirect_policy(RedirectPolicy::NoLessSafeRedirectPolicy);
+
+    let mut req = NetworkRequest::from_url_str(&server.url("/loop"));
+    req.set_maximum_redirects_allowed(3);
+    let looping = m.get(req);
+    run_traced(&m, looping);
+    assert_eq!(looping.error(), NetworkError::TooManyRedirectsError);
+
+    let bad = m.get(NetworkRequest::from_url_str(&server.url("/bad-location")));
+    run_traced(&m, bad);
+    assert_eq!(bad.error(), NetworkError::ProtocolUnknownError);
+
+    // The manager keeps working afterwards.
+    let ok = m.get(NetworkRequest::from_url_str(&server.url("/get")));
+    run_traced(&m, ok);
+    assert_eq!(ok.error(), NetworkError::NoError);
+}
+
+#[test]
+fn user_verified_redirects_wait_for_permission() {
+    let server = redirect_server();
+    let m = NetworkAccessManager::new();
+    let mut req = NetworkRequest::from_url_str(&server.url("/relative-redirect/1"));
+    req.set_attribute(
+        Attribute::RedirectPolicy,
+        RedirectPolicy::UserVerifiedRedirectPolicy,
+    );
+    let reply = m.get(req);
+    let asked = Rc::new(Cell::new(0));
+    let a = asked.clone();
+    reply.redirected().connect(move |_| {
+        a.set(a.get() + 1);
+        reply.redirect_allowed();
+    });
+    let (_, body) = run_traced(&m, reply);
+    assert_eq!(asked.get(), 1);
+    assert_eq!(body, b"GET /get ");
+}
+
+#[test]
+fn connection_refused_matches_the_qt_trace() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&format!(
+        "http://127.0.0.1:{port}/"
+    )));
+    let (lines, _) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/connection-refused.txt
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.errorOccurred(ConnectionRefusedError)",
+            "reply.downloadProgress(0, 0)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+}
+
+#[test]
+fn host_not_found() {
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str("http://no-such-host.invalid/"));
+    let (lines, _) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::HostNotFoundError);
+    assert_eq!(lines[1], "reply.errorOccurred(HostNotFoundError)");
+}
+
+#[test]
+fn keep_alive_reuse_and_the_six_connection_limit() {
+    let server = ScriptedServer::start(|_, s| {
+        std::thread::sleep(Duration::from_millis(50)); // keep connections busy in parallel
+        respond(s, "200 OK", &[], b"x");
+        Next::KeepAlive
+    });
+    let m = NetworkAccessManager::new();
+    let replies: Vec<_> = (0..7)
+        .map(|_| m.get(NetworkRequest::from_url_str(&server.url("/"))))
+        .collect();
+    run_all(&replies);
+    assert!(replies.iter().all(|r| r.error() == NetworkError::NoError));
+    assert_eq!(
+        server.connection_count(),
+        6,
+        "7 parallel requests use 6 connections"
+    );
+    let again: Vec<_> = (0..3)
+        .map(|_| m.get(NetworkRequest::from_url_str(&server.url("/"))))
+        .collect();
+    run_all(&again);
+    assert_eq!(server.connection_count(), 6, "idle connections are reused");
+    assert_eq!(m.connections_opened(), 6);
+}
+
+#[test]
+fn stale_keep_alive_connection_is_retried_once() {
+    // The server answers, then closes every connection after its first request.
+    let server = ScriptedServer::start(|_, s| {
+        respond(s, "200 OK", &[], b"ok");
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    for _ in 0..3 {
+        let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+        let (_, body) = run_traced(&m, reply);
+        assert_eq!(
+            reply.error(),
+            NetworkError::NoError,
+            "{}",
+            reply.error_string()
+        );
+        assert_eq!(body, b"ok");
+        // Let the close arrive before the next request, most of the time.
+        EventLoop::current().process_events(Some(Duration::from_millis(20)));
+    }
+}
+
+fn misbehaving(script: &'static [u8]) -> NetworkError {
+    let server = ScriptedServer::start(move |_, s| {
+        let _ = s.write_all(script);
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+    run_traced(&m, reply);
+    let error = reply.error();
+    // The manager keeps working for the next request.
+    let good = hello_server();
+    let next = m.get(NetworkRequest::from_url_str(&good.url("/hello.txt")));
+    let (_, body) = run_traced(&m, next);
+    assert_eq!(body, b"hello");
+    error
+}
+
+#[test]
+fn truncated_body_is_remote_host_closed() {
+    assert_eq!(
+        misbehaving(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"),
+        NetworkError::RemoteHostClosedError
+    );
+}
+
+#[test]
+fn garbage_status_line_is_a_protocol_failure() {
+    assert_eq!(
+        misbehaving(b"<html>this is not http</html>\r\n\r\n"),
+        NetworkError::ProtocolFailure
+    );
+}
+
+#[test]
+fn bad_chunk_size_is_a_protocol_failure() {
+    assert_eq!(
+        misbehaving(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+        ),
+        NetworkError::ProtocolFailure
+    );
+}
+
+#[test]
+fn close_mid_chunked_body_is_remote_host_closed() {
+    assert_eq!(
+        misbehaving(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        NetworkError::RemoteHostClosedError
+    );
+}
+
+#[test]
+fn close_delimited_body_ends_cleanly() {
+    assert_eq!(
+        misbehaving(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"),
+        NetworkError::NoError
+    );
+}
+
+#[test]
+fn a_one_mebibyte_header_line_is_a_protocol_failure() {
+    let server = ScriptedServer::start(|_, s| {
+        let mut out = b"HTTP/1.1 200 OK\r\nX-Huge: ".to_vec();
+        out.extend(std::iter::repeat_n(b'a', 1 << 20));
+        out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+        let _ = s.write_all(&out);
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+    run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn headers_dribbling_slowly_hit_the_transfer_timeout() {
+    let server = ScriptedServer::start(|_, s| {
+        for b in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".iter() {
+            if s.write_all(&[*b]).is_err() {
+                return Next::Close;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let mut req = NetworkRequest::from_url_str(&server.url("/"));
+    req.set_transfer_timeout(Some(Duration::from_millis(150)));
+    let started = Instant::now();
+    let reply = m.get(req);
+    let (lines, _) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::TimeoutError);
+    assert!(reply.error_string().contains("timed out"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(lines.contains(&"reply.errorOccurred(TimeoutError)".to_owned()));
+}
+
+#[test]
+fn abort_mid_body_then_the_manager_still_works() {
+    let server = ScriptedServer::start(|req, s| {
+        if req.target == "/slow" {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nx");
+            std::thread::sleep(Duration::from_millis(500));
+            return Next::Close;
+        }
+        respond(s, "200 OK", &[], b"fine");
+        Next::KeepAlive
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/slow")));
+    // Abort from the loop right after the first data, as the Qt scenario's timer does.
+    reply.ready_read().connect_queued(move |_| reply.abort());
+    let (lines, _) = run_traced(&m, reply);
+    // ../shared/anchors/qt/traces/abort-after-100ms.txt
+    assert_eq!(
+        &lines[3..],
+        [
+            "reply.readyRead()",
+            "reply.errorOccurred(OperationCanceledError)",
+            "reply.downloadProgress(1, 30)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    let next = m.get(NetworkRequest::from_url_str(&server.url("/fast")));
+    let (_, body) = run_traced(&m, next);
+    assert_eq!(body, b"fine");
+}
+
+#[test]
+fn early_final_response_stops_the_upload() {
+    // The server rejects after reading only the head, while the client is still uploading.
+    let server = ScriptedServer::start_with(true, |_, s| {
+        respond(
+            s,
+            "413 Payload Too Large",
+            &[("Connection", "close")],
+            b"too big",
+        );
+        // Close politely, as servers do (a lingering close): stop writing, drain a while, so
+        // the kernel does not reset the connection under the client's feet.
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let mut sink = vec![0u8; 1 << 16];
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match std::io::Read::read(s, &mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let big = vec![7u8; 64 * 1024 * 1024];
+    let started = Instant::now();
+    let reply = m.post(NetworkRequest::from_url_str(&server.url("/upload")), big);
+    let (_, body) = run_traced(&m, reply);
+    assert_eq!(reply.status_code(), Some(413));
+    assert_eq!(reply.error(), NetworkError::UnknownContentError);
+    assert_eq!(body, b"too big");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn slow_reader_keeps_memory_bounded_and_data_exact() {
+    const SIZE: usize = 32 * 1024 * 1024;
+    let server = ScriptedServer::start(|_, s| {
+        let _ =
+            s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n").as_bytes());
+        let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+        let mut sent = 0;
+        while sent < SIZE {
+            if s.write_all(&chunk).is_err() {
+                return Next::Close;
+            }
+            sent += chunk.len();
+        }
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/big")));
+    reply.set_read_buffer_size(64 * 1024);
+    let state = Rc::new(RefCell::new((0usize, 0usize, true))); // (received, max buffered, exact)
+    let st = state.clone();
+    let reader = Timer::new();
+    reader.timeout().connect(move |_| {
+        let mut s = st.borrow_mut();
+        s.1 = s.1.max(reply.bytes_available());
+        let mut buf = vec![0u8; 48 * 1024];
+        let n = reply.read(&mut buf);
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b != (((s.0 + i) % 65536) % 251) as u8 {
+                s.2 = false;
+            }
+        }
+        s.0 += n;
+        if reply.is_finished() && reply.bytes_available() == 0 {
+            EventLoop::current().quit();
+        }
+    });
+    reader.start_interval(Duration::ZERO);
+    let guard = Timer::new();
+    guard.timeout().connect(|_| EventLoop::current().exit(1));
+    guard.start_interval(Duration::from_secs(60));
+    assert_eq!(EventLoop::current().exec(), 0);
+    let (received, max_buffered, exact) = *state.borrow();
+    assert_eq!(reply.error(), NetworkError::NoError);
+    assert_eq!(received, SIZE);
+    assert!(exact, "bytes arrive in order, unchanged");
+    assert!(
+        max_buffered <= 64 * 1024,
+        "reply buffered {max_buffered} bytes"
+    );
+}
