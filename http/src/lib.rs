@@ -5,11 +5,13 @@
 #![warn(missing_docs)]
 
 mod body;
+mod client;
 mod error;
 mod local;
 mod manager;
 mod reply;
 pub mod trace;
+pub mod cookies;
 pub mod h1;
 mod request;
 
@@ -26,5 +28,7 @@ pub use request::{
 pub use slotnet_core as core;
 pub use slotnet_net as net;
 
-/// Registers the network transports with a new manager (HTTP arrives with the h1 engine).
-pub(crate) fn install_transports(_manager: &NetworkAccessManager) {}
+/// Registers the network transports with a new manager.
+pub(crate) fn install_transports(manager: &NetworkAccessManager) {
+    client::install(manager);
+}
