@@ -451,3 +451,83 @@ fn adopted_std_stream_and_zero_copy_buffers() {
     assert_eq!(back[10_000], b'!');
     let _ = EventLoop::current();
 }
+
+#[test]
+fn a_socket_reconnects_after_an_error_and_after_a_disconnect() {
+    let server = echo_server();
+    let client = TcpSocket::new();
+    client.error_occurred().connect(|_| quit());
+    client.connect_to_host("127.0.0.1", closed_port());
+    assert!(exec_within(LIMIT));
+    assert_eq!(client.error(), Some(SocketError::ConnectionRefusedError));
+
+    let round = Rc::new(Cell::new(0));
+    let r = round.clone();
+    client.connected().connect(move |_| {
+        client.write(b"again");
+    });
+    client.ready_read().connect(move |_| {
+        if client.bytes_available() == 5 {
+            assert_eq!(client.read_all(), b"again");
+            r.set(r.get() + 1);
+            client.disconnect_from_host();
+        }
+    });
+    let r = round.clone();
+    client.disconnected().connect(move |_| {
+        if r.get() < 2 {
+            // Reconnecting from the disconnected slot itself.
+            client.connect_to_host("127.0.0.1", server.server_port());
+        } else {
+            quit();
+        }
+    });
+    client.connect_to_host("127.0.0.1", server.server_port());
+    assert!(exec_within(LIMIT));
+    assert_eq!(round.get(), 2);
+    // A successful connect clears the previous error.
+    assert_eq!(client.error(), None);
+}
+
+#[test]
+fn a_reset_by_the_peer_is_remote_host_closed() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        // SO_LINGER with a zero timeout: close sends RST instead of FIN.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid linger struct and its size on our own descriptor.
+        let rc = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(stream);
+    });
+    let client = TcpSocket::new();
+    let log = Log::default();
+    log_states(client, &log);
+    client.disconnected().connect(|_| quit());
+    client.connect_to_host("127.0.0.1", port);
+    assert!(exec_within(LIMIT));
+    peer.join().unwrap();
+    let entries = log.entries();
+    let tail = &entries[entries.iter().position(|e| e == "connected").unwrap() + 1..];
+    assert_eq!(
+        tail,
+        [
+            "error:RemoteHostClosedError:ConnectedState",
+            "state:UnconnectedState",
+            "disconnected"
+        ]
+    );
+}
