@@ -153,7 +153,7 @@ impl NetworkError {
             500 => InternalServerError,
             501 => OperationNotImplementedError,
             503 => ServiceUnavailableError,
-            500..=599 => UnknownServerError,
+            502 | 504..=599 => UnknownServerError,
             _ => UnknownContentError,
         }
     }

@@ -599,12 +599,14 @@ impl NetworkReply {
         self.touch();
     }
 
+    #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
     pub(crate) fn emit_encrypted(&self) {
         if let Some(s) = self.state() {
             s.signals.encrypted.emit(());
         }
     }
 
+    #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
     pub(crate) fn emit_ssl_errors(&self, errors: Vec<String>) {
         if let Some(s) = self.state() {
             s.signals.ssl_errors.emit(errors);

@@ -573,10 +573,7 @@ pub fn format_http_date(t: SystemTime) -> String {
 /// Parses the three HTTP date formats (IMF-fixdate, RFC 850, asctime).
 pub fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    let parts: Vec<&str> = s
-        .split(|c: char| c == ' ' || c == ',' || c == '-')
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<&str> = s.split([' ', ',', '-']).filter(|p| !p.is_empty()).collect();
     // IMF: Sun 06 Nov 1994 08:49:37 GMT ; RFC 850: Sunday 06 Nov 94 08:49:37 GMT ;
     // asctime: Sun Nov 6 08:49:37 1994
     let (day, month, year, time) = match parts.as_slice() {

@@ -13,8 +13,10 @@ use crate::request::Attribute;
 #[derive(Clone, Default)]
 pub struct SignalTrace {
     lines: Rc<RefCell<Vec<String>>>,
-    sink: Option<Rc<dyn Fn(&str)>>,
+    sink: Option<Sink>,
 }
+
+type Sink = Rc<dyn Fn(&str)>;
 
 impl SignalTrace {
     /// An empty trace that only collects lines.

@@ -560,11 +560,12 @@ impl Conn {
             self.on_eof();
             return;
         }
-        if self.state.get() == ConnState::Busy && self.exchanges.get() > 0 {
-            if !self.response_started.get() {
-                self.connection_lost_before_response();
-                return;
-            }
+        if self.state.get() == ConnState::Busy
+            && self.exchanges.get() > 0
+            && !self.response_started.get()
+        {
+            self.connection_lost_before_response();
+            return;
         }
         let message = self.socket.error_string();
         self.fail_and_close(network_error_for(error), message);

@@ -231,11 +231,4 @@ impl Pool {
             conn.close();
         }
     }
-
-    /// Connections currently open to `key`'s host (for tests).
-    pub(crate) fn connection_count(&self, url: &Url) -> usize {
-        PoolKey::from_url(url)
-            .and_then(|k| self.hosts.borrow().get(&k).map(|h| h.conns.len()))
-            .unwrap_or(0)
-    }
 }
