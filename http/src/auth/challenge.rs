@@ -440,6 +440,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_values_never_panic(value in "[ -~\u{80}-\u{3ff}\t\u{0}]{0,60}") {
+            if let Ok(challenges) = AuthChallenge::parse(&value) {
+                let _ = AuthChallenge::select(&challenges);
+            }
+        }
+
+        #[test]
+        fn structured_values_parse(
+            realm in "[ -~]{0,12}",
+            nonce in "[A-Za-z0-9+/=]{1,12}",
+        ) {
+            let escaped = realm.replace('\\', "\\\\").replace('"', "\\\"");
+            let value = format!(r#"Basic realm="{escaped}", Digest realm="{escaped}", nonce="{nonce}""#);
+            let challenges = AuthChallenge::parse(&value).unwrap();
+            proptest::prop_assert_eq!(challenges.len(), 2);
+            proptest::prop_assert_eq!(challenges[1].realm(), Some(realm.as_str()));
+            proptest::prop_assert_eq!(challenges[1].param("nonce"), Some(nonce.as_str()));
+        }
+    }
+
     #[test]
     fn several_headers_skip_the_malformed_ones() {
         let challenges =

@@ -50,8 +50,10 @@ pub(crate) fn domain_matches(cookie_domain: &str, host: &str) -> bool {
             if is_ip_literal(host) || host.len() <= base.len() {
                 return false;
             }
-            let (head, tail) = host.split_at(host.len() - base.len());
-            head.ends_with('.') && tail.eq_ignore_ascii_case(base)
+            // Bytes, not str: a non-ASCII domain set through the API must not make the
+            // split land inside a character.
+            let (head, tail) = host.as_bytes().split_at(host.len() - base.len());
+            head.ends_with(b".") && tail.eq_ignore_ascii_case(base.as_bytes())
         }
     }
 }
@@ -132,6 +134,8 @@ mod tests {
             (".0.0.1", "127.0.0.1", false),
             ("127.0.0.1", "127.0.0.1", true),
             (".example.com", "", false),
+            (".xx", "\u{e9}xx", false),
+            (".xx", "\u{e9}.xx", true),
         ];
         for (domain, host, expected) in table {
             assert_eq!(domain_matches(domain, host), expected, "{domain} vs {host}");
@@ -192,6 +196,17 @@ mod tests {
             assert!(!is_public_suffix(domain), "{domain}");
         }
         assert_eq!(site_of(".a.b.example.co.uk"), "example.co.uk");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matching_never_panics(domain in "\\PC{0,12}", host in "\\PC{0,12}", path in "[/a-z\u{e9}]{0,8}") {
+            let _ = domain_matches(&domain, &host);
+            let _ = domain_matches(&format!(".{domain}"), &host);
+            let _ = path_matches(&path, &host);
+            let _ = is_public_suffix(&domain);
+            let _ = canonical_domain(&domain);
+        }
     }
 
     #[test]

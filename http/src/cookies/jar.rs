@@ -56,7 +56,7 @@ pub(crate) fn is_secure_url(url: &Url) -> bool {
 /// let mut jar = NetworkCookieJar::new();
 /// let url = Url::parse("https://www.example.com/shop/cart").unwrap();
 /// assert!(jar.set_cookies_from_url(
-///     NetworkCookie::parse_cookies("session=abc; Domain=example.com"),
+///     NetworkCookie::parse_cookies("session=abc; Domain=example.com; Path=/"),
 ///     &url,
 /// ));
 /// let other = Url::parse("http://static.example.com/logo.png").unwrap();

@@ -86,14 +86,12 @@ pub(crate) fn parse_set_cookie(line: &str, now: SystemTime) -> Option<NetworkCoo
                     max_age = Some(t);
                 }
             }
-            "domain" => {
-                // An empty Domain is ignored (RFC 6265 5.2.3); an invalid one rejects the
-                // cookie, as Qt does, rather than silently widening or narrowing its scope.
-                if !attr_value.is_empty() {
-                    let dotted = attr_value.starts_with('.');
-                    let domain = canonical_domain(attr_value.trim_start_matches('.'))?;
-                    cookie.set_domain(if dotted { format!(".{domain}") } else { domain });
-                }
+            // An empty Domain is ignored (RFC 6265 5.2.3); an invalid one rejects the
+            // cookie, as Qt does, rather than silently widening or narrowing its scope.
+            "domain" if !attr_value.is_empty() => {
+                let dotted = attr_value.starts_with('.');
+                let domain = canonical_domain(attr_value.trim_start_matches('.'))?;
+                cookie.set_domain(if dotted { format!(".{domain}") } else { domain });
             }
             "path" => {
                 // A path not starting with '/' means "use the default path".
@@ -235,6 +233,23 @@ mod tests {
         assert_eq!(c.same_site_policy(), SameSite::Strict);
         let c = parse("a=b; samesite=bogus").unwrap();
         assert_eq!(c.same_site_policy(), SameSite::Default);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_headers_never_panic(line in "[ -~\u{80}-\u{10ff}\t\r\n]{0,80}") {
+            for cookie in NetworkCookie::parse_cookies_at(line.as_bytes(), now()) {
+                // Whatever is accepted serialises and parses back to the same cookie.
+                let raw = cookie.to_raw_form(crate::cookies::RawForm::Full);
+                let again = NetworkCookie::parse_cookies_at(raw.as_bytes(), now());
+                proptest::prop_assert_eq!(again.len(), 1, "{}", raw);
+            }
+        }
+
+        #[test]
+        fn arbitrary_dates_never_panic(date in "[ -~]{0,40}") {
+            let _ = parse_cookie_date(&date);
+        }
     }
 
     #[test]

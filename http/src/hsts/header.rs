@@ -141,6 +141,13 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_values_never_panic(value in "[ -~\u{80}-\u{3ff}\t]{0,60}") {
+            let _ = parse_sts(&value);
+        }
+    }
+
     #[test]
     fn invalid_headers_are_ignored() {
         for value in [
