@@ -354,7 +354,10 @@ fn raw_form_roundtrip() {
         "id=a3fWa; secure; HttpOnly; SameSite=Strict; expires=Wed, 21 Oct 2037 07:28:00 GMT; \
          domain=example.com; path=/docs"
     );
-    assert_eq!(NetworkCookie::parse_cookies(&full), [cookie.clone()]);
+    assert_eq!(
+        NetworkCookie::parse_cookies(&full),
+        std::slice::from_ref(&cookie)
+    );
     assert_eq!(cookie.to_raw_form(RawForm::NameAndValueOnly), "id=a3fWa");
 }
 
