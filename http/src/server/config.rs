@@ -1,0 +1,103 @@
+//! [`HttpServerConfiguration`]: the limits and timeouts every connection of a server obeys.
+
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use crate::h1::Limits;
+
+/// Limits and timeouts of an [`AbstractHttpServer`](super::AbstractHttpServer) (Qt's
+/// `QHttpServerConfiguration`, extended with the limits a server exposed to the Internet
+/// needs).
+///
+/// Whatever a client sends, a connection's memory stays bounded by these numbers: a request
+/// that exceeds one is answered with the matching status (414, 431, 413, 408) and the
+/// connection is closed.
+///
+/// ```
+/// use slotnet_http::server::HttpServerConfiguration;
+/// use std::time::Duration;
+///
+/// let config = HttpServerConfiguration {
+///     max_body_size: 1 << 20,
+///     keep_alive_timeout: Duration::from_secs(5),
+///     ..HttpServerConfiguration::default()
+/// };
+/// assert_eq!(config.max_header_count, 128);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpServerConfiguration {
+    /// Longest request target (the URL on the request line); longer gets 414. Default 64 KiB.
+    pub max_url_size: usize,
+    /// Largest header section (all fields together); larger gets 431. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request; more gets 431. Default 128.
+    pub max_header_count: usize,
+    /// Largest request body (by `Content-Length` or as chunks arrive); larger gets 413 and
+    /// the rest of the body is not read. Default 32 MiB.
+    pub max_body_size: u64,
+    /// How long an idle keep-alive connection (or a request body that stopped arriving) is
+    /// kept open. Default 15 s.
+    pub keep_alive_timeout: Duration,
+    /// How long a client may take to send a complete request head once it started one
+    /// (against "slowloris" clients); past it the answer is 408 and the connection closes.
+    /// Default 10 s.
+    pub header_timeout: Duration,
+    /// Most simultaneous connections; at that number the server stops accepting (clients wait
+    /// in the kernel's backlog) until one closes. Default 10,000.
+    pub max_connections: usize,
+    /// Most requests of one connection waiting for their answers (pipelining); beyond it the
+    /// server stops reading that connection until answers go out. Default 16.
+    pub max_pipelined_requests: usize,
+    /// Most response bytes queued on one connection whose client does not read; beyond it the
+    /// server stops reading that connection's further requests. Default 1 MiB.
+    pub max_buffered_output: usize,
+    /// A `Server` header added to every response that has none (default none).
+    pub server_header: Option<HeaderValue>,
+    /// Accept cleartext HTTP/2 with prior knowledge (`h2c`). Not implemented yet: setting it
+    /// has no effect, and a client preface gets 505 like any other unsupported version.
+    pub h2c: bool,
+}
+
+impl Default for HttpServerConfiguration {
+    fn default() -> Self {
+        HttpServerConfiguration {
+            max_url_size: 64 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_header_count: 128,
+            max_body_size: 32 * 1024 * 1024,
+            keep_alive_timeout: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_pipelined_requests: 16,
+            max_buffered_output: 1024 * 1024,
+            server_header: None,
+            h2c: false,
+        }
+    }
+}
+
+/// Room for the method, spaces, version and CRLF around the target on the request line.
+const REQUEST_LINE_OVERHEAD: usize = 32;
+
+impl HttpServerConfiguration {
+    /// The HTTP/1.1 decoder limits these settings translate to.
+    pub(crate) fn decoder_limits(&self) -> Limits {
+        let start_line = self.max_url_size.saturating_add(REQUEST_LINE_OVERHEAD);
+        Limits {
+            max_start_line: start_line,
+            max_headers: self.max_header_count,
+            // The decoder counts the request line in the head; the URL has its own limit.
+            max_head_bytes: start_line.saturating_add(self.max_header_bytes),
+            max_chunk_line: 4 * 1024,
+            max_body: Some(self.max_body_size),
+        }
+    }
+
+    /// The socket read buffer limit: a whole head must fit, plus room to read ahead.
+    pub(crate) fn read_buffer_size(&self) -> usize {
+        self.decoder_limits()
+            .max_head_bytes
+            .saturating_add(64 * 1024)
+    }
+}

@@ -1,0 +1,749 @@
+//! One HTTP/1.1 connection of the server: reads requests off any [`AbstractSocket`], hands
+//! them to the handler, and writes the answers back in request order.
+//!
+//! Bounded by construction: the socket's read buffer is limited (a whole head fits, not
+//! more); a request body is limited by the decoder; at most `max_pipelined_requests` answers
+//! are owed and at most `max_buffered_output` bytes wait for a slow reader before the
+//! connection stops reading further requests. One timer per connection covers the idle,
+//! slow-head, stalled-body and stalled-reader cases; it is only restarted when the
+//! connection changes phase, and when it fires it checks the real deadline (activity pushes
+//! deadlines back without touching the timer).
+//!
+//! Re-entrancy: handlers run with no `RefCell` borrow held, and may answer at once (from
+//! inside [`Connection::process_input`]) or later from the loop. A `processing` flag keeps
+//! an answer given from inside the read loop from starting a nested read loop.
+
+use std::cell::{Cell, RefCell};
+use std::os::unix::fs::FileExt;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_TYPE, SERVER};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+use slotnet_core::Timer;
+use slotnet_net::{AbstractSocket, SocketState};
+
+use super::abstract_server::{ServerCore, Settings};
+use super::config::HttpServerConfiguration;
+use super::pipeline::{FileBody, Pipeline};
+use super::request::{ConnectionInfo, HttpServerRequest};
+use super::responder::{HttpServerResponder, ResponderCtx};
+use crate::h1::{
+    encode_chunk_header, encode_response_head, BodyLength, ByteStr, Framing, H1Error,
+    RequestDecoder, RequestEvent, RequestHead, ResponseHead,
+};
+
+/// Bytes of a file body read per piece.
+const FILE_CHUNK: usize = 64 * 1024;
+/// A file body is read further only while less than this is queued on the socket.
+const FILE_HIGH_WATER: usize = 256 * 1024;
+/// Bodies at least this long go to the socket as their own `Bytes` (no copy).
+const COPY_LIMIT: usize = 4096;
+
+/// What the connection is waiting for; decides which timeout applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between requests, nothing owed.
+    Idle,
+    /// Part of a request head arrived (the slow-head timeout runs from its first byte).
+    Head,
+    /// A request body is arriving.
+    Body,
+    /// Answers are owed (a handler is working, or the client is reading them).
+    Busy,
+}
+
+/// A request whose head arrived and whose body is being received.
+struct Partial {
+    head: RequestHead,
+    seq: u64,
+    body: BodyBuf,
+    keep_alive: bool,
+}
+
+/// A request body being received: one piece is kept as it is, several are joined.
+enum BodyBuf {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl BodyBuf {
+    fn push(&mut self, data: Bytes) {
+        *self = match std::mem::replace(self, BodyBuf::Empty) {
+            BodyBuf::Empty => BodyBuf::One(data),
+            BodyBuf::One(first) => {
+                let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                BodyBuf::Many(joined)
+            }
+            BodyBuf::Many(mut joined) => {
+                joined.extend_from_slice(&data);
+                BodyBuf::Many(joined)
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            BodyBuf::Empty => Bytes::new(),
+            BodyBuf::One(b) => b,
+            BodyBuf::Many(b) => b.freeze(),
+        }
+    }
+}
+
+/// The outcome of decoding from the read buffer.
+enum Step {
+    /// More bytes are needed.
+    NeedMore,
+    /// A head with `Expect: 100-continue` arrived; its body is wanted.
+    Continue(u64),
+    /// A complete request.
+    Request(Partial),
+    /// The client sent something invalid.
+    Error(H1Error),
+    /// No further request will come (the last one asked to close).
+    Closed,
+}
+
+/// Lets [`Connection::advance`] decide under a borrow and act after releasing it.
+enum Next {
+    Stop,
+    PumpFile,
+    Close,
+    Flush(Option<Bytes>),
+}
+
+pub(crate) struct Connection {
+    weak: Weak<Connection>,
+    id: u64,
+    server: Weak<ServerCore>,
+    settings: Rc<Settings>,
+    config: Rc<HttpServerConfiguration>,
+    socket: Box<dyn AbstractSocket>,
+    info: ConnectionInfo,
+    timer: Timer,
+    decoder: RefCell<RequestDecoder>,
+    partial: RefCell<Option<Partial>>,
+    pipeline: RefCell<Pipeline>,
+    /// Reused to encode heads and small bodies.
+    scratch: RefCell<BytesMut>,
+    /// `process_input` is running (a handler answering from inside it must not re-enter).
+    processing: Cell<bool>,
+    /// Reading stopped on backpressure; resumed when answers go out.
+    input_blocked: Cell<bool>,
+    /// No further request is read (an error, `Connection: close`, or closing).
+    read_stopped: Cell<bool>,
+    /// The server is shutting down: finish what is owed, then close.
+    draining: Cell<bool>,
+    /// `disconnect_from_host` was called.
+    closing: Cell<bool>,
+    /// The socket is gone.
+    closed: Cell<bool>,
+    phase: Cell<Phase>,
+    phase_since: Cell<Instant>,
+    last_read: Cell<Instant>,
+    last_write: Cell<Instant>,
+}
+
+impl Connection {
+    /// Takes over `socket` (connected) for server `server`; returns `None` if it is already
+    /// closed. Bytes already buffered on the socket are processed at once.
+    pub(crate) fn start(
+        server: &Rc<ServerCore>,
+        id: u64,
+        socket: Box<dyn AbstractSocket>,
+        info: ConnectionInfo,
+    ) -> Option<Rc<Connection>> {
+        if socket.state() != SocketState::Connected {
+            return None;
+        }
+        let config = server.config();
+        socket.set_read_buffer_size(config.read_buffer_size());
+        let timer = Timer::with_parent(&socket.as_object());
+        timer.set_single_shot(true);
+        let now = Instant::now();
+        let conn = Rc::new_cyclic(|weak| Connection {
+            weak: weak.clone(),
+            id,
+            server: Rc::downgrade(server),
+            settings: server.settings().clone(),
+            decoder: RefCell::new(RequestDecoder::with_limits(config.decoder_limits())),
+            config,
+            socket,
+            info,
+            timer,
+            partial: RefCell::new(None),
+            pipeline: RefCell::new(Pipeline::default()),
+            scratch: RefCell::new(BytesMut::new()),
+            processing: Cell::new(false),
+            input_blocked: Cell::new(false),
+            read_stopped: Cell::new(false),
+            draining: Cell::new(false),
+            closing: Cell::new(false),
+            closed: Cell::new(false),
+            phase: Cell::new(Phase::Idle),
+            phase_since: Cell::new(now),
+            last_read: Cell::new(now),
+            last_write: Cell::new(now),
+        });
+        conn.connect_signals();
+        conn.timer.start_interval(conn.config.keep_alive_timeout);
+        Some(conn)
+    }
+
+    fn connect_signals(&self) {
+        let socket = &self.socket;
+        let weak = self.weak.clone();
+        socket.ready_read().connect(move |_| {
+            if let Some(conn) = weak.upgrade() {
+                conn.last_read.set(Instant::now());
+                conn.process_input();
+            }
+        });
+        let weak = self.weak.clone();
+        socket.bytes_written().connect(move |_| {
+            if let Some(conn) = weak.upgrade() {
+                conn.last_write.set(Instant::now());
+                conn.advance();
+            }
+        });
+        let weak = self.weak.clone();
+        socket.read_channel_finished().connect(move |_| {
+            if let Some(conn) = weak.upgrade() {
+                conn.decoder.borrow_mut().eof();
+                conn.process_input();
+            }
+        });
+        let weak = self.weak.clone();
+        socket.disconnected().connect(move |_| {
+            if let Some(conn) = weak.upgrade() {
+                conn.on_disconnected();
+            }
+        });
+        let weak = self.weak.clone();
+        self.timer.timeout().connect(move |_| {
+            if let Some(conn) = weak.upgrade() {
+                conn.on_timer();
+            }
+        });
+    }
+
+    // ----- reading requests -------------------------------------------------------------
+
+    /// Decodes and dispatches buffered requests while allowed.
+    pub(crate) fn process_input(&self) {
+        if self.processing.replace(true) {
+            return;
+        }
+        loop {
+            if self.read_stopped.get() || self.closing.get() || self.closed.get() {
+                break;
+            }
+            if self.draining.get() && self.partial.borrow().is_none() {
+                self.read_stopped.set(true);
+                break;
+            }
+            if self.must_wait() {
+                self.input_blocked.set(true);
+                break;
+            }
+            self.input_blocked.set(false);
+            match self.decode_step() {
+                Step::NeedMore => break,
+                Step::Continue(seq) => self.emit(seq, b"HTTP/1.1 100 Continue\r\n\r\n"),
+                Step::Request(partial) => self.dispatch(partial),
+                Step::Error(error) => {
+                    self.reject(error);
+                    break;
+                }
+                Step::Closed => {
+                    self.read_stopped.set(true);
+                    break;
+                }
+            }
+        }
+        self.processing.set(false);
+        self.after_progress();
+    }
+
+    /// Backpressure: too many answers owed, or too much output unread by the client.
+    fn must_wait(&self) -> bool {
+        // A request whose head arrived already has its slot: let its body in.
+        let owed = self.pipeline.borrow().len() - usize::from(self.partial.borrow().is_some());
+        owed >= self.config.max_pipelined_requests.max(1)
+            || self.socket.bytes_to_write() > self.config.max_buffered_output
+    }
+
+    fn decode_step(&self) -> Step {
+        let mut step = Step::NeedMore;
+        let mut decoder = self.decoder.borrow_mut();
+        let mut partial = self.partial.borrow_mut();
+        let pipeline = &self.pipeline;
+        self.socket.with_read_buffer(&mut |buf| {
+            step = loop {
+                match decoder.decode(buf) {
+                    Ok(Some(RequestEvent::Head(head))) => {
+                        let seq = pipeline.borrow_mut().push();
+                        *partial = Some(Partial {
+                            head,
+                            seq,
+                            body: BodyBuf::Empty,
+                            keep_alive: decoder.keep_alive(),
+                        });
+                        if decoder.expects_continue() {
+                            break Step::Continue(seq);
+                        }
+                    }
+                    Ok(Some(RequestEvent::Data(data))) => {
+                        if let Some(p) = partial.as_mut() {
+                            p.body.push(data);
+                        }
+                    }
+                    Ok(Some(RequestEvent::End { .. })) => {
+                        if let Some(p) = partial.take() {
+                            break Step::Request(p);
+                        }
+                    }
+                    Ok(None) if decoder.is_closed() => break Step::Closed,
+                    Ok(None) => break Step::NeedMore,
+                    Err(error) => break Step::Error(error),
+                }
+            };
+        });
+        step
+    }
+
+    fn dispatch(&self, partial: Partial) {
+        let Partial {
+            head,
+            seq,
+            body,
+            keep_alive,
+        } = partial;
+        let request = Rc::new(HttpServerRequest::new(
+            head.method,
+            head.target,
+            head.version,
+            head.headers,
+            body.into_bytes(),
+            self.info,
+        ));
+        let responder = HttpServerResponder::new(ResponderCtx {
+            conn: self.weak.clone(),
+            seq,
+            request: request.clone(),
+            keep_alive,
+        });
+        let handler = self.settings.handler.clone();
+        if let Err(responder) = handler.handle_request(&request, responder) {
+            handler.missing_handler(&request, responder);
+        }
+    }
+
+    /// Answers a malformed request with the status it deserves and stops reading.
+    fn reject(&self, error: H1Error) {
+        self.read_stopped.set(true);
+        if matches!(error, H1Error::IncompleteHead | H1Error::TruncatedBody) {
+            // The client is gone: nobody would read an answer.
+            self.partial.borrow_mut().take();
+            self.close_gracefully();
+            return;
+        }
+        self.answer_error(error.status_hint());
+    }
+
+    /// Writes an error answer in the current request's slot (or a new one) and closes after it.
+    fn answer_error(&self, status: StatusCode) {
+        let seq = match self.partial.borrow_mut().take() {
+            Some(p) => p.seq,
+            None => self.pipeline.borrow_mut().push(),
+        };
+        let head = ResponseHead::new(status);
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let mut head = head;
+        head.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        head.headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        if let Some(server) = &self.config.server_header {
+            head.headers.insert(SERVER, server.clone());
+        }
+        let body_len = reason.len() as u64 + 1;
+        {
+            let mut scratch = self.scratch.borrow_mut();
+            encode_response_head(
+                &head,
+                &Method::GET,
+                BodyLength::Known(body_len),
+                &mut scratch,
+            );
+            scratch.extend_from_slice(reason.as_bytes());
+            scratch.extend_from_slice(b"\n");
+        }
+        self.emit_scratch(seq);
+        self.finish(seq, true);
+    }
+
+    // ----- writing answers --------------------------------------------------------------
+
+    /// Encodes a response head for the request of `ctx` into the scratch buffer (not sent
+    /// yet), after the after-request hooks ran. Returns the body framing and whether the
+    /// connection closes after this answer.
+    pub(crate) fn encode_head(
+        &self,
+        ctx: &ResponderCtx,
+        mut status: StatusCode,
+        mut headers: HeaderMap,
+        length: BodyLength,
+    ) -> (Framing, bool) {
+        self.settings
+            .run_after_request(&ctx.request, &mut status, &mut headers);
+        if let Some(server) = &self.config.server_header {
+            if !headers.contains_key(SERVER) {
+                headers.insert(SERVER, server.clone());
+            }
+        }
+        let version = ctx.request.version();
+        let user_close = headers.get_all(CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
+        let close = user_close || !ctx.keep_alive || self.draining.get();
+        if close {
+            if !user_close {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+        } else if version == Version::HTTP_10 {
+            headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+        let head = ResponseHead {
+            version: if version == Version::HTTP_10 {
+                Version::HTTP_10
+            } else {
+                Version::HTTP_11
+            },
+            status,
+            reason: ByteStr::new(),
+            headers,
+        };
+        let framing = encode_response_head(
+            &head,
+            ctx.request.method(),
+            length,
+            &mut self.scratch.borrow_mut(),
+        );
+        (framing, close || framing == Framing::CloseDelimited)
+    }
+
+    /// Appends body bytes to the scratch buffer (after a head), for small bodies.
+    pub(crate) fn scratch_append(&self, data: &[u8]) {
+        self.scratch.borrow_mut().extend_from_slice(data);
+    }
+
+    /// Appends a chunk size line to the scratch buffer.
+    pub(crate) fn chunk_header(&self, len: u64) {
+        encode_chunk_header(len, &mut self.scratch.borrow_mut());
+    }
+
+    /// Whether answers can still reach the client.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.closing.get() && !self.closed.get()
+    }
+
+    /// Sends the scratch buffer for answer `seq` and clears it.
+    pub(crate) fn emit_scratch(&self, seq: u64) {
+        let mut scratch = self.scratch.borrow_mut();
+        if !scratch.is_empty() {
+            let taken = std::mem::take(&mut *scratch);
+            drop(scratch);
+            self.emit(seq, &taken);
+            let mut taken = taken;
+            taken.clear();
+            *self.scratch.borrow_mut() = taken;
+        }
+    }
+
+    /// Sends bytes of answer `seq`: straight to the socket when it is the front answer,
+    /// buffered otherwise.
+    pub(crate) fn emit(&self, seq: u64, data: &[u8]) {
+        if self.closed.get() || data.is_empty() {
+            return;
+        }
+        let mut pipeline = self.pipeline.borrow_mut();
+        if pipeline.is_front(seq) {
+            drop(pipeline);
+            self.socket.write(data);
+        } else if let Some(slot) = pipeline.get_mut(seq) {
+            slot.buffered.extend_from_slice(data);
+        }
+    }
+
+    /// Like [`Connection::emit`] for a body piece, without copying large pieces.
+    pub(crate) fn emit_bytes(&self, seq: u64, data: Bytes) {
+        if data.len() < COPY_LIMIT {
+            return self.emit(seq, &data);
+        }
+        if self.closed.get() {
+            return;
+        }
+        let mut pipeline = self.pipeline.borrow_mut();
+        if pipeline.is_front(seq) {
+            drop(pipeline);
+            self.socket.write_bytes(data);
+        } else if let Some(slot) = pipeline.get_mut(seq) {
+            slot.buffered.extend_from_slice(&data);
+        }
+    }
+
+    /// Sends a head plus small body in one piece, or the head then the body as it is.
+    pub(crate) fn emit_with_body(&self, seq: u64, body: Bytes) {
+        if body.len() < COPY_LIMIT {
+            self.scratch_append(&body);
+            self.emit_scratch(seq);
+        } else {
+            self.emit_scratch(seq);
+            self.emit_bytes(seq, body);
+        }
+    }
+
+    /// Attaches a file body to answer `seq`; it is read and sent once earlier answers are out.
+    pub(crate) fn set_file(&self, seq: u64, file: FileBody) {
+        if let Some(slot) = self.pipeline.borrow_mut().get_mut(seq) {
+            slot.file = Some(file);
+        }
+    }
+
+    /// Marks answer `seq` complete; `close` closes the connection after it.
+    pub(crate) fn finish(&self, seq: u64, close: bool) {
+        {
+            let mut pipeline = self.pipeline.borrow_mut();
+            let Some(slot) = pipeline.get_mut(seq) else {
+                return;
+            };
+            slot.done = true;
+            slot.close |= close;
+        }
+        if close {
+            self.read_stopped.set(true);
+        }
+        self.advance();
+    }
+
+    /// Sends what the front answers have ready, retires complete answers, closes after an
+    /// answer that asked for it, and resumes reading when backpressure has eased.
+    fn advance(&self) {
+        if self.closed.get() {
+            return;
+        }
+        loop {
+            let next = {
+                let mut pipeline = self.pipeline.borrow_mut();
+                match pipeline.front_mut() {
+                    None => Next::Stop,
+                    Some(slot) if slot.file.is_some() => Next::PumpFile,
+                    Some(slot) if !slot.done => Next::Stop,
+                    Some(_) => match pipeline.pop_front() {
+                        Some(slot) if slot.close => Next::Close,
+                        _ => Next::Flush(
+                            pipeline
+                                .front_mut()
+                                .map(|s| s.buffered.split().freeze())
+                                .filter(|b| !b.is_empty()),
+                        ),
+                    },
+                }
+            };
+            match next {
+                Next::Stop => break,
+                Next::PumpFile => {
+                    if !self.pump_file() {
+                        break;
+                    }
+                }
+                Next::Close => {
+                    self.close_gracefully();
+                    return;
+                }
+                Next::Flush(Some(bytes)) => {
+                    self.socket.write_bytes(bytes);
+                }
+                Next::Flush(None) => {}
+            }
+        }
+        if self.processing.get() {
+            return;
+        }
+        if self.input_blocked.get() && !self.must_wait() {
+            self.process_input();
+        } else {
+            self.after_progress();
+        }
+    }
+
+    /// Sends the next pieces of the front answer's file; returns whether the file is done.
+    fn pump_file(&self) -> bool {
+        loop {
+            if self.socket.bytes_to_write() >= FILE_HIGH_WATER {
+                return false;
+            }
+            let piece = {
+                let mut pipeline = self.pipeline.borrow_mut();
+                let Some(slot) = pipeline.front_mut() else {
+                    return false;
+                };
+                let Some(body) = slot.file.as_mut() else {
+                    return true;
+                };
+                if body.remaining == 0 {
+                    slot.file = None;
+                    return true;
+                }
+                let want = usize::try_from(body.remaining)
+                    .unwrap_or(FILE_CHUNK)
+                    .min(FILE_CHUNK);
+                let mut buf = vec![0u8; want];
+                match body.file.read_at(&mut buf, body.offset) {
+                    Ok(n) if n > 0 => {
+                        buf.truncate(n);
+                        body.offset += n as u64;
+                        body.remaining -= n as u64;
+                        Some(Bytes::from(buf))
+                    }
+                    // The file shrank or failed: the announced length cannot be kept.
+                    _ => None,
+                }
+            };
+            match piece {
+                Some(bytes) => {
+                    self.socket.write_bytes(bytes);
+                }
+                None => {
+                    self.socket.abort();
+                    return false;
+                }
+            }
+        }
+    }
+
+    // ----- closing and timeouts ---------------------------------------------------------
+
+    /// Server shutdown: finish the answers owed, read no new request, then close.
+    pub(crate) fn begin_drain(&self) {
+        self.draining.set(true);
+        self.after_progress();
+    }
+
+    fn close_gracefully(&self) {
+        if self.closing.replace(true) {
+            return;
+        }
+        self.read_stopped.set(true);
+        self.timer.stop();
+        // May emit `disconnected` right away (nothing left to flush).
+        self.socket.disconnect_from_host();
+    }
+
+    /// Closes at once (server destroyed or a hopeless client).
+    pub(crate) fn abort(&self) {
+        self.closing.set(true);
+        self.socket.abort();
+    }
+
+    fn on_disconnected(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.closing.set(true);
+        self.timer.stop();
+        self.partial.borrow_mut().take();
+        if let Some(server) = self.server.upgrade() {
+            server.connection_closed(self.id);
+        }
+        self.socket.as_object().delete_later();
+    }
+
+    /// After reading or writing: close a draining connection that owes nothing, and switch
+    /// the timer when the phase changed.
+    fn after_progress(&self) {
+        if self.closing.get() || self.closed.get() {
+            return;
+        }
+        let phase = self.current_phase();
+        if phase == Phase::Idle && (self.draining.get() || self.read_stopped.get()) {
+            self.close_gracefully();
+            return;
+        }
+        if phase != self.phase.get() {
+            self.phase.set(phase);
+            self.phase_since.set(Instant::now());
+            self.timer.start_interval(self.timeout_of(phase));
+        }
+    }
+
+    fn current_phase(&self) -> Phase {
+        if self.partial.borrow().is_some() {
+            Phase::Body
+        } else if !self.decoder.borrow().is_idle() {
+            Phase::Head
+        } else if !self.pipeline.borrow().is_empty() {
+            Phase::Busy
+        } else {
+            Phase::Idle
+        }
+    }
+
+    fn timeout_of(&self, phase: Phase) -> Duration {
+        match phase {
+            Phase::Head => self.config.header_timeout,
+            _ => self.config.keep_alive_timeout,
+        }
+    }
+
+    fn on_timer(&self) {
+        if self.closing.get() || self.closed.get() {
+            return;
+        }
+        let now = Instant::now();
+        let phase = self.current_phase();
+        let since = if phase == self.phase.get() {
+            self.phase_since.get()
+        } else {
+            now
+        };
+        let timeout = self.timeout_of(phase);
+        let deadline = match phase {
+            Phase::Idle => since.max(self.last_read.get()).max(self.last_write.get()) + timeout,
+            Phase::Head => since + timeout,
+            Phase::Body => since.max(self.last_read.get()) + timeout,
+            Phase::Busy if self.socket.bytes_to_write() == 0 => now + timeout,
+            Phase::Busy => since.max(self.last_write.get()) + timeout,
+        };
+        if deadline > now {
+            self.phase.set(phase);
+            self.phase_since.set(since);
+            self.timer.start_interval(deadline - now);
+            return;
+        }
+        match phase {
+            Phase::Idle => self.close_gracefully(),
+            Phase::Head | Phase::Body => {
+                self.read_stopped.set(true);
+                self.answer_error(StatusCode::REQUEST_TIMEOUT);
+                // If earlier answers are still owed the 408 waits behind them; do not wait
+                // for a client that stopped sending.
+                if !self.closing.get() {
+                    self.abort();
+                }
+            }
+            // The client does not read what it asked for.
+            Phase::Busy => self.abort(),
+        }
+    }
+}

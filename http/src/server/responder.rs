@@ -1,0 +1,284 @@
+//! [`HttpServerResponder`]: the handle a handler answers one request with.
+
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::connection::Connection;
+use super::pipeline::FileBody;
+use super::request::HttpServerRequest;
+use super::response::{HttpServerResponse, ResponseBody};
+use crate::h1::{BodyLength, Framing};
+
+/// What a responder needs to find its connection and answer slot.
+pub(crate) struct ResponderCtx {
+    pub(crate) conn: Weak<Connection>,
+    pub(crate) seq: u64,
+    pub(crate) request: Rc<HttpServerRequest>,
+    /// Whether the client allows the connection to be reused after this request.
+    pub(crate) keep_alive: bool,
+}
+
+/// A streamed answer in progress.
+struct Stream {
+    framing: Framing,
+    written: u64,
+    close: bool,
+}
+
+/// Answers one request (Qt's `QHttpServerResponder`).
+///
+/// A handler answers at once, or keeps the responder (moves it into a timer closure, a
+/// signal slot, ...) and answers later from the loop: answers go out in request order even
+/// when pipelined requests are answered out of order. Methods that complete the answer take
+/// `self`, so a request is answered once.
+///
+/// Streaming: [`write_begin`](Self::write_begin), any number of
+/// [`write_chunk`](Self::write_chunk), then [`write_end`](Self::write_end). Without a
+/// length the body is chunked (HTTP/1.1) or delimited by closing the connection (HTTP/1.0).
+///
+/// **Dropping a responder without answering answers `500 Internal Server Error`**, so that a
+/// forgotten request never leaves a client (and every request pipelined behind it) waiting.
+/// Dropping it in the middle of a streamed answer closes the connection after the bytes
+/// already written: the client sees a truncated body, not a complete wrong one.
+///
+/// If the connection closed meanwhile, every method does nothing.
+pub struct HttpServerResponder {
+    ctx: Option<ResponderCtx>,
+    stream: Option<Stream>,
+}
+
+impl std::fmt::Debug for HttpServerResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServerResponder")
+            .field("answered", &self.ctx.is_none())
+            .field("streaming", &self.stream.is_some())
+            .finish()
+    }
+}
+
+impl HttpServerResponder {
+    pub(crate) fn new(ctx: ResponderCtx) -> Self {
+        HttpServerResponder {
+            ctx: Some(ctx),
+            stream: None,
+        }
+    }
+
+    /// The request being answered.
+    pub fn request(&self) -> Option<&HttpServerRequest> {
+        self.ctx.as_ref().map(|c| &*c.request)
+    }
+
+    /// Whether the client is still connected (an answer would reach it).
+    pub fn is_connected(&self) -> bool {
+        self.ctx
+            .as_ref()
+            .and_then(|c| c.conn.upgrade())
+            .is_some_and(|c| c.is_open())
+    }
+
+    /// Answers with `status`, `headers` and `body` (Qt's `write(data, headers, status)`).
+    /// `Content-Length`, `Date` and the connection fields are added; a response to HEAD
+    /// carries no body.
+    pub fn write(mut self, status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>) {
+        let body = body.into();
+        if self.stream.is_some() {
+            // Already streaming: the body continues the stream.
+            self.write_chunk(body);
+            return self.write_end();
+        }
+        let Some(ctx) = self.ctx.take() else {
+            return;
+        };
+        let Some(conn) = ctx.conn.upgrade() else {
+            return;
+        };
+        let (framing, close) =
+            conn.encode_head(&ctx, status, headers, BodyLength::Known(body.len() as u64));
+        if matches!(framing, Framing::Length(_)) {
+            conn.emit_with_body(ctx.seq, body);
+        } else {
+            conn.emit_scratch(ctx.seq);
+        }
+        conn.finish(ctx.seq, close);
+    }
+
+    /// Answers with `status` and `body` of type `mime_type` (Qt's
+    /// `write(data, mimeType, status)`).
+    pub fn write_data(self, status: StatusCode, mime_type: &str, body: impl Into<Bytes>) {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(mime_type) {
+            headers.insert(CONTENT_TYPE, value);
+        }
+        self.write(status, headers, body)
+    }
+
+    /// Answers with `status` and an empty body (Qt's `write(status)`).
+    pub fn write_status(self, status: StatusCode) {
+        self.write(status, HeaderMap::new(), Bytes::new())
+    }
+
+    /// Answers with `status` and `json`, an already serialised JSON document, as
+    /// `application/json` (Qt's `write(QJsonDocument, status)`).
+    pub fn write_json(self, status: StatusCode, json: impl Into<Bytes>) {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self.write(status, headers, json)
+    }
+
+    /// Sends a complete [`HttpServerResponse`] (Qt's `sendResponse`). A file body is read
+    /// and sent in pieces as the client takes them.
+    pub fn send_response(mut self, response: HttpServerResponse) {
+        let (status, headers, body) = response.into_parts();
+        match body {
+            ResponseBody::Bytes(bytes) => self.write(status, headers, bytes),
+            ResponseBody::File { file, offset, len } => {
+                if self.stream.is_some() {
+                    // Misuse after write_begin: nothing sensible to add to that stream.
+                    return self.write_end();
+                }
+                let Some(ctx) = self.ctx.take() else {
+                    return;
+                };
+                let Some(conn) = ctx.conn.upgrade() else {
+                    return;
+                };
+                let (framing, close) =
+                    conn.encode_head(&ctx, status, headers, BodyLength::Known(len));
+                conn.emit_scratch(ctx.seq);
+                if matches!(framing, Framing::Length(_)) && len > 0 {
+                    conn.set_file(
+                        ctx.seq,
+                        FileBody {
+                            file,
+                            offset,
+                            remaining: len,
+                        },
+                    );
+                }
+                conn.finish(ctx.seq, close);
+            }
+        }
+    }
+
+    /// Starts a streamed answer: sends the head now. `length` is the exact body length if
+    /// known (sent as `Content-Length`), else the body is chunked. Returns false if the
+    /// answer was already started or the connection is gone.
+    pub fn write_begin(
+        &mut self,
+        status: StatusCode,
+        headers: HeaderMap,
+        length: Option<u64>,
+    ) -> bool {
+        if self.stream.is_some() {
+            return false;
+        }
+        let Some(ctx) = &self.ctx else {
+            return false;
+        };
+        let Some(conn) = ctx.conn.upgrade() else {
+            return false;
+        };
+        let length = match length {
+            Some(n) => BodyLength::Known(n),
+            None => BodyLength::Unknown,
+        };
+        let (framing, close) = conn.encode_head(ctx, status, headers, length);
+        conn.emit_scratch(ctx.seq);
+        self.stream = Some(Stream {
+            framing,
+            written: 0,
+            close,
+        });
+        true
+    }
+
+    /// Sends a piece of a streamed answer (one chunk when chunked). Returns false before
+    /// [`write_begin`](Self::write_begin), when the piece would exceed the announced length,
+    /// or when the connection is gone.
+    pub fn write_chunk(&mut self, data: impl Into<Bytes>) -> bool {
+        let data = data.into();
+        let (Some(ctx), Some(stream)) = (&self.ctx, &mut self.stream) else {
+            return false;
+        };
+        let Some(conn) = ctx.conn.upgrade() else {
+            return false;
+        };
+        let len = data.len() as u64;
+        match stream.framing {
+            Framing::Empty => {}
+            Framing::Length(declared) => {
+                if stream.written + len > declared {
+                    return false;
+                }
+                conn.emit_bytes(ctx.seq, data);
+            }
+            Framing::Chunked => {
+                if len > 0 {
+                    conn.chunk_header(len);
+                    if data.len() < 4096 {
+                        conn.scratch_append(&data);
+                        conn.scratch_append(b"\r\n");
+                        conn.emit_scratch(ctx.seq);
+                    } else {
+                        conn.emit_scratch(ctx.seq);
+                        conn.emit_bytes(ctx.seq, data);
+                        conn.emit(ctx.seq, b"\r\n");
+                    }
+                }
+            }
+            Framing::CloseDelimited => conn.emit_bytes(ctx.seq, data),
+        }
+        stream.written += len;
+        conn.is_open()
+    }
+
+    /// Ends a streamed answer. A body shorter than the announced length cannot be repaired:
+    /// the connection is closed after it (the client sees it truncated).
+    pub fn write_end(mut self) {
+        let Some(stream) = self.stream.take() else {
+            // Not started: an empty 200, like Qt's writeEnd after no writeBeginning.
+            return self.write_status(StatusCode::OK);
+        };
+        let Some(ctx) = self.ctx.take() else {
+            return;
+        };
+        let Some(conn) = ctx.conn.upgrade() else {
+            return;
+        };
+        let complete = match stream.framing {
+            Framing::Length(declared) => stream.written == declared,
+            Framing::Chunked => {
+                conn.emit(ctx.seq, b"0\r\n\r\n");
+                true
+            }
+            Framing::Empty | Framing::CloseDelimited => true,
+        };
+        conn.finish(ctx.seq, stream.close || !complete);
+    }
+}
+
+impl Drop for HttpServerResponder {
+    fn drop(&mut self) {
+        if self.ctx.is_none() {
+            return;
+        }
+        if self.stream.is_some() {
+            // Half-sent: close after what was written.
+            if let Some(ctx) = self.ctx.take() {
+                if let Some(conn) = ctx.conn.upgrade() {
+                    conn.finish(ctx.seq, true);
+                }
+            }
+            return;
+        }
+        let responder = HttpServerResponder {
+            ctx: self.ctx.take(),
+            stream: None,
+        };
+        responder.write_status(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,217 @@
+//! [`HttpServerResponse`]: a complete response built before it is sent.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::mime::mime_type_for_path;
+
+/// The body of an [`HttpServerResponse`].
+#[derive(Debug)]
+pub enum ResponseBody {
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// `len` bytes of an open file starting at `offset`, read in pieces as the client takes
+    /// them (a large file never sits in memory).
+    File {
+        /// The open file.
+        file: File,
+        /// Where the body starts in the file.
+        offset: u64,
+        /// How many bytes are sent.
+        len: u64,
+    },
+}
+
+impl ResponseBody {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            ResponseBody::Bytes(b) => b.len() as u64,
+            ResponseBody::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A response built in full before it is sent (Qt's `QHttpServerResponse`), sent with
+/// [`HttpServerResponder::send_response`](super::HttpServerResponder::send_response).
+///
+/// ```
+/// use slotnet_http::server::HttpServerResponse;
+/// use http::StatusCode;
+///
+/// let mut response = HttpServerResponse::json(r#"{"ok":true}"#);
+/// response.set_header("x-request-id", "42");
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+#[derive(Debug)]
+pub struct HttpServerResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: ResponseBody,
+}
+
+impl HttpServerResponse {
+    /// A response with `status`, no header fields and an empty body.
+    pub fn new(status: StatusCode) -> Self {
+        HttpServerResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: ResponseBody::Bytes(Bytes::new()),
+        }
+    }
+
+    /// A response with `status` and `body` of type `mime_type`.
+    pub fn with_body(status: StatusCode, mime_type: &str, body: impl Into<Bytes>) -> Self {
+        let mut response = HttpServerResponse::new(status);
+        response.set_header(CONTENT_TYPE, mime_type);
+        response.body = ResponseBody::Bytes(body.into());
+        response
+    }
+
+    /// A 200 response with a `text/plain; charset=utf-8` body.
+    pub fn text(body: impl Into<String>) -> Self {
+        Self::with_body(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            Bytes::from(body.into()),
+        )
+    }
+
+    /// A 200 response whose body is `json`, an already serialised JSON document, with
+    /// `Content-Type: application/json`.
+    pub fn json(json: impl Into<String>) -> Self {
+        Self::with_body(StatusCode::OK, "application/json", Bytes::from(json.into()))
+    }
+
+    /// A 200 response with the content of the file at `path`, its `Content-Type` guessed from
+    /// the extension. As Qt's `fromFile`, a file that cannot be opened gives a 404 response.
+    /// The file is read while it is sent, not here.
+    pub fn from_file(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match Self::try_from_file(path) {
+            Ok(response) => response,
+            Err(_) => HttpServerResponse::new(StatusCode::NOT_FOUND),
+        }
+    }
+
+    /// Like [`HttpServerResponse::from_file`], reporting why the file cannot be served (it
+    /// is missing, unreadable, or not a regular file).
+    pub fn try_from_file(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let mut response = Self::from_file_part(file, 0, meta.len());
+        response.set_header(CONTENT_TYPE, mime_type_for_path(path));
+        Ok(response)
+    }
+
+    /// A 200 response sending `len` bytes of `file` from `offset` (set the status to 206 and
+    /// add `Content-Range` for a range request). No `Content-Type` is set.
+    pub fn from_file_part(file: File, offset: u64, len: u64) -> Self {
+        HttpServerResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: ResponseBody::File { file, offset, len },
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Changes the status code.
+    pub fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header fields, to change them.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// Sets header `name` to `value`, replacing earlier values. A value that is not a valid
+    /// header value (control characters) is ignored; returns whether it was set.
+    pub fn set_header<N, V>(&mut self, name: N, value: V) -> bool
+    where
+        N: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.headers.insert(name, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds a value for header `name`, keeping earlier ones (e.g. several `Set-Cookie`).
+    pub fn add_header<N, V>(&mut self, name: N, value: V) -> bool
+    where
+        N: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &ResponseBody {
+        &self.body
+    }
+
+    /// The body bytes, for a body in memory (`None` for a file).
+    pub fn data(&self) -> Option<&Bytes> {
+        match &self.body {
+            ResponseBody::Bytes(b) => Some(b),
+            ResponseBody::File { .. } => None,
+        }
+    }
+
+    /// Replaces the body (the `Content-Type` is left as it is).
+    pub fn set_body(&mut self, body: ResponseBody) {
+        self.body = body;
+    }
+
+    /// The `Content-Type`, if set.
+    pub fn mime_type(&self) -> Option<&str> {
+        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn into_parts(self) -> (StatusCode, HeaderMap, ResponseBody) {
+        (self.status, self.headers, self.body)
+    }
+}
+
+impl From<StatusCode> for HttpServerResponse {
+    fn from(status: StatusCode) -> Self {
+        HttpServerResponse::new(status)
+    }
+}
