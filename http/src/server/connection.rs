@@ -40,6 +40,24 @@ const FILE_CHUNK: usize = 64 * 1024;
 const FILE_HIGH_WATER: usize = 256 * 1024;
 /// Bodies at least this long go to the socket as their own `Bytes` (no copy).
 const COPY_LIMIT: usize = 4096;
+/// After an error answer, input is still read and dropped before closing: closing with
+/// unread input makes the kernel send a reset, which can destroy the answer before the
+/// client reads it (a client still sending an oversized upload would never see its 413).
+/// Lingering ends when the client closes, when nothing arrived for `LINGER_QUIET` (the
+/// client stopped sending and waits for the answer or the close), after `LINGER_TIME`, or
+/// after `LINGER_MAX_BYTES`.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_QUIET: Duration = Duration::from_millis(100);
+const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// The size of a header section as sent (`name: value\r\n` per field). The decoder bounds
+/// request line and fields together; this applies the header part's own limit.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
 
 /// What the connection is waiting for; decides which timeout applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +161,11 @@ pub(crate) struct Connection {
     closing: Cell<bool>,
     /// The socket is gone.
     closed: Cell<bool>,
+    /// Close by lingering (see [`LINGER_TIME`]) once the answers are out.
+    linger: Cell<bool>,
+    /// Lingering: input is read and dropped until the client closes or time is up.
+    lingering: Cell<bool>,
+    discarded: Cell<usize>,
     phase: Cell<Phase>,
     phase_since: Cell<Instant>,
     last_read: Cell<Instant>,
@@ -185,6 +208,9 @@ impl Connection {
             draining: Cell::new(false),
             closing: Cell::new(false),
             closed: Cell::new(false),
+            linger: Cell::new(false),
+            lingering: Cell::new(false),
+            discarded: Cell::new(0),
             phase: Cell::new(Phase::Idle),
             phase_since: Cell::new(now),
             last_read: Cell::new(now),
@@ -236,6 +262,9 @@ impl Connection {
 
     /// Decodes and dispatches buffered requests while allowed.
     pub(crate) fn process_input(&self) {
+        if self.lingering.get() {
+            return self.discard_input();
+        }
         if self.processing.replace(true) {
             return;
         }
@@ -283,10 +312,14 @@ impl Connection {
         let mut decoder = self.decoder.borrow_mut();
         let mut partial = self.partial.borrow_mut();
         let pipeline = &self.pipeline;
+        let max_header_bytes = self.config.max_header_bytes;
         self.socket.with_read_buffer(&mut |buf| {
             step = loop {
                 match decoder.decode(buf) {
                     Ok(Some(RequestEvent::Head(head))) => {
+                        if header_bytes(&head.headers) > max_header_bytes {
+                            break Step::Error(H1Error::HeadersTooLarge);
+                        }
                         let seq = pipeline.borrow_mut().push();
                         *partial = Some(Partial {
                             head,
@@ -353,11 +386,15 @@ impl Connection {
             self.close_gracefully();
             return;
         }
-        self.answer_error(error.status_hint());
+        self.answer_error(error.status_hint(), true);
     }
 
     /// Writes an error answer in the current request's slot (or a new one) and closes after it.
-    fn answer_error(&self, status: StatusCode) {
+    ///
+    /// `linger`: drop the client's further input for a while before closing (it may still be
+    /// sending what was refused).
+    fn answer_error(&self, status: StatusCode, linger: bool) {
+        self.linger.set(linger);
         let seq = match self.partial.borrow_mut().take() {
             Some(p) => p.seq,
             None => self.pipeline.borrow_mut().push(),
@@ -568,7 +605,11 @@ impl Connection {
                     }
                 }
                 Next::Close => {
-                    self.close_gracefully();
+                    if self.linger.get() {
+                        self.start_linger();
+                    } else {
+                        self.close_gracefully();
+                    }
                     return;
                 }
                 Next::Flush(Some(bytes)) => {
@@ -640,6 +681,32 @@ impl Connection {
         self.after_progress();
     }
 
+    /// Everything owed went out after an error answer: drop further input for a while, then
+    /// close.
+    fn start_linger(&self) {
+        if self.lingering.replace(true) || self.closing.get() {
+            return;
+        }
+        self.read_stopped.set(true);
+        self.partial.borrow_mut().take();
+        self.phase_since.set(Instant::now());
+        self.timer.start_interval(LINGER_QUIET);
+        self.discard_input();
+    }
+
+    fn discard_input(&self) {
+        let mut n = 0;
+        self.socket.with_read_buffer(&mut |buf| {
+            n += buf.len();
+            buf.clear();
+        });
+        let total = self.discarded.get().saturating_add(n);
+        self.discarded.set(total);
+        if total > LINGER_MAX_BYTES {
+            self.close_gracefully();
+        }
+    }
+
     fn close_gracefully(&self) {
         if self.closing.replace(true) {
             return;
@@ -672,7 +739,7 @@ impl Connection {
     /// After reading or writing: close a draining connection that owes nothing, and switch
     /// the timer when the phase changed.
     fn after_progress(&self) {
-        if self.closing.get() || self.closed.get() {
+        if self.closing.get() || self.closed.get() || self.lingering.get() {
             return;
         }
         let phase = self.current_phase();
@@ -710,6 +777,16 @@ impl Connection {
         if self.closing.get() || self.closed.get() {
             return;
         }
+        if self.lingering.get() {
+            let now = Instant::now();
+            let quiet_until = self.last_read.get().max(self.phase_since.get()) + LINGER_QUIET;
+            if now >= quiet_until || now >= self.phase_since.get() + LINGER_TIME {
+                self.close_gracefully();
+            } else {
+                self.timer.start_interval(quiet_until - now);
+            }
+            return;
+        }
         let now = Instant::now();
         let phase = self.current_phase();
         let since = if phase == self.phase.get() {
@@ -735,7 +812,8 @@ impl Connection {
             Phase::Idle => self.close_gracefully(),
             Phase::Head | Phase::Body => {
                 self.read_stopped.set(true);
-                self.answer_error(StatusCode::REQUEST_TIMEOUT);
+                // A client that slow gets no lingering.
+                self.answer_error(StatusCode::REQUEST_TIMEOUT, false);
                 // If earlier answers are still owed the 408 waits behind them; do not wait
                 // for a client that stopped sending.
                 if !self.closing.get() {
