@@ -11,8 +11,14 @@ mod local;
 mod manager;
 mod reply;
 pub mod trace;
+pub mod cache;
+pub mod decode;
+pub mod auth;
 pub mod cookies;
 pub mod h1;
+pub mod hsts;
+pub mod multipart;
+pub mod server;
 mod request;
 
 pub use body::RequestBody;

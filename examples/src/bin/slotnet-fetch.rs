@@ -1,0 +1,528 @@
+//! slotnet-fetch: a curl-like client on `NetworkAccessManager` (../shared/CONTRACT.md).
+//!
+//! Every URL goes through one manager; `--parallel N` bounds the requests in flight,
+//! `--repeat K` fetches each URL K times, `--trace` prints every signal in the format of the Qt
+//! anchor `qnam_trace`, `--bench` discards bodies and prints one summary line.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use slotnet_core::EventLoop;
+use slotnet_http::trace::SignalTrace;
+use slotnet_http::{
+    Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest, RedirectPolicy,
+    RequestBody,
+};
+
+const USAGE: &str = "usage: slotnet-fetch [OPTIONS] URL...
+  -X, --request METHOD      method (default GET; POST with -d)
+  -d, --data DATA           request body; @FILE streams the file
+  -H, --header 'N: V'       extra request header (repeatable)
+  -o, --output FILE         write bodies there (default stdout)
+  -I, --head                HEAD request
+  -i, --include             print status line and headers before the body
+      --no-follow           do not follow redirects (ManualRedirectPolicy)
+      --max-redirs N        maximum redirects (default 50)
+  -u, --user USER:PASS      credentials for authenticationRequired
+      --proxy URL           http://host:port or socks5://host:port
+      --proxy-user USER:PASS
+  -k, --insecure            ignore TLS certificate errors
+      --cacert FILE         PEM CA certificates to trust
+      --http1.1             HTTP/1.1 only
+      --http2-prior-knowledge  cleartext HTTP/2 without upgrade
+      --timeout MS          transfer (inactivity) timeout
+      --cookie-jar FILE     load cookies before, save after
+      --cache DIR           use a NetworkDiskCache in DIR
+      --trace               print every signal to stderr
+      --parallel N          requests in flight (default 6)
+      --repeat K            fetch each URL K times
+      --bench               discard bodies, print one summary line
+      --progress / --no-progress";
+
+/// The parsed command line.
+#[derive(Default)]
+struct Options {
+    method: Option<String>,
+    data: Option<String>,
+    headers: Vec<(String, String)>,
+    output: Option<String>,
+    head: bool,
+    include: bool,
+    no_follow: bool,
+    max_redirs: Option<u32>,
+    user: Option<String>,
+    proxy: Option<String>,
+    proxy_user: Option<String>,
+    insecure: bool,
+    cacert: Option<String>,
+    http1_only: bool,
+    h2_prior_knowledge: bool,
+    timeout: Option<Duration>,
+    cookie_jar: Option<String>,
+    cache: Option<String>,
+    trace: bool,
+    parallel: usize,
+    repeat: usize,
+    bench: bool,
+    progress: Option<bool>,
+    urls: Vec<String>,
+}
+
+fn parse_args(args: Vec<String>) -> Result<Options, String> {
+    let mut o = Options {
+        parallel: 6,
+        repeat: 1,
+        ..Options::default()
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-X" | "--request" => o.method = Some(value(&arg)?),
+            "-d" | "--data" => o.data = Some(value(&arg)?),
+            "-H" | "--header" => {
+                let h = value(&arg)?;
+                let (n, v) = h
+                    .split_once(':')
+                    .ok_or_else(|| format!("bad header {h:?}: expected 'Name: value'"))?;
+                o.headers.push((n.trim().to_owned(), v.trim().to_owned()));
+            }
+            "-o" | "--output" => o.output = Some(value(&arg)?),
+            "-I" | "--head" => o.head = true,
+            "-i" | "--include" => o.include = true,
+            "--no-follow" => o.no_follow = true,
+            "--max-redirs" => {
+                o.max_redirs = Some(value(&arg)?.parse().map_err(|_| "bad --max-redirs")?)
+            }
+            "-u" | "--user" => o.user = Some(value(&arg)?),
+            "--proxy" => o.proxy = Some(value(&arg)?),
+            "--proxy-user" => o.proxy_user = Some(value(&arg)?),
+            "-k" | "--insecure" => o.insecure = true,
+            "--cacert" => o.cacert = Some(value(&arg)?),
+            "--http1.1" => o.http1_only = true,
+            "--http2-prior-knowledge" => o.h2_prior_knowledge = true,
+            "--timeout" => {
+                let ms: u64 = value(&arg)?.parse().map_err(|_| "bad --timeout")?;
+                o.timeout = Some(Duration::from_millis(ms));
+            }
+            "--cookie-jar" => o.cookie_jar = Some(value(&arg)?),
+            "--cache" => o.cache = Some(value(&arg)?),
+            "--trace" => o.trace = true,
+            "--parallel" => {
+                o.parallel = value(&arg)?.parse().map_err(|_| "bad --parallel")?;
+                if o.parallel == 0 {
+                    return Err("--parallel must be at least 1".into());
+                }
+            }
+            "--repeat" => o.repeat = value(&arg)?.parse().map_err(|_| "bad --repeat")?,
+            "--bench" => o.bench = true,
+            "--progress" => o.progress = Some(true),
+            "--no-progress" => o.progress = Some(false),
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
+            _ => o.urls.push(arg),
+        }
+    }
+    if o.urls.is_empty() {
+        return Err("no URL given".into());
+    }
+    let unsupported = [
+        (o.user.is_some(), "--user"),
+        (o.proxy.is_some(), "--proxy"),
+        (o.proxy_user.is_some(), "--proxy-user"),
+        (o.insecure, "--insecure"),
+        (o.cacert.is_some(), "--cacert"),
+        (o.h2_prior_knowledge, "--http2-prior-knowledge"),
+        (o.cookie_jar.is_some(), "--cookie-jar"),
+        (o.cache.is_some(), "--cache"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(set, _)| *set) {
+        return Err(format!("{flag} is not supported by this build yet"));
+    }
+    Ok(o)
+}
+
+/// Where bodies go: stdout or a file, in URL order.
+enum Sink {
+    Stdout(std::io::Stdout),
+    File(File),
+    Discard,
+}
+
+impl Sink {
+    fn write(&mut self, data: &[u8]) {
+        let result = match self {
+            Sink::Stdout(s) => s.write_all(data),
+            Sink::File(f) => f.write_all(data),
+            Sink::Discard => Ok(()),
+        };
+        if let Err(e) = result {
+            eprintln!("error: writing output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// One request to make.
+struct Task {
+    index: usize,
+    url: String,
+}
+
+/// Shared state of the run.
+struct Run {
+    opts: Options,
+    manager: NetworkAccessManager,
+    queue: RefCell<VecDeque<Task>>,
+    in_flight: Cell<usize>,
+    total: usize,
+    done: Cell<usize>,
+    ok: Cell<usize>,
+    errors: Cell<usize>,
+    sink: RefCell<Sink>,
+    /// Bodies of finished replies waiting for earlier ones (output stays in URL order).
+    pending_output: RefCell<Vec<Option<Vec<u8>>>>,
+    next_output: Cell<usize>,
+    /// The reply whose body streams straight to the output (the next one in order).
+    streaming: Cell<Option<usize>>,
+    progress: bool,
+}
+
+impl Run {
+    fn request_for(&self, url: &str) -> NetworkRequest {
+        let mut req = NetworkRequest::from_url_str(url);
+        for (n, v) in &self.opts.headers {
+            req.set_raw_header(n, v.clone());
+        }
+        if self.opts.no_follow {
+            req.set_attribute(
+                Attribute::RedirectPolicy,
+                RedirectPolicy::ManualRedirectPolicy,
+            );
+        }
+        if let Some(max) = self.opts.max_redirs {
+            req.set_maximum_redirects_allowed(max);
+        }
+        if self.opts.http1_only {
+            req.set_attribute(Attribute::Http2Allowed, false);
+        }
+        if let Some(t) = self.opts.timeout {
+            req.set_transfer_timeout(Some(t));
+        }
+        req
+    }
+
+    fn body(&self) -> Result<RequestBody, String> {
+        match self.opts.data.as_deref() {
+            None => Ok(RequestBody::Empty),
+            Some(d) => match d.strip_prefix('@') {
+                Some(path) => {
+                    let f = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+                    let size = f.metadata().ok().map(|m| m.len());
+                    Ok(RequestBody::from_reader(f, size))
+                }
+                None => Ok(RequestBody::from(d.to_owned())),
+            },
+        }
+    }
+
+    fn method(&self) -> String {
+        if let Some(m) = &self.opts.method {
+            return m.to_uppercase();
+        }
+        if self.opts.head {
+            "HEAD".into()
+        } else if self.opts.data.is_some() {
+            "POST".into()
+        } else {
+            "GET".into()
+        }
+    }
+}
+
+fn start_next(run: &Rc<Run>) {
+    while run.in_flight.get() < run.opts.parallel {
+        let Some(task) = run.queue.borrow_mut().pop_front() else {
+            return;
+        };
+        run.in_flight.set(run.in_flight.get() + 1);
+        let body = match run.body() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        };
+        let request = run.request_for(&task.url);
+        let method = run.method();
+        let reply = match method.as_str() {
+            "GET" if body.is_empty() => run.manager.get(request),
+            "HEAD" => run.manager.head(request),
+            "POST" => run.manager.post(request, body),
+            "PUT" => run.manager.put(request, body),
+            "DELETE" if body.is_empty() => run.manager.delete_resource(request),
+            other => run.manager.send_custom_request(request, other, body),
+        };
+        watch(run, reply, task.index);
+    }
+}
+
+fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
+    let multi = run.total > 1;
+    let trace = if run.opts.trace {
+        let prefix = if multi {
+            format!("{index} ")
+        } else {
+            String::new()
+        };
+        let t = SignalTrace::with_sink(move |line| eprintln!("{prefix}{line}"));
+        t.watch_manager(&run.manager, reply);
+        t.watch_reply(reply);
+        Some(t)
+    } else {
+        None
+    };
+    let body = Rc::new(RefCell::new(Vec::new()));
+    let received = Rc::new(Cell::new(0u64));
+    let header_printed = Rc::new(Cell::new(false));
+    let (r, b, rec, hp) = (
+        run.clone(),
+        body.clone(),
+        received.clone(),
+        header_printed.clone(),
+    );
+    reply.ready_read().connect(move |_| {
+        while let Some(chunk) = reply.read_chunk() {
+            rec.set(rec.get() + chunk.len() as u64);
+            if r.opts.bench {
+                continue;
+            }
+            if r.streaming.get() == Some(index) || (!multi && r.next_output.get() == index) {
+                r.streaming.set(Some(index));
+                if r.opts.include && !hp.replace(true) {
+                    let head = head_text(reply);
+                    r.sink.borrow_mut().write(head.as_bytes());
+                }
+                r.sink.borrow_mut().write(&chunk);
+            } else {
+                b.borrow_mut().extend_from_slice(&chunk);
+            }
+        }
+    });
+    if run.progress {
+        let last = Rc::new(Cell::new(Instant::now() - Duration::from_secs(1)));
+        reply.download_progress().connect(move |(n, total)| {
+            let now = Instant::now();
+            if now.duration_since(last.get()) < Duration::from_millis(100) && n != total {
+                return;
+            }
+            last.set(now);
+            draw_progress(*n, *total);
+        });
+    }
+    let r = run.clone();
+    reply.finished().connect(move |_| {
+        // Take whatever is left, then account for the reply.
+        while let Some(chunk) = reply.read_chunk() {
+            received.set(received.get() + chunk.len() as u64);
+            if !r.opts.bench {
+                if r.streaming.get() == Some(index) {
+                    r.sink.borrow_mut().write(&chunk);
+                } else {
+                    body.borrow_mut().extend_from_slice(&chunk);
+                }
+            }
+        }
+        if r.progress {
+            eprintln!();
+        }
+        if let Some(t) = &trace {
+            t.push(SignalTrace::result_line(reply, received.get()));
+        }
+        let error = reply.error();
+        if error == NetworkError::NoError {
+            r.ok.set(r.ok.get() + 1);
+        } else {
+            r.errors.set(r.errors.get() + 1);
+            if !r.opts.bench {
+                eprintln!("error: {}: {}", error.name(), reply.error_string());
+            }
+        }
+        if !r.opts.bench {
+            let mut out = Vec::new();
+            if r.opts.include && !header_printed.get() {
+                out.extend_from_slice(head_text(reply).as_bytes());
+            }
+            out.extend(body.borrow_mut().drain(..));
+            if r.streaming.get() == Some(index) {
+                r.sink.borrow_mut().write(&out);
+                r.pending_output.borrow_mut()[index] = Some(Vec::new());
+            } else {
+                r.pending_output.borrow_mut()[index] = Some(out);
+            }
+            flush_in_order(&r);
+        }
+        reply.delete_later();
+        r.in_flight.set(r.in_flight.get() - 1);
+        r.done.set(r.done.get() + 1);
+        if r.done.get() == r.total {
+            EventLoop::current().quit();
+        } else {
+            start_next(&r);
+        }
+    });
+}
+
+/// Writes finished bodies in URL order; the next unfinished reply may then stream.
+fn flush_in_order(run: &Run) {
+    loop {
+        let i = run.next_output.get();
+        let ready = run
+            .pending_output
+            .borrow_mut()
+            .get_mut(i)
+            .and_then(Option::take);
+        match ready {
+            Some(data) => {
+                run.sink.borrow_mut().write(&data);
+                run.next_output.set(i + 1);
+                if run.streaming.get() == Some(i) {
+                    run.streaming.set(None);
+                }
+            }
+            None => return,
+        }
+    }
+}
+
+fn head_text(reply: NetworkReply) -> String {
+    let status = reply.status_code().unwrap_or(0);
+    let reason = reply
+        .attribute(Attribute::HttpReasonPhrase)
+        .and_then(|v| v.as_text().map(str::to_owned))
+        .unwrap_or_default();
+    let http2 = reply
+        .attribute(Attribute::Http2WasUsed)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let mut s = if http2 {
+        format!("HTTP/2 {status}\r\n")
+    } else {
+        format!("HTTP/1.1 {status} {reason}\r\n")
+    };
+    for (n, v) in reply.raw_header_pairs() {
+        s.push_str(&format!("{n}: {v}\r\n"));
+    }
+    s.push_str("\r\n");
+    s
+}
+
+fn draw_progress(n: i64, total: i64) {
+    const WIDTH: usize = 30;
+    let mb = |b: i64| b as f64 / 1e6;
+    let line = if total > 0 {
+        let frac = (n as f64 / total as f64).clamp(0.0, 1.0);
+        let filled = (frac * WIDTH as f64) as usize;
+        format!(
+            "\r[{}{}] {:5.1}% {:.1}/{:.1} MB",
+            "=".repeat(filled),
+            " ".repeat(WIDTH - filled),
+            frac * 100.0,
+            mb(n),
+            mb(total)
+        )
+    } else {
+        format!("\r{:.1} MB", mb(n))
+    };
+    let mut err = std::io::stderr();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.flush();
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("slotnet-fetch: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let sink = if opts.bench {
+        Sink::Discard
+    } else if let Some(path) = &opts.output {
+        match File::create(path) {
+            Ok(f) => Sink::File(f),
+            Err(e) => {
+                eprintln!("slotnet-fetch: cannot create {path}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Sink::Stdout(std::io::stdout())
+    };
+    let mut queue = VecDeque::new();
+    for round in 0..opts.repeat {
+        for (i, url) in opts.urls.iter().enumerate() {
+            queue.push_back(Task {
+                index: round * opts.urls.len() + i,
+                url: url.clone(),
+            });
+        }
+    }
+    let total = queue.len();
+    let progress = opts
+        .progress
+        .unwrap_or(total == 1 && std::io::stderr().is_terminal())
+        && !opts.bench;
+    let manager = NetworkAccessManager::new();
+    if let Some(t) = opts.timeout {
+        manager.set_transfer_timeout(Some(t));
+    }
+    let run = Rc::new(Run {
+        opts,
+        manager,
+        queue: RefCell::new(queue),
+        in_flight: Cell::new(0),
+        total,
+        done: Cell::new(0),
+        ok: Cell::new(0),
+        errors: Cell::new(0),
+        sink: RefCell::new(sink),
+        pending_output: RefCell::new(vec![None; total]),
+        next_output: Cell::new(0),
+        streaming: Cell::new(None),
+        progress,
+    });
+    let started = Instant::now();
+    if total > 0 {
+        start_next(&run);
+        EventLoop::current().exec();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if run.opts.bench {
+        println!(
+            "requests={} ok={} errors={} seconds={:.3} rps={:.0}",
+            total,
+            run.ok.get(),
+            run.errors.get(),
+            seconds,
+            total as f64 / seconds
+        );
+    }
+    if let Sink::Stdout(s) = &mut *run.sink.borrow_mut() {
+        let _ = s.flush();
+    }
+    if run.errors.get() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
