@@ -5,6 +5,8 @@
 //!
 //! - [`TcpSocket`] / [`TcpServer`]: Qt's `QTcpSocket` / `QTcpServer`.
 //! - [`LocalSocket`] / [`LocalServer`]: Qt's `QLocalSocket` / `QLocalServer` (Unix domain).
+//! - [`SslSocket`] / [`SslServer`]: Qt's `QSslSocket` / `QSslServer` (TLS on rustls, see
+//!   [`ssl`]).
 //! - [`AbstractSocket`]: the object-safe trait all stream sockets implement, for protocol code
 //!   that should not care about the transport.
 //! - [`HostInfo`]: Qt's `QHostInfo`, lookups that never block the loop.
@@ -52,6 +54,8 @@ mod local_server;
 mod server;
 mod socket;
 pub mod ssl;
+mod ssl_server;
+mod ssl_socket;
 mod sys;
 mod tcp;
 mod tcp_server;
@@ -62,6 +66,8 @@ pub use error::{SocketError, SocketOption, SocketState};
 pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
 pub use local::LocalSocket;
 pub use local_server::LocalServer;
+pub use ssl_server::{SslServer, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use ssl_socket::{SslMode, SslSocket};
 pub use tcp::TcpSocket;
 pub use tcp_server::TcpServer;
 

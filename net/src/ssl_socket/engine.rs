@@ -1,0 +1,1250 @@
+//! The engine behind [`SslSocket`](super::SslSocket): a [`TcpSocket`] (the transport) below,
+//! a sans-IO [`TlsSession`] in the middle, the user's plaintext buffers above.
+//!
+//! The TCP socket's signals drive everything: its `ready_read` feeds ciphertext to the
+//! session ([`SslCore::pump`]), its `bytes_written` makes room for more ciphertext, its state
+//! changes are mirrored. Memory stays bounded on both paths:
+//! - reading: the TCP socket's read buffer is limited ([`CIPHER_READ_LIMIT`]); ciphertext is
+//!   taken from it only while the plaintext buffer has room, so a slow reader stops the TCP
+//!   socket, which stops reading from the kernel, which closes the TCP window;
+//! - writing: plaintext is encrypted only while less than [`CIPHER_WRITE_HIGH_WATER`] bytes
+//!   of ciphertext wait in the TCP socket's queue; the rest waits in the plaintext queue.
+//!
+//! Re-entrancy: certificate verification runs inside `TlsSession::feed`, where the
+//! `ssl_errors` slots run synchronously. While the pump works, the session is taken out of
+//! its cell (so a slot can never hit a `RefCell` borrow of it), and every emission is
+//! followed by a check of `generation`, which changes whenever a connection ends or starts:
+//! a slot may abort, reconnect or destroy the socket at any point.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::rc::{Rc, Weak};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use rustls::AlertDescription;
+use slotnet_core::{AsObject, EventLoop, Object, Signal};
+
+use crate::error::{SocketError, SocketState};
+use crate::ssl::{
+    SessionInfo, SslCertificate, SslConfiguration, SslError, TlsSession, VerifyContext,
+};
+use crate::tcp::TcpSocket;
+use crate::write_queue::WriteQueue;
+
+use super::SslMode;
+
+/// Read buffer limit of the TCP socket underneath: how much ciphertext may wait there.
+pub(crate) const CIPHER_READ_LIMIT: usize = 64 * 1024;
+/// Plaintext is encrypted only while less ciphertext than this waits for the kernel.
+pub(crate) const CIPHER_WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Plaintext read sizes: they grow while reads fill them, so idle connections touch little
+/// memory and bulk transfers make few calls.
+const MIN_PLAIN_CHUNK: usize = 4 * 1024;
+const MAX_PLAIN_CHUNK: usize = 64 * 1024;
+
+/// The signals of an `SslSocket`: QAbstractSocket's, plus QSslSocket's own.
+pub(crate) struct SslSignals {
+    pub(crate) host_found: Signal<()>,
+    pub(crate) connected: Signal<()>,
+    pub(crate) disconnected: Signal<()>,
+    pub(crate) state_changed: Signal<SocketState>,
+    pub(crate) error_occurred: Signal<SocketError>,
+    pub(crate) ready_read: Signal<()>,
+    pub(crate) bytes_written: Signal<u64>,
+    pub(crate) read_channel_finished: Signal<()>,
+    pub(crate) encrypted: Signal<()>,
+    pub(crate) ssl_errors: Signal<Vec<SslError>>,
+    pub(crate) peer_verify_error: Signal<SslError>,
+    pub(crate) mode_changed: Signal<SslMode>,
+    pub(crate) encrypted_bytes_written: Signal<u64>,
+}
+
+impl SslSignals {
+    fn new(obj: &Object) -> SslSignals {
+        SslSignals {
+            host_found: obj.new_signal(),
+            connected: obj.new_signal(),
+            disconnected: obj.new_signal(),
+            state_changed: obj.new_signal(),
+            error_occurred: obj.new_signal(),
+            ready_read: obj.new_signal(),
+            bytes_written: obj.new_signal(),
+            read_channel_finished: obj.new_signal(),
+            encrypted: obj.new_signal(),
+            ssl_errors: obj.new_signal(),
+            peer_verify_error: obj.new_signal(),
+            mode_changed: obj.new_signal(),
+            encrypted_bytes_written: obj.new_signal(),
+        }
+    }
+}
+
+/// What one pass of the pump did, for the signals emitted after it.
+#[derive(Default)]
+struct PumpEvents {
+    /// Plaintext bytes added to the read buffer.
+    plaintext: usize,
+    /// Plaintext bytes taken from the write queue and encrypted.
+    written: u64,
+    /// The peer sent close_notify.
+    close_notify: bool,
+    /// The transport ended without close_notify.
+    eof: bool,
+    /// Our close_notify has been queued: close the transport after it.
+    close_transport: bool,
+}
+
+/// An `SslSocket`'s state, attached to its [`Object`].
+pub(crate) struct SslCore {
+    obj: Object,
+    weak: Weak<SslCore>,
+    plain: TcpSocket,
+    state: Cell<SocketState>,
+    error: Cell<Option<SocketError>>,
+    error_string: RefCell<String>,
+    mode: Cell<SslMode>,
+    /// `connect_to_host_encrypted`: start the client handshake once connected.
+    auto_handshake: Cell<bool>,
+    config: RefCell<SslConfiguration>,
+
+    /// The TLS session; `None` while the pump has it out (`busy`) or when there is none.
+    tls: Cell<Option<Box<TlsSession>>>,
+    busy: Cell<bool>,
+    /// Work was asked for while the pump was busy: run it again afterwards.
+    repump: Cell<bool>,
+    pump_posted: Cell<bool>,
+    /// The session's verification context (shared with it), reachable from slots.
+    verify: RefCell<Option<VerifyContext>>,
+    ignore_all: Cell<bool>,
+    ignore_list: RefCell<Vec<SslError>>,
+    /// The certificate the current `ssl_errors` concern (before the chain is recorded).
+    verify_peer_cert: RefCell<Option<SslCertificate>>,
+    encrypted: Cell<bool>,
+    /// A TLS error has been reported; the connection is going away.
+    failed: Cell<bool>,
+    /// Bumped when a connection starts or ends: posted work and slots from an older
+    /// connection see the change and stop.
+    generation: Cell<u64>,
+
+    /// Ciphertext taken from the TCP socket, not yet accepted by rustls.
+    cipher_in: RefCell<BytesMut>,
+    /// Ciphertext produced by rustls, handed to the TCP socket at the end of each pass.
+    cipher_out: RefCell<BytesMut>,
+    read_buf: RefCell<BytesMut>,
+    read_limit: Cell<usize>,
+    read_chunk: Cell<usize>,
+    /// Reading stopped on a full plaintext buffer; the user's next read resumes it.
+    read_paused: Cell<bool>,
+    write_queue: RefCell<WriteQueue>,
+
+    /// `disconnect_from_host`: send close_notify once the write queue is empty.
+    close_pending: Cell<bool>,
+    close_notify_sent: Cell<bool>,
+    /// `read_channel_finished` has been emitted for this connection.
+    remote_finished: Cell<bool>,
+    /// `RemoteHostClosedError` has been reported for this connection.
+    remote_closed_reported: Cell<bool>,
+
+    in_ready_read: Cell<bool>,
+    ready_read_again: Cell<bool>,
+    in_bytes_written: Cell<bool>,
+    bytes_written_pending: Cell<u64>,
+
+    pub(crate) sig: SslSignals,
+}
+
+impl SslCore {
+    /// A new socket object over `plain` (or over a new TCP socket).
+    pub(crate) fn create(parent: Option<Object>, plain: Option<TcpSocket>) -> Object {
+        let obj = Object::with_data(Rc::new(()), parent);
+        let plain = match plain {
+            Some(tcp) => {
+                // Cannot fail: both objects are alive and `obj` is new, so no cycle.
+                let _ = tcp.as_object().set_parent(Some(obj));
+                tcp
+            }
+            None => TcpSocket::with_parent(&obj),
+        };
+        plain.set_read_buffer_size(CIPHER_READ_LIMIT);
+        let core = Rc::new_cyclic(|weak| SslCore {
+            obj,
+            weak: weak.clone(),
+            plain,
+            state: Cell::new(plain.state()),
+            error: Cell::new(None),
+            error_string: RefCell::new(String::new()),
+            mode: Cell::new(SslMode::UnencryptedMode),
+            auto_handshake: Cell::new(false),
+            config: RefCell::new(SslConfiguration::default()),
+            tls: Cell::new(None),
+            busy: Cell::new(false),
+            repump: Cell::new(false),
+            pump_posted: Cell::new(false),
+            verify: RefCell::new(None),
+            ignore_all: Cell::new(false),
+            ignore_list: RefCell::new(Vec::new()),
+            verify_peer_cert: RefCell::new(None),
+            encrypted: Cell::new(false),
+            failed: Cell::new(false),
+            generation: Cell::new(0),
+            cipher_in: RefCell::new(BytesMut::new()),
+            cipher_out: RefCell::new(BytesMut::new()),
+            read_buf: RefCell::new(BytesMut::new()),
+            read_limit: Cell::new(0),
+            read_chunk: Cell::new(MIN_PLAIN_CHUNK),
+            read_paused: Cell::new(false),
+            write_queue: RefCell::new(WriteQueue::default()),
+            close_pending: Cell::new(false),
+            close_notify_sent: Cell::new(false),
+            remote_finished: Cell::new(false),
+            remote_closed_reported: Cell::new(false),
+            in_ready_read: Cell::new(false),
+            ready_read_again: Cell::new(false),
+            in_bytes_written: Cell::new(false),
+            bytes_written_pending: Cell::new(0),
+            sig: SslSignals::new(&obj),
+        });
+        core.connect_plain();
+        // Cannot fail: the object was just created.
+        let _ = obj.set_data(core);
+        obj
+    }
+
+    /// The core of a socket object (`None` once it is destroyed).
+    pub(crate) fn get(obj: Object) -> Option<Rc<SslCore>> {
+        obj.data::<SslCore>()
+    }
+
+    /// The TCP socket underneath.
+    pub(crate) fn plain(&self) -> TcpSocket {
+        self.plain
+    }
+
+    fn connect_plain(&self) {
+        let p = self.plain;
+        let w = self.weak.clone();
+        p.host_found().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.sig.host_found.emit(());
+            }
+        });
+        let w = self.weak.clone();
+        p.connected().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.on_plain_connected();
+            }
+        });
+        let w = self.weak.clone();
+        p.state_changed().connect(move |s| {
+            if let Some(c) = w.upgrade() {
+                c.on_plain_state(*s);
+            }
+        });
+        let w = self.weak.clone();
+        p.error_occurred().connect(move |e| {
+            if let Some(c) = w.upgrade() {
+                c.on_plain_error(*e);
+            }
+        });
+        let w = self.weak.clone();
+        p.ready_read().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.pump(false);
+            }
+        });
+        let w = self.weak.clone();
+        p.bytes_written().connect(move |n| {
+            if let Some(c) = w.upgrade() {
+                c.on_plain_bytes_written(*n);
+            }
+        });
+        let w = self.weak.clone();
+        p.read_channel_finished().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.on_plain_read_finished();
+            }
+        });
+        let w = self.weak.clone();
+        p.disconnected().connect(move |_| {
+            if let Some(c) = w.upgrade() {
+                c.sig.disconnected.emit(());
+            }
+        });
+    }
+
+    // ----- state, errors, configuration ---------------------------------------------------
+
+    pub(crate) fn state(&self) -> SocketState {
+        self.state.get()
+    }
+
+    pub(crate) fn error(&self) -> Option<SocketError> {
+        self.error.get()
+    }
+
+    pub(crate) fn error_string(&self) -> String {
+        match self.error.get() {
+            None => String::new(),
+            Some(code) => {
+                let s = self.error_string.borrow();
+                if s.is_empty() {
+                    code.description().to_owned()
+                } else {
+                    s.clone()
+                }
+            }
+        }
+    }
+
+    fn set_error(&self, code: SocketError, message: &str) {
+        self.error.set(Some(code));
+        let mut s = self.error_string.borrow_mut();
+        s.clear();
+        s.push_str(message);
+    }
+
+    fn report_error(&self, code: SocketError, message: &str) {
+        self.set_error(code, message);
+        self.sig.error_occurred.emit(code);
+    }
+
+    /// Whether the connection of `generation` is still the current one.
+    fn still(&self, generation: u64) -> bool {
+        self.generation.get() == generation && self.obj.is_alive()
+    }
+
+    pub(crate) fn mode(&self) -> SslMode {
+        self.mode.get()
+    }
+
+    fn set_mode(&self, mode: SslMode) {
+        if self.mode.replace(mode) != mode {
+            self.sig.mode_changed.emit(mode);
+        }
+    }
+
+    pub(crate) fn is_encrypted(&self) -> bool {
+        self.encrypted.get()
+    }
+
+    pub(crate) fn ssl_configuration(&self) -> SslConfiguration {
+        self.config.borrow().clone()
+    }
+
+    pub(crate) fn update_configuration(&self, f: impl FnOnce(&mut SslConfiguration)) {
+        f(&mut self.config.borrow_mut());
+    }
+
+    pub(crate) fn peer_certificate(&self) -> Option<SslCertificate> {
+        let recorded = self.config.borrow().peer_certificate().cloned();
+        recorded.or_else(|| self.verify_peer_cert.borrow().clone())
+    }
+
+    fn verify_context(&self) -> Option<VerifyContext> {
+        self.verify.borrow().clone()
+    }
+
+    pub(crate) fn ssl_handshake_errors(&self) -> Vec<SslError> {
+        self.verify_context()
+            .map(|c| c.ssl_handshake_errors())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn ignore_ssl_errors(&self) {
+        self.ignore_all.set(true);
+        if let Some(ctx) = self.verify_context() {
+            ctx.ignore_ssl_errors();
+        }
+    }
+
+    pub(crate) fn ignore_ssl_errors_list(&self, errors: Vec<SslError>) {
+        if let Some(ctx) = self.verify_context() {
+            ctx.set_ignore_ssl_errors_list(errors.clone());
+        }
+        *self.ignore_list.borrow_mut() = errors;
+    }
+
+    // ----- connection lifecycle -----------------------------------------------------------
+
+    /// Forgets the per-connection TLS state (the session, queues, flags). Unread plaintext,
+    /// the handshake errors and the negotiated session data stay queryable.
+    fn end_connection(&self) {
+        self.generation.set(self.generation.get() + 1);
+        // When the pump has the session out, it drops it on seeing the new generation.
+        drop(self.tls.take());
+        self.encrypted.set(false);
+        self.cipher_in.borrow_mut().clear();
+        self.cipher_out.borrow_mut().clear();
+        self.write_queue.borrow_mut().clear();
+        self.close_pending.set(false);
+        self.close_notify_sent.set(false);
+        self.read_paused.set(false);
+    }
+
+    /// Resets everything for a new connection (or a new handshake on this one).
+    fn begin_connection(&self) {
+        self.end_connection();
+        self.failed.set(false);
+        self.error.set(None);
+        self.error_string.borrow_mut().clear();
+        self.remote_finished.set(false);
+        self.remote_closed_reported.set(false);
+        *self.verify.borrow_mut() = None;
+        *self.verify_peer_cert.borrow_mut() = None;
+        self.config
+            .borrow_mut()
+            .set_session_info(SessionInfo::default());
+    }
+
+    pub(crate) fn connect_to_host(&self, host: &str, port: u16, encrypted: bool) {
+        if self.state.get() != SocketState::Unconnected {
+            self.set_error(
+                SocketError::OperationError,
+                "Trying to connect while a connection is in progress or established",
+            );
+            return;
+        }
+        self.begin_connection();
+        self.read_buf.borrow_mut().clear();
+        self.auto_handshake.set(encrypted);
+        if encrypted {
+            // As in Qt: a new encrypted connection forgets `ignore_ssl_errors()` (but keeps
+            // the list of expected errors).
+            self.ignore_all.set(false);
+        }
+        let generation = self.generation.get();
+        self.set_mode(if encrypted {
+            SslMode::SslClientMode
+        } else {
+            SslMode::UnencryptedMode
+        });
+        if self.still(generation) {
+            self.plain.connect_to_host(host, port);
+        }
+    }
+
+    /// `start_client_encryption` / `start_server_encryption`.
+    pub(crate) fn start_encryption(&self, server: bool) {
+        if self.state.get() != SocketState::Connected
+            || self.mode.get() != SslMode::UnencryptedMode
+        {
+            self.set_error(
+                SocketError::OperationError,
+                "Encryption can only start on a connected, unencrypted socket",
+            );
+            return;
+        }
+        self.begin_tls(server);
+    }
+
+    /// Creates the session and sends (client) or waits for (server) the first flight.
+    fn begin_tls(&self, server: bool) {
+        // Plaintext read before STARTTLS stays readable; everything else starts afresh.
+        let unread = std::mem::take(&mut *self.read_buf.borrow_mut());
+        let queued = std::mem::take(&mut *self.write_queue.borrow_mut());
+        self.begin_connection();
+        *self.read_buf.borrow_mut() = unread;
+        *self.write_queue.borrow_mut() = queued;
+        let generation = self.generation.get();
+        let config = self.config.borrow().clone();
+        let session = if server {
+            TlsSession::server(&config)
+        } else {
+            let mut host = self.plain.peer_name();
+            if host.is_empty() {
+                host = self
+                    .plain
+                    .peer_address()
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default();
+            }
+            TlsSession::client(&config, &host)
+        };
+        let mut tls = match session {
+            Ok(tls) => tls,
+            Err(e) => {
+                self.failed.set(true);
+                self.report_error(SocketError::SslInvalidUserDataError, &e.to_string());
+                if self.still(generation) {
+                    self.plain.abort();
+                }
+                return;
+            }
+        };
+        // The pump bounds what it encrypts (CIPHER_WRITE_HIGH_WATER), so rustls need not.
+        tls.set_buffer_limit(None);
+        self.install_verify(&tls);
+        self.tls.set(Some(Box::new(tls)));
+        self.set_mode(if server {
+            SslMode::SslServerMode
+        } else {
+            SslMode::SslClientMode
+        });
+        if self.still(generation) {
+            self.pump(false);
+        }
+    }
+
+    fn install_verify(&self, tls: &TlsSession) {
+        let ctx = tls.verify_context().clone();
+        if self.ignore_all.get() {
+            ctx.ignore_ssl_errors();
+        }
+        ctx.set_ignore_ssl_errors_list(self.ignore_list.borrow().clone());
+        let weak = self.weak.clone();
+        ctx.set_ssl_errors_hook(move |errors| {
+            if let Some(core) = weak.upgrade() {
+                core.on_ssl_errors(errors);
+            }
+            // The slots decide through `ignore_ssl_errors`, which sets the context's flag.
+            false
+        });
+        *self.verify.borrow_mut() = Some(ctx);
+    }
+
+    /// Runs inside the handshake, from the certificate verifier.
+    fn on_ssl_errors(&self, errors: &[SslError]) {
+        *self.verify_peer_cert.borrow_mut() = errors.iter().find_map(|e| e.certificate().cloned());
+        let generation = self.generation.get();
+        for error in errors {
+            self.sig.peer_verify_error.emit(error.clone());
+            if !self.still(generation) {
+                return;
+            }
+        }
+        self.sig.ssl_errors.emit(errors.to_vec());
+    }
+
+    fn on_plain_connected(&self) {
+        let generation = self.generation.get();
+        if self.auto_handshake.get() && self.mode.get() == SslMode::SslClientMode {
+            // Qt starts the handshake before emitting `connected`.
+            self.begin_tls(false);
+            // `begin_tls` starts a new generation; only a failure ends the connection.
+            if !self.obj.is_alive() || self.state.get() != SocketState::Connected {
+                return;
+            }
+        } else if !self.still(generation) {
+            return;
+        }
+        self.sig.connected.emit(());
+    }
+
+    fn on_plain_state(&self, state: SocketState) {
+        if state == SocketState::Closing && self.state.get() == SocketState::Closing {
+            // We started closing (TLS shutdown) before the transport did.
+            return;
+        }
+        if state == SocketState::Unconnected {
+            self.end_connection();
+        }
+        if self.state.replace(state) != state {
+            self.sig.state_changed.emit(state);
+        }
+    }
+
+    fn on_plain_error(&self, error: SocketError) {
+        if self.failed.get() {
+            // The TLS failure was reported; what the transport says while closing is not news.
+            return;
+        }
+        if error == SocketError::RemoteHostClosedError && self.remote_closed_reported.replace(true)
+        {
+            return;
+        }
+        self.report_error(error, &self.plain.error_string());
+    }
+
+    fn on_plain_bytes_written(&self, n: u64) {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            self.emit_bytes_written(n);
+            return;
+        }
+        let generation = self.generation.get();
+        self.sig.encrypted_bytes_written.emit(n);
+        if self.still(generation)
+            && (!self.write_queue.borrow().is_empty() || self.close_pending.get())
+        {
+            // Room for more ciphertext. Posted, not direct: this runs inside the TCP socket's
+            // flush, which the pump itself calls.
+            self.post_pump();
+        }
+    }
+
+    /// The transport reached end of file: decrypt what is left, whatever the read limit
+    /// (it is bounded by the TCP socket's limit), then report the end of the stream.
+    fn on_plain_read_finished(&self) {
+        let generation = self.generation.get();
+        self.pump(true);
+        if !self.still(generation) || self.remote_finished.replace(true) {
+            return;
+        }
+        self.sig.read_channel_finished.emit(());
+    }
+
+    /// The peer sent close_notify: like a TCP socket seeing end of file.
+    fn on_remote_closed(&self) {
+        let generation = self.generation.get();
+        if !self.remote_finished.replace(true) {
+            self.sig.read_channel_finished.emit(());
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if !self.remote_closed_reported.replace(true) {
+            self.report_error(
+                SocketError::RemoteHostClosedError,
+                SocketError::RemoteHostClosedError.description(),
+            );
+            if !self.still(generation) {
+                return;
+            }
+        }
+        // Pending writes are still flushed, then our close_notify answers the peer's.
+        self.disconnect_from_host();
+    }
+
+    /// A TLS failure: the alert rustls produced has been handed to the transport; report
+    /// and close after it.
+    fn fail_tls(&self, error: rustls::Error, during_handshake: bool) {
+        let generation = self.generation.get();
+        self.failed.set(true);
+        drop(self.tls.take());
+        let code = classify(&error, during_handshake);
+        let verify_errors = self.ssl_handshake_errors();
+        let message = match (&error, verify_errors.first()) {
+            (rustls::Error::InvalidCertificate(_), Some(first)) => first.error_string().to_owned(),
+            _ => error.to_string(),
+        };
+        self.report_error(code, &message);
+        if self.still(generation) {
+            self.plain.disconnect_from_host();
+        }
+    }
+
+    // ----- the pump -----------------------------------------------------------------------
+
+    fn post_pump(&self) {
+        if self.pump_posted.replace(true) {
+            return;
+        }
+        let weak = self.weak.clone();
+        let generation = self.generation.get();
+        EventLoop::current().post(move || {
+            if let Some(core) = weak.upgrade() {
+                core.pump_posted.set(false);
+                if core.still(generation) {
+                    core.pump(false);
+                }
+            }
+        });
+    }
+
+    /// Moves bytes: ciphertext in → plaintext to the read buffer, the write queue →
+    /// ciphertext out; then emits what happened. `finishing`: the transport hit end of file,
+    /// take everything it has regardless of the read limit.
+    fn pump(&self, finishing: bool) {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            self.move_plain_data(finishing);
+            return;
+        }
+        if self.busy.get() {
+            self.repump.set(true);
+            return;
+        }
+        let Some(mut tls) = self.tls.take() else {
+            return;
+        };
+        let generation = self.generation.get();
+        let was_handshaking = tls.is_handshaking();
+        let mut cipher_in = std::mem::take(&mut *self.cipher_in.borrow_mut());
+        let mut cipher_out = std::mem::take(&mut *self.cipher_out.borrow_mut());
+        let mut ev = PumpEvents::default();
+        self.busy.set(true);
+        let mut result = self.take_input(&mut tls, &mut cipher_in, &mut ev, finishing);
+        if result.is_ok() && self.still(generation) {
+            result = self.give_output(&mut tls, &mut cipher_out, &mut ev);
+        }
+        self.busy.set(false);
+        if !self.still(generation) {
+            // A slot ended the connection from inside the handshake: drop this session.
+            return;
+        }
+        // Whatever happened, send what rustls produced (after a failure: its alert).
+        move_ciphertext(&mut tls, &mut cipher_out);
+        let handshake_done = result.is_ok() && was_handshaking && !tls.is_handshaking();
+        let info = handshake_done.then(|| tls.session_info()).flatten();
+        self.tls.set(Some(tls));
+        *self.cipher_in.borrow_mut() = cipher_in;
+        if !cipher_out.is_empty() {
+            self.plain.write_bytes(cipher_out.split().freeze());
+            *self.cipher_out.borrow_mut() = cipher_out;
+            // Now rather than on the next iteration: a response goes out without delay.
+            self.plain.flush();
+            if !self.still(generation) {
+                return;
+            }
+        } else {
+            *self.cipher_out.borrow_mut() = cipher_out;
+        }
+        if let Err(error) = result {
+            self.fail_tls(error, was_handshaking);
+            return;
+        }
+        self.emit_events(generation, handshake_done, info, ev);
+    }
+
+    fn emit_events(
+        &self,
+        generation: u64,
+        handshake_done: bool,
+        info: Option<SessionInfo>,
+        ev: PumpEvents,
+    ) {
+        if handshake_done {
+            self.encrypted.set(true);
+            if let Some(info) = info {
+                self.config.borrow_mut().set_session_info(info);
+            }
+            self.sig.encrypted.emit(());
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if ev.plaintext > 0 {
+            self.emit_ready_read();
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if ev.written > 0 {
+            self.emit_bytes_written(ev.written);
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if ev.close_notify {
+            self.on_remote_closed();
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if ev.close_transport {
+            self.plain.disconnect_from_host();
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if self.repump.replace(false) {
+            self.post_pump();
+        }
+    }
+
+    fn plaintext_room(&self, unlimited: bool) -> usize {
+        let limit = self.read_limit.get();
+        if unlimited || limit == 0 {
+            usize::MAX
+        } else {
+            limit.saturating_sub(self.read_buf.borrow().len())
+        }
+    }
+
+    /// Feeds ciphertext (from `cipher_in`, refilled from the TCP socket) to the session and
+    /// moves the plaintext to the read buffer while it has room.
+    fn take_input(
+        &self,
+        tls: &mut TlsSession,
+        cipher_in: &mut BytesMut,
+        ev: &mut PumpEvents,
+        unlimited: bool,
+    ) -> Result<(), rustls::Error> {
+        let generation = self.generation.get();
+        loop {
+            let room = self.plaintext_room(unlimited);
+            let drained = if room > 0 {
+                self.drain_plaintext(tls, room, ev)
+            } else {
+                0
+            };
+            if ev.close_notify || ev.eof {
+                return Ok(());
+            }
+            if self.plaintext_room(unlimited) == 0 {
+                self.read_paused.set(true);
+                return Ok(());
+            }
+            if cipher_in.is_empty() {
+                // Zero-copy when `cipher_in` is empty; the TCP socket then reads on.
+                self.plain.read_buf(cipher_in);
+                if cipher_in.is_empty() {
+                    return Ok(());
+                }
+            }
+            // Certificate verification (and the `ssl_errors` slots) may run in here.
+            let fed = tls.feed(cipher_in)?;
+            if !self.still(generation) {
+                return Ok(());
+            }
+            cipher_in.advance(fed);
+            if fed == 0 && drained == 0 && self.drain_plaintext(tls, room, ev) == 0 {
+                // rustls takes nothing more and has nothing to give: wait for a read.
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves up to `room` decrypted bytes into the read buffer; notes close_notify and end
+    /// of file. Returns how many bytes it moved.
+    fn drain_plaintext(&self, tls: &mut TlsSession, room: usize, ev: &mut PumpEvents) -> usize {
+        let mut buf = self.read_buf.borrow_mut();
+        let mut moved = 0;
+        while moved < room {
+            let chunk = self.read_chunk.get();
+            let want = (room - moved).min(chunk);
+            let start = buf.len();
+            // rustls reads into initialised memory only.
+            buf.resize(start + want, 0);
+            let result = tls.read_plaintext(&mut buf[start..]);
+            let n = *result.as_ref().unwrap_or(&0);
+            buf.truncate(start + n);
+            match result {
+                Ok(0) => {
+                    ev.close_notify = true;
+                    break;
+                }
+                Ok(n) => {
+                    moved += n;
+                    if n == want {
+                        if want == chunk && chunk < MAX_PLAIN_CHUNK {
+                            self.read_chunk.set(chunk * 2);
+                        }
+                        continue;
+                    }
+                    if n < chunk / 4 && chunk > MIN_PLAIN_CHUNK {
+                        self.read_chunk.set(chunk / 2);
+                    }
+                    // The session is empty now; one probe tells whether the stream ended.
+                    let mut probe = [0u8; 1];
+                    match tls.read_plaintext(&mut probe) {
+                        Ok(0) => ev.close_notify = true,
+                        Ok(_) => {
+                            buf.extend_from_slice(&probe);
+                            moved += 1;
+                            continue;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => ev.eof = true,
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    ev.eof = true;
+                    break;
+                }
+            }
+        }
+        ev.plaintext += moved;
+        moved
+    }
+
+    /// Encrypts queued plaintext (once the handshake is done) while the ciphertext waiting
+    /// for the kernel stays under the high-water mark; queues close_notify when asked.
+    fn give_output(
+        &self,
+        tls: &mut TlsSession,
+        cipher_out: &mut BytesMut,
+        ev: &mut PumpEvents,
+    ) -> Result<(), rustls::Error> {
+        if !tls.is_handshaking() {
+            let queued_below = self.plain.bytes_to_write();
+            let mut queue = self.write_queue.borrow_mut();
+            while !queue.is_empty() {
+                let in_flight = queued_below + cipher_out.len();
+                if in_flight >= CIPHER_WRITE_HIGH_WATER {
+                    break;
+                }
+                let budget = CIPHER_WRITE_HIGH_WATER - in_flight;
+                let n = queue
+                    .write_with(|slices| encrypt_slices(tls, slices, budget))
+                    .map_err(|e| rustls::Error::General(e.to_string()))?;
+                ev.written += n as u64;
+                // rustls taking 0 bytes means its buffer is full ("would block").
+                if move_ciphertext(tls, cipher_out) == 0 && n == 0 {
+                    break;
+                }
+            }
+        }
+        if self.close_pending.get()
+            && self.write_queue.borrow().is_empty()
+            && !self.close_notify_sent.replace(true)
+        {
+            tls.send_close_notify();
+            ev.close_transport = true;
+        }
+        Ok(())
+    }
+
+    /// `UnencryptedMode`: the TCP socket's bytes are the plaintext.
+    fn move_plain_data(&self, unlimited: bool) {
+        let room = self.plaintext_room(unlimited);
+        if room == 0 {
+            self.read_paused.set(true);
+            return;
+        }
+        let moved = {
+            let mut buf = self.read_buf.borrow_mut();
+            if room == usize::MAX {
+                self.plain.read_buf(&mut buf)
+            } else {
+                let bytes = self.plain.read_bytes(room);
+                buf.extend_from_slice(&bytes);
+                bytes.len()
+            }
+        };
+        if self.plain.bytes_available() > 0 {
+            self.read_paused.set(true);
+        }
+        if moved > 0 {
+            self.emit_ready_read();
+        }
+    }
+
+    // ----- signals with Qt's non-recursion --------------------------------------------------
+
+    fn emit_ready_read(&self) {
+        // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
+        // emission repeats once instead.
+        if self.in_ready_read.replace(true) {
+            self.ready_read_again.set(true);
+            return;
+        }
+        loop {
+            self.sig.ready_read.emit(());
+            if !self.ready_read_again.replace(false) {
+                break;
+            }
+        }
+        self.in_ready_read.set(false);
+    }
+
+    fn emit_bytes_written(&self, n: u64) {
+        if self.in_bytes_written.replace(true) {
+            self.bytes_written_pending
+                .set(self.bytes_written_pending.get() + n);
+            return;
+        }
+        let mut n = n;
+        loop {
+            self.sig.bytes_written.emit(n);
+            n = self.bytes_written_pending.replace(0);
+            if n == 0 {
+                break;
+            }
+        }
+        self.in_bytes_written.set(false);
+    }
+
+    // ----- reading ------------------------------------------------------------------------
+
+    /// After the user consumed buffered bytes: resume reading if it had stopped on a full
+    /// buffer (posted: no new edge will announce the bytes already waiting).
+    fn after_consume(&self) {
+        if self.read_paused.get() && self.plaintext_room(false) > 0 {
+            self.read_paused.set(false);
+            self.post_pump();
+        }
+    }
+
+    pub(crate) fn bytes_available(&self) -> usize {
+        self.read_buf.borrow().len()
+    }
+
+    pub(crate) fn encrypted_bytes_available(&self) -> usize {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return 0;
+        }
+        self.cipher_in.borrow().len() + self.plain.bytes_available()
+    }
+
+    pub(crate) fn read(&self, out: &mut [u8]) -> usize {
+        let n = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = out.len().min(buf.len());
+            buf.copy_to_slice(&mut out[..n]);
+            n
+        };
+        self.after_consume();
+        n
+    }
+
+    pub(crate) fn read_all(&self) -> Vec<u8> {
+        let taken = std::mem::take(&mut *self.read_buf.borrow_mut());
+        self.after_consume();
+        Vec::from(taken)
+    }
+
+    pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
+        let out = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = max.min(buf.len());
+            buf.split_to(n).freeze()
+        };
+        self.after_consume();
+        out
+    }
+
+    pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
+        let n = {
+            let mut buf = self.read_buf.borrow_mut();
+            let n = buf.len();
+            if dst.is_empty() {
+                *dst = buf.split();
+            } else {
+                dst.extend_from_slice(&buf);
+                buf.clear();
+            }
+            n
+        };
+        self.after_consume();
+        n
+    }
+
+    pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
+        // No borrow is held while `f` runs: it may call back into the socket.
+        let mut buf = std::mem::take(&mut *self.read_buf.borrow_mut());
+        let generation = self.generation.get();
+        f(&mut buf);
+        if self.generation.get() == generation {
+            let mut own = self.read_buf.borrow_mut();
+            // Bytes that arrived meanwhile (a nested loop) come after the closure's.
+            if !own.is_empty() {
+                buf.extend_from_slice(&own);
+            }
+            *own = buf;
+        }
+        self.after_consume();
+    }
+
+    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
+        let buf = self.read_buf.borrow();
+        let n = out.len().min(buf.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        n
+    }
+
+    pub(crate) fn can_read_line(&self) -> bool {
+        self.read_buf.borrow().contains(&b'\n')
+    }
+
+    pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
+        let line = {
+            let mut buf = self.read_buf.borrow_mut();
+            let mut n = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |p| p + 1);
+            if max > 0 {
+                n = n.min(max);
+            }
+            buf.split_to(n).to_vec()
+        };
+        self.after_consume();
+        line
+    }
+
+    pub(crate) fn read_buffer_size(&self) -> usize {
+        self.read_limit.get()
+    }
+
+    pub(crate) fn set_read_buffer_size(&self, size: usize) {
+        self.read_limit.set(size);
+        self.after_consume();
+    }
+
+    // ----- writing ------------------------------------------------------------------------
+
+    fn can_write(&self) -> bool {
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
+        ) && !self.failed.get()
+        {
+            true
+        } else {
+            self.set_error(SocketError::OperationError, "Socket is not connected");
+            false
+        }
+    }
+
+    pub(crate) fn write(&self, data: &[u8]) -> usize {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return self.plain.write(data);
+        }
+        if data.is_empty() || !self.can_write() {
+            return 0;
+        }
+        self.write_queue.borrow_mut().push_slice(data);
+        self.post_pump();
+        data.len()
+    }
+
+    pub(crate) fn write_bytes(&self, data: Bytes) -> usize {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return self.plain.write_bytes(data);
+        }
+        let len = data.len();
+        if len == 0 || !self.can_write() {
+            return 0;
+        }
+        self.write_queue.borrow_mut().push_bytes(data);
+        self.post_pump();
+        len
+    }
+
+    pub(crate) fn bytes_to_write(&self) -> usize {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return self.plain.bytes_to_write();
+        }
+        self.write_queue.borrow().len()
+    }
+
+    pub(crate) fn encrypted_bytes_to_write(&self) -> usize {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return 0;
+        }
+        self.plain.bytes_to_write()
+    }
+
+    pub(crate) fn flush(&self) -> bool {
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return self.plain.flush();
+        }
+        let before = self.write_queue.borrow().len();
+        self.pump(false);
+        let encrypted_some = self.write_queue.borrow().len() < before;
+        self.plain.flush() || encrypted_some
+    }
+
+    // ----- closing ------------------------------------------------------------------------
+
+    fn has_session(&self) -> bool {
+        if self.busy.get() {
+            return true;
+        }
+        let tls = self.tls.take();
+        let present = tls.is_some();
+        self.tls.set(tls);
+        present
+    }
+
+    pub(crate) fn disconnect_from_host(&self) {
+        match self.state.get() {
+            SocketState::Unconnected | SocketState::Closing => {}
+            SocketState::Connected if self.has_session() => {
+                let generation = self.generation.get();
+                self.state.set(SocketState::Closing);
+                self.sig.state_changed.emit(SocketState::Closing);
+                if !self.still(generation) {
+                    return;
+                }
+                self.close_pending.set(true);
+                self.pump(false);
+            }
+            _ => self.plain.disconnect_from_host(),
+        }
+    }
+
+    pub(crate) fn abort(&self) {
+        let previous = self.state.get();
+        self.end_connection();
+        self.read_buf.borrow_mut().clear();
+        self.plain.abort();
+        // The transport reports its own close (mirrored above); our own `Closing` state
+        // may be all that is left to end.
+        if self.state.get() != SocketState::Unconnected && self.obj.is_alive() {
+            self.state.set(SocketState::Unconnected);
+            self.sig.state_changed.emit(SocketState::Unconnected);
+            if matches!(previous, SocketState::Connected | SocketState::Closing) {
+                self.sig.disconnected.emit(());
+            }
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.disconnect_from_host();
+        self.read_buf.borrow_mut().clear();
+    }
+}
+
+/// Hands plaintext slices to rustls, at most `budget` bytes; returns how many it took. An
+/// error after some bytes were taken is left for the next call, so none are counted twice.
+fn encrypt_slices(
+    tls: &mut TlsSession,
+    slices: &[IoSlice<'_>],
+    budget: usize,
+) -> io::Result<usize> {
+    let mut total = 0;
+    for slice in slices {
+        if total >= budget {
+            break;
+        }
+        let part = &slice[..slice.len().min(budget - total)];
+        let n = match tls.write_plaintext(part) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < part.len() {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Appends the session's pending ciphertext to `out`; returns how many bytes.
+fn move_ciphertext(tls: &mut TlsSession, out: &mut BytesMut) -> usize {
+    let start = out.len();
+    let mut writer = out.writer();
+    while tls.wants_write() {
+        match tls.write_tls(&mut writer) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    writer.into_inner().len() - start
+}
+
+/// The socket error for a TLS failure: any failure before the handshake completed is
+/// `SslHandshakeFailedError`, and so is a handshake-related alert the peer sends right after
+/// (TLS 1.3 lets a client finish before the server has checked its certificate); anything
+/// else later is `SslInternalError`.
+fn classify(error: &rustls::Error, during_handshake: bool) -> SocketError {
+    if during_handshake {
+        return SocketError::SslHandshakeFailedError;
+    }
+    match error {
+        rustls::Error::AlertReceived(alert) if is_handshake_alert(*alert) => {
+            SocketError::SslHandshakeFailedError
+        }
+        _ => SocketError::SslInternalError,
+    }
+}
+
+fn is_handshake_alert(alert: AlertDescription) -> bool {
+    matches!(
+        alert,
+        AlertDescription::HandshakeFailure
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnknownCA
+            | AlertDescription::AccessDenied
+            | AlertDescription::CertificateRequired
+            | AlertDescription::InsufficientSecurity
+            | AlertDescription::NoApplicationProtocol
+    )
+}
