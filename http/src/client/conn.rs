@@ -479,8 +479,11 @@ impl Conn {
             let rest = data.split_off(room);
             *self.held.borrow_mut() = Some(rest);
         }
-        if !data.is_empty() {
-            job.on_data(data);
+        if !data.is_empty() && !job.on_data(data) && job.is_done() {
+            // The job failed on its body (a corrupt compressed stream): the rest of the
+            // response is unread, so the connection cannot be reused.
+            self.detach_job();
+            self.drop_connection();
         }
     }
 

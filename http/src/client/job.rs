@@ -12,11 +12,33 @@ use super::conn::Conn;
 use super::pool::{Pool, PoolKey};
 use super::redirect::{self, Redirect};
 use crate::body::RequestBody;
+use crate::decode::{accept_encoding_value, ContentDecoder};
 use crate::error::{http_status_error_string, NetworkError};
 use crate::h1::{BodyLength, RequestHead, TargetForm};
 use crate::manager::NetworkAccessManager;
 use crate::reply::{NetworkReply, Operation, ReplyBackend};
-use crate::request::{NetworkRequest, RedirectPolicy};
+use crate::request::{Attribute, NetworkRequest, RedirectPolicy};
+
+/// What carries a job's current hop: an HTTP/1.1 connection, or an HTTP/2 stream
+/// (`crate::h2`).
+pub(crate) trait Carrier {
+    /// The application aborted the job: stop the exchange.
+    fn job_cancelled(&self);
+    /// The reply's read buffer has room again.
+    fn resume(&self);
+}
+
+impl Carrier for Conn {
+    fn job_cancelled(&self) {
+        Conn::job_cancelled(self)
+    }
+    fn resume(&self) {
+        Conn::resume(self)
+    }
+}
+
+/// Largest piece of decoded body handed to the reply at once.
+const DECODE_PIECE: usize = 64 * 1024;
 
 /// What the connection should do with the body that follows a head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,13 +74,18 @@ pub(crate) struct Job {
     redirects: Cell<u32>,
     retried: Cell<bool>,
     done: Cell<bool>,
-    conn: RefCell<Weak<Conn>>,
+    conn: RefCell<Weak<dyn Carrier>>,
     next_hop: RefCell<Option<NextHop>>,
     /// A hop that ended and waits for `redirect_allowed()`.
     parked: Cell<bool>,
     allowed: Cell<bool>,
     /// The error an HTTP status maps to, reported when the body has been delivered.
     status_error: RefCell<Option<(NetworkError, String)>>,
+    /// slotnet added Accept-Encoding itself, so it decodes the body (Qt does the same; a
+    /// request that sets Accept-Encoding gets the raw body).
+    auto_decode: Cell<bool>,
+    /// The decoder for the current response's Content-Encoding.
+    decoder: RefCell<Option<ContentDecoder>>,
 }
 
 impl Job {
@@ -88,11 +115,13 @@ impl Job {
             redirects: Cell::new(0),
             retried: Cell::new(false),
             done: Cell::new(false),
-            conn: RefCell::new(Weak::new()),
+            conn: RefCell::new(Weak::<Conn>::new()),
             next_hop: RefCell::new(None),
             parked: Cell::new(false),
             allowed: Cell::new(false),
             status_error: RefCell::new(None),
+            auto_decode: Cell::new(false),
+            decoder: RefCell::new(None),
         });
         reply.set_backend(Some(job.clone()));
         // A reply deleted while running aborts its transfer, as in Qt.
@@ -128,11 +157,24 @@ impl Job {
     }
 
     pub(crate) fn attach(&self, conn: &Rc<Conn>) {
-        *self.conn.borrow_mut() = Rc::downgrade(conn);
+        let conn: Weak<Conn> = Rc::downgrade(conn);
+        *self.conn.borrow_mut() = conn;
+    }
+
+    /// Attaches the hop to another carrier (an HTTP/2 stream).
+    pub(crate) fn attach_carrier(&self, carrier: Weak<dyn Carrier>) {
+        *self.conn.borrow_mut() = carrier;
     }
 
     pub(crate) fn detach(&self) {
-        *self.conn.borrow_mut() = Weak::new();
+        *self.conn.borrow_mut() = Weak::<Conn>::new();
+    }
+
+    /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`).
+    pub(crate) fn wants_http2_direct(&self) -> bool {
+        self.request
+            .borrow()
+            .bool_attribute(Attribute::Http2Direct, false)
     }
 
     /// Whether a failed attempt may be sent again on a new connection.
@@ -161,6 +203,14 @@ impl Job {
                 continue; // a header that cannot go on the wire safely is dropped
             };
             headers.append(name, value);
+        }
+        let auto_decode = !headers.contains_key("accept-encoding");
+        self.auto_decode.set(auto_decode);
+        if auto_decode {
+            headers.insert(
+                "accept-encoding",
+                HeaderValue::from_static(accept_encoding_value()),
+            );
         }
         let defaults: [(&str, &str); 3] = [
             ("connection", "Keep-Alive"),
@@ -238,6 +288,7 @@ impl Job {
             }
             _ => None,
         };
+        let content_length = self.prepare_decoder(&headers, content_length);
         self.reply
             .deliver_head(status, reason, headers, content_length, redirect_target);
         match decision {
@@ -293,10 +344,81 @@ impl Job {
         }
     }
 
-    pub(crate) fn on_data(&self, data: Bytes) {
-        if !self.is_done() {
-            self.reply.deliver_data(data);
+    /// Sets up decoding of the response's Content-Encoding; returns the length to report as
+    /// the download total (unknown while decoding: Qt counts decoded bytes).
+    fn prepare_decoder(
+        &self,
+        headers: &[(String, String)],
+        content_length: Option<u64>,
+    ) -> Option<u64> {
+        *self.decoder.borrow_mut() = None;
+        if !self.auto_decode.get() || self.method() == Method::HEAD {
+            return content_length;
         }
+        let encoding = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        // An unsupported coding (never advertised) is passed through undecoded.
+        match ContentDecoder::new(&encoding) {
+            Ok(Some(decoder)) => {
+                let threshold = self.request.borrow().decompressed_safety_check_threshold();
+                *self.decoder.borrow_mut() =
+                    Some(decoder.with_decompressed_safety_check_threshold(threshold));
+                if let Some(n) = content_length {
+                    self.reply
+                        .set_attribute(crate::request::Attribute::OriginalContentLength, n as i64);
+                }
+                None
+            }
+            _ => content_length,
+        }
+    }
+
+    /// Body data of the current response. Returns false if the job failed on it (a corrupt
+    /// or suspicious compressed body): the connection must then be dropped.
+    pub(crate) fn on_data(&self, data: Bytes) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        let mut guard = self.decoder.borrow_mut();
+        let Some(decoder) = guard.as_mut() else {
+            drop(guard);
+            self.reply.deliver_data(data);
+            return !self.is_done();
+        };
+        let mut pieces = Vec::new();
+        let mut input = &data[..];
+        let result = loop {
+            let mut out = Vec::new();
+            match decoder.decode(input, &mut out, DECODE_PIECE) {
+                Ok(progress) => {
+                    input = &input[progress.consumed..];
+                    let produced = progress.produced;
+                    if !out.is_empty() {
+                        pieces.push(Bytes::from(out));
+                    }
+                    if input.is_empty() && produced < DECODE_PIECE {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        drop(guard);
+        for piece in pieces {
+            self.reply.deliver_data(piece);
+        }
+        if let Err(e) = result {
+            self.fail(
+                NetworkError::UnknownContentError,
+                format!("Error decoding the response body: {e}"),
+            );
+            return false;
+        }
+        !self.is_done()
     }
 
     /// The current hop's response is complete (the connection was already released).
@@ -309,6 +431,14 @@ impl Job {
             Some(true) if !self.allowed.get() => self.parked.set(true),
             Some(_) => self.take_next_hop(),
             None => {
+                let decoded = self.decoder.borrow_mut().take().map(|d| d.finish());
+                if let Some(Err(e)) = decoded {
+                    self.fail(
+                        NetworkError::UnknownContentError,
+                        format!("Error decoding the response body: {e}"),
+                    );
+                    return;
+                }
                 let (error, message) = self
                     .status_error
                     .borrow_mut()
