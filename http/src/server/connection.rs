@@ -14,6 +14,7 @@
 //! an answer given from inside the read loop from starting a nested read loop.
 
 use std::cell::{Cell, RefCell};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
 use super::config::HttpServerConfiguration;
-use super::pipeline::{FileBody, Pipeline};
+use super::pipeline::{Pipeline, Pump, Source};
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::{HttpServerResponder, ResponderCtx};
 use crate::h1::{
@@ -34,10 +35,10 @@ use crate::h1::{
     RequestDecoder, RequestEvent, RequestHead, ResponseHead,
 };
 
-/// Bytes of a file body read per piece.
-const FILE_CHUNK: usize = 64 * 1024;
-/// A file body is read further only while less than this is queued on the socket.
-const FILE_HIGH_WATER: usize = 256 * 1024;
+/// Bytes of a pulled body (file, reader) read per piece.
+const PUMP_CHUNK: usize = 64 * 1024;
+/// A pulled body is read further only while less than this is queued on the socket.
+const PUMP_HIGH_WATER: usize = 256 * 1024;
 /// Bodies at least this long go to the socket as their own `Bytes` (no copy).
 const COPY_LIMIT: usize = 4096;
 /// After an error answer, input is still read and dropped before closing: closing with
@@ -57,6 +58,60 @@ fn header_bytes(headers: &HeaderMap) -> usize {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum()
+}
+
+/// Reads the next piece of a pulled body, framed for the wire. `Ok(None)` when the body is
+/// complete (the last chunk of a chunked body is the final piece); `Err` when the source
+/// failed or ended before the announced length.
+fn read_piece(pump: &mut Pump) -> Result<Option<Bytes>, ()> {
+    let want = match pump.framing {
+        Framing::Empty => return Ok(None),
+        Framing::Length(_) if pump.remaining == 0 => return Ok(None),
+        Framing::Length(_) => usize::try_from(pump.remaining)
+            .unwrap_or(PUMP_CHUNK)
+            .min(PUMP_CHUNK),
+        Framing::Chunked | Framing::CloseDelimited => PUMP_CHUNK,
+    };
+    // Room for a chunk size line in front and the CRLF after.
+    const FRAME: usize = 20;
+    let mut buf = vec![0u8; want + FRAME + 2];
+    let n = loop {
+        let target = &mut buf[FRAME..FRAME + want];
+        let read = match &mut pump.source {
+            Source::File { file, offset } => file.read_at(target, *offset).inspect(|n| {
+                *offset += *n as u64;
+            }),
+            Source::Reader(reader) => reader.read(target),
+        };
+        match read {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(()),
+        }
+    };
+    match pump.framing {
+        Framing::Length(_) => {
+            if n == 0 {
+                return Err(());
+            }
+            pump.remaining -= n as u64;
+            Ok(Some(Bytes::from(buf).slice(FRAME..FRAME + n)))
+        }
+        Framing::Chunked => {
+            if n == 0 {
+                pump.framing = Framing::Empty;
+                return Ok(Some(Bytes::from_static(b"0\r\n\r\n")));
+            }
+            let mut line = BytesMut::with_capacity(FRAME);
+            encode_chunk_header(n as u64, &mut line);
+            let start = FRAME - line.len();
+            buf[start..FRAME].copy_from_slice(&line);
+            buf[FRAME + n..FRAME + n + 2].copy_from_slice(b"\r\n");
+            Ok(Some(Bytes::from(buf).slice(start..FRAME + n + 2)))
+        }
+        _ if n == 0 => Ok(None),
+        _ => Ok(Some(Bytes::from(buf).slice(FRAME..FRAME + n))),
+    }
 }
 
 /// What the connection is waiting for; decides which timeout applies.
@@ -130,7 +185,7 @@ enum Step {
 /// Lets [`Connection::advance`] decide under a borrow and act after releasing it.
 enum Next {
     Stop,
-    PumpFile,
+    Pump,
     Close,
     Flush(Option<Bytes>),
 }
@@ -550,10 +605,11 @@ impl Connection {
         }
     }
 
-    /// Attaches a file body to answer `seq`; it is read and sent once earlier answers are out.
-    pub(crate) fn set_file(&self, seq: u64, file: FileBody) {
+    /// Attaches a pulled body to answer `seq`; it is read and sent once earlier answers are
+    /// out, as fast as the client takes it.
+    pub(crate) fn set_pump(&self, seq: u64, pump: Pump) {
         if let Some(slot) = self.pipeline.borrow_mut().get_mut(seq) {
-            slot.file = Some(file);
+            slot.pump = Some(pump);
         }
     }
 
@@ -584,7 +640,7 @@ impl Connection {
                 let mut pipeline = self.pipeline.borrow_mut();
                 match pipeline.front_mut() {
                     None => Next::Stop,
-                    Some(slot) if slot.file.is_some() => Next::PumpFile,
+                    Some(slot) if slot.pump.is_some() => Next::Pump,
                     Some(slot) if !slot.done => Next::Stop,
                     Some(_) => match pipeline.pop_front() {
                         Some(slot) if slot.close => Next::Close,
@@ -599,8 +655,8 @@ impl Connection {
             };
             match next {
                 Next::Stop => break,
-                Next::PumpFile => {
-                    if !self.pump_file() {
+                Next::Pump => {
+                    if !self.pump() {
                         break;
                     }
                 }
@@ -628,10 +684,10 @@ impl Connection {
         }
     }
 
-    /// Sends the next pieces of the front answer's file; returns whether the file is done.
-    fn pump_file(&self) -> bool {
+    /// Sends the next pieces of the front answer's pulled body; returns whether it is done.
+    fn pump(&self) -> bool {
         loop {
-            if self.socket.bytes_to_write() >= FILE_HIGH_WATER {
+            if self.socket.bytes_to_write() >= PUMP_HIGH_WATER {
                 return false;
             }
             let piece = {
@@ -639,34 +695,23 @@ impl Connection {
                 let Some(slot) = pipeline.front_mut() else {
                     return false;
                 };
-                let Some(body) = slot.file.as_mut() else {
+                let Some(pump) = slot.pump.as_mut() else {
                     return true;
                 };
-                if body.remaining == 0 {
-                    slot.file = None;
-                    return true;
+                let piece = read_piece(pump);
+                if matches!(piece, Ok(None)) {
+                    slot.pump = None;
                 }
-                let want = usize::try_from(body.remaining)
-                    .unwrap_or(FILE_CHUNK)
-                    .min(FILE_CHUNK);
-                let mut buf = vec![0u8; want];
-                match body.file.read_at(&mut buf, body.offset) {
-                    Ok(n) if n > 0 => {
-                        buf.truncate(n);
-                        body.offset += n as u64;
-                        body.remaining -= n as u64;
-                        Some(Bytes::from(buf))
-                    }
-                    // The file shrank or failed: the announced length cannot be kept.
-                    _ => None,
-                }
+                piece
             };
             match piece {
-                Some(bytes) => {
+                Ok(Some(bytes)) => {
                     self.socket.write_bytes(bytes);
                 }
-                None => {
-                    self.socket.abort();
+                Ok(None) => return true,
+                Err(()) => {
+                    // The announced body cannot be completed: the client must see it cut.
+                    self.abort();
                     return false;
                 }
             }

@@ -6,15 +6,36 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::io::Read;
 
 use bytes::BytesMut;
 
-/// The rest of a file body still to be sent.
-#[derive(Debug)]
-pub(crate) struct FileBody {
-    pub(crate) file: File,
-    pub(crate) offset: u64,
+use crate::h1::Framing;
+
+/// Where a pulled body comes from.
+pub(crate) enum Source {
+    /// A file, read at an offset that advances.
+    File { file: File, offset: u64 },
+    /// Any reader.
+    Reader(Box<dyn Read>),
+}
+
+/// A body read in pieces as the client takes them (files, readers).
+pub(crate) struct Pump {
+    pub(crate) source: Source,
+    /// The framing the head announced.
+    pub(crate) framing: Framing,
+    /// Bytes still owed for a `Content-Length` body.
     pub(crate) remaining: u64,
+}
+
+impl std::fmt::Debug for Pump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pump")
+            .field("framing", &self.framing)
+            .field("remaining", &self.remaining)
+            .finish()
+    }
 }
 
 /// One request's answer.
@@ -22,9 +43,9 @@ pub(crate) struct FileBody {
 pub(crate) struct Slot {
     /// Output produced while an earlier answer was incomplete.
     pub(crate) buffered: BytesMut,
-    /// A file body that goes out (after `buffered`) once this is the front slot.
-    pub(crate) file: Option<FileBody>,
-    /// The handler finished the answer (`file` may still be sending).
+    /// A pulled body that goes out (after `buffered`) once this is the front slot.
+    pub(crate) pump: Option<Pump>,
+    /// The handler finished the answer (`pump` may still be sending).
     pub(crate) done: bool,
     /// The connection closes once this answer is out.
     pub(crate) close: bool,

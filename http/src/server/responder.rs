@@ -7,7 +7,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::connection::Connection;
-use super::pipeline::FileBody;
+use super::pipeline::{Pump, Source};
 use super::request::HttpServerRequest;
 use super::response::{HttpServerResponse, ResponseBody};
 use crate::h1::{BodyLength, Framing};
@@ -129,39 +129,48 @@ impl HttpServerResponder {
         self.write(status, headers, json)
     }
 
-    /// Sends a complete [`HttpServerResponse`] (Qt's `sendResponse`). A file body is read
-    /// and sent in pieces as the client takes them.
+    /// Sends a complete [`HttpServerResponse`] (Qt's `sendResponse`). A file or reader
+    /// body is read and sent in pieces as the client takes them.
     pub fn send_response(mut self, response: HttpServerResponse) {
         let (status, headers, body) = response.into_parts();
-        match body {
-            ResponseBody::Bytes(bytes) => self.write(status, headers, bytes),
+        let (source, len) = match body {
+            ResponseBody::Bytes(bytes) => return self.write(status, headers, bytes),
             ResponseBody::File { file, offset, len } => {
-                if self.stream.is_some() {
-                    // Misuse after write_begin: nothing sensible to add to that stream.
-                    return self.write_end();
-                }
-                let Some(ctx) = self.ctx.take() else {
-                    return;
-                };
-                let Some(conn) = ctx.conn.upgrade() else {
-                    return;
-                };
-                let (framing, close) =
-                    conn.encode_head(&ctx, status, headers, BodyLength::Known(len));
-                conn.emit_scratch(ctx.seq);
-                if matches!(framing, Framing::Length(_)) && len > 0 {
-                    conn.set_file(
-                        ctx.seq,
-                        FileBody {
-                            file,
-                            offset,
-                            remaining: len,
-                        },
-                    );
-                }
-                conn.finish(ctx.seq, close);
+                (Source::File { file, offset }, BodyLength::Known(len))
             }
+            ResponseBody::Reader { reader, len } => (
+                Source::Reader(reader),
+                len.map_or(BodyLength::Unknown, BodyLength::Known),
+            ),
+        };
+        if self.stream.is_some() {
+            // Misuse after write_begin: nothing sensible to add to that stream.
+            return self.write_end();
         }
+        let Some(ctx) = self.ctx.take() else {
+            return;
+        };
+        let Some(conn) = ctx.conn.upgrade() else {
+            return;
+        };
+        let (framing, close) = conn.encode_head(&ctx, status, headers, len);
+        conn.emit_scratch(ctx.seq);
+        let remaining = match framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        if framing != Framing::Empty && (remaining > 0 || !matches!(framing, Framing::Length(_)))
+        {
+            conn.set_pump(
+                ctx.seq,
+                Pump {
+                    source,
+                    framing,
+                    remaining,
+                },
+            );
+        }
+        conn.finish(ctx.seq, close);
     }
 
     /// Starts a streamed answer: sends the head now. `length` is the exact body length if

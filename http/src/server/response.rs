@@ -1,7 +1,7 @@
 //! [`HttpServerResponse`]: a complete response built before it is sent.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -11,7 +11,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use super::mime::mime_type_for_path;
 
 /// The body of an [`HttpServerResponse`].
-#[derive(Debug)]
 pub enum ResponseBody {
     /// Bytes in memory.
     Bytes(Bytes),
@@ -25,20 +24,46 @@ pub enum ResponseBody {
         /// How many bytes are sent.
         len: u64,
     },
+    /// Bytes pulled from a reader as the client takes them: exactly `len` bytes
+    /// (`Content-Length`), or until the reader's end when `len` is `None` (chunked, one chunk
+    /// per `read`). The reader runs on the loop's thread: it must not block for long.
+    Reader {
+        /// The source.
+        reader: Box<dyn Read>,
+        /// The exact length, if known.
+        len: Option<u64>,
+    },
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResponseBody::Bytes(b) => f.debug_tuple("Bytes").field(&b.len()).finish(),
+            ResponseBody::File { offset, len, .. } => f
+                .debug_struct("File")
+                .field("offset", offset)
+                .field("len", len)
+                .finish(),
+            ResponseBody::Reader { len, .. } => {
+                f.debug_struct("Reader").field("len", len).finish()
+            }
+        }
+    }
 }
 
 impl ResponseBody {
-    /// The body's length in bytes.
-    pub fn len(&self) -> u64 {
+    /// The body's length in bytes, if known in advance.
+    pub fn len(&self) -> Option<u64> {
         match self {
-            ResponseBody::Bytes(b) => b.len() as u64,
-            ResponseBody::File { len, .. } => *len,
+            ResponseBody::Bytes(b) => Some(b.len() as u64),
+            ResponseBody::File { len, .. } => Some(*len),
+            ResponseBody::Reader { len, .. } => *len,
         }
     }
 
-    /// Whether the body is empty.
+    /// Whether the body is known to be empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == Some(0)
     }
 }
 
@@ -131,6 +156,23 @@ impl HttpServerResponse {
         }
     }
 
+    /// A response with `status` whose body is pulled from `reader` while it is sent (see
+    /// [`ResponseBody::Reader`]); `len` is its exact length if known.
+    pub fn from_reader<R: Read + 'static>(
+        status: StatusCode,
+        mime_type: &str,
+        reader: R,
+        len: Option<u64>,
+    ) -> Self {
+        let mut response = HttpServerResponse::new(status);
+        response.set_header(CONTENT_TYPE, mime_type);
+        response.body = ResponseBody::Reader {
+            reader: Box::new(reader),
+            len,
+        };
+        response
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -191,7 +233,7 @@ impl HttpServerResponse {
     pub fn data(&self) -> Option<&Bytes> {
         match &self.body {
             ResponseBody::Bytes(b) => Some(b),
-            ResponseBody::File { .. } => None,
+            _ => None,
         }
     }
 
