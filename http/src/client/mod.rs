@@ -1,9 +1,10 @@
 //! The HTTP client engine behind `NetworkAccessManager`: a connection pool of HTTP/1.1
 //! connections driving the sans-IO codec, and the per-reply jobs (redirects, retries).
 
-mod conn;
-mod job;
-mod pool;
+// pub(crate): the HTTP/2 engine (crate::h2) carries jobs too.
+pub(crate) mod conn;
+pub(crate) mod job;
+pub(crate) mod pool;
 mod redirect;
 
 use std::rc::Rc;

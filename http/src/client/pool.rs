@@ -10,6 +10,7 @@ use url::Url;
 
 use super::conn::Conn;
 use super::job::Job;
+use crate::h2::glue::H2Pool;
 use crate::manager::NetworkAccessManager;
 use crate::request::Priority;
 
@@ -69,6 +70,8 @@ pub(crate) struct Pool {
     manager: NetworkAccessManager,
     hosts: RefCell<HashMap<PoolKey, HostPool>>,
     connections_opened: Cell<u64>,
+    /// HTTP/2 connections (one multiplexed connection per host), see `crate::h2::glue`.
+    h2: Rc<H2Pool>,
 }
 
 fn queue_index(p: Priority) -> usize {
@@ -86,12 +89,13 @@ impl Pool {
             manager,
             hosts: RefCell::new(HashMap::new()),
             connections_opened: Cell::new(0),
+            h2: H2Pool::new(),
         })
     }
 
     /// How many connections this pool has opened in all (for tests and statistics).
     pub(crate) fn connections_opened(&self) -> u64 {
-        self.connections_opened.get()
+        self.connections_opened.get() + self.h2.connections_opened()
     }
 
     /// Queues a job; it is dispatched on a later loop iteration, so the application has
@@ -104,6 +108,10 @@ impl Pool {
             );
             return;
         };
+        if H2Pool::wants(&job) {
+            self.h2.enqueue(job, false);
+            return;
+        }
         let index = queue_index(job.priority());
         self.hosts
             .borrow_mut()
@@ -119,6 +127,10 @@ impl Pool {
         let Some(key) = job.key() else {
             return;
         };
+        if H2Pool::wants(&job) {
+            self.h2.enqueue(job, true);
+            return;
+        }
         let index = queue_index(job.priority());
         self.hosts
             .borrow_mut()
@@ -220,6 +232,7 @@ impl Pool {
 
     /// Closes every idle connection.
     pub(crate) fn clear_idle(&self) {
+        self.h2.clear_idle();
         let idle: Vec<Rc<Conn>> = self
             .hosts
             .borrow()

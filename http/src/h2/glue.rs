@@ -1,0 +1,339 @@
+//! The client engine's side of HTTP/2: one multiplexed connection per host for the pool, and
+//! jobs (`client::job::Job`) seen as stream handlers.
+//!
+//! Cleartext prior knowledge (h2c) for now: a request with `Http2Direct` goes over a TCP
+//! connection that speaks HTTP/2 from its first byte. TLS with ALPN "h2" will reuse
+//! [`ClientConn`] as is: the pool hands it an `SslSocket` and calls `transport_ready` once
+//! the handshake negotiated "h2".
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Version};
+use slotnet_net::{AbstractSocket, TcpSocket};
+use url::Position;
+
+use super::client::{
+    BodyDecision, ClientConn, ConnEvent, OutgoingRequest, StreamHandler, StreamLink,
+};
+use super::Http2Configuration;
+use crate::client::job::{BodyAction, Carrier, Job};
+use crate::client::pool::{PoolKey, IDLE_EXPIRY};
+use crate::error::NetworkError;
+use crate::h1::BodyLength;
+use crate::request::Attribute;
+
+/// How much the socket buffers from the kernel; HTTP/2 flow control bounds the rest.
+const SOCKET_READ_BUFFER: usize = 256 * 1024;
+
+/// Request headers that are meaningless (and forbidden) in HTTP/2 (RFC 9113, 8.2.2), plus
+/// `host`, which becomes `:authority`.
+const CONNECTION_HEADERS: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// The HTTP/2 connections of one manager: at most one usable connection per host and port,
+/// plus connections draining after a GOAWAY.
+pub(crate) struct H2Pool {
+    me: Weak<H2Pool>,
+    active: RefCell<HashMap<PoolKey, Rc<ClientConn>>>,
+    draining: RefCell<Vec<Rc<ClientConn>>>,
+    opened: Cell<u64>,
+    config: RefCell<Http2Configuration>,
+    idle_expiry: Cell<Duration>,
+}
+
+impl H2Pool {
+    pub(crate) fn new() -> Rc<H2Pool> {
+        Rc::new_cyclic(|me| H2Pool {
+            me: me.clone(),
+            active: RefCell::new(HashMap::new()),
+            draining: RefCell::new(Vec::new()),
+            opened: Cell::new(0),
+            config: RefCell::new(Http2Configuration::default()),
+            idle_expiry: Cell::new(IDLE_EXPIRY),
+        })
+    }
+
+    /// Whether `job` goes over HTTP/2 (for now: cleartext with prior knowledge).
+    pub(crate) fn wants(job: &Job) -> bool {
+        job.wants_http2_direct() && job.key().is_some_and(|k| k.scheme == "http")
+    }
+
+    /// Settings for connections opened from now on.
+    #[allow(dead_code)] // for the manager's (coming) HTTP/2 configuration setter
+    pub(crate) fn set_configuration(&self, config: Http2Configuration) {
+        *self.config.borrow_mut() = config;
+    }
+
+    /// Connections opened so far.
+    pub(crate) fn connections_opened(&self) -> u64 {
+        self.opened.get()
+    }
+
+    /// Sends `job` over the host's connection (opened if needed); `front` for a retry.
+    pub(crate) fn enqueue(&self, job: Rc<Job>, front: bool) {
+        let Some(key) = job.key() else {
+            job.fail(NetworkError::ProtocolUnknownError, "Invalid URL".into());
+            return;
+        };
+        let existing = self
+            .active
+            .borrow()
+            .get(&key)
+            .filter(|c| c.is_usable())
+            .cloned();
+        let conn = match existing {
+            Some(conn) => conn,
+            None => self.open(&key),
+        };
+        conn.submit(
+            Rc::new(JobStream {
+                job,
+                pool: self.me.clone(),
+            }),
+            front,
+        );
+    }
+
+    fn open(&self, key: &PoolKey) -> Rc<ClientConn> {
+        let socket = TcpSocket::new();
+        socket.set_read_buffer_size(SOCKET_READ_BUFFER);
+        let pool = self.me.clone();
+        let conn = ClientConn::new(
+            Rc::new(socket) as Rc<dyn AbstractSocket>,
+            &self.config.borrow(),
+            self.idle_expiry.get(),
+            Box::new(move |conn, event| {
+                if let Some(pool) = pool.upgrade() {
+                    pool.on_event(conn, event);
+                }
+            }),
+        );
+        let weak = Rc::downgrade(&conn);
+        socket.connected().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                c.transport_ready();
+            }
+        });
+        self.opened.set(self.opened.get() + 1);
+        let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
+        if let Some(old) = replaced {
+            // An unusable connection still finishing its streams.
+            self.draining.borrow_mut().push(old);
+        }
+        socket.connect_to_host(&key.host, key.port);
+        conn
+    }
+
+    fn on_event(&self, conn: &Rc<ClientConn>, event: ConnEvent) {
+        let key = self
+            .active
+            .borrow()
+            .iter()
+            .find(|(_, c)| Rc::ptr_eq(c, conn))
+            .map(|(k, _)| k.clone());
+        let was_active = key.and_then(|k| self.active.borrow_mut().remove(&k));
+        match event {
+            ConnEvent::Retired => {
+                if was_active.is_some() {
+                    self.draining.borrow_mut().push(conn.clone());
+                }
+            }
+            ConnEvent::Closed => {
+                let gone: Vec<_> = {
+                    let mut draining = self.draining.borrow_mut();
+                    let (gone, keep) = draining.drain(..).partition(|c| Rc::ptr_eq(c, conn));
+                    *draining = keep;
+                    gone
+                };
+                // Dropped here, outside the borrows (the caller still holds its own Rc).
+                drop(gone);
+            }
+        }
+        drop(was_active);
+    }
+
+    /// Closes the connections that have nothing in flight.
+    pub(crate) fn clear_idle(&self) {
+        let idle: Vec<Rc<ClientConn>> = self
+            .active
+            .borrow()
+            .values()
+            .chain(self.draining.borrow().iter())
+            .filter(|c| c.is_idle())
+            .cloned()
+            .collect();
+        for conn in idle {
+            conn.close();
+        }
+    }
+}
+
+/// A job's current hop as an HTTP/2 stream.
+struct JobStream {
+    job: Rc<Job>,
+    pool: Weak<H2Pool>,
+}
+
+impl Carrier for StreamLink {
+    fn job_cancelled(&self) {
+        self.cancel();
+    }
+
+    fn resume(&self) {
+        StreamLink::resume(self);
+    }
+}
+
+impl JobStream {
+    fn send_again(&self, front: bool) {
+        self.job.detach();
+        match self.pool.upgrade() {
+            Some(pool) => pool.enqueue(self.job.clone(), front),
+            None => self.job.fail(
+                NetworkError::OperationCanceledError,
+                "The network access manager was deleted".into(),
+            ),
+        }
+    }
+}
+
+impl StreamHandler for JobStream {
+    fn is_done(&self) -> bool {
+        self.job.is_done()
+    }
+
+    fn started_connecting(&self) {
+        self.job.reply.emit_socket_started_connecting();
+    }
+
+    fn opened(&self, link: Rc<StreamLink>) {
+        let carrier: Weak<dyn Carrier> = Rc::downgrade(&link) as Weak<dyn Carrier>;
+        self.job.attach_carrier(carrier);
+    }
+
+    fn build_request(&self) -> Result<OutgoingRequest, String> {
+        let (head, length) = self.job.build_head().ok_or("Invalid URL")?;
+        let url = self.job.url().ok_or("Invalid URL")?;
+        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let uri = format!("{}://{}{}", url.scheme(), authority, head.target.as_str());
+        let mut request = http::Request::builder()
+            .method(head.method)
+            .uri(uri)
+            .version(Version::HTTP_2)
+            .body(())
+            .map_err(|e| format!("Invalid request: {e}"))?;
+        let headers: &mut HeaderMap = request.headers_mut();
+        for (name, value) in head.headers.iter() {
+            let lower = name.as_str();
+            if CONNECTION_HEADERS.contains(&lower)
+                || (lower == "te" && !value.as_bytes().eq_ignore_ascii_case(b"trailers"))
+            {
+                continue;
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        if let BodyLength::Known(n) = length {
+            if !headers.contains_key(http::header::CONTENT_LENGTH) {
+                headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+        }
+        Ok(OutgoingRequest {
+            request,
+            has_body: length != BodyLength::Empty,
+            body_size: match length {
+                BodyLength::Known(n) => Some(n),
+                _ => None,
+            },
+        })
+    }
+
+    fn next_body_piece(&self, max: usize) -> io::Result<Option<Bytes>> {
+        self.job.next_body_piece(max)
+    }
+
+    fn upload_progress(&self, sent: u64, total: Option<u64>) {
+        let total = total.map_or(-1, |t| t as i64);
+        self.job.reply.emit_upload_progress(sent as i64, total);
+    }
+
+    fn request_sent(&self) {
+        self.job.reply.emit_request_sent();
+    }
+
+    fn response_head(&self, head: http::response::Parts) -> BodyDecision {
+        self.job.reply.set_attribute(Attribute::Http2WasUsed, true);
+        let status = head.status.as_u16();
+        // HTTP/2 has no reason phrase; the status' standard one stands in for it.
+        let reason = head.status.canonical_reason().unwrap_or("");
+        let content_length = head
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        // HTTP/2 field names are lowercase on the wire, and Qt reports them as received.
+        let headers = head
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        match self.job.on_head(status, reason, headers, content_length) {
+            BodyAction::Deliver => BodyDecision::Deliver,
+            BodyAction::Discard => BodyDecision::Discard,
+            BodyAction::Stop => {
+                self.job.detach();
+                BodyDecision::Stop
+            }
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.job.reply.buffer_room()
+    }
+
+    fn data(&self, data: Bytes) {
+        self.job.on_data(data);
+    }
+
+    fn trailers(&self, _trailers: HeaderMap) {
+        // Qt's QNetworkReply does not expose trailers; they are read (so the stream ends
+        // cleanly) and dropped.
+    }
+
+    fn end(&self) {
+        self.job.detach();
+        self.job.on_end();
+    }
+
+    fn failed(&self, error: NetworkError, message: String, unprocessed: bool) {
+        if unprocessed && self.job.can_retry() {
+            // The server did not process it: sending it again is safe (RFC 9113, 8.7).
+            self.job.mark_retried();
+            self.send_again(true);
+        } else {
+            self.job.detach();
+            self.job.fail(error, message);
+        }
+    }
+
+    fn requeue(&self) {
+        if !self.job.is_done() {
+            self.send_again(true);
+        }
+    }
+}
