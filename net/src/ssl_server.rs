@@ -233,7 +233,9 @@ impl SslServer {
 
     /// A human-readable description of the last error (empty if none).
     pub fn error_string(&self) -> String {
-        self.core().map(|c| c.tcp.error_string()).unwrap_or_default()
+        self.core()
+            .map(|c| c.tcp.error_string())
+            .unwrap_or_default()
     }
 
     /// Takes the oldest connection whose handshake completed. It stays a child of the server
@@ -511,9 +513,14 @@ impl ServerCore {
         if socket.state() == crate::SocketState::Unconnected {
             socket.delete_later();
         } else {
-            socket.disconnected().connect_once(move |_| socket.delete_later());
+            socket
+                .disconnected()
+                .connect_once(move |_| socket.delete_later());
             // A peer that never reads cannot keep it: the timeout (or this) ends it.
-            let timeout = self.handshake_timeout.get().unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
+            let timeout = self
+                .handshake_timeout
+                .get()
+                .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
             Timer::single_shot_with(timeout, &socket, move || {
                 socket.abort();
                 socket.delete_later();

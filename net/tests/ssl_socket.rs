@@ -21,7 +21,9 @@ fn client_and_server_round_trip_with_a_trusted_certificate() {
     let server = server(pki.server.configuration());
     echo(server, &log);
     let l = log.clone();
-    server.new_connection().connect(move |_| l.push("server.new_connection"));
+    server
+        .new_connection()
+        .connect(move |_| l.push("server.new_connection"));
     let l = log.clone();
     server
         .started_encryption_handshake()
@@ -29,7 +31,9 @@ fn client_and_server_round_trip_with_a_trusted_certificate() {
 
     let client = logged_client(trusting(), &log);
     let l = log.clone();
-    client.mode_changed().connect(move |m| l.push(format!("client.mode:{}", m.name())));
+    client
+        .mode_changed()
+        .connect(move |m| l.push(format!("client.mode:{}", m.name())));
     let l = log.clone();
     client.ready_read().connect(move |_| {
         if client.bytes_available() == 9 {
@@ -153,7 +157,10 @@ fn alpn_negotiates_h2_or_http11_on_both_sides() {
     let h2 = Some(ALPN_PROTOCOL_HTTP2.to_vec());
     let h1 = Some(NEXT_PROTOCOL_HTTP1_1.to_vec());
     assert_eq!(alpn(both, both), (h2.clone(), h2));
-    assert_eq!(alpn(&[NEXT_PROTOCOL_HTTP1_1], both), (h1.clone(), h1.clone()));
+    assert_eq!(
+        alpn(&[NEXT_PROTOCOL_HTTP1_1], both),
+        (h1.clone(), h1.clone())
+    );
     // The server's preference order decides.
     assert_eq!(
         alpn(both, &[NEXT_PROTOCOL_HTTP1_1, ALPN_PROTOCOL_HTTP2]),
@@ -186,7 +193,10 @@ fn starttls_upgrades_a_plain_connection() {
             if conn.mode() == SslMode::UnencryptedMode {
                 if conn.can_read_line() {
                     let line = conn.read_line(0);
-                    l2.push(format!("server.plain:{}", String::from_utf8_lossy(&line).trim()));
+                    l2.push(format!(
+                        "server.plain:{}",
+                        String::from_utf8_lossy(&line).trim()
+                    ));
                     conn.write(b"GO\n");
                     conn.start_server_encryption();
                 }

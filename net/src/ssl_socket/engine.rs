@@ -92,6 +92,8 @@ struct PumpEvents {
     eof: bool,
     /// Our close_notify has been queued: close the transport after it.
     close_transport: bool,
+    /// Every byte the transport delivered has been decrypted and moved to the read buffer.
+    input_exhausted: bool,
 }
 
 /// An `SslSocket`'s state, attached to its [`Object`].
@@ -144,6 +146,12 @@ pub(crate) struct SslCore {
     remote_finished: Cell<bool>,
     /// `RemoteHostClosedError` has been reported for this connection.
     remote_closed_reported: Cell<bool>,
+    /// The transport reached end of file (and closed) while ciphertext or plaintext still
+    /// waited behind a full read buffer: its end-of-stream signals are held back until the
+    /// user has read up to that point, as a TCP socket only sees end of file then.
+    eof_pending: Cell<bool>,
+    /// The transport's error held back meanwhile.
+    withheld_error: Cell<Option<SocketError>>,
 
     in_ready_read: Cell<bool>,
     ready_read_again: Cell<bool>,
@@ -198,6 +206,8 @@ impl SslCore {
             close_notify_sent: Cell::new(false),
             remote_finished: Cell::new(false),
             remote_closed_reported: Cell::new(false),
+            eof_pending: Cell::new(false),
+            withheld_error: Cell::new(None),
             in_ready_read: Cell::new(false),
             ready_read_again: Cell::new(false),
             in_bytes_written: Cell::new(false),
@@ -249,7 +259,7 @@ impl SslCore {
         let w = self.weak.clone();
         p.ready_read().connect(move |_| {
             if let Some(c) = w.upgrade() {
-                c.pump(false);
+                c.pump();
             }
         });
         let w = self.weak.clone();
@@ -267,7 +277,9 @@ impl SslCore {
         let w = self.weak.clone();
         p.disconnected().connect(move |_| {
             if let Some(c) = w.upgrade() {
-                c.sig.disconnected.emit(());
+                if !c.eof_pending.get() {
+                    c.sig.disconnected.emit(());
+                }
             }
         });
     }
@@ -379,6 +391,8 @@ impl SslCore {
         self.close_pending.set(false);
         self.close_notify_sent.set(false);
         self.read_paused.set(false);
+        self.eof_pending.set(false);
+        self.withheld_error.set(None);
     }
 
     /// Resets everything for a new connection (or a new handshake on this one).
@@ -425,8 +439,7 @@ impl SslCore {
 
     /// `start_client_encryption` / `start_server_encryption`.
     pub(crate) fn start_encryption(&self, server: bool) {
-        if self.state.get() != SocketState::Connected
-            || self.mode.get() != SslMode::UnencryptedMode
+        if self.state.get() != SocketState::Connected || self.mode.get() != SslMode::UnencryptedMode
         {
             self.set_error(
                 SocketError::OperationError,
@@ -481,7 +494,7 @@ impl SslCore {
             SslMode::SslClientMode
         });
         if self.still(generation) {
-            self.pump(false);
+            self.pump();
         }
     }
 
@@ -531,6 +544,10 @@ impl SslCore {
     }
 
     fn on_plain_state(&self, state: SocketState) {
+        if self.eof_pending.get() {
+            // Replayed by `finish_eof` once the user has read what came before the end.
+            return;
+        }
         if state == SocketState::Closing && self.state.get() == SocketState::Closing {
             // We started closing (TLS shutdown) before the transport did.
             return;
@@ -544,6 +561,12 @@ impl SslCore {
     }
 
     fn on_plain_error(&self, error: SocketError) {
+        if self.eof_pending.get() {
+            if self.withheld_error.get().is_none() {
+                self.withheld_error.set(Some(error));
+            }
+            return;
+        }
         if self.failed.get() {
             // The TLS failure was reported; what the transport says while closing is not news.
             return;
@@ -571,19 +594,81 @@ impl SslCore {
         }
     }
 
-    /// The transport reached end of file: decrypt what is left, whatever the read limit
-    /// (it is bounded by the TCP socket's limit), then report the end of the stream.
+    /// The transport reached end of file. If bytes still wait behind a full read buffer, the
+    /// end of the stream is reported only once the user has read them (`finish_eof`).
     fn on_plain_read_finished(&self) {
         let generation = self.generation.get();
-        self.pump(true);
-        if !self.still(generation) || self.remote_finished.replace(true) {
+        self.pump();
+        if !self.still(generation) {
             return;
         }
-        self.sig.read_channel_finished.emit(());
+        let undelivered = self.read_paused.get()
+            || !self.cipher_in.borrow().is_empty()
+            || self.plain.bytes_available() > 0;
+        if undelivered && !self.remote_finished.get() {
+            self.eof_pending.set(true);
+            return;
+        }
+        if !self.remote_finished.replace(true) {
+            self.sig.read_channel_finished.emit(());
+        }
+    }
+
+    /// The user has read everything the transport delivered before its end of file: report
+    /// the end of the stream and the close the transport signalled meanwhile.
+    fn finish_eof(&self) {
+        if !self.eof_pending.replace(false) {
+            return;
+        }
+        let generation = self.generation.get();
+        if !self.remote_finished.replace(true) {
+            self.sig.read_channel_finished.emit(());
+            if !self.still(generation) {
+                return;
+            }
+        }
+        let error = self
+            .withheld_error
+            .take()
+            .unwrap_or(SocketError::RemoteHostClosedError);
+        let known = error == SocketError::RemoteHostClosedError
+            && self.remote_closed_reported.replace(true);
+        if !known {
+            self.report_error(error, error.description());
+            if !self.still(generation) {
+                return;
+            }
+        }
+        self.close_transport();
+    }
+
+    /// Closes the transport after what it has queued; if it is closed already (its close
+    /// was held back), ends this socket's connection the way the transport would have.
+    fn close_transport(&self) {
+        if self.plain.state() != SocketState::Unconnected {
+            self.plain.disconnect_from_host();
+            return;
+        }
+        let previous = self.state.get();
+        self.end_connection();
+        if previous == SocketState::Connected {
+            self.state.set(SocketState::Closing);
+            self.sig.state_changed.emit(SocketState::Closing);
+        }
+        if previous != SocketState::Unconnected && self.obj.is_alive() {
+            self.state.set(SocketState::Unconnected);
+            self.sig.state_changed.emit(SocketState::Unconnected);
+            if self.obj.is_alive() {
+                self.sig.disconnected.emit(());
+            }
+        }
     }
 
     /// The peer sent close_notify: like a TCP socket seeing end of file.
     fn on_remote_closed(&self) {
+        // Whatever the transport said after this is covered by what follows.
+        self.eof_pending.set(false);
+        self.withheld_error.set(None);
         let generation = self.generation.get();
         if !self.remote_finished.replace(true) {
             self.sig.read_channel_finished.emit(());
@@ -618,7 +703,7 @@ impl SslCore {
         };
         self.report_error(code, &message);
         if self.still(generation) {
-            self.plain.disconnect_from_host();
+            self.close_transport();
         }
     }
 
@@ -634,18 +719,17 @@ impl SslCore {
             if let Some(core) = weak.upgrade() {
                 core.pump_posted.set(false);
                 if core.still(generation) {
-                    core.pump(false);
+                    core.pump();
                 }
             }
         });
     }
 
     /// Moves bytes: ciphertext in → plaintext to the read buffer, the write queue →
-    /// ciphertext out; then emits what happened. `finishing`: the transport hit end of file,
-    /// take everything it has regardless of the read limit.
-    fn pump(&self, finishing: bool) {
+    /// ciphertext out; then emits what happened.
+    fn pump(&self) {
         if self.mode.get() == SslMode::UnencryptedMode {
-            self.move_plain_data(finishing);
+            self.move_plain_data();
             return;
         }
         if self.busy.get() {
@@ -661,7 +745,7 @@ impl SslCore {
         let mut cipher_out = std::mem::take(&mut *self.cipher_out.borrow_mut());
         let mut ev = PumpEvents::default();
         self.busy.set(true);
-        let mut result = self.take_input(&mut tls, &mut cipher_in, &mut ev, finishing);
+        let mut result = self.take_input(&mut tls, &mut cipher_in, &mut ev);
         if result.is_ok() && self.still(generation) {
             result = self.give_output(&mut tls, &mut cipher_out, &mut ev);
         }
@@ -730,7 +814,13 @@ impl SslCore {
             }
         }
         if ev.close_transport {
-            self.plain.disconnect_from_host();
+            self.close_transport();
+            if !self.still(generation) {
+                return;
+            }
+        }
+        if ev.input_exhausted && self.eof_pending.get() {
+            self.finish_eof();
             if !self.still(generation) {
                 return;
             }
@@ -740,9 +830,9 @@ impl SslCore {
         }
     }
 
-    fn plaintext_room(&self, unlimited: bool) -> usize {
+    fn plaintext_room(&self) -> usize {
         let limit = self.read_limit.get();
-        if unlimited || limit == 0 {
+        if limit == 0 {
             usize::MAX
         } else {
             limit.saturating_sub(self.read_buf.borrow().len())
@@ -756,11 +846,10 @@ impl SslCore {
         tls: &mut TlsSession,
         cipher_in: &mut BytesMut,
         ev: &mut PumpEvents,
-        unlimited: bool,
     ) -> Result<(), rustls::Error> {
         let generation = self.generation.get();
         loop {
-            let room = self.plaintext_room(unlimited);
+            let room = self.plaintext_room();
             let drained = if room > 0 {
                 self.drain_plaintext(tls, room, ev)
             } else {
@@ -769,7 +858,7 @@ impl SslCore {
             if ev.close_notify || ev.eof {
                 return Ok(());
             }
-            if self.plaintext_room(unlimited) == 0 {
+            if self.plaintext_room() == 0 {
                 self.read_paused.set(true);
                 return Ok(());
             }
@@ -777,6 +866,7 @@ impl SslCore {
                 // Zero-copy when `cipher_in` is empty; the TCP socket then reads on.
                 self.plain.read_buf(cipher_in);
                 if cipher_in.is_empty() {
+                    ev.input_exhausted = true;
                     return Ok(());
                 }
             }
@@ -886,8 +976,8 @@ impl SslCore {
     }
 
     /// `UnencryptedMode`: the TCP socket's bytes are the plaintext.
-    fn move_plain_data(&self, unlimited: bool) {
-        let room = self.plaintext_room(unlimited);
+    fn move_plain_data(&self) {
+        let room = self.plaintext_room();
         if room == 0 {
             self.read_paused.set(true);
             return;
@@ -902,11 +992,16 @@ impl SslCore {
                 bytes.len()
             }
         };
-        if self.plain.bytes_available() > 0 {
+        let exhausted = self.plain.bytes_available() == 0;
+        if !exhausted {
             self.read_paused.set(true);
         }
+        let generation = self.generation.get();
         if moved > 0 {
             self.emit_ready_read();
+        }
+        if exhausted && self.still(generation) && self.eof_pending.get() {
+            self.finish_eof();
         }
     }
 
@@ -950,7 +1045,7 @@ impl SslCore {
     /// After the user consumed buffered bytes: resume reading if it had stopped on a full
     /// buffer (posted: no new edge will announce the bytes already waiting).
     fn after_consume(&self) {
-        if self.read_paused.get() && self.plaintext_room(false) > 0 {
+        if self.read_paused.get() && self.plaintext_room() > 0 {
             self.read_paused.set(false);
             self.post_pump();
         }
@@ -1121,7 +1216,7 @@ impl SslCore {
             return self.plain.flush();
         }
         let before = self.write_queue.borrow().len();
-        self.pump(false);
+        self.pump();
         let encrypted_some = self.write_queue.borrow().len() < before;
         self.plain.flush() || encrypted_some
     }
@@ -1149,9 +1244,9 @@ impl SslCore {
                     return;
                 }
                 self.close_pending.set(true);
-                self.pump(false);
+                self.pump();
             }
-            _ => self.plain.disconnect_from_host(),
+            _ => self.close_transport(),
         }
     }
 

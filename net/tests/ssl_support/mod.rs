@@ -97,12 +97,19 @@ pub fn logged_client(config: SslConfiguration, log: &Log) -> SslSocket {
     let socket = SslSocket::new();
     socket.set_ssl_configuration(config);
     let l = log.clone();
-    socket.connected().connect(move |_| l.push("client.connected"));
+    socket
+        .connected()
+        .connect(move |_| l.push("client.connected"));
     let l = log.clone();
-    socket.encrypted().connect(move |_| l.push("client.encrypted"));
+    socket
+        .encrypted()
+        .connect(move |_| l.push("client.encrypted"));
     let l = log.clone();
     socket.ssl_errors().connect(move |errors| {
-        l.push(format!("client.ssl_errors:{}", SslError::join_names(errors)))
+        l.push(format!(
+            "client.ssl_errors:{}",
+            SslError::join_names(errors)
+        ))
     });
     let l = log.clone();
     socket
