@@ -432,3 +432,105 @@ fn keep_alive_timeout_closes_idle_connections() {
     assert!(rest.is_empty());
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
+
+/// Produces `count` lines, one per `read`.
+struct Lines {
+    next: usize,
+    count: usize,
+}
+
+impl std::io::Read for Lines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.next == self.count {
+            return Ok(0);
+        }
+        let line = format!("row {}\n", self.next);
+        buf[..line.len()].copy_from_slice(line.as_bytes());
+        self.next += 1;
+        Ok(line.len())
+    }
+}
+
+#[test]
+fn reader_bodies_are_pulled_chunked_or_sized() {
+    use slotnet_http::server::HttpServerResponse;
+    let server = TestServer::start(HttpServerConfiguration::default(), |server| {
+        server.route(
+            "/lines/<arg>",
+            Method::GET,
+            |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
+                let reader = Lines { next: 0, count: n };
+                resp.send_response(HttpServerResponse::from_reader(
+                    StatusCode::OK,
+                    "text/plain",
+                    reader,
+                    None,
+                ));
+            },
+        );
+        server.route(
+            "/zeros/<arg>",
+            Method::GET,
+            |n: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
+                let reader = std::io::repeat(0).take(n);
+                resp.send_response(HttpServerResponse::from_reader(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    reader,
+                    Some(n),
+                ));
+            },
+        );
+        server.route(
+            "/short",
+            Method::GET,
+            |_: &HttpServerRequest, resp: HttpServerResponder| {
+                // Announces more than the reader has: the client must see a cut body.
+                let reader = std::io::repeat(1).take(10);
+                resp.send_response(HttpServerResponse::from_reader(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    reader,
+                    Some(20),
+                ));
+            },
+        );
+    });
+    let mut s = server.connect();
+    s.write_all(
+        b"GET /lines/3 HTTP/1.1\r\nHost: t\r\n\r\n\
+          HEAD /lines/3 HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /zeros/5000000 HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false);
+    assert!(resp.chunked);
+    assert_eq!(resp.text(), "row 0\nrow 1\nrow 2\n");
+    let head = read_response(&mut r, true);
+    assert_eq!(head.status, 200);
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.body.len(), 5_000_000);
+    assert!(resp.body.iter().all(|b| *b == 0));
+    assert_eq!(read_response(&mut r, false).body, b"hello");
+
+    let (resp_head, mut r) = {
+        let mut s = server.connect();
+        s.write_all(b"GET /short HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut r = BufReader::new(s);
+        let mut status = String::new();
+        std::io::BufRead::read_line(&mut r, &mut status).unwrap();
+        (status, r)
+    };
+    assert!(resp_head.starts_with("HTTP/1.1 200"));
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    let body_start = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        rest.len() - body_start,
+        10,
+        "the body is cut where the reader ended"
+    );
+}

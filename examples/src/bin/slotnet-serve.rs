@@ -315,7 +315,7 @@ fn resolve_under(root: &Path, rel: &str) -> Option<PathBuf> {
     real.starts_with(root).then_some(real)
 }
 
-fn header<'a>(req: &'a HttpServerRequest, name: http::HeaderName) -> Option<&'a str> {
+fn header(req: &HttpServerRequest, name: http::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

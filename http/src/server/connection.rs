@@ -710,8 +710,14 @@ impl Connection {
                 }
                 Ok(None) => return true,
                 Err(()) => {
-                    // The announced body cannot be completed: the client must see it cut.
-                    self.abort();
+                    // The announced body cannot be completed: close after what was sent, so
+                    // the client sees it cut short (fewer bytes than announced, or no last
+                    // chunk) rather than a complete wrong body.
+                    self.pipeline
+                        .borrow_mut()
+                        .front_mut()
+                        .map(|s| s.pump.take());
+                    self.close_gracefully();
                     return false;
                 }
             }

@@ -159,8 +159,7 @@ impl HttpServerResponder {
             Framing::Length(n) => n,
             _ => 0,
         };
-        if framing != Framing::Empty && (remaining > 0 || !matches!(framing, Framing::Length(_)))
-        {
+        if framing != Framing::Empty && (remaining > 0 || !matches!(framing, Framing::Length(_))) {
             conn.set_pump(
                 ctx.seq,
                 Pump {

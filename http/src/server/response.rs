@@ -44,9 +44,7 @@ impl std::fmt::Debug for ResponseBody {
                 .field("offset", offset)
                 .field("len", len)
                 .finish(),
-            ResponseBody::Reader { len, .. } => {
-                f.debug_struct("Reader").field("len", len).finish()
-            }
+            ResponseBody::Reader { len, .. } => f.debug_struct("Reader").field("len", len).finish(),
         }
     }
 }
