@@ -10,6 +10,8 @@
 //! - [`AbstractSocket`]: the object-safe trait all stream sockets implement, for protocol code
 //!   that should not care about the transport.
 //! - [`HostInfo`]: Qt's `QHostInfo`, lookups that never block the loop.
+//! - [`NetworkProxy`], [`ProxiedConnector`] and the rest of [`proxy`]: Qt's `QNetworkProxy`
+//!   family (HTTP `CONNECT`, SOCKS5, environment variables, factories).
 //! - [`SocketState`], [`SocketError`], [`SocketOption`]: Qt's enums, with Qt's names.
 //!
 //! Sockets never block: `write` queues, the kernel gets the bytes on a later iteration, and
@@ -51,6 +53,7 @@ mod error;
 mod hostinfo;
 mod local;
 mod local_server;
+pub mod proxy;
 mod server;
 mod socket;
 pub mod ssl;
@@ -66,6 +69,7 @@ pub use error::{SocketError, SocketOption, SocketState};
 pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
 pub use local::LocalSocket;
 pub use local_server::LocalServer;
+pub use proxy::{NetworkProxy, NetworkProxyQuery, ProxiedConnector, ProxyFactory, ProxyType};
 pub use ssl_server::{SslServer, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use ssl_socket::{SslMode, SslSocket};
 pub use tcp::TcpSocket;
