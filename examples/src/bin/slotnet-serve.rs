@@ -5,9 +5,12 @@
 //!               [--tls CERT KEY] [--h2c]
 //! ```
 //!
-//! Prints `listening on http://ADDR:PORT` (and `unix:PATH`) on stdout, one request log line
-//! per request on stderr; SIGINT/SIGTERM stop accepting, finish the answers in flight and
-//! exit 0.
+//! Prints `listening on http://ADDR:PORT` (`https://` with `--tls`, and `unix:PATH`) on
+//! stdout, one request log line per request on stderr; SIGINT/SIGTERM stop accepting, finish
+//! the answers in flight and exit 0 (a second signal exits at once).
+//!
+//! Not yet: HTTP/2. With `--tls` ALPN offers `http/1.1` only; `--h2c` exits with status 2
+//! ("not supported yet").
 
 use std::cell::Cell;
 use std::fs::File;
@@ -33,7 +36,8 @@ use slotnet_http::server::{
     mime_type_for_path, push_json_string, HttpServer, HttpServerConfiguration, HttpServerRequest,
     HttpServerResponder, HttpServerResponse, Methods,
 };
-use slotnet_net::{LocalServer, TcpServer};
+use slotnet_net::ssl::{SslCertificate, SslConfiguration, SslKey};
+use slotnet_net::{LocalServer, SslServer, TcpServer};
 
 /// How long a shutdown may wait for answers in flight before the program exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -396,6 +400,28 @@ fn serve_file(root: &Path, rel: &str, req: &HttpServerRequest, resp: HttpServerR
     resp.send_response(response);
 }
 
+// ----- TLS --------------------------------------------------------------------------------
+
+/// The server's TLS configuration from PEM files: the certificate chain (leaf first) and its
+/// key. ALPN offers `http/1.1` only: the server does not speak HTTP/2 yet.
+fn tls_configuration(cert: &Path, key: &Path) -> Result<SslConfiguration, String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let chain = SslCertificate::from_pem_list(&read(cert)?)
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate", cert.display()));
+    }
+    let key = SslKey::from_pem(&read(key)?).map_err(|e| format!("{}: {e}", key.display()))?;
+    let mut config = SslConfiguration::default();
+    config.set_local_certificate_chain(chain);
+    config.set_private_key(key);
+    config.set_allowed_next_protocols(vec![b"http/1.1".to_vec()]);
+    config
+        .server_config()
+        .map_err(|e| format!("unusable certificate or key: {e}"))?;
+    Ok(config)
+}
+
 // ----- routes -----------------------------------------------------------------------------
 
 fn text(resp: HttpServerResponder, status: StatusCode, body: impl Into<String>) {
@@ -579,10 +605,16 @@ fn add_routes(server: &HttpServer, root: Option<PathBuf>) {
 // ----- main -------------------------------------------------------------------------------
 
 fn run(opts: Options) -> i32 {
-    if opts.tls.is_some() {
-        eprintln!("slotnet-serve: --tls: not supported yet (TLS is not wired into the server)");
-        return 2;
-    }
+    let tls = match &opts.tls {
+        Some((cert, key)) => match tls_configuration(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("slotnet-serve: --tls: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     if opts.h2c {
         eprintln!("slotnet-serve: --h2c: not supported yet (the server speaks HTTP/1.1 only)");
         return 2;
@@ -622,6 +654,20 @@ fn run(opts: Options) -> i32 {
 
     let mut stdout = io::stdout().lock();
     for addr in &opts.listen {
+        if let Some(config) = &tls {
+            let ssl = SslServer::new();
+            ssl.set_ssl_configuration(config.clone());
+            if !ssl.listen(addr.ip(), addr.port()) || !server.bind_ssl(&ssl) {
+                eprintln!(
+                    "slotnet-serve: cannot listen on {addr}: {}",
+                    ssl.error_string()
+                );
+                return 1;
+            }
+            let actual = ssl.server_socket_addr().unwrap_or(*addr);
+            let _ = writeln!(stdout, "listening on https://{actual}");
+            continue;
+        }
         let tcp = TcpServer::new();
         if !tcp.listen(addr.ip(), addr.port()) || !server.bind(&tcp) {
             eprintln!(

@@ -7,7 +7,7 @@ use std::rc::{Rc, Weak};
 
 use http::{HeaderMap, StatusCode};
 use slotnet_core::{AsObject, Object, Signal};
-use slotnet_net::{AbstractSocket, LocalServer, TcpServer};
+use slotnet_net::{AbstractSocket, LocalServer, SslServer, TcpServer};
 
 use super::config::HttpServerConfiguration;
 use super::connection::Connection;
@@ -86,6 +86,7 @@ pub(crate) struct ServerCore {
     config: RefCell<Rc<HttpServerConfiguration>>,
     tcp: RefCell<Vec<TcpServer>>,
     local: RefCell<Vec<LocalServer>>,
+    ssl: RefCell<Vec<SslServer>>,
     connections: RefCell<HashMap<u64, Rc<Connection>>>,
     next_id: Cell<u64>,
     accept_paused: Cell<bool>,
@@ -146,6 +147,25 @@ impl ServerCore {
         }
     }
 
+    fn accept_ssl(&self, server: SslServer) {
+        loop {
+            if self.at_capacity() {
+                self.pause_accepting();
+                return;
+            }
+            // Handed out once its handshake completed.
+            let Some(socket) = server.next_pending_connection() else {
+                return;
+            };
+            let info = ConnectionInfo {
+                remote: socket.peer_socket_addr(),
+                local: socket.local_socket_addr(),
+                secure: true,
+            };
+            self.add_connection(Box::new(socket), info);
+        }
+    }
+
     fn add_connection(&self, socket: Box<dyn AbstractSocket>, info: ConnectionInfo) {
         let Some(me) = self.weak.upgrade() else {
             return;
@@ -179,6 +199,9 @@ impl ServerCore {
         for server in self.local.borrow().iter() {
             server.pause_accepting();
         }
+        for server in self.ssl.borrow().iter() {
+            server.pause_accepting();
+        }
     }
 
     fn resume_accepting(&self) {
@@ -195,6 +218,11 @@ impl ServerCore {
         for server in local {
             server.resume_accepting();
             self.accept_local(server);
+        }
+        let ssl = self.ssl.borrow().clone();
+        for server in ssl {
+            server.resume_accepting();
+            self.accept_ssl(server);
         }
     }
 
@@ -268,6 +296,7 @@ impl AbstractHttpServer {
             config: RefCell::new(Rc::new(HttpServerConfiguration::default())),
             tcp: RefCell::new(Vec::new()),
             local: RefCell::new(Vec::new()),
+            ssl: RefCell::new(Vec::new()),
             connections: RefCell::new(HashMap::new()),
             next_id: Cell::new(0),
             accept_paused: Cell::new(false),
@@ -371,6 +400,40 @@ impl AbstractHttpServer {
         true
     }
 
+    /// Serves the connections of a TLS server, once their handshake completed (connections
+    /// failing the handshake never reach the HTTP layer); false if it is not listening.
+    /// Requests are `https:`. The server's ALPN list should offer `http/1.1` only: HTTP/2 is
+    /// not served yet.
+    pub fn bind_ssl(&self, server: &SslServer) -> bool {
+        let Some(core) = self.core() else {
+            return false;
+        };
+        if !server.is_listening() || core.shutting_down.get() {
+            return false;
+        }
+        if core.ssl.borrow().contains(server) {
+            return true;
+        }
+        let weak = core.weak.clone();
+        let ssl = *server;
+        server
+            .pending_connection_available()
+            .connect_with(&self.obj, move |_| {
+                if let Some(core) = weak.upgrade() {
+                    if !core.accept_paused.get() {
+                        core.accept_ssl(ssl);
+                    }
+                }
+            });
+        core.ssl.borrow_mut().push(ssl);
+        if core.accept_paused.get() {
+            ssl.pause_accepting();
+        } else {
+            core.accept_ssl(ssl);
+        }
+        true
+    }
+
     /// Serves one already-connected stream of any transport (a TLS socket once its
     /// handshake is done, a socket accepted elsewhere, a socket pair in a test). The socket
     /// becomes a child of this server. Ignored while shutting down (the socket is closed).
@@ -381,13 +444,33 @@ impl AbstractHttpServer {
         }
     }
 
-    /// The ports of the bound TCP servers that are listening (Qt's `serverPorts`).
+    /// The ports of the bound TCP and TLS servers that are listening (Qt's `serverPorts`).
     pub fn server_ports(&self) -> Vec<u16> {
-        self.servers()
+        let tcp = self
+            .servers()
             .into_iter()
             .filter(|s| s.is_listening())
-            .map(|s| s.server_port())
-            .collect()
+            .map(|s| s.server_port());
+        let ssl = self
+            .ssl_servers()
+            .into_iter()
+            .filter(|s| s.is_listening())
+            .map(|s| s.server_port());
+        tcp.chain(ssl).collect()
+    }
+
+    /// The bound TLS servers.
+    pub fn ssl_servers(&self) -> Vec<SslServer> {
+        self.core()
+            .map(|c| {
+                c.ssl
+                    .borrow()
+                    .iter()
+                    .copied()
+                    .filter(|s| s.is_alive())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The bound TCP servers (Qt's `servers`).
@@ -452,6 +535,9 @@ impl AbstractHttpServer {
             server.close();
         }
         for server in core.local.borrow().iter() {
+            server.close();
+        }
+        for server in core.ssl.borrow().iter() {
             server.close();
         }
         let connections: Vec<Rc<Connection>> =

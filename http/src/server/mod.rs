@@ -1,10 +1,10 @@
 //! The HTTP server: Qt's `QAbstractHttpServer`, `QHttpServer`, `QHttpServerRequest`,
 //! `QHttpServerResponder` and `QHttpServerResponse`.
 //!
-//! - [`AbstractHttpServer`]: binds [`TcpServer`](slotnet_net::TcpServer)s and
-//!   [`LocalServer`](slotnet_net::LocalServer)s (or takes connected sockets of any transport
-//!   through [`AbstractHttpServer::add_connection`]) and hands each request to a
-//!   [`RequestHandler`].
+//! - [`AbstractHttpServer`]: binds [`TcpServer`](slotnet_net::TcpServer)s,
+//!   [`SslServer`](slotnet_net::SslServer)s and [`LocalServer`](slotnet_net::LocalServer)s
+//!   (or takes connected sockets of any transport through
+//!   [`AbstractHttpServer::add_connection`]) and hands each request to a [`RequestHandler`].
 //! - [`HttpServer`]: the same with routes (`/user/<arg>` with typed arguments), a missing
 //!   handler and after-request hooks.
 //! - [`HttpServerRequest`] (complete with its body), [`HttpServerResponder`] (answer now or
@@ -14,8 +14,8 @@
 //! HTTP/1.1 with keep-alive, pipelining (answers in request order), chunked bodies both
 //! ways, `Expect: 100-continue`, HEAD, HTTP/1.0 clients. Malformed requests get 400 (or
 //! 414/431/413/501/505) and the connection closes; nothing a client sends can panic the
-//! server, stall other connections or make memory grow without bound. HTTP/2 is not served
-//! yet.
+//! server, stall other connections or make memory grow without bound. HTTP/2 (over TLS with
+//! ALPN, or cleartext `h2c`) is not served yet.
 //!
 //! ```
 //! use http::{Method, StatusCode};
