@@ -120,6 +120,9 @@ struct ConnectorCore {
     /// Credentials sent in the current attempt (to cache them on success, or to know that
     /// they were rejected).
     tried: RefCell<Option<(String, String)>>,
+    /// Credentials the proxy rejected during this attempt: never tried again, so that a
+    /// slot (or the proxy's own credentials) cannot make the attempt loop.
+    rejected: RefCell<Vec<(String, String)>>,
     links: RefCell<Vec<Connection>>,
     lookup: Cell<Option<LookupId>>,
     timeout: Cell<Option<Duration>>,
@@ -157,7 +160,8 @@ impl Drop for ConnectorCore {
 /// When the proxy asks for credentials (HTTP 407, SOCKS5 rejection) and none are known,
 /// [`proxy_authentication_required`](Self::proxy_authentication_required) is emitted
 /// synchronously; the slot fills in the authenticator. New credentials are tried once;
-/// empty or unchanged ones end the attempt with `ProxyAuthenticationRequiredError`.
+/// empty ones, or ones the proxy already rejected during this attempt, end it with
+/// `ProxyAuthenticationRequiredError`.
 /// Credentials that worked are cached in-process per proxy (type, host, port) and tried
 /// first next time.
 ///
@@ -227,6 +231,7 @@ impl ProxiedConnector {
             protocol_tag: RefCell::new(String::new()),
             handshake: RefCell::new(None),
             tried: RefCell::new(None),
+            rejected: RefCell::new(Vec::new()),
             links: RefCell::new(Vec::new()),
             lookup: Cell::new(None),
             timeout: Cell::new(None),
@@ -364,8 +369,9 @@ impl ProxiedConnector {
 
     /// Emitted, synchronously, when the proxy wants credentials that are not known: the
     /// slot sets the user and password on the authenticator (whose user is pre-filled with
-    /// the one that failed, and realm with the HTTP proxy's realm). Leaving them empty or
-    /// unchanged fails the attempt with `ProxyAuthenticationRequiredError`.
+    /// the one that failed, and realm with the HTTP proxy's realm). Leaving them empty, or
+    /// giving credentials the proxy already rejected in this attempt, fails it with
+    /// `ProxyAuthenticationRequiredError`.
     pub fn proxy_authentication_required(&self) -> Signal<ProxyAuthenticationRequest> {
         self.core().map_or_else(Signal::closed, |c| {
             c.sig.proxy_authentication_required.clone()
@@ -655,17 +661,19 @@ impl ConnectorCore {
         let generation = self.generation.get();
         let proxy = self.proxy.borrow().clone();
         let failed = self.tried.borrow_mut().take();
-        if failed.is_some() {
+        if let Some(failed) = &failed {
             forget_proxy_credentials(&proxy);
+            self.rejected.borrow_mut().push(failed.clone());
         }
+        let fresh = |c: &(String, String)| !self.rejected.borrow().contains(c);
         // Credentials known without asking: learnt by another connection meanwhile, or set
         // on the proxy (kept for the challenge by a scheme that does not send them
         // preemptively).
         let own = (!proxy.user().is_empty())
             .then(|| (proxy.user().to_owned(), proxy.password().to_owned()));
         let mut next = cached_proxy_credentials(&proxy)
-            .or(own)
-            .filter(|c| Some(c) != failed.as_ref());
+            .filter(fresh)
+            .or(own.filter(fresh));
         if next.is_none() {
             let auth = Rc::new(RefCell::new(ProxyAuthenticator::new()));
             {
@@ -683,10 +691,7 @@ impl ConnectorCore {
             if !self.current(generation, Phase::Handshaking) {
                 return; // the slot aborted or restarted the connector
             }
-            next = auth
-                .borrow()
-                .credentials()
-                .filter(|c| Some(c) != failed.as_ref());
+            next = auth.borrow().credentials().filter(fresh);
         }
         let Some((user, password)) = next else {
             let message = if failed.is_some() {
@@ -808,6 +813,7 @@ impl ConnectorCore {
         self.finish();
         self.phase.set(Phase::Idle);
         self.tried.borrow_mut().take();
+        self.rejected.borrow_mut().clear();
         self.error.set(None);
         self.error_string.borrow_mut().clear();
         generation
