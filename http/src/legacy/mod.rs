@@ -1,0 +1,26 @@
+//! The legacy HTTP API: Qt 4's `QHttp` as [`Http`], with [`HttpRequestHeader`] and
+//! [`HttpResponseHeader`].
+//!
+//! New code should use [`NetworkAccessManager`](crate::NetworkAccessManager); this module
+//! exists for code ported from Qt 4, and keeps `QHttp`'s model: operations scheduled with
+//! ids, run one at a time on one keep-alive connection, reported by `request_started`,
+//! `request_finished`, `done` and the progress signals. It is built on the sans-IO
+//! [`h1`](crate::h1) codec and slotnet's sockets ([`TcpSocket`](slotnet_net::TcpSocket),
+//! [`SslSocket`](slotnet_net::SslSocket) for [`ConnectionMode::Https`]).
+
+mod auth;
+mod data;
+mod engine;
+mod exchange;
+mod header;
+mod http;
+mod trace;
+mod transport;
+mod types;
+
+pub use data::{Destination, RequestData};
+pub use engine::AuthRequest;
+pub use header::{HttpRequestHeader, HttpResponseHeader};
+pub use http::Http;
+pub use trace::trace_signals;
+pub use types::{ConnectionMode, HttpError, State};
