@@ -403,6 +403,36 @@ fn a_refused_stream_is_sent_again() {
 }
 
 #[test]
+fn a_request_lost_with_a_reused_connection_is_sent_again() {
+    // Connection 0 answers its first stream, then closes when the second arrives, as a
+    // server timing out an idle connection would.
+    let server = RawH2Server::start(|conn, seen| match (conn, seen.len()) {
+        (0, 2) => (RawAction::Drop, None),
+        _ => (RawAction::Ok, None),
+    });
+    let m = NetworkAccessManager::new();
+    let a = m.get(h2_request(&server.url("/a")));
+    run_all(&[a]);
+    assert_eq!(a.error(), NetworkError::NoError);
+    let b = m.get(h2_request(&server.url("/b")));
+    run_all(&[b]);
+    assert_eq!(b.error(), NetworkError::NoError, "{}", b.error_string());
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+    // A POST whose body cannot be replayed is not sent twice: it fails.
+    let server = RawH2Server::start(|conn, seen| match (conn, seen.len()) {
+        (0, 2) => (RawAction::Drop, None),
+        _ => (RawAction::Ok, None),
+    });
+    let a = m.get(h2_request(&server.url("/a")));
+    run_all(&[a]);
+    let body =
+        slotnet_http::RequestBody::from_reader(std::io::Cursor::new(b"data".to_vec()), Some(4));
+    let c = m.post(h2_request(&server.url("/c")), body);
+    run_all(&[c]);
+    assert_eq!(c.error(), NetworkError::RemoteHostClosedError);
+}
+
+#[test]
 fn http_errors_keep_the_body_and_qts_order() {
     let server = H2Server::start();
     let m = NetworkAccessManager::new();

@@ -88,9 +88,10 @@ pub(crate) trait StreamHandler {
     fn trailers(&self, trailers: HeaderMap);
     /// The response is complete.
     fn end(&self);
-    /// The stream failed. `unprocessed`: the server said it did not process the request
-    /// (REFUSED_STREAM, or above a GOAWAY's last stream), so it is safe to send again.
-    fn failed(&self, error: NetworkError, message: String, unprocessed: bool);
+    /// The stream failed. `retry`: the request may be sent again: the server said it did not
+    /// process it (REFUSED_STREAM, or above a GOAWAY's last stream), or its connection died
+    /// before any response after serving others (a server closing an idle connection).
+    fn failed(&self, error: NetworkError, message: String, retry: bool);
     /// The request was never sent (its connection went away first): send it elsewhere.
     fn requeue(&self);
 }
@@ -224,6 +225,8 @@ pub(crate) struct ClientConn {
     next_key: Cell<u64>,
     /// The h2 handshake completed once (so unsent requests may go to a new connection).
     was_open: Cell<bool>,
+    /// Streams that completed (a response was received in full).
+    completed: Cell<u64>,
     retired: Cell<bool>,
     closed_reported: Cell<bool>,
     /// Why the connection ended, for the streams it takes down.
@@ -292,6 +295,7 @@ impl ClientConn {
                 queue: RefCell::new(VecDeque::new()),
                 next_key: Cell::new(CONN_KEY + 1),
                 was_open: Cell::new(false),
+                completed: Cell::new(0),
                 retired: Cell::new(false),
                 closed_reported: Cell::new(false),
                 close_error: RefCell::new(None),
@@ -435,14 +439,21 @@ impl ClientConn {
             return (error, message, false);
         }
         if e.is_io() || self.is_closed() {
-            let (error, message) = self.connection_error();
-            return (error, message, false);
+            return self.lost(got_head);
         }
         (
             NetworkError::ProtocolFailure,
             format!("HTTP/2 error: {e}"),
             false,
         )
+    }
+
+    /// A stream the connection took down. Like HTTP/1.1 on a reused connection (and Qt), a
+    /// request that got no response on a connection that already served others is sent once
+    /// more: the server most likely closed it as idle while the request was on its way.
+    fn lost(&self, got_head: bool) -> (NetworkError, String, bool) {
+        let (error, message) = self.connection_error();
+        (error, message, !got_head && self.completed.get() > 0)
     }
 
     // ----- the connection ---------------------------------------------------------------
@@ -692,9 +703,9 @@ impl ClientConn {
                 Step::Pending => {
                     if self.is_closed() {
                         // The connection is gone and h2 has nothing more for this stream.
-                        let (error, message) = self.connection_error();
-                        self.remove_stream(key);
-                        handler.failed(error, message, false);
+                        let got_head = self.remove_stream(key).is_some_and(|r| r.got_head);
+                        let (error, message, retry) = self.lost(got_head);
+                        handler.failed(error, message, retry);
                     }
                 }
                 Step::Progress(sent, total) => {
@@ -761,6 +772,9 @@ impl ClientConn {
                 step,
                 Step::End | Step::Trailers(_) | Step::Failed(..) | Step::Cancelled
             ) {
+                if matches!(step, Step::End | Step::Trailers(_)) {
+                    self.completed.set(self.completed.get() + 1);
+                }
                 removed = streams.remove(&key);
             }
             (step, Some(handler))

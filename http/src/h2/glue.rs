@@ -320,9 +320,10 @@ impl StreamHandler for JobStream {
         self.job.on_end();
     }
 
-    fn failed(&self, error: NetworkError, message: String, unprocessed: bool) {
-        if unprocessed && self.job.can_retry() {
-            // The server did not process it: sending it again is safe (RFC 9113, 8.7).
+    fn failed(&self, error: NetworkError, message: String, retry: bool) {
+        if retry && self.job.can_retry() {
+            // Not processed (RFC 9113, 8.7), or lost with a connection the server closed as
+            // idle: sent once more, on a new stream.
             self.job.mark_retried();
             self.send_again(true);
         } else {

@@ -232,6 +232,8 @@ pub enum RawAction {
     Ignore,
     /// RST_STREAM(REFUSED_STREAM).
     Refuse,
+    /// Close the connection without a word (an idle timeout racing the request).
+    Drop,
 }
 
 /// Decides, per connection index and the stream ids seen so far on it, what to do: the
@@ -332,6 +334,7 @@ fn raw_connection(
                     RawAction::Ok => out.extend(frame(1, 0x4 | 0x1, id, &[0x88])),
                     RawAction::Ignore => {}
                     RawAction::Refuse => out.extend(frame(3, 0, id, &7u32.to_be_bytes())),
+                    RawAction::Drop => return,
                 }
                 if let Some(last) = goaway {
                     let mut p = last.to_be_bytes().to_vec();
