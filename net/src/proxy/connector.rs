@@ -368,8 +368,8 @@ impl ProxiedConnector {
     }
 
     /// Emitted, synchronously, when the proxy wants credentials that are not known: the
-    /// slot sets the user and password on the authenticator (whose user is pre-filled with
-    /// the one that failed, and realm with the HTTP proxy's realm). Leaving them empty, or
+    /// slot sets the user and password on the authenticator (which carries the HTTP
+    /// proxy's realm, and no credentials). Leaving them empty, or
     /// giving credentials the proxy already rejected in this attempt, fails it with
     /// `ProxyAuthenticationRequiredError`.
     pub fn proxy_authentication_required(&self) -> Signal<ProxyAuthenticationRequest> {
@@ -676,14 +676,10 @@ impl ConnectorCore {
             .or(own.filter(fresh));
         if next.is_none() {
             let auth = Rc::new(RefCell::new(ProxyAuthenticator::new()));
-            {
-                let mut a = auth.borrow_mut();
-                if let Some((user, _)) = &failed {
-                    a.set_user(user.clone());
-                }
-                if let Some(realm) = self.handshake.borrow().as_ref().and_then(|h| h.realm()) {
-                    a.set_realm(realm);
-                }
+            // Only the realm is filled in: as in Qt, the slot starts from empty credentials,
+            // so leaving them untouched means "no answer".
+            if let Some(realm) = self.handshake.borrow().as_ref().and_then(|h| h.realm()) {
+                auth.borrow_mut().set_realm(realm);
             }
             self.sig
                 .proxy_authentication_required

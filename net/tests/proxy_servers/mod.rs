@@ -109,11 +109,14 @@ impl ProxyLog {
         self.0.lock().unwrap().clone()
     }
 
-    /// How many entries start with `prefix`.
-    pub fn count(&self, prefix: &str) -> usize {
+    /// How many entries are `words` or start with `words` followed by a space.
+    pub fn count(&self, words: &str) -> usize {
         self.entries()
             .iter()
-            .filter(|e| e.starts_with(prefix))
+            .filter(|e| {
+                e.strip_prefix(words)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+            })
             .count()
     }
 }
@@ -399,7 +402,7 @@ pub struct Outcome {
     pub error_string: String,
     /// Bytes read from the tunnel.
     pub received: Vec<u8>,
-    /// Each `proxy_authentication_required`: (realm, pre-filled user).
+    /// Each `proxy_authentication_required`: (realm, user it carried).
     pub prompts: Vec<(String, String)>,
     /// The socket's state at the end.
     pub socket_state: Option<SocketState>,
