@@ -38,7 +38,7 @@ mod timer_queue;
 pub use event_loop::{EventLoop, LoopEnded, LoopHandle};
 pub use io::{IoRegistration, Ready};
 pub use object::{AsObject, Destroyed, Object, ObjectId};
-pub use signal::{Connection, Signal};
+pub use signal::{Connection, LazySignal, Signal};
 pub use thread::Thread;
 pub use timer::Timer;
 

@@ -313,14 +313,20 @@ impl<A: 'static> Signal<A> {
 
     /// Disconnects every slot.
     pub fn disconnect_all(&self) {
-        let slots = self.inner.slots.borrow().clone();
-        for slot in slots {
-            slot.control.connected.set(false);
+        let count = {
+            let slots = self.inner.slots.borrow();
+            for slot in slots.iter() {
+                slot.control.connected.set(false);
+            }
+            slots.len()
+        };
+        if count == 0 {
+            return;
         }
         if self.inner.emitting.get() == 0 {
             self.inner.compact();
         } else {
-            self.inner.dead.set(self.inner.slots.borrow().len() as u32);
+            self.inner.dead.set(count as u32);
         }
     }
 
@@ -394,5 +400,43 @@ impl Connection {
     /// Whether the slot is still connected.
     pub fn is_connected(&self) -> bool {
         self.control.connected.get()
+    }
+}
+
+/// A signal of an object that is created on first use: an object with many signals (a
+/// network reply has a dozen) pays only for those somebody connects to. Emitting a signal
+/// nobody asked for costs one check.
+pub struct LazySignal<A: 'static> {
+    owner: crate::Object,
+    cell: std::cell::OnceCell<Signal<A>>,
+}
+
+impl<A: 'static> fmt::Debug for LazySignal<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazySignal")
+            .field("created", &self.cell.get().is_some())
+            .finish()
+    }
+}
+
+impl<A: 'static> LazySignal<A> {
+    /// A signal of `owner`, not created yet.
+    pub fn new(owner: crate::Object) -> Self {
+        LazySignal {
+            owner,
+            cell: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The signal (created now if needed, as `owner.new_signal()`).
+    pub fn get(&self) -> Signal<A> {
+        self.cell.get_or_init(|| self.owner.new_signal()).clone()
+    }
+
+    /// Emits if the signal exists (nobody can be connected otherwise).
+    pub fn emit(&self, args: A) {
+        if let Some(signal) = self.cell.get() {
+            signal.emit(args);
+        }
     }
 }

@@ -330,27 +330,9 @@ impl NetworkAccessManager {
             );
             return reply;
         };
-        // The manager's slots are connected first, so they run before the application's
-        // slots on the same reply (Qt's order, confirmed by the recorded traces).
-        let me = *self;
-        reply.finished().connect(move |_| {
-            if let Some(s) = me.state() {
-                s.finished.emit(reply);
-                if s.auto_delete_replies.get() || request_wants_auto_delete(&reply) {
-                    reply.delete_later();
-                }
-            }
-        });
-        reply.encrypted().connect(move |_| {
-            if let Some(s) = me.state() {
-                s.encrypted.emit(reply);
-            }
-        });
-        reply.ssl_errors().connect(move |errors| {
-            if let Some(s) = me.state() {
-                s.ssl_errors.emit((reply, errors.clone()));
-            }
-        });
+        // The reply tells the manager about finished/encrypted/sslErrors before emitting its
+        // own signal (see `reply_event`), which is Qt's order: there the manager's slot is
+        // connected first.
         if !body.is_empty() {
             reply.mark_has_upload();
         }
@@ -385,6 +367,36 @@ impl NetworkAccessManager {
             }
         }
         reply
+    }
+}
+
+/// What a reply reports to its manager, just before emitting the same signal itself.
+pub(crate) enum ReplyEvent<'a> {
+    Finished,
+    Encrypted,
+    SslErrors(&'a [String]),
+}
+
+impl NetworkAccessManager {
+    pub(crate) fn from_object(obj: Object) -> NetworkAccessManager {
+        NetworkAccessManager { obj }
+    }
+
+    /// Emits the manager's signal for `reply`'s event (and schedules auto-deletion).
+    pub(crate) fn reply_event(&self, reply: NetworkReply, event: ReplyEvent<'_>) {
+        let Some(s) = self.state() else {
+            return;
+        };
+        match event {
+            ReplyEvent::Finished => {
+                s.finished.emit(reply);
+                if s.auto_delete_replies.get() || request_wants_auto_delete(&reply) {
+                    reply.delete_later();
+                }
+            }
+            ReplyEvent::Encrypted => s.encrypted.emit(reply),
+            ReplyEvent::SslErrors(errors) => s.ssl_errors.emit((reply, errors.to_vec())),
+        }
     }
 }
 

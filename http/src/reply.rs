@@ -23,10 +23,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use slotnet_core::{AsObject, Object, Signal, Timer};
+use slotnet_core::{AsObject, LazySignal, Object, Signal, Timer};
 use url::Url;
 
 use crate::error::NetworkError;
+use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
 
 /// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
@@ -74,18 +75,18 @@ pub(crate) trait ReplyBackend {
 
 /// The reply's signals, created on its object.
 pub(crate) struct ReplySignals {
-    pub finished: Signal<()>,
-    pub ready_read: Signal<()>,
-    pub download_progress: Signal<(i64, i64)>,
-    pub upload_progress: Signal<(i64, i64)>,
-    pub meta_data_changed: Signal<()>,
-    pub redirected: Signal<Url>,
-    pub redirect_allowed: Signal<()>,
-    pub error_occurred: Signal<NetworkError>,
-    pub request_sent: Signal<()>,
-    pub socket_started_connecting: Signal<()>,
-    pub encrypted: Signal<()>,
-    pub ssl_errors: Signal<Vec<String>>,
+    pub finished: LazySignal<()>,
+    pub ready_read: LazySignal<()>,
+    pub download_progress: LazySignal<(i64, i64)>,
+    pub upload_progress: LazySignal<(i64, i64)>,
+    pub meta_data_changed: LazySignal<()>,
+    pub redirected: LazySignal<Url>,
+    pub redirect_allowed: LazySignal<()>,
+    pub error_occurred: LazySignal<NetworkError>,
+    pub request_sent: LazySignal<()>,
+    pub socket_started_connecting: LazySignal<()>,
+    pub encrypted: LazySignal<()>,
+    pub ssl_errors: LazySignal<Vec<String>>,
 }
 
 pub(crate) struct ReplyState {
@@ -138,18 +139,18 @@ impl NetworkReply {
     ) -> NetworkReply {
         let obj = Object::with_data(Rc::new(()), parent);
         let signals = ReplySignals {
-            finished: obj.new_signal(),
-            ready_read: obj.new_signal(),
-            download_progress: obj.new_signal(),
-            upload_progress: obj.new_signal(),
-            meta_data_changed: obj.new_signal(),
-            redirected: obj.new_signal(),
-            redirect_allowed: obj.new_signal(),
-            error_occurred: obj.new_signal(),
-            request_sent: obj.new_signal(),
-            socket_started_connecting: obj.new_signal(),
-            encrypted: obj.new_signal(),
-            ssl_errors: obj.new_signal(),
+            finished: LazySignal::new(obj),
+            ready_read: LazySignal::new(obj),
+            download_progress: LazySignal::new(obj),
+            upload_progress: LazySignal::new(obj),
+            meta_data_changed: LazySignal::new(obj),
+            redirected: LazySignal::new(obj),
+            redirect_allowed: LazySignal::new(obj),
+            error_occurred: LazySignal::new(obj),
+            request_sent: LazySignal::new(obj),
+            socket_started_connecting: LazySignal::new(obj),
+            encrypted: LazySignal::new(obj),
+            ssl_errors: LazySignal::new(obj),
         };
         let url = request.url().cloned();
         let state = ReplyState {
@@ -185,9 +186,9 @@ impl NetworkReply {
         self.obj.data::<ReplyState>()
     }
 
-    fn signal<A: 'static>(&self, pick: impl FnOnce(&ReplySignals) -> &Signal<A>) -> Signal<A> {
+    fn signal<A: 'static>(&self, pick: impl FnOnce(&ReplySignals) -> &LazySignal<A>) -> Signal<A> {
         self.state()
-            .map(|s| pick(&s.signals).clone())
+            .map(|s| pick(&s.signals).get())
             .unwrap_or_else(Signal::closed)
     }
 
@@ -602,6 +603,7 @@ impl NetworkReply {
     #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
     pub(crate) fn emit_encrypted(&self) {
         if let Some(s) = self.state() {
+            self.tell_manager(&s, ReplyEvent::Encrypted);
             s.signals.encrypted.emit(());
         }
     }
@@ -609,6 +611,7 @@ impl NetworkReply {
     #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
     pub(crate) fn emit_ssl_errors(&self, errors: Vec<String>) {
         if let Some(s) = self.state() {
+            self.tell_manager(&s, ReplyEvent::SslErrors(&errors));
             s.signals.ssl_errors.emit(errors);
         }
     }
@@ -714,6 +717,7 @@ impl NetworkReply {
         if s.has_upload.get() {
             s.signals.upload_progress.emit((0, 0));
         }
+        self.tell_manager(&s, ReplyEvent::Finished);
         s.signals.finished.emit(());
     }
 
@@ -750,6 +754,12 @@ impl NetworkReply {
             backend.abort();
         }
         self.finish(NetworkError::TimeoutError, "Operation timed out".into());
+    }
+
+    fn tell_manager(&self, state: &ReplyState, event: ReplyEvent<'_>) {
+        if let Some(manager) = state.manager {
+            NetworkAccessManager::from_object(manager).reply_event(*self, event);
+        }
     }
 
     /// Progress happened: push the inactivity timeout back.

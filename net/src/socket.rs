@@ -31,6 +31,8 @@ const READ_BUDGET: usize = 1 << 20;
 /// First read size; it doubles while reads fill it, up to [`MAX_READ_CHUNK`], so idle
 /// connections keep small buffers and busy ones make few syscalls.
 const MIN_READ_CHUNK: usize = 8 * 1024;
+/// `read_buf` hands its buffer over instead of copying from this size on.
+const HANDOVER_MIN: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 64 * 1024;
 /// How often a local connect is retried while the server's backlog is full (`EAGAIN`).
 const LOCAL_RETRY: Duration = Duration::from_millis(10);
@@ -814,10 +816,13 @@ impl SocketCore {
         let n = {
             let mut buf = self.read_buf.borrow_mut();
             let n = buf.len();
-            if dst.is_empty() {
+            if dst.is_empty() && n >= HANDOVER_MIN {
                 // No copy: hand over the bytes, keep the spare capacity.
                 *dst = buf.split();
             } else {
+                // Small reads are copied: both buffers keep their allocations, so a
+                // request/response loop allocates nothing (handing over a small piece would
+                // make the next kernel read allocate a fresh buffer).
                 dst.extend_from_slice(&buf);
                 buf.clear();
             }

@@ -191,10 +191,18 @@ struct Run {
     /// The reply whose body streams straight to the output (the next one in order).
     streaming: Cell<Option<usize>>,
     progress: bool,
+    /// The last request built, by URL.
+    template: RefCell<Option<(String, NetworkRequest)>>,
 }
 
 impl Run {
     fn request_for(&self, url: &str) -> NetworkRequest {
+        // Parsed once per distinct URL: --repeat makes thousands of identical requests.
+        if let Some((cached, req)) = &*self.template.borrow() {
+            if cached == url {
+                return req.clone();
+            }
+        }
         let mut req = NetworkRequest::from_url_str(url);
         for (n, v) in &self.opts.headers {
             req.set_raw_header(n, v.clone());
@@ -214,6 +222,7 @@ impl Run {
         if let Some(t) = self.opts.timeout {
             req.set_transfer_timeout(Some(t));
         }
+        *self.template.borrow_mut() = Some((url.to_owned(), req.clone()));
         req
     }
 
@@ -500,6 +509,7 @@ fn main() -> ExitCode {
         next_output: Cell::new(0),
         streaming: Cell::new(None),
         progress,
+        template: RefCell::new(None),
     });
     let started = Instant::now();
     if total > 0 {

@@ -169,8 +169,8 @@ impl Conn {
         let Some(me) = self.me.upgrade() else {
             return;
         };
-        if let Some(t) = self.idle_timer.borrow_mut().take() {
-            t.destroy();
+        if let Some(t) = *self.idle_timer.borrow() {
+            t.stop();
         }
         job.attach(&me);
         let connecting = self.state.get() == ConnState::Connecting;
@@ -630,20 +630,24 @@ impl Conn {
     /// Parks the connection for reuse; it closes itself after `expiry` unused.
     pub(crate) fn make_idle(&self, expiry: Duration) {
         self.state.set(ConnState::Idle);
-        let timer = Timer::new();
-        timer.set_single_shot(true);
-        let weak = self.me.clone();
-        timer.timeout().connect(move |_| {
-            if let Some(c) = weak.upgrade() {
-                if c.is_idle() {
-                    c.drop_connection();
+        // One timer per connection, re-armed for every idle period (no object churn per
+        // request).
+        let timer = *self.idle_timer.borrow();
+        let timer = timer.unwrap_or_else(|| {
+            let timer = Timer::new();
+            timer.set_single_shot(true);
+            let weak = self.me.clone();
+            timer.timeout().connect(move |_| {
+                if let Some(c) = weak.upgrade() {
+                    if c.is_idle() {
+                        c.drop_connection();
+                    }
                 }
-            }
+            });
+            *self.idle_timer.borrow_mut() = Some(timer);
+            timer
         });
         timer.start_interval(expiry);
-        if let Some(old) = self.idle_timer.borrow_mut().replace(timer) {
-            old.destroy();
-        }
     }
 
     pub(crate) fn close(&self) {

@@ -84,6 +84,7 @@ pub(crate) struct Job {
     /// slotnet added Accept-Encoding itself, so it decodes the body (Qt does the same; a
     /// request that sets Accept-Encoding gets the raw body).
     auto_decode: Cell<bool>,
+    pool_key: RefCell<Option<PoolKey>>,
     /// The decoder for the current response's Content-Encoding.
     decoder: RefCell<Option<ContentDecoder>>,
 }
@@ -121,6 +122,7 @@ impl Job {
             allowed: Cell::new(false),
             status_error: RefCell::new(None),
             auto_decode: Cell::new(false),
+            pool_key: RefCell::new(None),
             decoder: RefCell::new(None),
         });
         reply.set_backend(Some(job.clone()));
@@ -140,8 +142,13 @@ impl Job {
         self.done.get() || self.reply.is_finished()
     }
 
+    /// The pool key of the current hop (computed once per hop: it allocates).
     pub(crate) fn key(&self) -> Option<PoolKey> {
-        self.request.borrow().url().and_then(PoolKey::from_url)
+        let mut cached = self.pool_key.borrow_mut();
+        if cached.is_none() {
+            *cached = self.request.borrow().url().and_then(PoolKey::from_url);
+        }
+        cached.clone()
     }
 
     pub(crate) fn priority(&self) -> crate::request::Priority {
@@ -478,6 +485,7 @@ impl Job {
             }
         }
         self.request.borrow_mut().set_url(hop.url.clone());
+        *self.pool_key.borrow_mut() = None;
         let url = hop.url;
         self.reply.update_request(|r| r.set_url(url));
         if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
