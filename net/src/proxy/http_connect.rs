@@ -1,7 +1,10 @@
 //! [`HttpConnectHandshake`]: the client side of an HTTP `CONNECT` tunnel (RFC 9110
 //! section 9.3.6), sans-IO.
 //!
-//! Qt's mapping of the proxy's answer: any 2xx opens the tunnel; 407 asks for credentials;
+//! Qt's mapping of the proxy's answer: any 2xx opens the tunnel; 407 asks for credentials
+//! (so does 401 with its `WWW-Authenticate` challenges, which tinyproxy sends when it rejects
+//! credentials: before the tunnel exists only the proxy can answer, so it is the proxy's
+//! request for credentials, where Qt would report a protocol error);
 //! 403 and 405 → `SocketAccessError` ("Proxy denied connection"), 404 → `HostNotFoundError`,
 //! 503 → `ConnectionRefusedError` (what proxies answer when the target refuses), anything
 //! else, or bytes that are not an HTTP response → `ProxyProtocolError`.
@@ -260,6 +263,7 @@ impl HttpConnectHandshake {
             status: response.code.unwrap_or(0),
             minor_version: response.version.unwrap_or(0),
             challenges: Vec::new(),
+            www_challenges: Vec::new(),
             connection: None,
             content_length: None,
             bad_length: false,
@@ -269,6 +273,8 @@ impl HttpConnectHandshake {
             let value = String::from_utf8_lossy(h.value).trim().to_owned();
             if h.name.eq_ignore_ascii_case("proxy-authenticate") {
                 head.challenges.push(value);
+            } else if h.name.eq_ignore_ascii_case("www-authenticate") {
+                head.www_challenges.push(value);
             } else if h.name.eq_ignore_ascii_case("proxy-connection")
                 || (h.name.eq_ignore_ascii_case("connection") && head.connection.is_none())
             {
@@ -307,8 +313,12 @@ impl HttpConnectHandshake {
                 self.state = State::Done;
                 Some(HandshakeEvent::Established)
             }
-            407 => {
-                self.status = Some(407);
+            401 | 407 => {
+                self.status = Some(head.status);
+                let mut head = head;
+                if head.challenges.is_empty() {
+                    head.challenges = std::mem::take(&mut head.www_challenges);
+                }
                 if head.challenges.is_empty() {
                     return Some(self.fail(ProxyError::new(
                         SocketError::ProxyProtocolError,
@@ -365,6 +375,7 @@ struct Head {
     status: u16,
     minor_version: u8,
     challenges: Vec<String>,
+    www_challenges: Vec<String>,
     connection: Option<String>,
     content_length: Option<u64>,
     bad_length: bool,
@@ -588,6 +599,30 @@ mod tests {
         assert_eq!(
             event,
             HandshakeEvent::AuthenticationRequired { reconnect: false }
+        );
+    }
+
+    #[test]
+    fn tinyproxy_rejects_credentials_with_401() {
+        let (event, _) = every_split(
+            b"HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Tinyproxy\"\r\n\
+              Connection: close\r\n\r\n<html>",
+        );
+        assert_eq!(
+            event,
+            HandshakeEvent::AuthenticationRequired { reconnect: true }
+        );
+        let mut hs = handshake();
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm=t\r\n\r\n"[..]);
+        hs.feed(&mut buf);
+        assert_eq!(hs.realm().as_deref(), Some("t"));
+        assert_eq!(hs.status_code(), Some(401));
+        // Without any challenge it is not HTTP as a proxy speaks it.
+        let mut hs = handshake();
+        let mut buf = BytesMut::from(&b"HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\n"[..]);
+        assert!(
+            matches!(hs.feed(&mut buf), HandshakeEvent::Failed(e) if e.code == SocketError::ProxyProtocolError)
         );
     }
 

@@ -351,9 +351,19 @@ fn socks5_session(
     }
 }
 
-/// A free loopback port for an external program (bound, then released).
+/// A free loopback port for an external program (bound, then released). Never the same
+/// port twice in this process: two tests starting programs in parallel could otherwise be
+/// given the same port, and one would talk to the other's program.
 pub fn free_port() -> u16 {
-    closed_port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = closed_port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Finds `name` in the usual binary directories.
