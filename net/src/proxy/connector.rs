@@ -272,8 +272,8 @@ impl ProxiedConnector {
 
     /// Connects `socket` (which must be `Unconnected`) to `host:port` through `proxy`.
     ///
-    /// `DefaultProxy` asks the application setting ([`proxy_for_query`]
-    /// (crate::proxy::proxy_for_query), with a `TcpSocket` query carrying the
+    /// `DefaultProxy` asks the application setting
+    /// ([`proxy_for_query`](crate::proxy::proxy_for_query), with a `TcpSocket` query carrying the
     /// [protocol tag](Self::set_protocol_tag)) and uses the first proxy that can tunnel.
     /// `NoProxy` connects directly. `HttpProxy` tunnels with `CONNECT`, `Socks5Proxy` with
     /// SOCKS5; the host name is sent to the proxy when it has `HostNameLookupCapability`,

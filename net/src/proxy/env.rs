@@ -1,21 +1,6 @@
 //! The system proxy configuration on Unix: the `http_proxy`, `https_proxy`, `all_proxy` and
-//! `no_proxy` environment variables, read the way curl and most Unix tools read them.
-//!
-//! - `http_proxy` applies to `http` (and `ws`) connections, `https_proxy` to `https` (and
-//!   `wss`), `all_proxy` to everything else and to those two when their own variable is
-//!   unset. The lower-case name wins over the upper-case one; an empty value is unset.
-//!   `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: in a CGI program it comes from
-//!   the client's `Proxy:` header ("httpoxy").
-//! - Values are URLs: `http://` (or no scheme) → [`ProxyType::HttpProxy`] (port 8080 when
-//!   none is given, as Qt), `socks5://` → [`ProxyType::Socks5Proxy`] resolving names
-//!   locally, `socks5h://` → SOCKS5 with the proxy resolving names (port 1080). Credentials
-//!   in the URL (`http://user:p%40ss@host:3128`) are percent-decoded. Other schemes (TLS to
-//!   the proxy, SOCKS4) are not supported and leave the variable unused.
-//! - `no_proxy` is a list separated by commas or spaces: `*` (no proxy at all), domain
-//!   names matching themselves and their subdomains (`example.com`, `.example.com` and
-//!   `*.example.com` are the same entry), IP addresses, CIDR blocks (`10.0.0.0/8`), any of
-//!   them with a `:port` (`[::1]:8080` for IPv6). Matching ignores ASCII case and a
-//!   trailing dot.
+//! `no_proxy` environment variables, read the way curl and most Unix tools read them (the
+//! rules are on [`EnvProxyConfig`]).
 
 use std::net::IpAddr;
 
@@ -28,7 +13,23 @@ use super::types::{NetworkProxy, ProxyCapabilities, ProxyType};
 /// query and should stay cheap.
 const NO_PROXY_MAX_LEN: usize = 64 * 1024;
 
-/// The proxy settings read from the environment (see the [module docs](self)).
+/// The proxy settings read from the environment.
+///
+/// - `http_proxy` applies to `http` (and `ws`) connections, `https_proxy` to `https` (and
+///   `wss`), `all_proxy` to everything else and to those two when their own variable is
+///   unset. The lower-case name wins over the upper-case one; an empty value is unset.
+///   `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: in a CGI program it comes from
+///   the client's `Proxy:` header ("httpoxy").
+/// - Values are URLs: `http://` (or no scheme) → [`ProxyType::HttpProxy`] (port 8080 when
+///   none is given, as Qt), `socks5://` → [`ProxyType::Socks5Proxy`] resolving names
+///   locally, `socks5h://` → SOCKS5 with the proxy resolving names (port 1080). Credentials
+///   in the URL (`http://user:p%40ss@host:3128`) are percent-decoded. Other schemes (TLS to
+///   the proxy, SOCKS4) are not supported and leave the variable unused.
+/// - `no_proxy` is a list separated by commas or spaces: `*` (no proxy at all), domain
+///   names matching themselves and their subdomains (`example.com`, `.example.com` and
+///   `*.example.com` are the same entry), IP addresses, CIDR blocks (`10.0.0.0/8`), any of
+///   them with a `:port` (`[::1]:8080` for IPv6). Matching ignores ASCII case and a
+///   trailing dot.
 ///
 /// ```
 /// use slotnet_net::proxy::{EnvProxyConfig, NetworkProxyQuery, ProxyType, QueryType};
@@ -111,7 +112,7 @@ impl EnvProxyConfig {
     }
 }
 
-/// Parses a proxy URL as found in `http_proxy` and friends (see the [module docs](self));
+/// Parses a proxy URL as found in `http_proxy` and friends (see [`EnvProxyConfig`]);
 /// `None` for an unsupported scheme or a missing host.
 pub fn parse_proxy_url(value: &str) -> Option<NetworkProxy> {
     let value = value.trim();
@@ -199,7 +200,7 @@ struct NoProxyEntry {
     port: Option<u16>,
 }
 
-/// A parsed `no_proxy` list (see the [module docs](self)).
+/// A parsed `no_proxy` list (see [`EnvProxyConfig`]).
 ///
 /// ```
 /// use slotnet_net::proxy::NoProxyList;

@@ -114,9 +114,9 @@ impl HttpConnectHandshake {
         self.scheme = scheme;
     }
 
-    /// Extra header lines for the request ([`NetworkProxy::raw_headers`]
-    /// (crate::proxy::NetworkProxy::raw_headers)); `Host` and `Proxy-Authorization` are
-    /// always the handshake's own.
+    /// Extra header lines for the request (see
+    /// [`NetworkProxy::raw_headers`](crate::proxy::NetworkProxy::raw_headers)); `Host` and
+    /// `Proxy-Authorization` are always the handshake's own.
     pub fn set_extra_headers(&mut self, headers: &[(String, String)]) {
         self.headers = headers
             .iter()

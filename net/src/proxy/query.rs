@@ -6,8 +6,8 @@ use url::Url;
 /// What kind of connection a query is about (Qt's `QNetworkProxyQuery::QueryType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum QueryType {
-    /// An outgoing TCP connection ([`TcpSocket`](crate::TcpSocket), [`ProxiedConnector`]
-    /// (crate::proxy::ProxiedConnector)).
+    /// An outgoing TCP connection ([`TcpSocket`](crate::TcpSocket),
+    /// [`ProxiedConnector`](crate::proxy::ProxiedConnector)).
     #[default]
     TcpSocket,
     /// A UDP socket.
