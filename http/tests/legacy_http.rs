@@ -36,9 +36,16 @@ fn documented_get_sequence() {
         let chunk = http.read_all();
         r.0.borrow_mut().extend(chunk);
     });
-    assert_eq!(http.set_host("127.0.0.1", server.port, ConnectionMode::Http), 1);
+    assert_eq!(
+        http.set_host("127.0.0.1", server.port, ConnectionMode::Http),
+        1
+    );
     assert_eq!(http.get("/index.html", None), 2);
-    assert_eq!(http.current_id(), 1, "the first operation is current before it starts");
+    assert_eq!(
+        http.current_id(),
+        1,
+        "the first operation is current before it starts"
+    );
     assert!(http.has_pending_requests());
     run_until_done(&http, 1);
 
@@ -93,7 +100,10 @@ fn documented_get_sequence() {
 fn documented_failed_lookup_sequence() {
     let http = Http::new();
     let trace = record(&http);
-    assert_eq!(http.set_host("www.foo.invalid", 80, ConnectionMode::Http), 1);
+    assert_eq!(
+        http.set_host("www.foo.invalid", 80, ConnectionMode::Http),
+        1
+    );
     assert_eq!(http.get("/index.html", None), 2);
     assert_eq!(http.post("/register.html", "name=value", None), 3);
     run_until_done(&http, 1);
@@ -110,7 +120,11 @@ fn documented_failed_lookup_sequence() {
         ])
     );
     assert_eq!(http.error(), HttpError::HostNotFound);
-    assert!(http.error_string().contains("www.foo.invalid"), "{}", http.error_string());
+    assert!(
+        http.error_string().contains("www.foo.invalid"),
+        "{}",
+        http.error_string()
+    );
     assert!(!http.has_pending_requests());
     assert_eq!(http.current_id(), 0);
 }
@@ -129,7 +143,13 @@ fn abort_finishes_the_current_request_and_drops_the_others() {
     http.ready_read().connect(move |_| http.abort());
     run_until_done(&http, 1);
     let trace = trace.borrow();
-    let tail: Vec<&str> = trace.iter().rev().take(4).rev().map(String::as_str).collect();
+    let tail: Vec<&str> = trace
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         tail,
         [
@@ -155,7 +175,12 @@ fn abort_finishes_the_current_request_and_drops_the_others() {
 #[test]
 fn body_written_into_a_device_instead_of_ready_read() {
     let server = Server::start(|_, stream: &mut TcpStream| {
-        respond(stream, "200 OK", &[("Content-Type", "text/plain")], b"into the device");
+        respond(
+            stream,
+            "200 OK",
+            &[("Content-Type", "text/plain")],
+            b"into the device",
+        );
         Next::KeepAlive
     });
     let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
@@ -169,10 +194,16 @@ fn body_written_into_a_device_instead_of_ready_read() {
     http.get("/file", Some(Box::new(device.clone())));
     run_until_done(&http, 1);
     assert_eq!(*device.0.borrow(), b"into the device");
-    assert!(seen_device.get(), "the device is current during the request");
+    assert!(
+        seen_device.get(),
+        "the device is current during the request"
+    );
     let trace = trace.borrow();
     assert!(!trace.iter().any(|l| l == "readyRead()"), "{trace:#?}");
-    assert!(trace.iter().any(|l| l == "dataReadProgress(15, 15)"), "{trace:#?}");
+    assert!(
+        trace.iter().any(|l| l == "dataReadProgress(15, 15)"),
+        "{trace:#?}"
+    );
     assert_eq!(http.bytes_available(), 0);
     assert_eq!(http.current_destination_device(|_| ()), None);
     assert_eq!(http.last_response().content_type(), Some("text/plain"));
@@ -193,8 +224,13 @@ fn not_found_is_a_response_not_an_error() {
     });
     let id = http.get("/missing", None);
     run_until_done(&http, 1);
-    assert_eq!(*finished.borrow(), vec![(id, false, b"no such page".to_vec())]);
-    assert!(trace.borrow().contains(&"responseHeaderReceived(404)".to_owned()));
+    assert_eq!(
+        *finished.borrow(),
+        vec![(id, false, b"no such page".to_vec())]
+    );
+    assert!(trace
+        .borrow()
+        .contains(&"responseHeaderReceived(404)".to_owned()));
     assert_eq!(trace.borrow().last().unwrap(), "done(false)");
     assert_eq!(http.error(), HttpError::NoError);
     let response = http.last_response();
@@ -202,7 +238,11 @@ fn not_found_is_a_response_not_an_error() {
         (response.status_code(), response.reason_phrase()),
         (404, "Not Found")
     );
-    assert_eq!(http.state(), State::Connected, "the connection is kept alive");
+    assert_eq!(
+        http.state(),
+        State::Connected,
+        "the connection is kept alive"
+    );
 }
 
 #[test]
@@ -263,7 +303,10 @@ fn connection_close_response_closes_and_the_next_request_reconnects() {
     run_until_done(&http, 1);
     assert_eq!(server.connection_count(), 2);
     let trace = normalized(&trace.borrow());
-    let first_end = trace.iter().position(|l| l == "requestFinished(1, false)").unwrap();
+    let first_end = trace
+        .iter()
+        .position(|l| l == "requestFinished(1, false)")
+        .unwrap();
     assert_eq!(
         trace[first_end..first_end + 5].to_vec(),
         lines(&[
@@ -304,8 +347,11 @@ fn basic_auth_asks_once_and_sends_the_credentials() {
     let a = asked.clone();
     http.authentication_required()
         .connect(move |(host, port, authenticator)| {
-            a.borrow_mut()
-                .push((host.clone(), *port, authenticator.borrow().realm().to_owned()));
+            a.borrow_mut().push((
+                host.clone(),
+                *port,
+                authenticator.borrow().realm().to_owned(),
+            ));
             let mut authenticator = authenticator.borrow_mut();
             authenticator.set_user("user");
             authenticator.set_password("pass");
@@ -327,9 +373,15 @@ fn basic_auth_asks_once_and_sends_the_credentials() {
     // The challenge, the answer, then the second request sends credentials at once.
     assert_eq!(auths, vec![None, Some(AUTH_OK), Some(AUTH_OK)]);
     let trace = trace.borrow();
-    assert!(!trace.iter().any(|l| l == "responseHeaderReceived(401)"), "{trace:#?}");
+    assert!(
+        !trace.iter().any(|l| l == "responseHeaderReceived(401)"),
+        "{trace:#?}"
+    );
     assert_eq!(
-        trace.iter().filter(|l| l.starts_with("requestStarted")).count(),
+        trace
+            .iter()
+            .filter(|l| l.starts_with("requestStarted"))
+            .count(),
         2,
         "the retry keeps the request's id"
     );
@@ -362,12 +414,20 @@ fn set_user_answers_without_asking_and_missing_credentials_fail() {
     other.set_user("user", "wrong");
     other.get("/private", None);
     run_until_done(&other, 1);
-    assert_eq!(asked.get(), 1, "asked once the given credentials were rejected");
+    assert_eq!(
+        asked.get(),
+        1,
+        "asked once the given credentials were rejected"
+    );
     assert_eq!(other.error(), HttpError::AuthenticationRequiredError);
     let trace = trace.borrow();
     assert_eq!(
         trace[trace.len() - 3..].to_vec(),
-        lines(&["requestFinished(2, true)", "done(true)", "stateChanged(Unconnected)"])
+        lines(&[
+            "requestFinished(2, true)",
+            "done(true)",
+            "stateChanged(Unconnected)"
+        ])
     );
 }
 
@@ -406,10 +466,15 @@ fn post_sends_the_body_and_reports_upload_progress() {
         .filter(|l| l.starts_with("dataSendProgress"))
         .collect();
     assert!(
-        sends.iter().any(|l| **l == format!("dataSendProgress({total}, {total})")),
+        sends
+            .iter()
+            .any(|l| **l == format!("dataSendProgress({total}, {total})")),
         "{sends:#?}"
     );
-    assert!(sends.last().unwrap().ends_with(", 0)"), "chunked: total unknown");
+    assert!(
+        sends.last().unwrap().ends_with(", 0)"),
+        "chunked: total unknown"
+    );
     assert!(trace.contains(&"responseHeaderReceived(201)".to_owned()));
 }
 
@@ -431,7 +496,12 @@ fn broken_responses_map_to_qt_errors() {
         let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
         http.get("/", None);
         run_until_done(&http, 1);
-        assert_eq!(http.error(), expected, "{}", String::from_utf8_lossy(response));
+        assert_eq!(
+            http.error(),
+            expected,
+            "{}",
+            String::from_utf8_lossy(response)
+        );
         assert_eq!(http.state(), State::Unconnected);
     }
 
@@ -451,7 +521,8 @@ fn broken_responses_map_to_qt_errors() {
 fn head_and_user_socket() {
     let server = Server::start(|seen, stream: &mut TcpStream| {
         assert_eq!(seen.method, "HEAD");
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Custom: Yes\r\n\r\n");
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Custom: Yes\r\n\r\n");
         Next::KeepAlive
     });
     let socket = slotnet_net::TcpSocket::new();
@@ -466,4 +537,85 @@ fn head_and_user_socket() {
     assert_eq!(socket.state(), slotnet_net::SocketState::Connected);
     http.destroy();
     assert!(socket.is_alive(), "a user socket is not owned");
+}
+
+#[test]
+fn read_buffer_limit_holds_the_server_back_until_the_application_reads() {
+    const LIMIT: usize = 8 * 1024;
+    let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = body.clone();
+    let server = Server::start(move |_, stream: &mut TcpStream| {
+        respond(stream, "200 OK", &[], &body);
+        Next::KeepAlive
+    });
+    let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
+    http.set_read_buffer_size(LIMIT);
+    assert_eq!(http.read_buffer_size(), LIMIT);
+    let received = SharedBuf::default();
+    let most = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    // The application reads at its own pace, not from ready_read.
+    let reader = slotnet_core::Timer::new();
+    let (r, m) = (received.clone(), most.clone());
+    reader.timeout().connect(move |_| {
+        m.set(m.get().max(http.bytes_available()));
+        let mut chunk = [0u8; 4096];
+        let n = http.read(&mut chunk);
+        r.0.borrow_mut().extend_from_slice(&chunk[..n]);
+    });
+    reader.start_interval(std::time::Duration::from_micros(50));
+    let (r, m) = (received.clone(), most.clone());
+    http.request_finished().connect(move |_| {
+        m.set(m.get().max(http.bytes_available()));
+        r.0.borrow_mut().extend(http.read_all());
+    });
+    http.get("/big", None);
+    run_until_done(&http, 1);
+    reader.destroy();
+    assert_eq!(received.0.borrow().len(), expected.len());
+    assert!(*received.0.borrow() == expected);
+    // At most one socket read (64 KiB) beyond the limit is ever buffered.
+    assert!(most.get() <= (LIMIT + 64 * 1024) as u64, "{}", most.get());
+    assert_eq!(http.error(), HttpError::NoError);
+}
+
+#[test]
+fn proxy_gets_absolute_targets_and_its_credentials_after_a_407() {
+    let proxy = Server::start(|seen, stream: &mut TcpStream| {
+        if seen.header("proxy-authorization") == Some("Basic cHU6cHA=") {
+            respond(stream, "200 OK", &[], seen.target.as_bytes());
+        } else {
+            respond(
+                stream,
+                "407 Proxy Authentication Required",
+                &[("Proxy-Authenticate", "Basic realm=\"proxy\"")],
+                b"",
+            );
+        }
+        Next::KeepAlive
+    });
+    let http = Http::new();
+    let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+    let a = asked.clone();
+    http.proxy_authentication_required()
+        .connect(move |_| a.set(a.get() + 1));
+    http.set_proxy("127.0.0.1", proxy.port, "pu", "pp");
+    http.set_host("origin.example", 8080, ConnectionMode::Http);
+    http.get("/path?q=1", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(http.read_all(), b"http://origin.example:8080/path?q=1");
+    assert_eq!(asked.get(), 0, "set_proxy's credentials answered");
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].header("host"), Some("origin.example:8080"));
+
+    // HTTPS through the proxy is refused.
+    http.set_host("origin.example", 0, ConnectionMode::Https);
+    http.get("/", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::UnknownError);
+    assert_eq!(
+        http.error_string(),
+        "HTTPS through a proxy is not supported"
+    );
 }

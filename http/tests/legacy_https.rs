@@ -81,7 +81,9 @@ fn https_reports_ssl_errors_and_continues_when_ignored() {
     run_until_done(&http, 1);
     assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
     assert!(
-        errors.borrow().contains(&SslErrorKind::SelfSignedCertificate),
+        errors
+            .borrow()
+            .contains(&SslErrorKind::SelfSignedCertificate),
         "{:?}",
         errors.borrow()
     );
@@ -89,8 +91,14 @@ fn https_reports_ssl_errors_and_continues_when_ignored() {
     assert_eq!(heads.borrow().len(), 1);
     assert!(heads.borrow()[0].starts_with("GET /secure HTTP/1.1\r\n"));
     let trace = trace.borrow();
-    let ssl = trace.iter().position(|l| l.starts_with("sslErrors(")).unwrap();
-    let sending = trace.iter().position(|l| l == "stateChanged(Sending)").unwrap();
+    let ssl = trace
+        .iter()
+        .position(|l| l.starts_with("sslErrors("))
+        .unwrap();
+    let sending = trace
+        .iter()
+        .position(|l| l == "stateChanged(Sending)")
+        .unwrap();
     assert!(ssl < sending, "{trace:#?}");
     assert_eq!(http.state(), State::Connected);
 }
@@ -109,7 +117,11 @@ fn https_fails_when_ssl_errors_are_not_ignored() {
     let trace = trace.borrow();
     assert_eq!(
         trace[trace.len() - 3..].to_vec(),
-        ["requestFinished(1, true)", "done(true)", "stateChanged(Unconnected)"]
+        [
+            "requestFinished(1, true)",
+            "done(true)",
+            "stateChanged(Unconnected)"
+        ]
     );
     assert!(!trace.iter().any(|l| l == "requestStarted(2)"));
 }

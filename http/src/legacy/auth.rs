@@ -78,7 +78,10 @@ impl Inner {
             let (sent, tried) = if proxy {
                 (ex.sent_proxy_creds.clone(), &mut ex.tried_configured_proxy)
             } else {
-                (ex.sent_server_creds.clone(), &mut ex.tried_configured_server)
+                (
+                    ex.sent_server_creds.clone(),
+                    &mut ex.tried_configured_server,
+                )
             };
             match (action, &auth.creds, &auth.configured) {
                 (AuthAction::Retry, Some(_), _) => Next::Resend,

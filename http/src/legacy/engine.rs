@@ -190,10 +190,6 @@ impl Inner {
         inner
     }
 
-    pub(super) fn rc(&self) -> Option<Rc<Inner>> {
-        self.weak.upgrade()
-    }
-
     pub(super) fn alive(&self) -> bool {
         self.obj.is_alive()
     }

@@ -186,10 +186,7 @@ fn capture_head(buf: &[u8]) -> Option<RawHead> {
 /// The error a decoding failure is reported with.
 fn decode_error(error: &H1Error) -> (HttpError, &'static str) {
     match error {
-        H1Error::IncompleteHead => (
-            HttpError::UnexpectedClose,
-            "Connection closed unexpectedly",
-        ),
+        H1Error::IncompleteHead => (HttpError::UnexpectedClose, "Connection closed unexpectedly"),
         H1Error::TruncatedBody | H1Error::BodyTooLarge => {
             (HttpError::WrongContentLength, "Wrong content length")
         }
@@ -667,9 +664,7 @@ impl Inner {
                 match st.ex.as_mut() {
                     None => Step::Stop,
                     Some(ex) if ex.phase == Phase::Connecting => Step::Stop,
-                    Some(ex) if full && ex.response.is_some() && !ex.has_destination => {
-                        Step::Pause
-                    }
+                    Some(ex) if full && ex.response.is_some() && !ex.has_destination => Step::Pause,
                     Some(ex) => {
                         if ex.response.is_none() && !ex.discard {
                             ex.raw_head = capture_head(&ex.rbuf);
@@ -836,8 +831,7 @@ impl Inner {
         let (retry, keep_alive, attempts, has_destination) = {
             let mut st = self.st.borrow_mut();
             let Some(ex) = st.ex.as_mut() else { return };
-            let keep_alive =
-                ex.decoder.keep_alive() && !ex.close_requested && !ex.upload_stopped;
+            let keep_alive = ex.decoder.keep_alive() && !ex.close_requested && !ex.upload_stopped;
             if ex.retry {
                 ex.attempts += 1;
             }
@@ -977,9 +971,10 @@ impl Inner {
             SocketError::HostNotFoundError => {
                 (HttpError::HostNotFound, format!("Host {host} not found"))
             }
-            SocketError::ConnectionRefusedError => {
-                (HttpError::ConnectionRefused, "Connection refused".to_owned())
-            }
+            SocketError::ConnectionRefusedError => (
+                HttpError::ConnectionRefused,
+                "Connection refused".to_owned(),
+            ),
             _ => {
                 let text = sock.io().error_string();
                 let text = if text.is_empty() {
@@ -997,7 +992,10 @@ impl Inner {
     pub(super) fn resume(&self) {
         let id = {
             let mut st = self.st.borrow_mut();
-            if !st.paused {
+            // Still full: stay paused (reading more from the socket would only move the
+            // bytes into the decoder's buffer); the next read tries again.
+            let full = st.read_buffer_size > 0 && st.body_len >= st.read_buffer_size;
+            if !st.paused || full {
                 return;
             }
             st.paused = false;

@@ -121,7 +121,7 @@ impl Http {
     }
 
     fn inner(&self) -> Option<Rc<Inner>> {
-        self.obj.data::<Inner>().and_then(|i| i.rc())
+        self.obj.data::<Inner>()
     }
 
     fn schedule(&self, op: Op) -> u32 {
@@ -254,8 +254,7 @@ impl Http {
 
     /// Whether operations are scheduled besides the running one.
     pub fn has_pending_requests(&self) -> bool {
-        self.inner()
-            .is_some_and(|i| i.st.borrow().queue.len() > 1)
+        self.inner().is_some_and(|i| i.st.borrow().queue.len() > 1)
     }
 
     /// The id of the running operation (or of the one about to start), 0 if none.

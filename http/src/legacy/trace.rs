@@ -34,17 +34,19 @@ pub fn trace_signals<F: Fn(String) + 'static>(http: &Http, sink: F) {
     http.data_read_progress()
         .connect(move |(done, total)| s(format!("dataReadProgress({done}, {total})")));
     let s = sink.clone();
-    http.ready_read().connect(move |_| s("readyRead()".to_owned()));
+    http.ready_read()
+        .connect(move |_| s("readyRead()".to_owned()));
     let s = sink.clone();
     http.authentication_required()
         .connect(move |(host, port, _)| s(format!("authenticationRequired({host}, {port})")));
     let s = sink.clone();
-    http.proxy_authentication_required().connect(move |(host, port, _)| {
-        s(format!("proxyAuthenticationRequired({host}, {port})"))
-    });
+    http.proxy_authentication_required()
+        .connect(move |(host, port, _)| s(format!("proxyAuthenticationRequired({host}, {port})")));
     let s = sink.clone();
-    http.ssl_errors()
-        .connect(move |errors: &Vec<SslError>| s(format!("sslErrors({})", SslError::join_names(errors))));
+    http.ssl_errors().connect(move |errors: &Vec<SslError>| {
+        s(format!("sslErrors({})", SslError::join_names(errors)))
+    });
     let s = sink;
-    http.done().connect(move |error| s(format!("done({error})")));
+    http.done()
+        .connect(move |error| s(format!("done({error})")));
 }

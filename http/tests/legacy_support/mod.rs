@@ -117,7 +117,8 @@ fn serve(stream: TcpStream, index: usize, handler: &Handler, requests: &Mutex<Ve
                 break;
             }
             if let Some((n, v)) = h.split_once(':') {
-                seen.headers.push((n.trim().to_owned(), v.trim().to_owned()));
+                seen.headers
+                    .push((n.trim().to_owned(), v.trim().to_owned()));
             }
         }
         if let Some(len) = seen
@@ -212,7 +213,11 @@ pub fn run_until_done(http: &Http, times: usize) {
     guard.set_single_shot(true);
     guard.timeout().connect(|_| EventLoop::current().exit(1));
     guard.start_interval(Duration::from_secs(10));
-    assert_eq!(EventLoop::current().exec(), 0, "done was not emitted in time");
+    assert_eq!(
+        EventLoop::current().exec(),
+        0,
+        "done was not emitted in time"
+    );
     guard.destroy();
     conn.disconnect();
 }
@@ -229,7 +234,9 @@ pub fn normalized(lines: &[String]) -> Vec<String> {
                 out.push("<body>".to_owned());
             }
         } else if line.starts_with("dataSendProgress(")
-            && out.last().is_some_and(|l| l.starts_with("dataSendProgress("))
+            && out
+                .last()
+                .is_some_and(|l| l.starts_with("dataSendProgress("))
         {
             *out.last_mut().unwrap() = line.clone();
         } else {
