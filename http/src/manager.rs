@@ -12,6 +12,7 @@ use crate::error::NetworkError;
 use crate::local;
 use crate::reply::{NetworkReply, Operation};
 use crate::request::{Attribute, NetworkRequest, RedirectPolicy};
+use slotnet_net::ssl::SslError;
 
 /// The hook that stands in for Qt's virtual `createRequest`: it may rewrite the request, or
 /// return a reply of its own to use instead of the built-in transports.
@@ -43,7 +44,7 @@ pub(crate) trait Transport {
 pub(crate) struct ManagerState {
     finished: Signal<NetworkReply>,
     encrypted: Signal<NetworkReply>,
-    ssl_errors: Signal<(NetworkReply, Vec<String>)>,
+    ssl_errors: Signal<(NetworkReply, Vec<SslError>)>,
     redirect_policy: Cell<RedirectPolicy>,
     transfer_timeout: Cell<Option<Duration>>,
     auto_delete_replies: Cell<bool>,
@@ -139,7 +140,7 @@ impl NetworkAccessManager {
     }
 
     /// Emitted with a reply's certificate errors, before the reply's `sslErrors`.
-    pub fn ssl_errors(&self) -> Signal<(NetworkReply, Vec<String>)> {
+    pub fn ssl_errors(&self) -> Signal<(NetworkReply, Vec<SslError>)> {
         self.state()
             .map(|s| s.ssl_errors.clone())
             .unwrap_or_else(Signal::closed)
@@ -374,7 +375,7 @@ impl NetworkAccessManager {
 pub(crate) enum ReplyEvent<'a> {
     Finished,
     Encrypted,
-    SslErrors(&'a [String]),
+    SslErrors(&'a [SslError]),
 }
 
 impl NetworkAccessManager {

@@ -29,6 +29,7 @@ use url::Url;
 use crate::error::NetworkError;
 use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
+use slotnet_net::ssl::SslError;
 
 /// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
 pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -86,7 +87,7 @@ pub(crate) struct ReplySignals {
     pub request_sent: LazySignal<()>,
     pub socket_started_connecting: LazySignal<()>,
     pub encrypted: LazySignal<()>,
-    pub ssl_errors: LazySignal<Vec<String>>,
+    pub ssl_errors: LazySignal<Vec<SslError>>,
 }
 
 pub(crate) struct ReplyState {
@@ -239,9 +240,10 @@ impl NetworkReply {
     pub fn encrypted(&self) -> Signal<()> {
         self.signal(|s| &s.encrypted)
     }
-    /// Emitted with Qt's names of the certificate errors found during the handshake; call
+    /// Emitted with the certificate errors found during the handshake (Qt's names via
+    /// `SslError::name`); call
     /// `ignore_ssl_errors()` from a slot to continue.
-    pub fn ssl_errors(&self) -> Signal<Vec<String>> {
+    pub fn ssl_errors(&self) -> Signal<Vec<SslError>> {
         self.signal(|s| &s.ssl_errors)
     }
 
@@ -600,7 +602,6 @@ impl NetworkReply {
         self.touch();
     }
 
-    #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
     pub(crate) fn emit_encrypted(&self) {
         if let Some(s) = self.state() {
             self.tell_manager(&s, ReplyEvent::Encrypted);
@@ -608,8 +609,7 @@ impl NetworkReply {
         }
     }
 
-    #[allow(dead_code)] // used once the HTTPS transport is wired (issue 5)
-    pub(crate) fn emit_ssl_errors(&self, errors: Vec<String>) {
+    pub(crate) fn emit_ssl_errors(&self, errors: Vec<SslError>) {
         if let Some(s) = self.state() {
             self.tell_manager(&s, ReplyEvent::SslErrors(&errors));
             s.signals.ssl_errors.emit(errors);

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
 /// The headers Qt knows by name (`QNetworkRequest::KnownHeaders`), with typed values.
@@ -310,7 +311,7 @@ pub const DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD: i64 = 10 * 1024 * 1024;
 /// assert_eq!(req.raw_header("user-agent").as_deref(), Some("slotnet-doc"));
 /// assert_eq!(req.attribute(Attribute::Http2Allowed).and_then(|v| v.as_bool()), Some(false));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct NetworkRequest {
     url: Option<Url>,
     headers: Vec<(String, String)>,
@@ -320,6 +321,22 @@ pub struct NetworkRequest {
     transfer_timeout: Option<Duration>,
     decompressed_safety_threshold: i64,
     peer_verify_name: Option<String>,
+    ssl_configuration: Option<SslConfiguration>,
+}
+
+/// Requests compare by URL, headers, attributes and settings; the TLS configuration is not
+/// compared (it has no equality).
+impl PartialEq for NetworkRequest {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+            && self.headers == other.headers
+            && self.attributes == other.attributes
+            && self.priority == other.priority
+            && self.max_redirects == other.max_redirects
+            && self.transfer_timeout == other.transfer_timeout
+            && self.decompressed_safety_threshold == other.decompressed_safety_threshold
+            && self.peer_verify_name == other.peer_verify_name
+    }
 }
 
 impl Default for NetworkRequest {
@@ -333,6 +350,7 @@ impl Default for NetworkRequest {
             transfer_timeout: None,
             decompressed_safety_threshold: DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD,
             peer_verify_name: None,
+            ssl_configuration: None,
         }
     }
 }
@@ -517,6 +535,17 @@ impl NetworkRequest {
     /// Sets the name the certificate is verified against.
     pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
         self.peer_verify_name = Some(name.into());
+    }
+
+    /// The TLS configuration for https requests (Qt's default configuration when unset:
+    /// the system's CA certificates, peer verification on).
+    pub fn ssl_configuration(&self) -> SslConfiguration {
+        self.ssl_configuration.clone().unwrap_or_default()
+    }
+
+    /// Sets the TLS configuration used for this request's connection.
+    pub fn set_ssl_configuration(&mut self, configuration: SslConfiguration) {
+        self.ssl_configuration = Some(configuration);
     }
 }
 

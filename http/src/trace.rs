@@ -8,6 +8,7 @@ use std::rc::Rc;
 use crate::manager::NetworkAccessManager;
 use crate::reply::NetworkReply;
 use crate::request::Attribute;
+use slotnet_net::ssl::SslError;
 
 /// Collected trace lines; cheap to clone (shared).
 #[derive(Clone, Default)]
@@ -64,7 +65,10 @@ impl SignalTrace {
         let t = self.clone();
         manager.ssl_errors().connect(move |(r, errors)| {
             if *r == reply {
-                t.push(format!("manager.sslErrors({})", errors.join(",")))
+                t.push(format!(
+                    "manager.sslErrors({})",
+                    SslError::join_names(errors)
+                ))
             }
         });
     }
@@ -84,9 +88,9 @@ impl SignalTrace {
             .encrypted()
             .connect(move |_| t.push("reply.encrypted()".into()));
         let t = self.clone();
-        reply
-            .ssl_errors()
-            .connect(move |errors| t.push(format!("reply.sslErrors({})", errors.join(","))));
+        reply.ssl_errors().connect(move |errors| {
+            t.push(format!("reply.sslErrors({})", SslError::join_names(errors)))
+        });
         let t = self.clone();
         reply
             .meta_data_changed()

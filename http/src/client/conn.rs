@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use slotnet_core::Timer;
-use slotnet_net::{SocketError, TcpSocket};
+use slotnet_net::ssl::{SslConfiguration, SslError};
+use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 
 use super::job::{BodyAction, Job};
 use super::pool::{Pool, PoolKey};
@@ -19,6 +20,22 @@ use crate::reply::PROGRESS_INTERVAL;
 const SOCKET_READ_BUFFER: usize = 256 * 1024;
 /// How much of a streamed request body is queued in the socket at a time.
 const UPLOAD_WINDOW: usize = 256 * 1024;
+
+/// The transport under a connection: plain TCP, or TLS for https.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Socket {
+    Tcp(TcpSocket),
+    Ssl(SslSocket),
+}
+
+impl Socket {
+    fn io(&self) -> &dyn AbstractSocket {
+        match self {
+            Socket::Tcp(s) => s,
+            Socket::Ssl(s) => s,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ConnState {
@@ -49,7 +66,9 @@ pub(crate) struct Conn {
     me: Weak<Conn>,
     pool: Weak<Pool>,
     pub(crate) key: PoolKey,
-    socket: TcpSocket,
+    socket: Socket,
+    /// The socket was handed to an HTTP/2 connection (ALPN chose h2): do not close it.
+    handed_over: Cell<bool>,
     state: Cell<ConnState>,
     job: RefCell<Option<Rc<Job>>>,
     decoder: RefCell<ResponseDecoder>,
@@ -68,8 +87,13 @@ pub(crate) struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.socket.abort();
-        self.socket.destroy();
+        if !self.handed_over.get() {
+            self.socket.io().abort();
+            match self.socket {
+                Socket::Tcp(s) => s.destroy(),
+                Socket::Ssl(s) => s.destroy(),
+            };
+        }
         if let Some(t) = self.idle_timer.borrow_mut().take() {
             t.destroy();
         }
@@ -98,14 +122,23 @@ pub(crate) fn network_error_for(e: SocketError) -> NetworkError {
 
 impl Conn {
     /// Opens a connection to `key`'s host; jobs assigned before it connects wait for it.
-    pub(crate) fn open(pool: Weak<Pool>, key: PoolKey) -> Rc<Conn> {
-        let socket = TcpSocket::new();
-        socket.set_read_buffer_size(SOCKET_READ_BUFFER);
+    pub(crate) fn open(pool: Weak<Pool>, key: PoolKey, tls: Option<SslConfiguration>) -> Rc<Conn> {
+        let socket = match &tls {
+            Some(config) => {
+                let s = SslSocket::new();
+                s.set_ssl_configuration(config.clone());
+                Socket::Ssl(s)
+            }
+            None => Socket::Tcp(TcpSocket::new()),
+        };
+        let io = socket.io();
+        io.set_read_buffer_size(SOCKET_READ_BUFFER);
         let conn = Rc::new_cyclic(|me| Conn {
             me: me.clone(),
             pool,
             key: key.clone(),
             socket,
+            handed_over: Cell::new(false),
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
             decoder: RefCell::new(ResponseDecoder::new(&http::Method::GET)),
@@ -121,43 +154,102 @@ impl Conn {
         });
         let weak = Rc::downgrade(&conn);
         let w = weak.clone();
-        socket.connected().connect(move |_| {
-            if let Some(c) = w.upgrade() {
-                c.on_connected();
+        match socket {
+            // TLS: the request goes out once the handshake is done.
+            Socket::Ssl(ssl) => {
+                ssl.encrypted().connect(move |_| {
+                    if let Some(c) = w.upgrade() {
+                        c.on_encrypted();
+                    }
+                });
+                let w = weak.clone();
+                ssl.ssl_errors().connect(move |errors| {
+                    if let Some(c) = w.upgrade() {
+                        c.on_ssl_errors(errors);
+                    }
+                });
             }
-        });
+            Socket::Tcp(tcp) => {
+                tcp.connected().connect(move |_| {
+                    if let Some(c) = w.upgrade() {
+                        c.on_connected();
+                    }
+                });
+            }
+        }
         let w = weak.clone();
-        socket.ready_read().connect(move |_| {
+        io.ready_read().connect(move |_| {
             if let Some(c) = w.upgrade() {
                 c.process();
             }
         });
         let w = weak.clone();
-        socket.bytes_written().connect(move |n| {
+        io.bytes_written().connect(move |n| {
             if let Some(c) = w.upgrade() {
                 c.on_bytes_written(*n);
             }
         });
         let w = weak.clone();
-        socket.read_channel_finished().connect(move |_| {
+        io.read_channel_finished().connect(move |_| {
             if let Some(c) = w.upgrade() {
                 c.on_eof();
             }
         });
         let w = weak.clone();
-        socket.disconnected().connect(move |_| {
+        io.disconnected().connect(move |_| {
             if let Some(c) = w.upgrade() {
                 c.on_eof();
             }
         });
         let w = weak;
-        socket.error_occurred().connect(move |e| {
+        io.error_occurred().connect(move |e| {
             if let Some(c) = w.upgrade() {
                 c.on_error(*e);
             }
         });
-        socket.connect_to_host(&key.host, key.port);
+        match socket {
+            Socket::Tcp(s) => s.connect_to_host(&key.host, key.port),
+            Socket::Ssl(s) => s.connect_to_host_encrypted(&key.host, key.port),
+        }
         conn
+    }
+
+    /// TLS is up: tell the reply (Qt's `encrypted`), then send, or hand the connection to
+    /// HTTP/2 when ALPN chose h2.
+    fn on_encrypted(&self) {
+        let Socket::Ssl(ssl) = self.socket else {
+            return;
+        };
+        if let Some(job) = self.current_job() {
+            job.reply.emit_encrypted();
+        }
+        let h2 = ssl.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice());
+        if h2 && self.state.get() == ConnState::Connecting {
+            if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
+                let job = self.detach_job();
+                self.handed_over.set(true);
+                self.state.set(ConnState::Closed);
+                pool.remove(&me);
+                pool.adopt_h2(&self.key, ssl, job);
+                return;
+            }
+        }
+        self.on_connected();
+    }
+
+    /// Certificate problems found during the handshake: Qt's `sslErrors` on the reply (and
+    /// the manager); a slot calling `ignore_ssl_errors()` lets the handshake go on.
+    fn on_ssl_errors(&self, errors: &[SslError]) {
+        let Socket::Ssl(ssl) = self.socket else {
+            return;
+        };
+        let Some(job) = self.current_job() else {
+            return;
+        };
+        job.reply.emit_ssl_errors(errors.to_vec());
+        if job.ssl_errors_ignored() {
+            ssl.ignore_ssl_errors();
+        }
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -192,7 +284,9 @@ impl Conn {
         if self.state.get() != ConnState::Connecting {
             return;
         }
-        self.socket.set_no_delay(true);
+        if let Socket::Tcp(s) = self.socket {
+            s.set_no_delay(true);
+        }
         self.state.set(ConnState::Busy);
         if self.current_job().is_some() {
             self.send();
@@ -227,7 +321,7 @@ impl Conn {
             encoder: Some(BodyEncoder::new(framing)),
             ..Upload::default()
         };
-        self.socket.write_bytes(out.freeze());
+        self.socket.io().write_bytes(out.freeze());
         self.pump_body(&job);
     }
 
@@ -237,7 +331,7 @@ impl Conn {
             if !self.upload.borrow().streaming || self.cut_short.get() {
                 return;
             }
-            if self.socket.bytes_to_write() >= UPLOAD_WINDOW {
+            if self.socket.io().bytes_to_write() >= UPLOAD_WINDOW {
                 return;
             }
             let piece = match job.next_body_piece(UPLOAD_WINDOW) {
@@ -274,7 +368,7 @@ impl Conn {
             }
             if !out.is_empty() {
                 self.upload.borrow_mut().unsent += out.len() as u64;
-                self.socket.write_bytes(out.freeze());
+                self.socket.io().write_bytes(out.freeze());
             }
             if piece.is_none() {
                 self.maybe_request_sent(job);
@@ -356,7 +450,7 @@ impl Conn {
         };
         loop {
             let Some(job) = self.current_job() else {
-                if self.state.get() == ConnState::Idle && self.socket.bytes_available() > 0 {
+                if self.state.get() == ConnState::Idle && self.socket.io().bytes_available() > 0 {
                     // Bytes nobody asked for: the connection is out of sync.
                     self.drop_connection();
                 }
@@ -371,7 +465,7 @@ impl Conn {
             {
                 return;
             }
-            self.socket.read_buf(&mut self.rbuf.borrow_mut());
+            self.socket.io().read_buf(&mut self.rbuf.borrow_mut());
             let event = {
                 let mut rbuf = self.rbuf.borrow_mut();
                 self.decoder.borrow_mut().decode(&mut rbuf)
@@ -512,7 +606,7 @@ impl Conn {
         }
         let nothing_received = !self.response_started.get()
             && self.rbuf.borrow().is_empty()
-            && self.socket.bytes_available() == 0;
+            && self.socket.io().bytes_available() == 0;
         if nothing_received {
             self.connection_lost_before_response();
             return;
@@ -570,7 +664,7 @@ impl Conn {
             self.connection_lost_before_response();
             return;
         }
-        let message = self.socket.error_string();
+        let message = self.socket.io().error_string();
         self.fail_and_close(network_error_for(error), message);
     }
 
@@ -654,7 +748,7 @@ impl Conn {
         if self.state.replace(ConnState::Closed) == ConnState::Closed {
             return;
         }
-        self.socket.abort();
+        self.socket.io().abort();
         if let Some(t) = self.idle_timer.borrow_mut().take() {
             t.destroy();
         }

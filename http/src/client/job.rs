@@ -85,6 +85,8 @@ pub(crate) struct Job {
     /// request that sets Accept-Encoding gets the raw body).
     auto_decode: Cell<bool>,
     pool_key: RefCell<Option<PoolKey>>,
+    /// `ignore_ssl_errors()` was called on the reply.
+    ssl_ignored: Cell<bool>,
     /// The decoder for the current response's Content-Encoding.
     decoder: RefCell<Option<ContentDecoder>>,
 }
@@ -123,6 +125,7 @@ impl Job {
             status_error: RefCell::new(None),
             auto_decode: Cell::new(false),
             pool_key: RefCell::new(None),
+            ssl_ignored: Cell::new(false),
             decoder: RefCell::new(None),
         });
         reply.set_backend(Some(job.clone()));
@@ -149,6 +152,38 @@ impl Job {
             *cached = self.request.borrow().url().and_then(PoolKey::from_url);
         }
         cached.clone()
+    }
+
+    /// Whether the application ignored the certificate errors reported so far.
+    pub(crate) fn ssl_errors_ignored(&self) -> bool {
+        self.ssl_ignored.get()
+    }
+
+    /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
+    /// unless the request forbids HTTP/2 (Qt 6's default allows it).
+    pub(crate) fn tls_config(&self) -> Option<slotnet_net::ssl::SslConfiguration> {
+        let request = self.request.borrow();
+        if request.url()?.scheme() != "https" {
+            return None;
+        }
+        let mut config = request.ssl_configuration();
+        if let Some(name) = request.peer_verify_name() {
+            config.set_peer_verify_name(name);
+        }
+        let mut alpn: Vec<Vec<u8>> = Vec::new();
+        if self.http2_allowed() {
+            alpn.push(b"h2".to_vec());
+        }
+        alpn.push(b"http/1.1".to_vec());
+        config.set_allowed_next_protocols(alpn);
+        Some(config)
+    }
+
+    /// Whether HTTP/2 may be used (Http2AllowedAttribute, true by default as in Qt 6).
+    pub(crate) fn http2_allowed(&self) -> bool {
+        self.request
+            .borrow()
+            .bool_attribute(Attribute::Http2Allowed, true)
     }
 
     pub(crate) fn priority(&self) -> crate::request::Priority {
@@ -289,6 +324,10 @@ impl Job {
             ),
             None => Redirect::No,
         };
+        if url.as_ref().is_some_and(|u| u.scheme() == "https") {
+            self.reply
+                .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
+        }
         let redirect_target = match (&url, &location) {
             (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
                 url.join(location).ok()
@@ -525,6 +564,10 @@ impl Job {
 impl ReplyBackend for Job {
     fn abort(&self) {
         self.cancel();
+    }
+
+    fn ignore_ssl_errors(&self) {
+        self.ssl_ignored.set(true);
     }
 
     fn resume_reading(&self) {

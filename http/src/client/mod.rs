@@ -24,7 +24,7 @@ pub(crate) struct HttpTransport {
 
 impl Transport for HttpTransport {
     fn handles(&self, scheme: &str) -> bool {
-        scheme == "http"
+        scheme == "http" || scheme == "https"
     }
 
     fn start(

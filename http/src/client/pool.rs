@@ -84,12 +84,16 @@ fn queue_index(p: Priority) -> usize {
 
 impl Pool {
     pub(crate) fn new(manager: NetworkAccessManager) -> Rc<Pool> {
-        Rc::new_cyclic(|me| Pool {
-            me: me.clone(),
-            manager,
-            hosts: RefCell::new(HashMap::new()),
-            connections_opened: Cell::new(0),
-            h2: H2Pool::new(),
+        Rc::new_cyclic(|me| {
+            let h2 = H2Pool::new();
+            h2.set_fallback(me.clone());
+            Pool {
+                me: me.clone(),
+                manager,
+                hosts: RefCell::new(HashMap::new()),
+                connections_opened: Cell::new(0),
+                h2,
+            }
         })
     }
 
@@ -112,33 +116,74 @@ impl Pool {
             self.h2.enqueue(job, false);
             return;
         }
+        let job = if key.scheme == "https" && job.http2_allowed() {
+            // An HTTP/2 connection to the host may already be up.
+            match self.h2.try_submit(job, false) {
+                Ok(()) => return,
+                Err(job) => job,
+            }
+        } else {
+            job
+        };
+        self.enqueue_h1(job, false);
+    }
+
+    /// Queues a job for an HTTP/1.1 connection (https ones may still turn to HTTP/2 when ALPN
+    /// chooses it).
+    pub(crate) fn enqueue_h1(&self, job: Rc<Job>, front: bool) {
+        let Some(key) = job.key() else {
+            return;
+        };
         let index = queue_index(job.priority());
-        self.hosts
-            .borrow_mut()
-            .entry(key.clone())
-            .or_default()
-            .queue[index]
-            .push_back(job);
+        {
+            let mut hosts = self.hosts.borrow_mut();
+            let queue = &mut hosts.entry(key.clone()).or_default().queue[index];
+            if front {
+                queue.push_front(job);
+            } else {
+                queue.push_back(job);
+            }
+        }
         self.schedule_dispatch(key);
+    }
+
+    /// A TLS connection negotiated h2: the HTTP/2 pool takes it (and its first job) over.
+    pub(crate) fn adopt_h2(
+        &self,
+        key: &PoolKey,
+        socket: slotnet_net::SslSocket,
+        job: Option<Rc<Job>>,
+    ) {
+        self.h2.adopt(key, socket, job);
+        // Jobs waiting for this host can now share the multiplexed connection.
+        let waiting: Vec<Rc<Job>> = {
+            let mut hosts = self.hosts.borrow_mut();
+            match hosts.get_mut(key) {
+                Some(host) => host.queue.iter_mut().flat_map(|q| q.drain(..)).collect(),
+                None => Vec::new(),
+            }
+        };
+        for job in waiting {
+            if job.http2_allowed() {
+                if let Err(job) = self.h2.try_submit(job, false) {
+                    self.enqueue_h1(job, false);
+                }
+            } else {
+                self.enqueue_h1(job, false);
+            }
+        }
     }
 
     /// Puts a job back at the head of its queue (a retry after a stale keep-alive connection).
     pub(crate) fn requeue_front(&self, job: Rc<Job>) {
-        let Some(key) = job.key() else {
+        if job.key().is_none() {
             return;
-        };
+        }
         if H2Pool::wants(&job) {
             self.h2.enqueue(job, true);
             return;
         }
-        let index = queue_index(job.priority());
-        self.hosts
-            .borrow_mut()
-            .entry(key.clone())
-            .or_default()
-            .queue[index]
-            .push_front(job);
-        self.schedule_dispatch(key);
+        self.enqueue_h1(job, true);
     }
 
     pub(crate) fn schedule_dispatch(&self, key: PoolKey) {
@@ -191,7 +236,7 @@ impl Pool {
                 Step::Done => break,
                 Step::Assign(conn, job) => conn.assign(job),
                 Step::Open(job) => {
-                    let conn = Conn::open(self.me.clone(), key.clone());
+                    let conn = Conn::open(self.me.clone(), key.clone(), job.tls_config());
                     self.connections_opened
                         .set(self.connections_opened.get() + 1);
                     if let Some(host) = self.hosts.borrow_mut().get_mut(key) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Version};
-use slotnet_net::{AbstractSocket, TcpSocket};
+use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
 use super::client::{
@@ -50,6 +50,7 @@ pub(crate) struct H2Pool {
     opened: Cell<u64>,
     config: RefCell<Http2Configuration>,
     idle_expiry: Cell<Duration>,
+    fallback: RefCell<Weak<crate::client::pool::Pool>>,
 }
 
 impl H2Pool {
@@ -61,6 +62,7 @@ impl H2Pool {
             opened: Cell::new(0),
             config: RefCell::new(Http2Configuration::default()),
             idle_expiry: Cell::new(IDLE_EXPIRY),
+            fallback: RefCell::new(Weak::new()),
         })
     }
 
@@ -86,6 +88,20 @@ impl H2Pool {
             job.fail(NetworkError::ProtocolUnknownError, "Invalid URL".into());
             return;
         };
+        if key.scheme == "https" {
+            // TLS connections are opened by the HTTP/1.1 pool (ALPN decides); only a live
+            // adopted connection carries https jobs here.
+            if let Err(job) = self.try_submit(job, front) {
+                match self.fallback.borrow().upgrade() {
+                    Some(pool) => pool.enqueue_h1(job, front),
+                    None => job.fail(
+                        NetworkError::OperationCanceledError,
+                        "The network access manager was deleted".into(),
+                    ),
+                }
+            }
+            return;
+        }
         let existing = self
             .active
             .borrow()
@@ -100,9 +116,73 @@ impl H2Pool {
             Rc::new(JobStream {
                 job,
                 pool: self.me.clone(),
+                announced: Cell::new(false),
             }),
             front,
         );
+    }
+
+    /// Sends `job` over an existing usable connection to its host, or gives it back.
+    pub(crate) fn try_submit(&self, job: Rc<Job>, front: bool) -> Result<(), Rc<Job>> {
+        let Some(key) = job.key() else {
+            return Err(job);
+        };
+        let existing = self
+            .active
+            .borrow()
+            .get(&key)
+            .filter(|c| c.is_usable())
+            .cloned();
+        match existing {
+            Some(conn) => {
+                conn.submit(
+                    Rc::new(JobStream {
+                        job,
+                        pool: self.me.clone(),
+                        announced: Cell::new(true),
+                    }),
+                    front,
+                );
+                Ok(())
+            }
+            None => Err(job),
+        }
+    }
+
+    /// Where https jobs go when no HTTP/2 connection to their host is up.
+    pub(crate) fn set_fallback(&self, pool: Weak<crate::client::pool::Pool>) {
+        *self.fallback.borrow_mut() = pool;
+    }
+
+    /// Takes over a TLS connection on which ALPN chose h2, with the job that opened it.
+    pub(crate) fn adopt(&self, key: &PoolKey, socket: SslSocket, job: Option<Rc<Job>>) {
+        let pool = self.me.clone();
+        let conn = ClientConn::new(
+            Rc::new(socket) as Rc<dyn AbstractSocket>,
+            &self.config.borrow(),
+            self.idle_expiry.get(),
+            Box::new(move |conn, event| {
+                if let Some(pool) = pool.upgrade() {
+                    pool.on_event(conn, event);
+                }
+            }),
+        );
+        // Not counted in `opened`: the HTTP/1.1 pool opened (and counted) this connection.
+        let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
+        if let Some(old) = replaced {
+            self.draining.borrow_mut().push(old);
+        }
+        if let Some(job) = job {
+            conn.submit(
+                Rc::new(JobStream {
+                    job,
+                    pool: self.me.clone(),
+                    announced: Cell::new(true),
+                }),
+                true,
+            );
+        }
+        conn.transport_ready();
     }
 
     fn open(&self, key: &PoolKey) -> Rc<ClientConn> {
@@ -183,6 +263,9 @@ impl H2Pool {
 struct JobStream {
     job: Rc<Job>,
     pool: Weak<H2Pool>,
+    /// `socketStartedConnecting` was already emitted for this job (an https job whose TLS
+    /// connection was adopted after ALPN chose h2).
+    announced: Cell<bool>,
 }
 
 impl Carrier for StreamLink {
@@ -214,7 +297,9 @@ impl StreamHandler for JobStream {
     }
 
     fn started_connecting(&self) {
-        self.job.reply.emit_socket_started_connecting();
+        if !self.announced.replace(true) {
+            self.job.reply.emit_socket_started_connecting();
+        }
     }
 
     fn opened(&self, link: Rc<StreamLink>) {
