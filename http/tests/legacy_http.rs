@@ -619,3 +619,74 @@ fn proxy_gets_absolute_targets_and_its_credentials_after_a_407() {
         "HTTPS through a proxy is not supported"
     );
 }
+
+#[test]
+fn keep_alive_connection_closed_by_the_server_is_replaced() {
+    // The server answers as if keeping the connection, then closes it: the next request
+    // notices the close first and opens a new connection.
+    let server = Server::start(|seen, stream: &mut TcpStream| {
+        respond(stream, "200 OK", &[], seen.target.as_bytes());
+        Next::Close
+    });
+    let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
+    let bodies = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let b = bodies.clone();
+    http.request_finished()
+        .connect(move |_| b.borrow_mut().push(http.read_all()));
+    http.get("/1", None);
+    http.get("/2", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(*bodies.borrow(), vec![b"/1".to_vec(), b"/2".to_vec()]);
+    assert_eq!(server.connection_count(), 2);
+}
+
+#[test]
+fn request_lost_on_a_stale_keep_alive_connection_is_sent_again() {
+    // The server takes the second request on the first connection and closes without an
+    // answer (a keep-alive timeout racing the request): it goes out once more on a new one.
+    let server = Server::start(|seen, stream: &mut TcpStream| {
+        if seen.connection == 0 && seen.target == "/2" {
+            return Next::Close;
+        }
+        respond(stream, "200 OK", &[], seen.target.as_bytes());
+        Next::KeepAlive
+    });
+    let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
+    let bodies = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let b = bodies.clone();
+    http.request_finished()
+        .connect(move |_| b.borrow_mut().push(http.read_all()));
+    http.get("/1", None);
+    http.get("/2", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(*bodies.borrow(), vec![b"/1".to_vec(), b"/2".to_vec()]);
+    let seen: Vec<(usize, String)> = server
+        .seen()
+        .iter()
+        .map(|s| (s.connection, s.target.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (0, "/1".to_owned()),
+            (0, "/2".to_owned()),
+            (1, "/2".to_owned())
+        ]
+    );
+
+    // Only once: a second silent close is an error.
+    let server = Server::start(|seen, stream: &mut TcpStream| {
+        if seen.target == "/2" {
+            return Next::Close;
+        }
+        respond(stream, "200 OK", &[], b"ok");
+        Next::KeepAlive
+    });
+    let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
+    http.get("/1", None);
+    http.get("/2", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::UnexpectedClose);
+}
