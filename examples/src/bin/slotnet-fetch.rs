@@ -18,6 +18,7 @@ use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest, RedirectPolicy,
     RequestBody,
 };
+use slotnet_net::ssl::{SslCertificate, SslConfiguration};
 
 const USAGE: &str = "usage: slotnet-fetch [OPTIONS] URL...
   -X, --request METHOD      method (default GET; POST with -d)
@@ -135,9 +136,6 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         (o.user.is_some(), "--user"),
         (o.proxy.is_some(), "--proxy"),
         (o.proxy_user.is_some(), "--proxy-user"),
-        (o.insecure, "--insecure"),
-        (o.cacert.is_some(), "--cacert"),
-        (o.h2_prior_knowledge, "--http2-prior-knowledge"),
         (o.cookie_jar.is_some(), "--cookie-jar"),
         (o.cache.is_some(), "--cache"),
     ];
@@ -191,6 +189,8 @@ struct Run {
     /// The reply whose body streams straight to the output (the next one in order).
     streaming: Cell<Option<usize>>,
     progress: bool,
+    /// The TLS configuration from --cacert (`None`: the system's roots).
+    tls: Option<SslConfiguration>,
     /// The last request built, by URL.
     template: RefCell<Option<(String, NetworkRequest)>>,
 }
@@ -218,6 +218,12 @@ impl Run {
         }
         if self.opts.http1_only {
             req.set_attribute(Attribute::Http2Allowed, false);
+        }
+        if self.opts.h2_prior_knowledge {
+            req.set_attribute(Attribute::Http2Direct, true);
+        }
+        if let Some(config) = &self.tls {
+            req.set_ssl_configuration(config.clone());
         }
         if let Some(t) = self.opts.timeout {
             req.set_transfer_timeout(Some(t));
@@ -491,7 +497,36 @@ fn main() -> ExitCode {
         .progress
         .unwrap_or(total == 1 && std::io::stderr().is_terminal())
         && !opts.bench;
+    let tls = match &opts.cacert {
+        None => None,
+        Some(path) => {
+            let pem = match std::fs::read(path) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("slotnet-fetch: cannot read {path}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match SslCertificate::from_pem_list(&pem) {
+                Ok(certs) if !certs.is_empty() => {
+                    let mut config = SslConfiguration::default();
+                    config.add_ca_certificates(certs);
+                    Some(config)
+                }
+                _ => {
+                    eprintln!("slotnet-fetch: no PEM certificate in {path}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let manager = NetworkAccessManager::new();
+    if opts.insecure {
+        // -k: ignore certificate errors from the sslErrors slot, as a Qt program would.
+        manager
+            .ssl_errors()
+            .connect(|(reply, _errors)| reply.ignore_ssl_errors());
+    }
     if let Some(t) = opts.timeout {
         manager.set_transfer_timeout(Some(t));
     }
@@ -510,6 +545,7 @@ fn main() -> ExitCode {
         streaming: Cell::new(None),
         progress,
         template: RefCell::new(None),
+        tls,
     });
     let started = Instant::now();
     if total > 0 {
