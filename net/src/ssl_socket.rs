@@ -129,8 +129,8 @@ impl SslSocket {
         }
     }
 
-    /// Wraps an existing TCP socket (typically a connected one, from a [`TcpServer`]
-    /// (crate::TcpServer) or [`TcpSocket::from_std`]). The TCP socket becomes a child of the
+    /// Wraps an existing TCP socket (typically a connected one, from a
+    /// [`TcpServer`](crate::TcpServer) or [`TcpSocket::from_std`]). The TCP socket becomes a child of the
     /// new socket and must no longer be used directly; bytes it has buffered are kept. The
     /// state is the TCP socket's; call
     /// [`start_server_encryption`](Self::start_server_encryption) or
