@@ -210,8 +210,8 @@ impl Http {
         self.request(header, data, to)
     }
 
-    /// Schedules a HEAD for `path`; read the answer with [`last_response`]
-    /// (Self::last_response) once it finished.
+    /// Schedules a HEAD for `path`; read the answer with
+    /// [`last_response`](Self::last_response) once it finished.
     pub fn head(&self, path: &str) -> u32 {
         let mut header = HttpRequestHeader::new("HEAD", path);
         header.set_value("Connection", "Keep-Alive");
