@@ -70,8 +70,8 @@ impl fmt::Display for State {
 /// What went wrong with the last request (Qt's `QHttp::Error`).
 ///
 /// Only unexpected behaviour is an error: a response with an error status (404, 500) is a
-/// normal response, to be checked with [`HttpResponseHeader::status_code`]
-/// (super::HttpResponseHeader::status_code).
+/// normal response, to be checked with
+/// [`HttpResponseHeader::status_code`](super::HttpResponseHeader::status_code).
 #[allow(clippy::enum_variant_names)] // Qt's names
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum HttpError {
