@@ -9,8 +9,9 @@
 //! stdout, one request log line per request on stderr; SIGINT/SIGTERM stop accepting, finish
 //! the answers in flight and exit 0 (a second signal exits at once).
 //!
-//! Not yet: HTTP/2. With `--tls` ALPN offers `http/1.1` only; `--h2c` exits with status 2
-//! ("not supported yet").
+//! HTTP/2: `--tls` listeners offer ALPN `h2` and `http/1.1`; `--h2c` makes the plain TCP
+//! (and Unix socket) listeners also accept cleartext HTTP/2 with prior knowledge. Every route
+//! works over both versions (the streamed routes become DATA frames).
 
 use std::cell::Cell;
 use std::fs::File;
@@ -403,7 +404,7 @@ fn serve_file(root: &Path, rel: &str, req: &HttpServerRequest, resp: HttpServerR
 // ----- TLS --------------------------------------------------------------------------------
 
 /// The server's TLS configuration from PEM files: the certificate chain (leaf first) and its
-/// key. ALPN offers `http/1.1` only: the server does not speak HTTP/2 yet.
+/// key. ALPN offers `h2`, then `http/1.1`.
 fn tls_configuration(cert: &Path, key: &Path) -> Result<SslConfiguration, String> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let chain = SslCertificate::from_pem_list(&read(cert)?)
@@ -415,7 +416,7 @@ fn tls_configuration(cert: &Path, key: &Path) -> Result<SslConfiguration, String
     let mut config = SslConfiguration::default();
     config.set_local_certificate_chain(chain);
     config.set_private_key(key);
-    config.set_allowed_next_protocols(vec![b"http/1.1".to_vec()]);
+    config.set_allowed_next_protocols(vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
     config
         .server_config()
         .map_err(|e| format!("unusable certificate or key: {e}"))?;
@@ -615,10 +616,6 @@ fn run(opts: Options) -> i32 {
         },
         None => None,
     };
-    if opts.h2c {
-        eprintln!("slotnet-serve: --h2c: not supported yet (the server speaks HTTP/1.1 only)");
-        return 2;
-    }
     let root = match &opts.root {
         Some(root) => match root.canonicalize() {
             Ok(root) if root.is_dir() => Some(root),
@@ -634,6 +631,7 @@ fn run(opts: Options) -> i32 {
     let server = HttpServer::new();
     server.set_configuration(HttpServerConfiguration {
         server_header: Some(HeaderValue::from_static("slotnet")),
+        h2c: opts.h2c,
         ..HttpServerConfiguration::default()
     });
     add_routes(&server, root);

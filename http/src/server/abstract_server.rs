@@ -1,18 +1,27 @@
 //! [`AbstractHttpServer`]: binds listeners, owns the connections, hands requests to a
 //! [`RequestHandler`].
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use http::{HeaderMap, StatusCode};
 use slotnet_core::{AsObject, Object, Signal};
-use slotnet_net::{AbstractSocket, LocalServer, SslServer, TcpServer};
+use slotnet_net::{AbstractSocket, LocalServer, SocketState, SslServer, SslSocket, TcpServer};
 
 use super::config::HttpServerConfiguration;
 use super::connection::Connection;
+use super::h2_conn::H2Connection;
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::HttpServerResponder;
+use super::sniff::{sniff_socket, Sniff, Sniffer};
+use crate::h2::Http2Configuration;
+
+/// The ALPN protocol id of HTTP/2 over TLS.
+const ALPN_H2: &[u8] = b"h2";
+/// The ALPN protocol id of HTTP/1.1.
+const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// What a server does with requests: Qt's virtual `handleRequest` and `missingHandler`.
 ///
@@ -79,15 +88,46 @@ impl Settings {
     }
 }
 
+/// A connection of the server, by protocol.
+#[derive(Clone)]
+enum Served {
+    /// HTTP/1.x.
+    H1(Rc<Connection>),
+    /// HTTP/2.
+    H2(Rc<H2Connection>),
+    /// A plain connection whose first bytes will tell (h2c prior knowledge or HTTP/1.1).
+    Sniffing(Rc<Sniffer>),
+}
+
+impl Served {
+    fn abort(&self) {
+        match self {
+            Served::H1(c) => c.abort(),
+            Served::H2(c) => c.abort(),
+            Served::Sniffing(c) => c.close(),
+        }
+    }
+
+    fn begin_drain(&self) {
+        match self {
+            Served::H1(c) => c.begin_drain(),
+            Served::H2(c) => c.begin_drain(),
+            // Nothing asked yet, nothing owed.
+            Served::Sniffing(c) => c.close(),
+        }
+    }
+}
+
 pub(crate) struct ServerCore {
     obj: Object,
     weak: Weak<ServerCore>,
     settings: Rc<Settings>,
     config: RefCell<Rc<HttpServerConfiguration>>,
+    http2: RefCell<Http2Configuration>,
     tcp: RefCell<Vec<TcpServer>>,
     local: RefCell<Vec<LocalServer>>,
     ssl: RefCell<Vec<SslServer>>,
-    connections: RefCell<HashMap<u64, Rc<Connection>>>,
+    connections: RefCell<HashMap<u64, Served>>,
     next_id: Cell<u64>,
     accept_paused: Cell<bool>,
     shutting_down: Cell<bool>,
@@ -112,6 +152,10 @@ impl ServerCore {
         &self.settings
     }
 
+    pub(crate) fn http2_config(&self) -> Http2Configuration {
+        self.http2.borrow().clone()
+    }
+
     fn at_capacity(&self) -> bool {
         self.connections.borrow().len() >= self.config.borrow().max_connections
     }
@@ -130,7 +174,7 @@ impl ServerCore {
                 local: socket.local_socket_addr(),
                 secure: false,
             };
-            self.add_connection(Box::new(socket), info);
+            self.add_connection(Box::new(socket), info, false);
         }
     }
 
@@ -143,7 +187,7 @@ impl ServerCore {
             let Some(socket) = server.next_pending_connection() else {
                 return;
             };
-            self.add_connection(Box::new(socket), ConnectionInfo::default());
+            self.add_connection(Box::new(socket), ConnectionInfo::default(), false);
         }
     }
 
@@ -162,14 +206,17 @@ impl ServerCore {
                 local: socket.local_socket_addr(),
                 secure: true,
             };
-            self.add_connection(Box::new(socket), info);
+            let h2 = negotiated_h2(&socket);
+            self.add_connection(Box::new(socket), info, h2);
         }
     }
 
-    fn add_connection(&self, socket: Box<dyn AbstractSocket>, info: ConnectionInfo) {
-        let Some(me) = self.weak.upgrade() else {
+    /// Takes over a connected socket. `h2`: TLS negotiated HTTP/2 (ALPN); otherwise a
+    /// plain connection may still turn out to be HTTP/2 by its first bytes (h2c).
+    fn add_connection(&self, socket: Box<dyn AbstractSocket>, info: ConnectionInfo, h2: bool) {
+        if self.weak.upgrade().is_none() {
             return;
-        };
+        }
         if self.shutting_down.get() {
             socket.abort();
             return;
@@ -178,15 +225,76 @@ impl ServerCore {
         let _ = socket.as_object().set_parent(Some(self.obj));
         let id = self.next_id.get();
         self.next_id.set(id + 1);
+        // Prior knowledge is for cleartext only: over TLS, ALPN decides (RFC 9113, 3.3).
+        let sniff = self.config.borrow().h2c && !info.secure && !h2;
+        if !sniff {
+            return self.promote(id, socket, info, h2);
+        }
+        match sniff_socket(socket.as_ref()) {
+            Sniff::NeedMore if socket.state() != SocketState::Connected => {
+                socket.as_object().delete_later();
+            }
+            Sniff::NeedMore => {
+                let Some(me) = self.weak.upgrade() else {
+                    return;
+                };
+                let sniffer = Sniffer::start(&me, id, socket, info);
+                self.connections
+                    .borrow_mut()
+                    .insert(id, Served::Sniffing(sniffer));
+            }
+            verdict => self.promote(id, socket, info, verdict == Sniff::Http2),
+        }
+    }
+
+    /// Serves connection `id` with the protocol it speaks (replacing its sniffer, if any).
+    pub(crate) fn promote(
+        &self,
+        id: u64,
+        socket: Box<dyn AbstractSocket>,
+        info: ConnectionInfo,
+        h2: bool,
+    ) {
+        let Some(me) = self.weak.upgrade() else {
+            socket.abort();
+            return;
+        };
         let socket_obj = socket.as_object();
+        if h2 {
+            let socket: Rc<dyn AbstractSocket> = Rc::from(socket);
+            match H2Connection::start(&me, id, socket, info) {
+                Some(conn) => {
+                    let old = self.connections.borrow_mut().insert(id, Served::H2(conn));
+                    drop(old);
+                }
+                None => {
+                    self.forget(id);
+                    socket_obj.delete_later();
+                }
+            }
+            return;
+        }
         match Connection::start(&me, id, socket, info) {
             Some(conn) => {
-                self.connections.borrow_mut().insert(id, conn.clone());
+                let old = self
+                    .connections
+                    .borrow_mut()
+                    .insert(id, Served::H1(conn.clone()));
+                drop(old);
                 // Bytes that arrived before the connection was taken over.
                 conn.process_input();
             }
-            None => socket_obj.delete_later(),
+            None => {
+                self.forget(id);
+                socket_obj.delete_later();
+            }
         }
+    }
+
+    /// Drops connection `id` from the table (it never started).
+    fn forget(&self, id: u64) {
+        let old = self.connections.borrow_mut().remove(&id);
+        drop(old);
     }
 
     fn pause_accepting(&self) {
@@ -244,7 +352,11 @@ impl ServerCore {
 ///
 /// A `Copy` handle to an [`Object`]; destroying it (or its parent) closes every connection.
 /// Connections are served on the thread that created the server, HTTP/1.1 with keep-alive
-/// and pipelining, within the limits of its [`HttpServerConfiguration`].
+/// and pipelining, or HTTP/2 (TLS with ALPN `h2`, or cleartext prior knowledge when
+/// [`HttpServerConfiguration::h2c`] is set), within the limits of its
+/// [`HttpServerConfiguration`] and [`Http2Configuration`]. The handler sees the same
+/// [`HttpServerRequest`]s and answers through the same [`HttpServerResponder`] whatever the
+/// protocol.
 ///
 /// ```no_run
 /// use slotnet_core::EventLoop;
@@ -294,6 +406,7 @@ impl AbstractHttpServer {
                 hooks: RefCell::new(Vec::new()),
             }),
             config: RefCell::new(Rc::new(HttpServerConfiguration::default())),
+            http2: RefCell::new(Http2Configuration::default()),
             tcp: RefCell::new(Vec::new()),
             local: RefCell::new(Vec::new()),
             ssl: RefCell::new(Vec::new()),
@@ -336,6 +449,20 @@ impl AbstractHttpServer {
             if core.accept_paused.get() && !core.at_capacity() {
                 core.resume_accepting();
             }
+        }
+    }
+
+    /// The HTTP/2 settings new HTTP/2 connections get (Qt's `http2Configuration`).
+    pub fn http2_configuration(&self) -> Http2Configuration {
+        self.core().map(|c| c.http2_config()).unwrap_or_default()
+    }
+
+    /// Replaces the HTTP/2 settings; the next HTTP/2 connection uses them (Qt's
+    /// `setHttp2Configuration`). Its `max_concurrent_streams` is the number of streams a
+    /// client may have open at once on one connection.
+    pub fn set_http2_configuration(&self, config: Http2Configuration) {
+        if let Some(core) = self.core() {
+            *core.http2.borrow_mut() = config;
         }
     }
 
@@ -402,8 +529,12 @@ impl AbstractHttpServer {
 
     /// Serves the connections of a TLS server, once their handshake completed (connections
     /// failing the handshake never reach the HTTP layer); false if it is not listening.
-    /// Requests are `https:`. The server's ALPN list should offer `http/1.1` only: HTTP/2 is
-    /// not served yet.
+    /// Requests are `https:`.
+    ///
+    /// HTTP/2 is chosen by ALPN: a connection that negotiated `h2` is served as HTTP/2, any
+    /// other as HTTP/1.1. If the server's [`SslConfiguration`](slotnet_net::ssl::SslConfiguration)
+    /// has no ALPN list, it is given `h2` and `http/1.1` (in that order of preference) here;
+    /// to serve HTTP/1.1 only, set the list to `http/1.1` before binding.
     pub fn bind_ssl(&self, server: &SslServer) -> bool {
         let Some(core) = self.core() else {
             return false;
@@ -413,6 +544,11 @@ impl AbstractHttpServer {
         }
         if core.ssl.borrow().contains(server) {
             return true;
+        }
+        let mut tls = server.ssl_configuration();
+        if tls.allowed_next_protocols().is_empty() {
+            tls.set_allowed_next_protocols(vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
+            server.set_ssl_configuration(tls);
         }
         let weak = core.weak.clone();
         let ssl = *server;
@@ -438,8 +574,12 @@ impl AbstractHttpServer {
     /// handshake is done, a socket accepted elsewhere, a socket pair in a test). The socket
     /// becomes a child of this server. Ignored while shutting down (the socket is closed).
     pub fn add_connection<S: AbstractSocket + 'static>(&self, socket: S, info: ConnectionInfo) {
+        // A TLS socket that negotiated "h2" speaks HTTP/2 from its first byte.
+        let h2 = (&socket as &dyn Any)
+            .downcast_ref::<SslSocket>()
+            .is_some_and(negotiated_h2);
         match self.core() {
-            Some(core) => core.add_connection(Box::new(socket), info),
+            Some(core) => core.add_connection(Box::new(socket), info, h2),
             None => socket.abort(),
         }
     }
@@ -540,12 +680,13 @@ impl AbstractHttpServer {
         for server in core.ssl.borrow().iter() {
             server.close();
         }
-        let connections: Vec<Rc<Connection>> =
-            core.connections.borrow().values().cloned().collect();
+        let connections: Vec<Served> = core.connections.borrow().values().cloned().collect();
+        // With connections, the last one to close emits `shutdown_finished`.
+        let none = connections.is_empty();
         for conn in connections {
             conn.begin_drain();
         }
-        if core.connections.borrow().is_empty() {
+        if none {
             let signal = core.shutdown_finished.clone();
             self.obj.invoke_later(move || signal.emit(()));
         }
@@ -561,4 +702,9 @@ impl AbstractHttpServer {
         self.core()
             .map_or_else(Signal::closed, |c| c.shutdown_finished.clone())
     }
+}
+
+/// Whether the TLS handshake of `socket` chose HTTP/2 (ALPN "h2").
+fn negotiated_h2(socket: &SslSocket) -> bool {
+    socket.ssl_configuration().negotiated_protocol() == Some(ALPN_H2)
 }

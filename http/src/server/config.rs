@@ -54,8 +54,11 @@ pub struct HttpServerConfiguration {
     pub max_buffered_output: usize,
     /// A `Server` header added to every response that has none (default none).
     pub server_header: Option<HeaderValue>,
-    /// Accept cleartext HTTP/2 with prior knowledge (`h2c`). Not implemented yet: setting it
-    /// has no effect, and a client preface gets 505 like any other unsupported version.
+    /// Accept cleartext HTTP/2 with prior knowledge (`h2c`, RFC 9113 3.3) on plain
+    /// connections: one that opens with the HTTP/2 client preface is served as HTTP/2, any
+    /// other as HTTP/1.1. Off by default (a preface then gets 505 like any other unsupported
+    /// version). The `Upgrade: h2c` mechanism is not supported (RFC 9113 deprecated it).
+    /// Over TLS, ALPN decides instead.
     pub h2c: bool,
 }
 

@@ -14,8 +14,15 @@
 //! HTTP/1.1 with keep-alive, pipelining (answers in request order), chunked bodies both
 //! ways, `Expect: 100-continue`, HEAD, HTTP/1.0 clients. Malformed requests get 400 (or
 //! 414/431/413/501/505) and the connection closes; nothing a client sends can panic the
-//! server, stall other connections or make memory grow without bound. HTTP/2 (over TLS with
-//! ALPN, or cleartext `h2c`) is not served yet.
+//! server, stall other connections or make memory grow without bound.
+//!
+//! HTTP/2 over TLS (ALPN `h2`) and in cleartext with prior knowledge
+//! ([`HttpServerConfiguration::h2c`]): each stream is a request for the same handler, bodies
+//! go out as the client's flow-control window allows (files and readers are read only as it
+//! opens), the same limits apply (413/414/431 answers or stream resets), and clients that
+//! reset streams in floods (CVE-2023-44487, "rapid reset") are disconnected with
+//! GOAWAY(ENHANCE_YOUR_CALM). Graceful shutdown sends GOAWAY and lets streams in flight
+//! finish.
 //!
 //! ```
 //! use http::{Method, StatusCode};
@@ -54,6 +61,8 @@
 mod abstract_server;
 mod config;
 mod connection;
+mod h2_conn;
+mod h2_stream;
 mod http_server;
 mod json;
 mod mime;
@@ -62,6 +71,7 @@ mod request;
 mod responder;
 mod response;
 mod router;
+mod sniff;
 
 pub use abstract_server::{AbstractHttpServer, AfterRequestHook, RequestHandler};
 pub use config::HttpServerConfiguration;

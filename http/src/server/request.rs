@@ -128,7 +128,7 @@ impl HttpServerRequest {
             .unwrap_or_else(|_| Url::parse("http://localhost/").expect("static URL"))
     }
 
-    /// The HTTP version (`HTTP/1.0` or `HTTP/1.1`).
+    /// The HTTP version (`HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`).
     pub fn version(&self) -> Version {
         self.version
     }

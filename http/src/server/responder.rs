@@ -7,6 +7,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::connection::Connection;
+use super::h2_stream::H2Stream;
 use super::pipeline::{Pump, Source};
 use super::request::HttpServerRequest;
 use super::response::{HttpServerResponse, ResponseBody};
@@ -21,7 +22,15 @@ pub(crate) struct ResponderCtx {
     pub(crate) keep_alive: bool,
 }
 
-/// A streamed answer in progress.
+/// Where the answer goes.
+enum Target {
+    /// An HTTP/1.x connection's answer slot.
+    H1(ResponderCtx),
+    /// An HTTP/2 stream.
+    H2(Box<H2Stream>),
+}
+
+/// A streamed HTTP/1.x answer in progress.
 struct Stream {
     framing: Framing,
     written: u64,
@@ -37,7 +46,13 @@ struct Stream {
 ///
 /// Streaming: [`write_begin`](Self::write_begin), any number of
 /// [`write_chunk`](Self::write_chunk), then [`write_end`](Self::write_end). Without a
-/// length the body is chunked (HTTP/1.1) or delimited by closing the connection (HTTP/1.0).
+/// length the body is chunked (HTTP/1.1), delimited by closing the connection (HTTP/1.0),
+/// or sent as DATA frames until END_STREAM (HTTP/2).
+///
+/// Over HTTP/2 the same calls answer one stream: bodies go out as the client's flow-control
+/// window allows, and a file or reader body ([`send_response`](Self::send_response)) is
+/// read only as the window opens. Where HTTP/1.1 closes the connection after a body it
+/// cannot complete, HTTP/2 resets just that stream (RST_STREAM(INTERNAL_ERROR)).
 ///
 /// **Dropping a responder without answering answers `500 Internal Server Error`**, so that a
 /// forgotten request never leaves a client (and every request pipelined behind it) waiting.
@@ -46,7 +61,7 @@ struct Stream {
 ///
 /// If the connection closed meanwhile, every method does nothing.
 pub struct HttpServerResponder {
-    ctx: Option<ResponderCtx>,
+    ctx: Option<Target>,
     stream: Option<Stream>,
 }
 
@@ -62,22 +77,56 @@ impl std::fmt::Debug for HttpServerResponder {
 impl HttpServerResponder {
     pub(crate) fn new(ctx: ResponderCtx) -> Self {
         HttpServerResponder {
-            ctx: Some(ctx),
+            ctx: Some(Target::H1(ctx)),
             stream: None,
+        }
+    }
+
+    /// A responder answering an HTTP/2 stream.
+    pub(crate) fn for_h2(stream: H2Stream) -> Self {
+        HttpServerResponder {
+            ctx: Some(Target::H2(Box::new(stream))),
+            stream: None,
+        }
+    }
+
+    /// The HTTP/1.x context, taken (the answer is being completed).
+    fn take_h1(&mut self) -> Option<ResponderCtx> {
+        match self.ctx.take() {
+            Some(Target::H1(ctx)) => Some(ctx),
+            other => {
+                self.ctx = other;
+                None
+            }
+        }
+    }
+
+    /// The HTTP/2 stream, taken (the answer is being completed).
+    fn take_h2(&mut self) -> Option<Box<H2Stream>> {
+        match self.ctx.take() {
+            Some(Target::H2(stream)) => Some(stream),
+            other => {
+                self.ctx = other;
+                None
+            }
         }
     }
 
     /// The request being answered.
     pub fn request(&self) -> Option<&HttpServerRequest> {
-        self.ctx.as_ref().map(|c| &*c.request)
+        match self.ctx.as_ref()? {
+            Target::H1(c) => Some(&c.request),
+            Target::H2(s) => Some(s.request()),
+        }
     }
 
     /// Whether the client is still connected (an answer would reach it).
     pub fn is_connected(&self) -> bool {
-        self.ctx
-            .as_ref()
-            .and_then(|c| c.conn.upgrade())
-            .is_some_and(|c| c.is_open())
+        match &self.ctx {
+            Some(Target::H1(c)) => c.conn.upgrade().is_some_and(|c| c.is_open()),
+            Some(Target::H2(s)) => s.is_open(),
+            None => false,
+        }
     }
 
     /// Answers with `status`, `headers` and `body` (Qt's `write(data, headers, status)`).
@@ -85,12 +134,15 @@ impl HttpServerResponder {
     /// carries no body.
     pub fn write(mut self, status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>) {
         let body = body.into();
-        if self.stream.is_some() {
+        if self.stream.is_some() || self.h2_streaming() {
             // Already streaming: the body continues the stream.
             self.write_chunk(body);
             return self.write_end();
         }
-        let Some(ctx) = self.ctx.take() else {
+        if let Some(stream) = self.take_h2() {
+            return stream.write(status, headers, body);
+        }
+        let Some(ctx) = self.take_h1() else {
             return;
         };
         let Some(conn) = ctx.conn.upgrade() else {
@@ -143,11 +195,18 @@ impl HttpServerResponder {
                 len.map_or(BodyLength::Unknown, BodyLength::Known),
             ),
         };
-        if self.stream.is_some() {
+        if self.stream.is_some() || self.h2_streaming() {
             // Misuse after write_begin: nothing sensible to add to that stream.
             return self.write_end();
         }
-        let Some(ctx) = self.ctx.take() else {
+        if let Some(stream) = self.take_h2() {
+            let len = match len {
+                BodyLength::Known(n) => Some(n),
+                _ => None,
+            };
+            return stream.send_pulled(status, headers, source, len);
+        }
+        let Some(ctx) = self.take_h1() else {
             return;
         };
         let Some(conn) = ctx.conn.upgrade() else {
@@ -184,8 +243,10 @@ impl HttpServerResponder {
         if self.stream.is_some() {
             return false;
         }
-        let Some(ctx) = &self.ctx else {
-            return false;
+        let ctx = match &self.ctx {
+            Some(Target::H1(ctx)) => ctx,
+            Some(Target::H2(stream)) => return stream.begin(status, headers, length),
+            None => return false,
         };
         let Some(conn) = ctx.conn.upgrade() else {
             return false;
@@ -209,7 +270,10 @@ impl HttpServerResponder {
     /// or when the connection is gone.
     pub fn write_chunk(&mut self, data: impl Into<Bytes>) -> bool {
         let data = data.into();
-        let (Some(ctx), Some(stream)) = (&self.ctx, &mut self.stream) else {
+        if let Some(Target::H2(stream)) = &self.ctx {
+            return stream.chunk(data);
+        }
+        let (Some(Target::H1(ctx)), Some(stream)) = (&self.ctx, &mut self.stream) else {
             return false;
         };
         let Some(conn) = ctx.conn.upgrade() else {
@@ -247,11 +311,17 @@ impl HttpServerResponder {
     /// Ends a streamed answer. A body shorter than the announced length cannot be repaired:
     /// the connection is closed after it (the client sees it truncated).
     pub fn write_end(mut self) {
+        if self.h2_streaming() {
+            if let Some(stream) = self.take_h2() {
+                stream.end();
+            }
+            return;
+        }
         let Some(stream) = self.stream.take() else {
             // Not started: an empty 200, like Qt's writeEnd after no writeBeginning.
             return self.write_status(StatusCode::OK);
         };
-        let Some(ctx) = self.ctx.take() else {
+        let Some(ctx) = self.take_h1() else {
             return;
         };
         let Some(conn) = ctx.conn.upgrade() else {
@@ -269,14 +339,28 @@ impl HttpServerResponder {
     }
 }
 
+impl HttpServerResponder {
+    /// Whether an HTTP/2 streamed answer was started.
+    fn h2_streaming(&self) -> bool {
+        matches!(&self.ctx, Some(Target::H2(s)) if s.is_streaming())
+    }
+}
+
 impl Drop for HttpServerResponder {
     fn drop(&mut self) {
         if self.ctx.is_none() {
             return;
         }
+        if self.h2_streaming() {
+            // Half-sent: that stream is reset.
+            if let Some(stream) = self.take_h2() {
+                stream.abandon();
+            }
+            return;
+        }
         if self.stream.is_some() {
             // Half-sent: close after what was written.
-            if let Some(ctx) = self.ctx.take() {
+            if let Some(ctx) = self.take_h1() {
                 if let Some(conn) = ctx.conn.upgrade() {
                     conn.finish(ctx.seq, true);
                 }

@@ -1,0 +1,604 @@
+//! One HTTP/2 connection of the server (TLS with ALPN "h2", or cleartext prior knowledge):
+//! the h2 crate's server connection driven from the loop (a [`spawn_local`] task), every
+//! stream turned into an [`HttpServerRequest`] for the server's handler.
+//!
+//! Limits, as for HTTP/1.1: the header list (h2's `SETTINGS_MAX_HEADER_LIST_SIZE`, then the
+//! exact field count and size: 431), the URL (414), the body (413 as soon as the declared or
+//! received length exceeds `max_body_size`), and `max_concurrent_streams` from the
+//! [`Http2Configuration`]. Request bodies buffered by one connection are bounded as a whole
+//! ([`BODY_BUDGET_FACTOR`]).
+//!
+//! Rapid reset (CVE-2023-44487): a client that opens streams and resets them at once makes a
+//! server start work whose stream no longer counts towards the concurrency limit. Three
+//! defences, each ending the connection with GOAWAY(ENHANCE_YOUR_CALM):
+//! - h2's own limits: streams reset while waiting to be accepted
+//!   ([`PENDING_ACCEPT_RESETS`]) and resets h2 had to send for the client's protocol errors
+//!   ([`LOCAL_ERROR_RESETS`]);
+//! - more streams being answered than the client may have open: a client can only get there
+//!   by resetting streams the server is still working on (handlers answering later);
+//! - too many streams reset by the client while the server was answering them
+//!   ([`RESET_LIMIT`] per [`RESET_WINDOW`]).
+//!
+//! Idle connections (no stream for `keep_alive_timeout`) get a graceful GOAWAY; a connection
+//! whose client stops reading what it asked for is dropped after the same time.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::rc::{Rc, Weak};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use ::h2::server::{Connection as H2ServerConnection, SendResponse};
+use ::h2::{Reason, RecvStream};
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, COOKIE, EXPECT, HOST};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
+use slotnet_core::Timer;
+use slotnet_net::{AbstractSocket, SocketState};
+
+use super::abstract_server::{ServerCore, Settings};
+use super::config::HttpServerConfiguration;
+use super::h2_stream::{error_response, H2Stream};
+use super::request::{ConnectionInfo, HttpServerRequest};
+use super::responder::HttpServerResponder;
+use crate::h1::ByteStr;
+use crate::h2::driver::{spawn_local, SpawnHandle};
+use crate::h2::io::SocketIo;
+use crate::h2::Http2Configuration;
+
+/// Streams the client may reset before they were accepted, at once, before the connection
+/// is closed (h2's `max_pending_accept_reset_streams`).
+pub(crate) const PENDING_ACCEPT_RESETS: usize = 20;
+/// Streams h2 may reset because of the client's protocol errors before the connection is
+/// closed (h2's `max_local_error_reset_streams`).
+pub(crate) const LOCAL_ERROR_RESETS: usize = 256;
+/// Streams the client may reset while the server answers them, per [`RESET_WINDOW`].
+pub(crate) const RESET_LIMIT: u32 = 200;
+/// The window [`RESET_LIMIT`] counts in.
+pub(crate) const RESET_WINDOW: Duration = Duration::from_secs(10);
+/// The request bodies one connection buffers (bodies still arriving) are bounded by this
+/// many times `max_body_size`; a stream that would go beyond gets 503.
+pub(crate) const BODY_BUDGET_FACTOR: u64 = 4;
+/// The socket's read buffer: HTTP/2 flow control bounds the rest.
+const SOCKET_READ_BUFFER: usize = 256 * 1024;
+/// h2 counts 32 bytes of overhead per header field in the header list size.
+const FIELD_OVERHEAD: usize = 32;
+
+/// Counts a stream as being answered while it lives (see [`H2Connection::stream_started`]).
+pub(crate) struct ActiveGuard {
+    conn: Weak<H2Connection>,
+}
+
+impl ActiveGuard {
+    fn new(conn: &H2Connection) -> ActiveGuard {
+        conn.stream_started();
+        ActiveGuard {
+            conn: conn.weak.clone(),
+        }
+    }
+
+    /// The connection the stream belongs to.
+    pub(crate) fn connection(&self) -> Weak<H2Connection> {
+        self.conn.clone()
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.stream_done();
+        }
+    }
+}
+
+/// Counts the client's resets in a sliding-enough window.
+#[derive(Debug)]
+struct ResetMeter {
+    since: Instant,
+    count: u32,
+}
+
+impl ResetMeter {
+    /// Records one reset; true when the client went over the limit.
+    fn record(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.since) > RESET_WINDOW {
+            self.since = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count > RESET_LIMIT
+    }
+}
+
+/// Requests from the loop to the connection's task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Serving normally.
+    None,
+    /// Graceful GOAWAY: finish the streams in flight, accept no new ones.
+    Graceful,
+    /// GOAWAY(ENHANCE_YOUR_CALM) and close: the client is abusive.
+    Calm,
+}
+
+pub(crate) struct H2Connection {
+    weak: Weak<H2Connection>,
+    id: u64,
+    server: Weak<ServerCore>,
+    pub(crate) settings: Rc<Settings>,
+    pub(crate) config: Rc<HttpServerConfiguration>,
+    socket: Rc<dyn AbstractSocket>,
+    info: ConnectionInfo,
+    task: RefCell<Option<SpawnHandle>>,
+    timer: Timer,
+    /// What the task should do on its next poll.
+    ending: Cell<Ending>,
+    /// The ending the task already passed to h2.
+    ended: Cell<Ending>,
+    /// The task finished (or was aborted); the socket is closing.
+    finished: Cell<bool>,
+    /// The socket is gone and the server was told.
+    closed: Cell<bool>,
+    /// Streams accepted whose answer is not complete.
+    active: Cell<usize>,
+    /// The client's stream limit (our SETTINGS_MAX_CONCURRENT_STREAMS).
+    max_streams: usize,
+    resets: RefCell<ResetMeter>,
+    /// Request body bytes buffered for streams whose body is still arriving.
+    body_bytes: Cell<u64>,
+    last_activity: Cell<Instant>,
+    /// When the graceful GOAWAY went out (the connection is dropped if it lingers).
+    goaway_at: Cell<Option<Instant>>,
+}
+
+impl H2Connection {
+    /// Serves HTTP/2 on `socket` (its preface may already be buffered) for `server`.
+    pub(crate) fn start(
+        server: &Rc<ServerCore>,
+        id: u64,
+        socket: Rc<dyn AbstractSocket>,
+        info: ConnectionInfo,
+    ) -> Option<Rc<H2Connection>> {
+        if socket.state() != SocketState::Connected {
+            return None;
+        }
+        let config = server.config();
+        let h2config = server.http2_config();
+        socket.set_read_buffer_size(SOCKET_READ_BUFFER);
+        let timer = Timer::with_parent(&socket.as_object());
+        timer.set_single_shot(true);
+        let now = Instant::now();
+        let conn = Rc::new_cyclic(|weak| H2Connection {
+            weak: weak.clone(),
+            id,
+            server: Rc::downgrade(server),
+            settings: server.settings().clone(),
+            config,
+            socket,
+            info,
+            task: RefCell::new(None),
+            timer,
+            ending: Cell::new(Ending::None),
+            ended: Cell::new(Ending::None),
+            finished: Cell::new(false),
+            closed: Cell::new(false),
+            active: Cell::new(0),
+            max_streams: h2config.max_concurrent_streams() as usize,
+            resets: RefCell::new(ResetMeter {
+                since: now,
+                count: 0,
+            }),
+            body_bytes: Cell::new(0),
+            last_activity: Cell::new(now),
+            goaway_at: Cell::new(None),
+        });
+        let weak = conn.weak.clone();
+        conn.socket.disconnected().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                c.on_disconnected();
+            }
+        });
+        let weak = conn.weak.clone();
+        conn.timer.timeout().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                c.on_timer();
+            }
+        });
+        conn.timer.start_interval(conn.config.keep_alive_timeout);
+        let builder = conn.builder(&h2config);
+        let me = conn.clone();
+        let task = spawn_local(async move { me.run(builder).await });
+        *conn.task.borrow_mut() = Some(task);
+        Some(conn)
+    }
+
+    fn builder(&self, h2config: &Http2Configuration) -> ::h2::server::Builder {
+        let mut builder = h2config.server_builder();
+        // The same header sections as over HTTP/1.1 fit (h2 counts 32 bytes per field on top
+        // of name and value); the exact limits are checked on each request.
+        let list = self
+            .config
+            .max_header_bytes
+            .saturating_add(self.config.max_header_count.saturating_mul(FIELD_OVERHEAD));
+        builder
+            .max_header_list_size(u32::try_from(list).unwrap_or(u32::MAX))
+            .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
+            .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
+        builder
+    }
+
+    /// The connection's task: handshake, then accept streams until h2 says it is over.
+    async fn run(self: Rc<Self>, builder: ::h2::server::Builder) {
+        let io = SocketIo::new(self.socket.clone());
+        if let Ok(mut conn) = builder.handshake::<SocketIo, Bytes>(io).await {
+            poll_fn(|cx| loop {
+                self.last_activity.set(Instant::now());
+                self.pass_ending(&mut conn);
+                match conn.poll_accept(cx) {
+                    Poll::Ready(Some(Ok((request, respond)))) => self.accept(request, respond),
+                    Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            })
+            .await;
+        }
+        self.on_task_finished();
+    }
+
+    /// Hands a requested GOAWAY to h2 (once per kind).
+    fn pass_ending(&self, conn: &mut H2ServerConnection<SocketIo, Bytes>) {
+        let ending = self.ending.get();
+        if ending == self.ended.get() {
+            return;
+        }
+        self.ended.set(ending);
+        match ending {
+            Ending::None => {}
+            Ending::Graceful => {
+                self.goaway_at.set(Some(Instant::now()));
+                conn.graceful_shutdown();
+            }
+            Ending::Calm => conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM),
+        }
+    }
+
+    fn request_ending(&self, ending: Ending) {
+        let current = self.ending.get();
+        // Calm wins over graceful; nothing undoes either.
+        if current == Ending::Calm || current == ending || self.finished.get() {
+            return;
+        }
+        self.ending.set(ending);
+        if let Some(task) = self.task.borrow().as_ref() {
+            task.wake();
+        }
+    }
+
+    /// Server shutdown: GOAWAY, let the streams in flight finish, then close.
+    pub(crate) fn begin_drain(&self) {
+        self.request_ending(Ending::Graceful);
+    }
+
+    /// Closes at once (server destroyed).
+    pub(crate) fn abort(&self) {
+        self.finished.set(true);
+        let task = self.task.borrow_mut().take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        self.socket.abort();
+    }
+
+    /// The client misbehaves (rapid reset): GOAWAY(ENHANCE_YOUR_CALM), then close.
+    pub(crate) fn calm_down(&self) {
+        self.request_ending(Ending::Calm);
+    }
+
+    /// Whether answers can still reach the client.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.finished.get() && self.ending.get() != Ending::Calm
+    }
+
+    // ----- streams ----------------------------------------------------------------------
+
+    /// A stream whose answer started (balanced by [`H2Connection::stream_done`]).
+    pub(crate) fn stream_started(&self) {
+        self.active.set(self.active.get() + 1);
+        // Beyond its own limit, the client must have reset streams we are still answering.
+        if self.active.get() > self.max_streams.saturating_mul(2).max(8) {
+            self.calm_down();
+        }
+    }
+
+    /// A stream's answer is complete (or abandoned).
+    pub(crate) fn stream_done(&self) {
+        self.active.set(self.active.get().saturating_sub(1));
+    }
+
+    /// The client reset a stream the server was answering.
+    pub(crate) fn peer_reset(&self) {
+        if self.finished.get() {
+            return;
+        }
+        let abusive = self.resets.borrow_mut().record(Instant::now());
+        if abusive {
+            self.calm_down();
+        }
+    }
+
+    fn accept(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+        let guard = ActiveGuard::new(self);
+        if self.ending.get() == Ending::Calm {
+            respond.send_reset(Reason::REFUSED_STREAM);
+            return;
+        }
+        let (parts, body) = request.into_parts();
+        if let Some(status) = self.check_head(&parts) {
+            return error_response(&mut respond, status, &self.config);
+        }
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.config.max_body_size) {
+            return error_response(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, &self.config);
+        }
+        if body.is_end_stream() {
+            return self.dispatch(parts, Bytes::new(), respond, guard);
+        }
+        let expects_continue = parts
+            .headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expects_continue {
+            let interim = Response::builder()
+                .status(StatusCode::CONTINUE)
+                .body(())
+                .unwrap_or_default();
+            let _ = respond.send_informational(interim);
+        }
+        let Some(me) = self.weak.upgrade() else {
+            return;
+        };
+        spawn_local(async move {
+            me.receive(parts, body, respond, guard).await;
+        });
+    }
+
+    /// The limits a request head must respect: the status of the refusal, if refused.
+    fn check_head(&self, parts: &http::request::Parts) -> Option<StatusCode> {
+        let target_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+        if target_len > self.config.max_url_size {
+            return Some(StatusCode::URI_TOO_LONG);
+        }
+        let fields: usize = parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
+        if parts.headers.len() > self.config.max_header_count
+            || fields > self.config.max_header_bytes
+        {
+            return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        None
+    }
+
+    /// Reads a request body (bounded), then dispatches the request.
+    async fn receive(
+        self: Rc<Self>,
+        parts: http::request::Parts,
+        mut body: RecvStream,
+        mut respond: SendResponse<Bytes>,
+        guard: ActiveGuard,
+    ) {
+        let limit = self.config.max_body_size;
+        let budget = limit.saturating_mul(BODY_BUDGET_FACTOR);
+        let mut received = BytesMut::new();
+        let refusal = loop {
+            let chunk = match poll_fn(|cx| body.poll_data(cx)).await {
+                None => break None,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    self.unbuffer(received.len());
+                    if e.is_reset() && e.is_remote() {
+                        self.peer_reset();
+                    }
+                    return;
+                }
+            };
+            // Given back at once: the limits below bound what is kept.
+            let _ = body.flow_control().release_capacity(chunk.len());
+            let total = received.len() as u64 + chunk.len() as u64;
+            if total > limit {
+                break Some(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            let buffered = self.body_bytes.get() + chunk.len() as u64;
+            if buffered > budget {
+                break Some(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            self.body_bytes.set(buffered);
+            received.extend_from_slice(&chunk);
+        };
+        self.unbuffer(received.len());
+        match refusal {
+            // The rest of the body is refused: h2 follows the answer with RST_STREAM(NO_ERROR).
+            Some(status) => error_response(&mut respond, status, &self.config),
+            None => self.dispatch(parts, received.freeze(), respond, guard),
+        }
+    }
+
+    fn unbuffer(&self, n: usize) {
+        self.body_bytes
+            .set(self.body_bytes.get().saturating_sub(n as u64));
+    }
+
+    /// Hands a complete request to the server's handler.
+    fn dispatch(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        respond: SendResponse<Bytes>,
+        guard: ActiveGuard,
+    ) {
+        let http::request::Parts {
+            method,
+            uri,
+            mut headers,
+            ..
+        } = parts;
+        let target = match uri.path_and_query() {
+            Some(p) => ByteStr::from(p.as_str()),
+            None if method == Method::CONNECT => {
+                ByteStr::from(uri.authority().map_or("", |a| a.as_str()))
+            }
+            None => ByteStr::from("/"),
+        };
+        if !headers.contains_key(HOST) {
+            // `:authority` stands in for `Host` (RFC 9113, 8.3.1), so `url()` and handlers
+            // reading `Host` work the same over both versions.
+            if let Some(value) = uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                headers.insert(HOST, value);
+            }
+        }
+        join_cookies(&mut headers);
+        let request = Rc::new(HttpServerRequest::new(
+            method,
+            target,
+            Version::HTTP_2,
+            headers,
+            body,
+            self.info,
+        ));
+        let stream = H2Stream::new(respond, guard, request.clone());
+        let responder = HttpServerResponder::for_h2(stream);
+        let handler = self.settings.handler.clone();
+        if let Err(responder) = handler.handle_request(&request, responder) {
+            handler.missing_handler(&request, responder);
+        }
+    }
+
+    // ----- ending -----------------------------------------------------------------------
+
+    fn on_task_finished(&self) {
+        self.finished.set(true);
+        self.timer.stop();
+        if self.socket.state() == SocketState::Unconnected {
+            self.on_disconnected();
+        } else {
+            // After the GOAWAY and every answer queued in the socket.
+            self.socket.disconnect_from_host();
+        }
+    }
+
+    fn on_disconnected(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.finished.set(true);
+        self.timer.stop();
+        // The task (if still pending) sees the end of the stream and finishes by itself.
+        if let Some(task) = self.task.borrow().as_ref() {
+            task.wake();
+        }
+        if let Some(server) = self.server.upgrade() {
+            server.connection_closed(self.id);
+        }
+        self.socket.as_object().delete_later();
+    }
+
+    fn on_timer(&self) {
+        if self.finished.get() {
+            return;
+        }
+        let now = Instant::now();
+        let timeout = self.config.keep_alive_timeout;
+        if let Some(at) = self.goaway_at.get() {
+            // A GOAWAY did not end the connection in time (a client that neither finishes
+            // its streams nor closes).
+            if now >= at + timeout && self.active.get() == 0 {
+                return self.abort_and_report();
+            }
+        }
+        let quiet_until = self.last_activity.get() + timeout;
+        if now < quiet_until {
+            self.timer.start_interval(quiet_until - now);
+            return;
+        }
+        if self.active.get() == 0 {
+            // Idle: close politely; the GOAWAY deadline above applies from now.
+            self.request_ending(Ending::Graceful);
+            self.last_activity.set(now);
+            self.timer.start_interval(timeout);
+        } else if self.socket.bytes_to_write() > 0 {
+            // Answers wait and the client reads nothing.
+            self.abort_and_report();
+        } else {
+            // Handlers are still working on answers.
+            self.timer.start_interval(timeout);
+        }
+    }
+
+    fn abort_and_report(&self) {
+        self.abort();
+        self.on_disconnected();
+    }
+}
+
+impl Drop for H2Connection {
+    fn drop(&mut self) {
+        self.timer.destroy();
+    }
+}
+
+/// Joins the `cookie` fields an HTTP/2 client may send separately into one, as HTTP/1.1
+/// carries them (RFC 9113, 8.2.3).
+fn join_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(COOKIE).iter().nth(1).is_none() {
+        return;
+    }
+    let mut joined = Vec::new();
+    for value in headers.get_all(COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(value.as_bytes());
+    }
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        headers.insert(COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reset_meter_trips_past_its_limit_and_forgets_old_resets() {
+        let start = Instant::now();
+        let mut meter = ResetMeter {
+            since: start,
+            count: 0,
+        };
+        for _ in 0..RESET_LIMIT {
+            assert!(!meter.record(start));
+        }
+        assert!(meter.record(start));
+        let later = start + RESET_WINDOW + Duration::from_millis(1);
+        assert!(!meter.record(later));
+    }
+
+    #[test]
+    fn cookie_fields_are_joined() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(COOKIE, HeaderValue::from_static("b=2"));
+        join_cookies(&mut headers);
+        assert_eq!(headers.get_all(COOKIE).iter().count(), 1);
+        assert_eq!(headers[COOKIE], "a=1; b=2");
+    }
+}

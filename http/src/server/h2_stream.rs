@@ -1,0 +1,476 @@
+//! The answer side of one HTTP/2 stream: what [`HttpServerResponder`] does when its request
+//! came over HTTP/2.
+//!
+//! - A body given whole (`write`) goes to h2 at once: it is in memory already, and h2 sends
+//!   it as the client's flow-control window opens.
+//! - Pieces written by the handler (`write_begin`/`write_chunk`/`write_end`) become DATA
+//!   frames in the same way (as over HTTP/1.1, what a handler pushes is queued).
+//! - Pulled bodies (files, readers) are read by a task of their own, one piece at a time and
+//!   only once the window has room: a slow client keeps at most one piece plus h2's send
+//!   buffer of such a body in memory, however large it is.
+//!
+//! Heads get what HTTP/1.1 heads get (after-request hooks, `Server`, `Date`,
+//! `Content-Length` when known), minus the fields HTTP/2 forbids (`Connection` and the
+//! like). A body that cannot be completed (shorter than announced, a failing reader, a
+//! responder dropped mid-stream) ends with RST_STREAM(INTERNAL_ERROR): the client sees an
+//! error, never a complete wrong body.
+//!
+//! [`HttpServerResponder`]: super::HttpServerResponder
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use ::h2::server::SendResponse;
+use ::h2::{Reason, SendStream};
+use bytes::Bytes;
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER, TE, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
+
+use super::config::HttpServerConfiguration;
+use super::h2_conn::{ActiveGuard, H2Connection};
+use super::pipeline::Source;
+use super::request::HttpServerRequest;
+use crate::h1::date_header_value;
+use crate::h2::driver::spawn_local;
+
+/// Bytes of a pulled body read per piece.
+const PUMP_CHUNK: usize = 64 * 1024;
+
+/// Whether a response with `status` to a `method` request carries a body.
+fn body_allowed(method: &Method, status: StatusCode) -> bool {
+    !(method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+}
+
+/// Removes the fields HTTP/2 forbids in a response (RFC 9113, 8.2.2), including those a
+/// `Connection` field names.
+fn strip_connection_fields(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    if headers
+        .get(TE)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"trailers"))
+    {
+        headers.remove(TE);
+    }
+}
+
+/// A response head for HTTP/2: `status`, `headers` (sanitised), `Date`, and `Content-Length`
+/// when the body length is known and the status has a body.
+fn response_head(status: StatusCode, mut headers: HeaderMap, length: Option<u64>) -> Response<()> {
+    strip_connection_fields(&mut headers);
+    headers.remove(CONTENT_LENGTH);
+    let no_body = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if let (false, Some(n)) = (no_body, length) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    if !headers.contains_key(DATE) {
+        headers.insert(DATE, date_header_value());
+    }
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// Answers a request refused before it reached the handler (limits): `status` with its
+/// reason as text. The after-request hooks do not run (there is no request), as for
+/// HTTP/1.1's error answers.
+pub(crate) fn error_response(
+    respond: &mut SendResponse<Bytes>,
+    status: StatusCode,
+    config: &HttpServerConfiguration,
+) {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = Bytes::from(format!("{reason}\n"));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Some(server) = &config.server_header {
+        headers.insert(SERVER, server.clone());
+    }
+    let head = response_head(status, headers, Some(body.len() as u64));
+    if let Ok(mut send) = respond.send_response(head, false) {
+        let _ = send.send_data(body, true);
+    }
+}
+
+/// Whether the client reset the stream (checked after h2 refused to send on it).
+fn was_reset_by_peer(
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<Result<Reason, ::h2::Error>>,
+) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    matches!(poll(&mut cx), Poll::Ready(Ok(_)))
+}
+
+/// The state of an answer.
+struct State {
+    /// Until the head is sent.
+    respond: Option<SendResponse<Bytes>>,
+    /// The body being sent (`write_begin` with a body allowed).
+    send: Option<SendStream<Bytes>>,
+    /// Counts the stream as being answered until the answer is complete.
+    guard: Option<ActiveGuard>,
+    /// `write_begin` was called.
+    streaming: bool,
+    /// The announced length of a streamed body, and what was written of it.
+    declared: Option<u64>,
+    written: u64,
+    /// The stream failed (reset, connection gone).
+    failed: bool,
+}
+
+/// One HTTP/2 stream's answer, owned by its responder.
+pub(crate) struct H2Stream {
+    conn: Weak<H2Connection>,
+    request: Rc<HttpServerRequest>,
+    state: RefCell<State>,
+}
+
+impl H2Stream {
+    pub(crate) fn new(
+        respond: SendResponse<Bytes>,
+        guard: ActiveGuard,
+        request: Rc<HttpServerRequest>,
+    ) -> H2Stream {
+        H2Stream {
+            conn: guard.connection(),
+            request,
+            state: RefCell::new(State {
+                respond: Some(respond),
+                send: None,
+                guard: Some(guard),
+                streaming: false,
+                declared: None,
+                written: 0,
+                failed: false,
+            }),
+        }
+    }
+
+    /// The request being answered.
+    pub(crate) fn request(&self) -> &HttpServerRequest {
+        &self.request
+    }
+
+    /// Whether answers can still reach the client.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.state.borrow().failed && self.conn.upgrade().is_some_and(|c| c.is_open())
+    }
+
+    /// Whether `write_begin` was called.
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.state.borrow().streaming
+    }
+
+    /// The head after the hooks, and whether a body follows it.
+    fn head(
+        &self,
+        mut status: StatusCode,
+        mut headers: HeaderMap,
+        length: Option<u64>,
+    ) -> (Response<()>, bool) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.settings
+                .run_after_request(&self.request, &mut status, &mut headers);
+            if let Some(server) = &conn.config.server_header {
+                if !headers.contains_key(SERVER) {
+                    headers.insert(SERVER, server.clone());
+                }
+            }
+        }
+        let allowed = body_allowed(self.request.method(), status);
+        (response_head(status, headers, length), allowed)
+    }
+
+    /// The client reset the stream (or the connection is gone): no more sending.
+    fn fail(&self, reset_by_peer: bool) {
+        let guard = {
+            let mut state = self.state.borrow_mut();
+            state.failed = true;
+            state.send = None;
+            state.respond = None;
+            state.guard.take()
+        };
+        if reset_by_peer {
+            if let Some(conn) = self.conn.upgrade() {
+                conn.peer_reset();
+            }
+        }
+        drop(guard);
+    }
+
+    /// Sends the head; `Some(stream)` when a body follows.
+    fn send_head(&self, head: Response<()>, end: bool) -> Result<Option<SendStream<Bytes>>, ()> {
+        let respond = self.state.borrow_mut().respond.take();
+        let Some(mut respond) = respond else {
+            return Err(());
+        };
+        match respond.send_response(head, end) {
+            Ok(send) => Ok((!end).then_some(send)),
+            Err(_) => {
+                let reset = was_reset_by_peer(|cx| respond.poll_reset(cx));
+                self.fail(reset);
+                Err(())
+            }
+        }
+    }
+
+    fn complete(&self) {
+        let guard = self.state.borrow_mut().guard.take();
+        drop(guard);
+    }
+
+    /// A whole answer.
+    pub(crate) fn write(&self, status: StatusCode, headers: HeaderMap, body: Bytes) {
+        let (head, allowed) = self.head(status, headers, Some(body.len() as u64));
+        let end = !allowed || body.is_empty();
+        if let Ok(Some(mut send)) = self.send_head(head, end) {
+            if send.send_data(body, true).is_err() {
+                let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
+                return self.fail(reset);
+            }
+        }
+        self.complete();
+    }
+
+    /// A whole answer whose body is pulled from `source` as the client takes it.
+    pub(crate) fn send_pulled(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        source: Source,
+        len: Option<u64>,
+    ) {
+        let (head, allowed) = self.head(status, headers, len);
+        let end = !allowed || len == Some(0);
+        let Ok(send) = self.send_head(head, end) else {
+            return;
+        };
+        let guard = self.state.borrow_mut().guard.take();
+        if let (Some(send), Some(guard)) = (send, guard) {
+            spawn_local(pump(send, source, len, guard));
+        }
+    }
+
+    /// Starts a streamed answer: the head goes now.
+    pub(crate) fn begin(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        length: Option<u64>,
+    ) -> bool {
+        {
+            let state = self.state.borrow();
+            if state.streaming || state.respond.is_none() {
+                return false;
+            }
+        }
+        let (head, allowed) = self.head(status, headers, length);
+        let end = !allowed || length == Some(0);
+        let Ok(send) = self.send_head(head, end) else {
+            return false;
+        };
+        let mut state = self.state.borrow_mut();
+        state.streaming = true;
+        state.declared = length;
+        state.send = send;
+        true
+    }
+
+    /// A piece of a streamed answer; false past the announced length or when the stream
+    /// is gone.
+    pub(crate) fn chunk(&self, data: Bytes) -> bool {
+        let len = data.len() as u64;
+        let result = {
+            let mut state = self.state.borrow_mut();
+            if !state.streaming || state.failed {
+                return false;
+            }
+            if state.declared.is_some_and(|d| state.written + len > d) {
+                return false;
+            }
+            state.written += len;
+            match state.send.as_mut() {
+                Some(send) if !data.is_empty() => match send.send_data(data, false) {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(was_reset_by_peer(|cx| send.poll_reset(cx))),
+                },
+                _ => Ok(()),
+            }
+        };
+        match result {
+            Ok(()) => self.is_open(),
+            Err(reset) => {
+                self.fail(reset);
+                false
+            }
+        }
+    }
+
+    /// Ends a streamed answer; a body shorter than announced is reset (the client sees it
+    /// incomplete).
+    pub(crate) fn end(&self) {
+        let (send, short) = {
+            let mut state = self.state.borrow_mut();
+            let short = state.declared.is_some_and(|d| state.written < d);
+            (state.send.take(), short)
+        };
+        if let Some(mut send) = send {
+            if short {
+                send.send_reset(Reason::INTERNAL_ERROR);
+            } else if send.send_data(Bytes::new(), true).is_err() {
+                let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
+                return self.fail(reset);
+            }
+        }
+        self.complete();
+    }
+
+    /// The responder was dropped in the middle of a streamed answer.
+    pub(crate) fn abandon(&self) {
+        let send = self.state.borrow_mut().send.take();
+        if let Some(mut send) = send {
+            send.send_reset(Reason::INTERNAL_ERROR);
+        }
+        self.complete();
+    }
+}
+
+/// Reads the next piece of a pulled body into `buf`.
+fn read_source(source: &mut Source, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        let read = match source {
+            Source::File { file, offset } => file.read_at(buf, *offset).inspect(|n| {
+                *offset += *n as u64;
+            }),
+            Source::Reader(reader) => reader.read(buf),
+        };
+        match read {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Waits until the client's window has room for more of the stream.
+async fn wait_capacity(send: &mut SendStream<Bytes>) -> Result<(), ()> {
+    send.reserve_capacity(PUMP_CHUNK);
+    poll_fn(|cx| loop {
+        if send.capacity() > 0 {
+            return Poll::Ready(Ok(()));
+        }
+        match send.poll_capacity(cx) {
+            Poll::Ready(Some(Ok(_))) => continue,
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(Err(())),
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Sends a pulled body: one piece per opening of the window, each read only then.
+async fn pump(
+    mut send: SendStream<Bytes>,
+    mut source: Source,
+    mut remaining: Option<u64>,
+    guard: ActiveGuard,
+) {
+    let conn = guard.connection();
+    loop {
+        if remaining == Some(0) {
+            let _ = send.send_data(Bytes::new(), true);
+            break;
+        }
+        if wait_capacity(&mut send).await.is_err() {
+            if was_reset_by_peer(|cx| send.poll_reset(cx)) {
+                if let Some(conn) = conn.upgrade() {
+                    conn.peer_reset();
+                }
+            }
+            break;
+        }
+        let want = remaining.map_or(PUMP_CHUNK, |r| {
+            usize::try_from(r).unwrap_or(PUMP_CHUNK).min(PUMP_CHUNK)
+        });
+        let mut buf = vec![0u8; want];
+        match read_source(&mut source, &mut buf) {
+            Ok(0) if remaining.is_none() => {
+                let _ = send.send_data(Bytes::new(), true);
+                break;
+            }
+            Ok(n) if n > 0 => {
+                buf.truncate(n);
+                if let Some(r) = remaining.as_mut() {
+                    *r -= n as u64;
+                }
+                if send.send_data(Bytes::from(buf), false).is_err() {
+                    break;
+                }
+            }
+            // Ended before the announced length, or failed: cut the stream short.
+            _ => {
+                send.send_reset(Reason::INTERNAL_ERROR);
+                break;
+            }
+        }
+    }
+    drop(guard);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_specific_fields_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("close, x-hop"));
+        headers.insert("x-hop", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(TE, HeaderValue::from_static("gzip"));
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        strip_connection_fields(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["x-kept"], "yes");
+    }
+
+    #[test]
+    fn heads_announce_lengths_only_where_a_body_can_be() {
+        let head = response_head(StatusCode::OK, HeaderMap::new(), Some(5));
+        assert_eq!(head.headers()[CONTENT_LENGTH], "5");
+        assert!(head.headers().contains_key(DATE));
+        let head = response_head(StatusCode::NO_CONTENT, HeaderMap::new(), Some(0));
+        assert!(!head.headers().contains_key(CONTENT_LENGTH));
+        let head = response_head(StatusCode::OK, HeaderMap::new(), None);
+        assert!(!head.headers().contains_key(CONTENT_LENGTH));
+        assert!(!body_allowed(&Method::HEAD, StatusCode::OK));
+        assert!(!body_allowed(&Method::GET, StatusCode::NOT_MODIFIED));
+        assert!(body_allowed(&Method::GET, StatusCode::NOT_FOUND));
+    }
+}
