@@ -33,7 +33,7 @@ const READ_BUDGET: usize = 1 << 20;
 const MIN_READ_CHUNK: usize = 8 * 1024;
 /// `read_buf` hands its buffer over instead of copying from this size on.
 const HANDOVER_MIN: usize = 16 * 1024;
-const MAX_READ_CHUNK: usize = 64 * 1024;
+const MAX_READ_CHUNK: usize = 256 * 1024;
 /// How often a local connect is retried while the server's backlog is full (`EAGAIN`).
 const LOCAL_RETRY: Duration = Duration::from_millis(10);
 /// How long local connects are retried at most when no connect timeout is set.
