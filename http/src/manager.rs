@@ -2,13 +2,22 @@
 //! shared state behind them (connections, credentials, cookies, cache, HSTS).
 
 use std::cell::{Cell, RefCell};
+use std::io;
+use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use slotnet_core::{AsObject, Object, Signal};
+use slotnet_net::proxy::{forget_proxy_credentials, NetworkProxy, ProxyFactory, ProxyType};
 
+use crate::auth::Authenticator;
 use crate::body::RequestBody;
+use crate::cache::AbstractNetworkCache;
+use crate::client::features::ClientFeatures;
+use crate::cookies::NetworkCookieJar;
 use crate::error::NetworkError;
+use crate::hsts::HstsPolicy;
 use crate::local;
 use crate::reply::{NetworkReply, Operation};
 use crate::request::{Attribute, NetworkRequest, RedirectPolicy};
@@ -50,6 +59,8 @@ pub(crate) struct ManagerState {
     auto_delete_replies: Cell<bool>,
     hook: RefCell<Option<Rc<CreateRequestHook>>>,
     transports: RefCell<Vec<Rc<dyn Transport>>>,
+    /// Credentials, cookies, HSTS, cache and proxies (read by the HTTP engine).
+    pub(crate) features: ClientFeatures,
 }
 
 /// Sends requests and hands back `NetworkReply` objects (Qt's `QNetworkAccessManager`).
@@ -106,6 +117,7 @@ impl NetworkAccessManager {
             auto_delete_replies: Cell::new(false),
             hook: RefCell::new(None),
             transports: RefCell::new(Vec::new()),
+            features: ClientFeatures::new(obj),
         };
         let _ = obj.set_data(Rc::new(state));
         let manager = NetworkAccessManager { obj };
@@ -143,6 +155,42 @@ impl NetworkAccessManager {
     pub fn ssl_errors(&self) -> Signal<(NetworkReply, Vec<SslError>)> {
         self.state()
             .map(|s| s.ssl_errors.clone())
+            .unwrap_or_else(Signal::closed)
+    }
+
+    /// Emitted, synchronously, when a server asks for credentials (401) that are neither in
+    /// the URL nor in the credential cache: the slot sets the user and password on the
+    /// authenticator (whose realm is filled in). Leaving them empty, or giving the ones the
+    /// server just rejected, ends the reply with `AuthenticationRequiredError` and the 401
+    /// response, as in Qt. Credentials that work are cached per scheme, URL user, host, port
+    /// and realm, and Basic ones are sent preemptively to the same directory afterwards.
+    ///
+    /// ```no_run
+    /// use slotnet_http::{NetworkAccessManager, NetworkRequest};
+    ///
+    /// let manager = NetworkAccessManager::new();
+    /// manager.authentication_required().connect(|(_reply, auth)| {
+    ///     let mut auth = auth.borrow_mut();
+    ///     auth.set_user("alice");
+    ///     auth.set_password("secret");
+    /// });
+    /// manager.get(NetworkRequest::from_url_str("http://127.0.0.1:8080/basic-auth/alice/secret"));
+    /// ```
+    pub fn authentication_required(&self) -> Signal<(NetworkReply, Rc<RefCell<Authenticator>>)> {
+        self.state()
+            .map(|s| s.features.authentication_required.clone())
+            .unwrap_or_else(Signal::closed)
+    }
+
+    /// Emitted, synchronously, when a proxy asks for credentials (407, or a SOCKS5 proxy
+    /// refusing anonymous access) that are not known; the slot fills in the authenticator
+    /// as for [`authentication_required`](Self::authentication_required). Empty or
+    /// rejected credentials end the reply with `ProxyAuthenticationRequiredError`.
+    pub fn proxy_authentication_required(
+        &self,
+    ) -> Signal<(NetworkProxy, Rc<RefCell<Authenticator>>)> {
+        self.state()
+            .map(|s| s.features.proxy_authentication_required.clone())
             .unwrap_or_else(Signal::closed)
     }
 
@@ -211,7 +259,7 @@ impl NetworkAccessManager {
         schemes
     }
 
-    /// Drops idle connections (and, per Qt, cached credentials).
+    /// Closes idle connections (those in use finish their work first).
     pub fn clear_connection_cache(&self) {
         if let Some(s) = self.state() {
             let transports = s.transports.borrow().clone();
@@ -235,9 +283,144 @@ impl NetworkAccessManager {
             .unwrap_or(0)
     }
 
-    /// Forgets cached credentials and connections.
+    /// Forgets cached credentials (for servers and for this manager's proxy) and closes
+    /// idle connections, as Qt's `clearAccessCache`.
     pub fn clear_access_cache(&self) {
+        if let Some(s) = self.state() {
+            s.features.credentials.borrow_mut().clear();
+            let proxy = s.features.proxy.borrow().clone();
+            if let Some(proxy) = proxy {
+                forget_proxy_credentials(&proxy);
+            }
+        }
         self.clear_connection_cache();
+    }
+
+    // --- cookies ---------------------------------------------------------------------------
+
+    /// Replaces the cookie jar (Qt's `setCookieJar`). A jar can be shared by several
+    /// managers. Requests send its cookies and store the `Set-Cookie`s of every response,
+    /// redirects included, unless `CookieLoadControl` / `CookieSaveControl` say `Manual`.
+    pub fn set_cookie_jar(&self, jar: Rc<RefCell<NetworkCookieJar>>) {
+        if let Some(s) = self.state() {
+            *s.features.cookie_jar.borrow_mut() = Some(jar);
+        }
+    }
+
+    /// The cookie jar; an empty one is created (and kept) if none was set, as in Qt.
+    pub fn cookie_jar(&self) -> Rc<RefCell<NetworkCookieJar>> {
+        match self.state() {
+            Some(s) => s.features.jar(),
+            None => Rc::new(RefCell::new(NetworkCookieJar::new())),
+        }
+    }
+
+    // --- cache -----------------------------------------------------------------------------
+
+    /// Sets (or, with `None`, removes) the cache (Qt's `setCache`): GET requests are then
+    /// answered from it according to their `CacheLoadControl`, revalidated with
+    /// `If-None-Match`/`If-Modified-Since`, and storable responses are saved (unless
+    /// `CacheSaveControl` is false).
+    pub fn set_cache(&self, cache: Option<Box<dyn AbstractNetworkCache>>) {
+        if let Some(s) = self.state() {
+            *s.features.cache.borrow_mut() = cache.map(|c| Rc::new(RefCell::new(c)));
+        }
+    }
+
+    /// The cache, if one is set (shared with the manager: use it between requests).
+    pub fn cache(&self) -> Option<Rc<RefCell<Box<dyn AbstractNetworkCache>>>> {
+        self.state().and_then(|s| s.features.cache())
+    }
+
+    // --- proxies ---------------------------------------------------------------------------
+
+    /// Sets the proxy for this manager's requests (Qt's `setProxy`); it removes a proxy
+    /// factory. `DefaultProxy` (the default) follows the application setting
+    /// (`NetworkProxy::set_application_proxy`, `set_application_proxy_factory`). Plain
+    /// http goes through an HTTP proxy as absolute-form requests, https through `CONNECT`,
+    /// anything through SOCKS5.
+    pub fn set_proxy(&self, proxy: NetworkProxy) {
+        if let Some(s) = self.state() {
+            *s.features.proxy_factory.borrow_mut() = None;
+            *s.features.proxy.borrow_mut() =
+                (proxy.proxy_type() != ProxyType::DefaultProxy).then_some(proxy);
+        }
+    }
+
+    /// The proxy set with [`set_proxy`](Self::set_proxy) (`DefaultProxy` if none).
+    pub fn proxy(&self) -> NetworkProxy {
+        self.state()
+            .and_then(|s| s.features.proxy.borrow().clone())
+            .unwrap_or_default()
+    }
+
+    /// Chooses proxies per request with `factory` (Qt's `setProxyFactory`), asked with a
+    /// `UrlRequest` query; the first proxy that can carry the request is used. Replaces a
+    /// proxy set with [`set_proxy`](Self::set_proxy); `None` removes the factory.
+    pub fn set_proxy_factory(&self, factory: Option<Arc<dyn ProxyFactory>>) {
+        if let Some(s) = self.state() {
+            *s.features.proxy.borrow_mut() = None;
+            *s.features.proxy_factory.borrow_mut() = factory;
+        }
+    }
+
+    /// The proxy factory, if one is set.
+    pub fn proxy_factory(&self) -> Option<Arc<dyn ProxyFactory>> {
+        self.state()
+            .and_then(|s| s.features.proxy_factory.borrow().clone())
+    }
+
+    // --- HSTS ------------------------------------------------------------------------------
+
+    /// Turns HTTP Strict Transport Security on or off (off by default, as in Qt). When on,
+    /// `Strict-Transport-Security` headers received over TLS are remembered, `http:` URLs
+    /// of known hosts are sent as `https:`, and certificate errors of those hosts cannot be
+    /// ignored.
+    pub fn set_strict_transport_security_enabled(&self, enabled: bool) {
+        if let Some(s) = self.state() {
+            s.features.hsts_enabled.set(enabled);
+        }
+    }
+
+    /// Whether HSTS is on.
+    pub fn is_strict_transport_security_enabled(&self) -> bool {
+        self.state().is_some_and(|s| s.features.hsts_enabled.get())
+    }
+
+    /// Adds known HSTS hosts (a preload list, say); an expired policy removes its host.
+    pub fn add_strict_transport_security_hosts(&self, policies: Vec<HstsPolicy>) {
+        if let Some(s) = self.state() {
+            s.features.add_hsts_policies(policies);
+        }
+    }
+
+    /// The known HSTS hosts whose policy has not expired, sorted by host.
+    pub fn strict_transport_security_hosts(&self) -> Vec<HstsPolicy> {
+        self.state()
+            .map(|s| s.features.hsts.borrow().policies())
+            .unwrap_or_default()
+    }
+
+    /// Keeps the HSTS policies in `dir` across runs (Qt's
+    /// `enableStrictTransportSecurityStore`): enabling reads the stored policies into the
+    /// manager, and every change is written back. Without a directory, the user's cache
+    /// directory (`$XDG_CACHE_HOME/slotnet` or `~/.cache/slotnet`) is used. An unreadable
+    /// store is reported, the store stays enabled for writing.
+    pub fn enable_strict_transport_security_store(
+        &self,
+        enabled: bool,
+        dir: Option<&Path>,
+    ) -> io::Result<()> {
+        match self.state() {
+            Some(s) => s.features.enable_hsts_store(enabled, dir),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the HSTS store is enabled.
+    pub fn is_strict_transport_security_store_enabled(&self) -> bool {
+        self.state()
+            .is_some_and(|s| s.features.hsts_store.borrow().is_some())
     }
 
     // --- operations ------------------------------------------------------------------------
@@ -321,6 +504,14 @@ impl NetworkAccessManager {
             if let Some(reply) = hook(operation, &mut request, &mut body) {
                 return reply;
             }
+        }
+        if let Some(upgraded) = state
+            .as_ref()
+            .and_then(|s| request.url().and_then(|u| s.features.hsts_upgrade(u)))
+        {
+            // A known HSTS host is only ever asked over https (RFC 6797 8.3), as Qt does
+            // before creating the reply.
+            request.set_url(upgraded);
         }
         let reply = NetworkReply::create(Some(self.obj), operation, request.clone(), None);
         let Some(state) = state else {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use slotnet_net::proxy::NetworkProxy;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
@@ -322,6 +323,7 @@ pub struct NetworkRequest {
     decompressed_safety_threshold: i64,
     peer_verify_name: Option<String>,
     ssl_configuration: Option<SslConfiguration>,
+    proxy: Option<NetworkProxy>,
 }
 
 /// Requests compare by URL, headers, attributes and settings; the TLS configuration is not
@@ -336,6 +338,7 @@ impl PartialEq for NetworkRequest {
             && self.transfer_timeout == other.transfer_timeout
             && self.decompressed_safety_threshold == other.decompressed_safety_threshold
             && self.peer_verify_name == other.peer_verify_name
+            && self.proxy == other.proxy
     }
 }
 
@@ -351,6 +354,7 @@ impl Default for NetworkRequest {
             decompressed_safety_threshold: DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD,
             peer_verify_name: None,
             ssl_configuration: None,
+            proxy: None,
         }
     }
 }
@@ -485,6 +489,32 @@ impl NetworkRequest {
             Some(AttributeValue::CacheLoadControl(c)) => *c,
             _ => CacheLoadControl::PreferNetwork,
         }
+    }
+
+    /// A load control attribute (`CookieLoadControl`, `CookieSaveControl`,
+    /// `AuthenticationReuse`); `Automatic` unless set to `Manual`.
+    pub fn load_control(&self, attribute: Attribute) -> LoadControl {
+        match self.attribute(attribute) {
+            Some(AttributeValue::LoadControl(c)) => *c,
+            _ => LoadControl::Automatic,
+        }
+    }
+
+    /// Whether a response may be saved in the manager's cache (`CacheSaveControl`: true
+    /// unless set to false, as in Qt).
+    pub fn cache_save_allowed(&self) -> bool {
+        self.bool_attribute(Attribute::CacheSaveControl, true)
+    }
+
+    /// The proxy for this request only (a slotnet extension), if set: it overrides the
+    /// manager's proxy and proxy factory. `DefaultProxy` means "the manager's choice".
+    pub fn proxy(&self) -> Option<&NetworkProxy> {
+        self.proxy.as_ref()
+    }
+
+    /// Sets (or, with `None`, clears) the proxy for this request only.
+    pub fn set_proxy(&mut self, proxy: Option<NetworkProxy>) {
+        self.proxy = proxy;
     }
 
     /// The priority.

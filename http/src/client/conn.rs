@@ -7,17 +7,19 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use slotnet_core::Timer;
+use slotnet_net::proxy::{NetworkProxy, ProxiedConnector};
 use slotnet_net::ssl::{SslConfiguration, SslError};
 use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 
 use super::job::{BodyAction, Job};
 use super::pool::{Pool, PoolKey};
+use super::route::Route;
 use crate::error::NetworkError;
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
 
 /// How much the socket buffers from the kernel before it stops reading (backpressure).
-const SOCKET_READ_BUFFER: usize = 256 * 1024;
+const SOCKET_READ_BUFFER: usize = 1024 * 1024;
 /// How much of a streamed request body is queued in the socket at a time.
 const UPLOAD_WINDOW: usize = 256 * 1024;
 
@@ -33,6 +35,14 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s,
             Socket::Ssl(s) => s,
+        }
+    }
+
+    /// Connects to `host:port` (with TLS for an https socket).
+    fn io_connect(&self, host: &str, port: u16) {
+        match self {
+            Socket::Tcp(s) => s.connect_to_host(host, port),
+            Socket::Ssl(s) => s.connect_to_host_encrypted(host, port),
         }
     }
 }
@@ -66,7 +76,12 @@ pub(crate) struct Conn {
     me: Weak<Conn>,
     pool: Weak<Pool>,
     pub(crate) key: PoolKey,
-    socket: Socket,
+    /// TCP until a tunnelled https connection turns it into TLS.
+    socket: Cell<Socket>,
+    /// The proxy handshake of a tunnel, while it runs.
+    connector: Cell<Option<ProxiedConnector>>,
+    /// The TLS configuration to start once a tunnel is up (https through a proxy).
+    tunnel_tls: RefCell<Option<SslConfiguration>>,
     /// The socket was handed to an HTTP/2 connection (ALPN chose h2): do not close it.
     handed_over: Cell<bool>,
     state: Cell<ConnState>,
@@ -87,9 +102,13 @@ pub(crate) struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        if let Some(connector) = self.connector.take() {
+            connector.destroy();
+        }
         if !self.handed_over.get() {
-            self.socket.io().abort();
-            match self.socket {
+            let socket = self.socket.get();
+            socket.io().abort();
+            match socket {
                 Socket::Tcp(s) => s.destroy(),
                 Socket::Ssl(s) => s.destroy(),
             };
@@ -120,24 +139,38 @@ pub(crate) fn network_error_for(e: SocketError) -> NetworkError {
     }
 }
 
+/// Maps an error of a connection to a forward proxy.
+fn proxy_error_for(e: SocketError) -> NetworkError {
+    match e {
+        SocketError::ConnectionRefusedError => NetworkError::ProxyConnectionRefusedError,
+        SocketError::HostNotFoundError => NetworkError::ProxyNotFoundError,
+        SocketError::SocketTimeoutError => NetworkError::ProxyTimeoutError,
+        SocketError::RemoteHostClosedError => NetworkError::ProxyConnectionClosedError,
+        other => network_error_for(other),
+    }
+}
+
 impl Conn {
-    /// Opens a connection to `key`'s host; jobs assigned before it connects wait for it.
+    /// Opens a connection to `key`'s host (through its route); jobs assigned before it
+    /// connects wait for it.
     pub(crate) fn open(pool: Weak<Pool>, key: PoolKey, tls: Option<SslConfiguration>) -> Rc<Conn> {
+        let tunnel = matches!(key.route, Route::Tunnel(_));
         let socket = match &tls {
-            Some(config) => {
+            Some(config) if !tunnel => {
                 let s = SslSocket::new();
                 s.set_ssl_configuration(config.clone());
                 Socket::Ssl(s)
             }
-            None => Socket::Tcp(TcpSocket::new()),
+            _ => Socket::Tcp(TcpSocket::new()),
         };
-        let io = socket.io();
-        io.set_read_buffer_size(SOCKET_READ_BUFFER);
+        socket.io().set_read_buffer_size(SOCKET_READ_BUFFER);
         let conn = Rc::new_cyclic(|me| Conn {
             me: me.clone(),
             pool,
             key: key.clone(),
-            socket,
+            socket: Cell::new(socket),
+            connector: Cell::new(None),
+            tunnel_tls: RefCell::new(if tunnel { tls } else { None }),
             handed_over: Cell::new(false),
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
@@ -152,7 +185,23 @@ impl Conn {
             idle_timer: RefCell::new(None),
             processing: Cell::new(false),
         });
-        let weak = Rc::downgrade(&conn);
+        match (&key.route, socket) {
+            (Route::Tunnel(proxy), Socket::Tcp(tcp)) => conn.open_tunnel(tcp, proxy),
+            (Route::Forward(proxy), _) => {
+                conn.wire(socket);
+                socket.io_connect(proxy.host_name(), proxy.port());
+            }
+            _ => {
+                conn.wire(socket);
+                socket.io_connect(&key.host, key.port);
+            }
+        }
+        conn
+    }
+
+    /// Connects the connection to the socket's signals.
+    fn wire(&self, socket: Socket) {
+        let weak = self.me.clone();
         let w = weak.clone();
         match socket {
             // TLS: the request goes out once the handshake is done.
@@ -177,6 +226,7 @@ impl Conn {
                 });
             }
         }
+        let io = socket.io();
         let w = weak.clone();
         io.ready_read().connect(move |_| {
             if let Some(c) = w.upgrade() {
@@ -207,17 +257,99 @@ impl Conn {
                 c.on_error(*e);
             }
         });
-        match socket {
-            Socket::Tcp(s) => s.connect_to_host(&key.host, key.port),
-            Socket::Ssl(s) => s.connect_to_host_encrypted(&key.host, key.port),
+    }
+
+    /// Starts a CONNECT or SOCKS5 tunnel to the target; the socket is wired (and TLS
+    /// started for https) once it is up.
+    fn open_tunnel(&self, tcp: TcpSocket, proxy: &NetworkProxy) {
+        let connector = ProxiedConnector::new();
+        connector.set_protocol_tag(&self.key.scheme);
+        let weak = self.me.clone();
+        connector.connected().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                c.on_tunnel_up(tcp);
+            }
+        });
+        let weak = self.me.clone();
+        connector.error_occurred().connect(move |e| {
+            if let Some(c) = weak.upgrade() {
+                c.on_tunnel_failed(*e);
+            }
+        });
+        let weak = self.me.clone();
+        connector
+            .proxy_authentication_required()
+            .connect(move |(proxy, auth)| {
+                // Qt asks through the manager's proxyAuthenticationRequired.
+                let Some(c) = weak.upgrade() else {
+                    return;
+                };
+                let Some(job) = c.current_job() else {
+                    return;
+                };
+                let realm = auth.borrow().realm().to_owned();
+                if let Some(answer) = job.ask_proxy_credentials(proxy, &realm) {
+                    let mut auth = auth.borrow_mut();
+                    auth.set_user(answer.user());
+                    auth.set_password(answer.password());
+                }
+            });
+        self.connector.set(Some(connector));
+        connector.connect_to_host(tcp, proxy.clone(), &self.key.host, self.key.port);
+    }
+
+    /// The tunnel carries the target's stream: speak HTTP over it, or TLS first.
+    fn on_tunnel_up(&self, tcp: TcpSocket) {
+        if let Some(connector) = self.connector.take() {
+            connector.delete_later();
         }
-        conn
+        if self.state.get() != ConnState::Connecting {
+            return;
+        }
+        let tls = self.tunnel_tls.borrow_mut().take();
+        match tls {
+            Some(mut config) => {
+                if config.peer_verify_name().is_empty() {
+                    config.set_peer_verify_name(&self.key.host);
+                }
+                let ssl = SslSocket::from_tcp_socket(tcp);
+                ssl.set_ssl_configuration(config);
+                ssl.set_read_buffer_size(SOCKET_READ_BUFFER);
+                let socket = Socket::Ssl(ssl);
+                self.socket.set(socket);
+                self.wire(socket);
+                ssl.start_client_encryption();
+            }
+            None => {
+                self.wire(Socket::Tcp(tcp));
+                self.on_connected();
+            }
+        }
+    }
+
+    fn on_tunnel_failed(&self, error: SocketError) {
+        if let Some(connector) = self.connector.take() {
+            connector.delete_later();
+        }
+        if self.state.get() == ConnState::Closed {
+            return;
+        }
+        let message = self
+            .connector_error_string()
+            .unwrap_or_else(|| format!("{error:?}"));
+        self.fail_and_close(network_error_for(error), message);
+    }
+
+    fn connector_error_string(&self) -> Option<String> {
+        let socket = self.socket.get();
+        let text = socket.io().error_string();
+        (!text.is_empty()).then_some(text)
     }
 
     /// TLS is up: tell the reply (Qt's `encrypted`), then send, or hand the connection to
     /// HTTP/2 when ALPN chose h2.
     fn on_encrypted(&self) {
-        let Socket::Ssl(ssl) = self.socket else {
+        let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
         if let Some(job) = self.current_job() {
@@ -240,14 +372,15 @@ impl Conn {
     /// Certificate problems found during the handshake: Qt's `sslErrors` on the reply (and
     /// the manager); a slot calling `ignore_ssl_errors()` lets the handshake go on.
     fn on_ssl_errors(&self, errors: &[SslError]) {
-        let Socket::Ssl(ssl) = self.socket else {
+        let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
         let Some(job) = self.current_job() else {
             return;
         };
         job.reply.emit_ssl_errors(errors.to_vec());
-        if job.ssl_errors_ignored() {
+        // Never for a known HSTS host (RFC 6797 8.4): the failure is final, as in Qt.
+        if job.ssl_errors_ignored() && job.may_ignore_ssl_errors() {
             ssl.ignore_ssl_errors();
         }
     }
@@ -284,7 +417,7 @@ impl Conn {
         if self.state.get() != ConnState::Connecting {
             return;
         }
-        if let Socket::Tcp(s) = self.socket {
+        if let Socket::Tcp(s) = self.socket.get() {
             s.set_no_delay(true);
         }
         self.state.set(ConnState::Busy);
@@ -321,7 +454,7 @@ impl Conn {
             encoder: Some(BodyEncoder::new(framing)),
             ..Upload::default()
         };
-        self.socket.io().write_bytes(out.freeze());
+        self.socket.get().io().write_bytes(out.freeze());
         self.pump_body(&job);
     }
 
@@ -331,7 +464,7 @@ impl Conn {
             if !self.upload.borrow().streaming || self.cut_short.get() {
                 return;
             }
-            if self.socket.io().bytes_to_write() >= UPLOAD_WINDOW {
+            if self.socket.get().io().bytes_to_write() >= UPLOAD_WINDOW {
                 return;
             }
             let piece = match job.next_body_piece(UPLOAD_WINDOW) {
@@ -368,7 +501,7 @@ impl Conn {
             }
             if !out.is_empty() {
                 self.upload.borrow_mut().unsent += out.len() as u64;
-                self.socket.io().write_bytes(out.freeze());
+                self.socket.get().io().write_bytes(out.freeze());
             }
             if piece.is_none() {
                 self.maybe_request_sent(job);
@@ -450,7 +583,9 @@ impl Conn {
         };
         loop {
             let Some(job) = self.current_job() else {
-                if self.state.get() == ConnState::Idle && self.socket.io().bytes_available() > 0 {
+                if self.state.get() == ConnState::Idle
+                    && self.socket.get().io().bytes_available() > 0
+                {
                     // Bytes nobody asked for: the connection is out of sync.
                     self.drop_connection();
                 }
@@ -465,7 +600,7 @@ impl Conn {
             {
                 return;
             }
-            self.socket.io().read_buf(&mut self.rbuf.borrow_mut());
+            self.socket.get().io().read_buf(&mut self.rbuf.borrow_mut());
             let event = {
                 let mut rbuf = self.rbuf.borrow_mut();
                 self.decoder.borrow_mut().decode(&mut rbuf)
@@ -606,7 +741,7 @@ impl Conn {
         }
         let nothing_received = !self.response_started.get()
             && self.rbuf.borrow().is_empty()
-            && self.socket.io().bytes_available() == 0;
+            && self.socket.get().io().bytes_available() == 0;
         if nothing_received {
             self.connection_lost_before_response();
             return;
@@ -664,8 +799,14 @@ impl Conn {
             self.connection_lost_before_response();
             return;
         }
-        let message = self.socket.io().error_string();
-        self.fail_and_close(network_error_for(error), message);
+        let message = self.socket.get().io().error_string();
+        let connecting = self.state.get() == ConnState::Connecting;
+        let code = match (&self.key.route, connecting) {
+            // The socket talks to the proxy: Qt names the proxy in the error.
+            (Route::Forward(_), true) => proxy_error_for(error),
+            _ => network_error_for(error),
+        };
+        self.fail_and_close(code, message);
     }
 
     /// Ends the current job with `error` and closes the connection.
@@ -748,7 +889,7 @@ impl Conn {
         if self.state.replace(ConnState::Closed) == ConnState::Closed {
             return;
         }
-        self.socket.io().abort();
+        self.socket.get().io().abort();
         if let Some(t) = self.idle_timer.borrow_mut().take() {
             t.destroy();
         }
@@ -764,7 +905,7 @@ impl Drop for ProcessingGuard<'_> {
 }
 
 /// `content-type` → `Content-Type`, as servers usually write it (the http crate lowercases).
-fn canonical_header_name(name: &str) -> String {
+pub(crate) fn canonical_header_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {

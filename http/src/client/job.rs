@@ -2,22 +2,29 @@
 //! taken on each response head. Connections carry jobs; jobs own the reply-facing logic.
 
 use std::cell::{Cell, RefCell};
+use std::io::Read;
 use std::rc::{Rc, Weak};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
+use super::auth::{url_credentials, SpaceAuth, Step};
+use super::cache::{self as cache_glue, Lookup};
 use super::conn::Conn;
 use super::pool::{Pool, PoolKey};
 use super::redirect::{self, Redirect};
+use super::route::{self, Route};
+use crate::auth::{AuthTarget, Authenticator};
 use crate::body::RequestBody;
+use crate::cache::{CacheWriter, NetworkCacheMetaData};
 use crate::decode::{accept_encoding_value, ContentDecoder};
 use crate::error::{http_status_error_string, NetworkError};
 use crate::h1::{BodyLength, RequestHead, TargetForm};
-use crate::manager::NetworkAccessManager;
+use crate::manager::{ManagerState, NetworkAccessManager};
 use crate::reply::{NetworkReply, Operation, ReplyBackend};
-use crate::request::{Attribute, NetworkRequest, RedirectPolicy};
+use crate::request::{Attribute, LoadControl, NetworkRequest, RedirectPolicy};
 
 /// What carries a job's current hop: an HTTP/1.1 connection, or an HTTP/2 stream
 /// (`crate::h2`).
@@ -51,19 +58,36 @@ pub(crate) enum BodyAction {
     Stop,
 }
 
-/// The next hop, decided on a redirect head and taken at the end of its body.
-struct NextHop {
-    url: Url,
-    method: String,
-    keep_body: bool,
-    /// UserVerifiedRedirectPolicy: taken only once the application allowed it.
-    needs_permission: bool,
+/// What follows the current response, decided on its head and done at the end of its
+/// body (which is read and dropped meanwhile).
+enum Next {
+    /// Follow a redirect.
+    Redirect {
+        url: Url,
+        method: String,
+        keep_body: bool,
+        /// UserVerifiedRedirectPolicy: taken only once the application allowed it.
+        needs_permission: bool,
+    },
+    /// Send the same request again with credentials (after a 401 or 407).
+    Resend,
+    /// The server confirmed the cached entry (304): serve it.
+    FromCache(NetworkCacheMetaData),
+}
+
+/// Which side asked for credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Server,
+    Proxy,
 }
 
 pub(crate) struct Job {
     me: Weak<Job>,
     pub(crate) reply: NetworkReply,
     pool: Weak<Pool>,
+    /// The manager's state (credentials, cookies, HSTS, cache, proxies).
+    manager: Weak<ManagerState>,
     operation: Operation,
     method: RefCell<String>,
     request: RefCell<NetworkRequest>,
@@ -75,7 +99,7 @@ pub(crate) struct Job {
     retried: Cell<bool>,
     done: Cell<bool>,
     conn: RefCell<Weak<dyn Carrier>>,
-    next_hop: RefCell<Option<NextHop>>,
+    next_hop: RefCell<Option<Next>>,
     /// A hop that ended and waits for `redirect_allowed()`.
     parked: Cell<bool>,
     allowed: Cell<bool>,
@@ -85,10 +109,21 @@ pub(crate) struct Job {
     /// request that sets Accept-Encoding gets the raw body).
     auto_decode: Cell<bool>,
     pool_key: RefCell<Option<PoolKey>>,
+    /// Why the current hop has no route (no usable proxy).
+    route_error: RefCell<Option<(NetworkError, String)>>,
     /// `ignore_ssl_errors()` was called on the reply.
     ssl_ignored: Cell<bool>,
     /// The decoder for the current response's Content-Encoding.
     decoder: RefCell<Option<ContentDecoder>>,
+    /// Authentication towards the server and towards a forward proxy.
+    server_auth: RefCell<SpaceAuth>,
+    proxy_auth: RefCell<SpaceAuth>,
+    /// The cache entry being written from the current response.
+    cache_writer: RefCell<Option<CacheWriter>>,
+    /// The cached entry the current attempt revalidates (a 304 serves it).
+    revalidating: RefCell<Option<NetworkCacheMetaData>>,
+    /// The cached body being served.
+    cache_reader: RefCell<Option<Box<dyn Read + Send>>>,
 }
 
 impl Job {
@@ -105,10 +140,12 @@ impl Job {
             .redirect_policy()
             .unwrap_or_else(|| manager.redirect_policy());
         let replay = body.replay();
+        let state = manager.state();
         let job = Rc::new_cyclic(|me| Job {
             me: me.clone(),
             reply,
             pool: Rc::downgrade(pool),
+            manager: state.as_ref().map(Rc::downgrade).unwrap_or_default(),
             operation,
             method: RefCell::new(verb.to_owned()),
             request: RefCell::new(request),
@@ -125,8 +162,14 @@ impl Job {
             status_error: RefCell::new(None),
             auto_decode: Cell::new(false),
             pool_key: RefCell::new(None),
+            route_error: RefCell::new(None),
             ssl_ignored: Cell::new(false),
             decoder: RefCell::new(None),
+            server_auth: RefCell::new(SpaceAuth::default()),
+            proxy_auth: RefCell::new(SpaceAuth::default()),
+            cache_writer: RefCell::new(None),
+            revalidating: RefCell::new(None),
+            cache_reader: RefCell::new(None),
         });
         reply.set_backend(Some(job.clone()));
         // A reply deleted while running aborts its transfer, as in Qt.
@@ -145,13 +188,125 @@ impl Job {
         self.done.get() || self.reply.is_finished()
     }
 
-    /// The pool key of the current hop (computed once per hop: it allocates).
+    fn state(&self) -> Option<Rc<ManagerState>> {
+        self.manager.upgrade()
+    }
+
+    /// The pool key of the current hop, route included (computed once per hop: it
+    /// allocates). `None` for an invalid URL or when no proxy can carry the request.
     pub(crate) fn key(&self) -> Option<PoolKey> {
-        let mut cached = self.pool_key.borrow_mut();
-        if cached.is_none() {
-            *cached = self.request.borrow().url().and_then(PoolKey::from_url);
+        if let Some(key) = &*self.pool_key.borrow() {
+            return Some(key.clone());
         }
-        cached.clone()
+        let key = {
+            let request = self.request.borrow();
+            let url = request.url()?;
+            let state = self.state();
+            match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
+                Ok(route) => PoolKey::from_url(url, route),
+                Err(e) => {
+                    *self.route_error.borrow_mut() = Some(e);
+                    None
+                }
+            }
+        };
+        self.pool_key.borrow_mut().clone_from(&key);
+        key
+    }
+
+    /// The route of the current hop.
+    fn route(&self) -> Route {
+        self.key().map(|k| k.route).unwrap_or_default()
+    }
+
+    /// Starts the current hop: consults the cache, then queues the job for a connection.
+    /// Called for the first hop (inside `create_request`: failures are reported on a later
+    /// iteration) and for each redirect.
+    pub(crate) fn begin_hop(&self, first: bool) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        if self.key().is_none() {
+            let (error, message) = self
+                .route_error
+                .borrow_mut()
+                .take()
+                .unwrap_or((NetworkError::ProtocolUnknownError, "Invalid URL".to_owned()));
+            self.fail_soon(first, error, message);
+            return;
+        }
+        *self.revalidating.borrow_mut() = None;
+        let cache = self.state().and_then(|s| s.features.cache());
+        if let (Some(cache), true) = (cache, self.method() == Method::GET) {
+            let lookup = {
+                let request = self.request.borrow();
+                match request.url() {
+                    Some(url) => cache_glue::lookup(&cache, &request, url),
+                    None => Lookup::Network,
+                }
+            };
+            match lookup {
+                Lookup::Network => {}
+                Lookup::Revalidate(meta) => *self.revalidating.borrow_mut() = Some(meta),
+                Lookup::Serve(meta) => {
+                    // From the loop, as a network reply would: the application connects its
+                    // slots after `get()` returns.
+                    let job = me.clone();
+                    slotnet_core::AsObject::as_object(&self.reply)
+                        .invoke_later(move || job.serve_from_cache(meta));
+                    return;
+                }
+                Lookup::NotFound => {
+                    self.fail_soon(
+                        first,
+                        NetworkError::ContentNotFoundError,
+                        "The content was not found in the cache".into(),
+                    );
+                    return;
+                }
+            }
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            pool.enqueue(me);
+        }
+    }
+
+    /// Fails now, or on the next iteration when still inside `create_request`.
+    fn fail_soon(&self, later: bool, error: NetworkError, message: String) {
+        match (later, self.me.upgrade()) {
+            (true, Some(me)) => slotnet_core::AsObject::as_object(&self.reply)
+                .invoke_later(move || me.fail(error, message)),
+            _ => self.fail(error, message),
+        }
+    }
+
+    /// Whether certificate errors may be ignored for the current host (never for a known
+    /// HSTS host, RFC 6797 section 8.4).
+    pub(crate) fn may_ignore_ssl_errors(&self) -> bool {
+        let host = self.key().map(|k| k.host);
+        match (self.state(), host) {
+            (Some(state), Some(host)) => !state.features.is_hsts_host(&host),
+            _ => true,
+        }
+    }
+
+    /// The manager's `proxy_authentication_required` signal, for tunnels opened for this
+    /// job (they ask through the connector).
+    pub(crate) fn ask_proxy_credentials(
+        &self,
+        proxy: &slotnet_net::proxy::NetworkProxy,
+        realm: &str,
+    ) -> Option<Authenticator> {
+        let state = self.state()?;
+        let mut ask = Authenticator::new();
+        ask.set_realm(realm);
+        let handle = Rc::new(RefCell::new(ask));
+        state
+            .features
+            .proxy_authentication_required
+            .emit((proxy.clone(), handle.clone()));
+        let answer = handle.borrow().clone();
+        Some(answer)
     }
 
     /// Whether the application ignored the certificate errors reported so far.
@@ -212,11 +367,13 @@ impl Job {
         *self.conn.borrow_mut() = Weak::<Conn>::new();
     }
 
-    /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`).
+    /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`);
+    /// never through a proxy.
     pub(crate) fn wants_http2_direct(&self) -> bool {
         self.request
             .borrow()
             .bool_attribute(Attribute::Http2Direct, false)
+            && self.route() == Route::Direct
     }
 
     /// Whether a failed attempt may be sent again on a new connection.
@@ -233,9 +390,14 @@ impl Job {
 
     /// Builds the request head for the current hop, with the headers Qt adds by default.
     pub(crate) fn build_head(&self) -> Option<(RequestHead, BodyLength)> {
+        let route = self.route();
         let request = self.request.borrow();
         let url = request.url()?;
-        let mut head = RequestHead::from_url(self.method(), url, TargetForm::Origin);
+        let form = match route {
+            Route::Forward(_) => TargetForm::Absolute,
+            _ => TargetForm::Origin,
+        };
+        let mut head = RequestHead::from_url(self.method(), url, form);
         let headers: &mut HeaderMap = &mut head.headers;
         for (name, value) in request.raw_header_pairs() {
             let (Ok(name), Ok(value)) = (
@@ -283,7 +445,85 @@ impl Job {
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         }
+        if let Some(state) = self.state() {
+            self.add_feature_headers(&state, &request, url, &route, &mut head);
+        }
         Some((head, length))
+    }
+
+    /// Cookies, credentials, proxy headers and cache validators for the current attempt.
+    fn add_feature_headers(
+        &self,
+        state: &ManagerState,
+        request: &NetworkRequest,
+        url: &Url,
+        route: &Route,
+        head: &mut RequestHead,
+    ) {
+        let features = &state.features;
+        let RequestHead {
+            method,
+            target,
+            headers,
+            ..
+        } = head;
+        let (method, target) = (method.as_str(), target.as_str());
+        if request.load_control(Attribute::CookieLoadControl) == LoadControl::Automatic {
+            if let Some(jar) = features.cookie_header(url) {
+                // Cookies the application set itself come first; Qt would replace them.
+                let value = match headers.get(http::header::COOKIE) {
+                    Some(own) => format!("{}; {jar}", String::from_utf8_lossy(own.as_bytes())),
+                    None => jar,
+                };
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(http::header::COOKIE, value);
+                }
+            }
+        }
+        let reuse = request.load_control(Attribute::AuthenticationReuse) == LoadControl::Automatic;
+        if !headers.contains_key(http::header::AUTHORIZATION) {
+            let value = self.server_auth.borrow_mut().authorization(
+                method,
+                target,
+                url.path(),
+                || AuthTarget::server(url),
+                &features.credentials.borrow(),
+                reuse,
+            );
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
+        }
+        if let Route::Forward(proxy) = route {
+            for (name, value) in proxy.raw_headers() {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    headers.insert(n, v);
+                }
+            }
+            if !headers.contains_key(http::header::PROXY_AUTHORIZATION) {
+                let value = self.proxy_auth.borrow_mut().authorization(
+                    method,
+                    target,
+                    "/",
+                    || Some(AuthTarget::proxy(proxy.host_name(), proxy.port())),
+                    &features.credentials.borrow(),
+                    reuse,
+                );
+                if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    headers.insert(http::header::PROXY_AUTHORIZATION, v);
+                }
+            }
+        }
+        if let Some(meta) = &*self.revalidating.borrow() {
+            for (name, value) in crate::cache::freshness::validators(meta).iter() {
+                if !headers.contains_key(name) {
+                    headers.insert(name.clone(), value.clone());
+                }
+            }
+        }
     }
 
     /// Takes the next piece of the body to send (at most `max` bytes).
@@ -307,10 +547,34 @@ impl Job {
             return BodyAction::Stop;
         }
         let url = self.url();
+        let state = self.state();
+        if let (Some(state), Some(url)) = (&state, &url) {
+            self.learn_from_head(state, status, url, &headers);
+            if self.is_done() {
+                return BodyAction::Stop;
+            }
+            if let Some(action) = self.answer_challenge(state, status, url, &headers) {
+                return action;
+            }
+            if let Some(action) = self.not_modified(state, status, &headers) {
+                return action;
+            }
+        }
         let location = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("location"))
             .map(|(_, v)| v.clone());
+        let redirect_target = match (&url, &location) {
+            (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
+                url.join(location).ok()
+            }
+            _ => None,
+        };
+        // A redirect to a known HSTS host goes to its https URL (RFC 6797 8.3).
+        let upgraded = redirect_target
+            .as_ref()
+            .and_then(|t| state.as_ref().and_then(|s| s.features.hsts_upgrade(t)));
+        let location = upgraded.as_ref().map(|u| u.to_string()).or(location);
         let max = self.request.borrow().maximum_redirects_allowed();
         let decision = match &url {
             Some(url) => redirect::decide(
@@ -328,13 +592,10 @@ impl Job {
             self.reply
                 .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
         }
-        let redirect_target = match (&url, &location) {
-            (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
-                url.join(location).ok()
-            }
-            _ => None,
-        };
         let content_length = self.prepare_decoder(&headers, content_length);
+        if let (Redirect::No, Some(state), Some(url)) = (&decision, &state, &url) {
+            self.start_cache_entry(state, url, status, reason, &headers);
+        }
         self.reply
             .deliver_head(status, reason, headers, content_length, redirect_target);
         match decision {
@@ -352,7 +613,7 @@ impl Job {
                 method,
                 keep_body,
             } => {
-                *self.next_hop.borrow_mut() = Some(NextHop {
+                *self.next_hop.borrow_mut() = Some(Next::Redirect {
                     url: url.clone(),
                     method,
                     keep_body,
@@ -367,7 +628,7 @@ impl Job {
                 keep_body,
             } => {
                 self.allowed.set(false);
-                *self.next_hop.borrow_mut() = Some(NextHop {
+                *self.next_hop.borrow_mut() = Some(Next::Redirect {
                     url: url.clone(),
                     method,
                     keep_body,
@@ -388,6 +649,186 @@ impl Job {
                 BodyAction::Stop
             }
         }
+    }
+
+    /// What every response teaches the manager, whatever follows: cookies (Qt stores those
+    /// of redirects and 401s too), HSTS policies, and whether credentials worked.
+    fn learn_from_head(
+        &self,
+        state: &ManagerState,
+        status: u16,
+        url: &Url,
+        headers: &[(String, String)],
+    ) {
+        let features = &state.features;
+        let save_cookies = self
+            .request
+            .borrow()
+            .load_control(Attribute::CookieSaveControl)
+            == LoadControl::Automatic;
+        if save_cookies && headers.iter().any(|(n, _)| is(n, "set-cookie")) {
+            let values = headers
+                .iter()
+                .filter(|(n, _)| is(n, "set-cookie"))
+                .map(|(_, v)| v.as_str());
+            features.store_cookies(url, values);
+        }
+        // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
+        if url.scheme() == "https" && !self.ssl_ignored.get() && features.hsts_enabled.get() {
+            let sts = headers
+                .iter()
+                .find(|(n, _)| is(n, "strict-transport-security"));
+            if let (Some((_, value)), Some(host)) = (sts, url.host_str()) {
+                features.hsts_header(host, value);
+            }
+        }
+        if status != 401 {
+            self.server_auth
+                .borrow_mut()
+                .succeeded(&mut features.credentials.borrow_mut(), url.path());
+        }
+        if status != 407 {
+            self.proxy_auth
+                .borrow_mut()
+                .succeeded(&mut features.credentials.borrow_mut(), "/");
+        }
+        if features.cache.borrow().is_some() {
+            self.reply
+                .set_attribute(Attribute::SourceIsFromCache, false);
+        }
+    }
+
+    /// A 401 (or a 407 from a forward proxy) with a challenge: find credentials and send the
+    /// request again without showing the response (Qt emits no `metaDataChanged` for it),
+    /// or give up and deliver it. `None` when the response is not a challenge to answer.
+    fn answer_challenge(
+        &self,
+        state: &ManagerState,
+        status: u16,
+        url: &Url,
+        headers: &[(String, String)],
+    ) -> Option<BodyAction> {
+        let route = self.route();
+        let (side, field) = match (status, &route) {
+            (401, _) => (Side::Server, "www-authenticate"),
+            (407, Route::Forward(_)) => (Side::Proxy, "proxy-authenticate"),
+            _ => return None,
+        };
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| is(n, field))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        let reuse = self
+            .request
+            .borrow()
+            .load_control(Attribute::AuthenticationReuse)
+            == LoadControl::Automatic;
+        let features = &state.features;
+        let (space, target, own) = match (side, route.proxy()) {
+            (Side::Proxy, Some(proxy)) => (
+                &self.proxy_auth,
+                AuthTarget::proxy(proxy.host_name(), proxy.port()),
+                (!proxy.user().is_empty())
+                    .then(|| Authenticator::with_credentials(proxy.user(), proxy.password())),
+            ),
+            _ => (
+                &self.server_auth,
+                AuthTarget::server(url)?,
+                url_credentials(url),
+            ),
+        };
+        let step = space.borrow_mut().challenged(
+            &values,
+            target,
+            own,
+            &mut features.credentials.borrow_mut(),
+            reuse,
+        );
+        let step = match step {
+            Step::Ask(ask) => {
+                let handle = Rc::new(RefCell::new(ask));
+                match (side, route.proxy()) {
+                    (Side::Proxy, Some(proxy)) => features
+                        .proxy_authentication_required
+                        .emit((proxy.clone(), handle.clone())),
+                    _ => features
+                        .authentication_required
+                        .emit((self.reply, handle.clone())),
+                }
+                if self.is_done() {
+                    return Some(BodyAction::Stop); // the slot aborted the reply
+                }
+                let answer = handle.borrow().clone();
+                space.borrow_mut().answered(&answer)
+            }
+            other => other,
+        };
+        match step {
+            Step::Resend => {
+                *self.next_hop.borrow_mut() = Some(Next::Resend);
+                Some(BodyAction::Discard)
+            }
+            _ => None,
+        }
+    }
+
+    /// A 304 answering a revalidation: the cached entry, refreshed, is the response.
+    fn not_modified(
+        &self,
+        state: &ManagerState,
+        status: u16,
+        headers: &[(String, String)],
+    ) -> Option<BodyAction> {
+        let meta = self.revalidating.borrow_mut().take()?;
+        if status != 304 {
+            return None;
+        }
+        let cache = state.features.cache()?;
+        let received =
+            cache_glue::header_map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let merged = meta.merged_with_not_modified(&received, SystemTime::now());
+        cache.borrow_mut().update_meta_data(&merged);
+        *self.next_hop.borrow_mut() = Some(Next::FromCache(merged));
+        Some(BodyAction::Discard)
+    }
+
+    /// Starts writing the response into the cache when it may be stored; a successful
+    /// unsafe method (POST, PUT, DELETE) invalidates the URL's entry instead (RFC 9111 4.4).
+    fn start_cache_entry(
+        &self,
+        state: &ManagerState,
+        url: &Url,
+        status: u16,
+        reason: &str,
+        headers: &[(String, String)],
+    ) {
+        *self.cache_writer.borrow_mut() = None;
+        let Some(cache) = state.features.cache() else {
+            return;
+        };
+        let method = self.method();
+        if method != Method::GET {
+            if method != Method::HEAD && status < 400 {
+                cache.borrow_mut().remove(url);
+            }
+            return;
+        }
+        let decoded = self.decoder.borrow().is_some();
+        let writer = cache_glue::start_entry(
+            &cache,
+            &self.request.borrow(),
+            &method,
+            url,
+            status,
+            reason,
+            headers,
+            decoded,
+        );
+        *self.cache_writer.borrow_mut() = writer;
     }
 
     /// Sets up decoding of the response's Content-Encoding; returns the length to report as
@@ -432,7 +873,7 @@ impl Job {
         let mut guard = self.decoder.borrow_mut();
         let Some(decoder) = guard.as_mut() else {
             drop(guard);
-            self.reply.deliver_data(data);
+            self.deliver(data);
             return !self.is_done();
         };
         let mut pieces = Vec::new();
@@ -455,7 +896,7 @@ impl Job {
         };
         drop(guard);
         for piece in pieces {
-            self.reply.deliver_data(piece);
+            self.deliver(piece);
         }
         if let Err(e) = result {
             self.fail(
@@ -467,15 +908,36 @@ impl Job {
         !self.is_done()
     }
 
+    /// Hands (decoded) body data to the reply, and to the cache entry being written.
+    fn deliver(&self, data: Bytes) {
+        {
+            let mut writer = self.cache_writer.borrow_mut();
+            if writer.is_some() {
+                cache_glue::write_piece(&mut writer, &data);
+            }
+        }
+        self.reply.deliver_data(data);
+    }
+
     /// The current hop's response is complete (the connection was already released).
     pub(crate) fn on_end(&self) {
         if self.is_done() {
             return;
         }
-        let hop = self.next_hop.borrow().as_ref().map(|h| h.needs_permission);
-        match hop {
-            Some(true) if !self.allowed.get() => self.parked.set(true),
-            Some(_) => self.take_next_hop(),
+        let parked = matches!(
+            &*self.next_hop.borrow(),
+            Some(Next::Redirect {
+                needs_permission: true,
+                ..
+            })
+        ) && !self.allowed.get();
+        if parked {
+            self.parked.set(true);
+            return;
+        }
+        let next = self.next_hop.borrow_mut().take();
+        match next {
+            Some(next) => self.take_next(next),
             None => {
                 let decoded = self.decoder.borrow_mut().take().map(|d| d.finish());
                 if let Some(Err(e)) = decoded {
@@ -485,6 +947,7 @@ impl Job {
                     );
                     return;
                 }
+                self.commit_cache_entry();
                 let (error, message) = self
                     .status_error
                     .borrow_mut()
@@ -495,26 +958,53 @@ impl Job {
         }
     }
 
-    fn take_next_hop(&self) {
-        let Some(hop) = self.next_hop.borrow_mut().take() else {
-            return;
-        };
+    /// The whole body was received: the cache entry becomes visible.
+    fn commit_cache_entry(&self) {
+        let writer = self.cache_writer.borrow_mut().take();
+        if let (Some(writer), Some(cache)) = (writer, self.state().and_then(|s| s.features.cache()))
+        {
+            cache.borrow_mut().insert(writer);
+        }
+    }
+
+    fn take_next(&self, next: Next) {
         self.parked.set(false);
-        self.redirects.set(self.redirects.get() + 1);
-        *self.method.borrow_mut() = hop.method;
-        let body = if hop.keep_body {
+        *self.cache_writer.borrow_mut() = None;
+        *self.decoder.borrow_mut() = None;
+        match next {
+            Next::Redirect {
+                url,
+                method,
+                keep_body,
+                ..
+            } => self.follow_redirect(url, method, keep_body),
+            Next::Resend => {
+                if self.restore_body(true) {
+                    if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
+                        pool.enqueue(me);
+                    }
+                }
+            }
+            Next::FromCache(meta) => self.serve_from_cache(meta),
+        }
+    }
+
+    /// Sets up the body for the next attempt; false (and the job failed) when it must be
+    /// sent again but cannot be read again.
+    fn restore_body(&self, keep_body: bool) -> bool {
+        let body = if keep_body {
             self.replay.borrow().as_ref().and_then(RequestBody::replay)
         } else {
             None
         };
         match body {
             Some(b) => *self.body.borrow_mut() = b,
-            None if hop.keep_body && self.replay.borrow().is_none() => {
+            None if keep_body && self.replay.borrow().is_none() => {
                 self.fail(
                     NetworkError::ContentReSendError,
                     "Need to resend, but the body cannot be read again".into(),
                 );
-                return;
+                return false;
             }
             None => {
                 *self.body.borrow_mut() = RequestBody::Empty;
@@ -523,12 +1013,96 @@ impl Job {
                 self.request.borrow_mut().remove_header("content-length");
             }
         }
-        self.request.borrow_mut().set_url(hop.url.clone());
+        true
+    }
+
+    fn follow_redirect(&self, url: Url, method: String, keep_body: bool) {
+        self.redirects.set(self.redirects.get() + 1);
+        *self.method.borrow_mut() = method;
+        if !self.restore_body(keep_body) {
+            return;
+        }
+        let same_server = self
+            .url()
+            .is_some_and(|old| AuthTarget::server(&old) == AuthTarget::server(&url));
+        if !same_server {
+            // Credentials answer one server's challenge: never sent to another.
+            self.server_auth.borrow_mut().reset();
+        }
+        self.request.borrow_mut().set_url(url.clone());
         *self.pool_key.borrow_mut() = None;
-        let url = hop.url;
         self.reply.update_request(|r| r.set_url(url));
-        if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
-            pool.enqueue(me);
+        self.begin_hop(false);
+    }
+
+    /// Serves a cached entry: the response head, then the body piece by piece as the reply's
+    /// buffer allows.
+    fn serve_from_cache(&self, meta: NetworkCacheMetaData) {
+        if self.is_done() {
+            return;
+        }
+        let cache = self.state().and_then(|s| s.features.cache());
+        let reader = match (&cache, meta.url()) {
+            (Some(cache), Some(url)) => cache.borrow_mut().data(url),
+            _ => None,
+        };
+        let Some(reader) = reader else {
+            // The entry vanished or was damaged: the network it is, unless forbidden.
+            if self.request.borrow().cache_load_control() == crate::CacheLoadControl::AlwaysCache {
+                self.fail(
+                    NetworkError::ContentNotFoundError,
+                    "The content was not found in the cache".into(),
+                );
+            } else if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
+                pool.enqueue(me);
+            }
+            return;
+        };
+        self.detach();
+        *self.cache_reader.borrow_mut() = Some(reader);
+        let (status, reason, headers, length) = cache_glue::cached_head(&meta);
+        self.reply.set_attribute(Attribute::SourceIsFromCache, true);
+        if meta.url().is_some_and(|u| u.scheme() == "https") {
+            self.reply
+                .set_attribute(Attribute::ConnectionEncrypted, true);
+        }
+        let error = NetworkError::from_http_status(status);
+        if error != NetworkError::NoError {
+            let shown = meta.url().map(|u| u.to_string()).unwrap_or_default();
+            *self.status_error.borrow_mut() =
+                Some((error, http_status_error_string(&shown, &reason)));
+        }
+        self.reply
+            .deliver_head(status, &reason, headers, length, None);
+        self.pump_cache();
+    }
+
+    /// Delivers the cached body while the reply has room; ends the reply at its end.
+    fn pump_cache(&self) {
+        loop {
+            if self.is_done() || !self.reply.wants_data() {
+                return; // resumed by `resume_reading`
+            }
+            let piece = {
+                let mut reader = self.cache_reader.borrow_mut();
+                let Some(reader) = reader.as_mut() else {
+                    return;
+                };
+                cache_glue::read_piece(reader.as_mut())
+            };
+            match piece {
+                Some(data) => self.reply.deliver_data(data),
+                None => {
+                    *self.cache_reader.borrow_mut() = None;
+                    let (error, message) = self
+                        .status_error
+                        .borrow_mut()
+                        .take()
+                        .unwrap_or((NetworkError::NoError, String::new()));
+                    self.finish(error, message);
+                    return;
+                }
+            }
         }
     }
 
@@ -571,6 +1145,10 @@ impl ReplyBackend for Job {
     }
 
     fn resume_reading(&self) {
+        if self.cache_reader.borrow().is_some() {
+            self.pump_cache();
+            return;
+        }
         let conn = self.conn.borrow().upgrade();
         if let Some(conn) = conn {
             conn.resume();
@@ -580,7 +1158,15 @@ impl ReplyBackend for Job {
     fn redirect_allowed(&self) {
         self.allowed.set(true);
         if self.parked.get() {
-            self.take_next_hop();
+            let next = self.next_hop.borrow_mut().take();
+            if let Some(next) = next {
+                self.take_next(next);
+            }
         }
     }
+}
+
+/// Header names compare without regard to case.
+fn is(name: &str, wanted: &str) -> bool {
+    name.eq_ignore_ascii_case(wanted)
 }

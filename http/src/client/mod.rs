@@ -2,10 +2,14 @@
 //! connections driving the sans-IO codec, and the per-reply jobs (redirects, retries).
 
 // pub(crate): the HTTP/2 engine (crate::h2) carries jobs too.
+mod auth;
+mod cache;
 pub(crate) mod conn;
+pub(crate) mod features;
 pub(crate) mod job;
 pub(crate) mod pool;
 mod redirect;
+pub(crate) mod route;
 
 use std::rc::Rc;
 
@@ -37,7 +41,7 @@ impl Transport for HttpTransport {
         body: RequestBody,
     ) {
         let job = Job::new(manager, &self.pool, reply, operation, verb, request, body);
-        self.pool.enqueue(job);
+        job.begin_hop(true);
     }
 
     fn clear_connection_cache(&self) {

@@ -10,6 +10,7 @@ use url::Url;
 
 use super::conn::Conn;
 use super::job::Job;
+use super::route::Route;
 use crate::h2::glue::H2Pool;
 use crate::manager::NetworkAccessManager;
 use crate::request::Priority;
@@ -19,16 +20,18 @@ pub(crate) const MAX_CONNECTIONS_PER_HOST: usize = 6;
 /// How long an idle connection is kept (Qt's default connection cache expiry).
 pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
 
-/// Where a connection goes: scheme, host and port.
+/// Where a connection goes: scheme, host and port, and the way there (connections through
+/// different proxies are never shared).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PoolKey {
     pub scheme: String,
     pub host: String,
     pub port: u16,
+    pub route: Route,
 }
 
 impl PoolKey {
-    pub(crate) fn from_url(url: &Url) -> Option<PoolKey> {
+    pub(crate) fn from_url(url: &Url, route: Route) -> Option<PoolKey> {
         Some(PoolKey {
             scheme: url.scheme().to_owned(),
             host: url
@@ -36,6 +39,7 @@ impl PoolKey {
                 .trim_matches(|c| c == '[' || c == ']')
                 .to_owned(),
             port: url.port_or_known_default()?,
+            route,
         })
     }
 }

@@ -193,7 +193,42 @@ pub fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, &str)], b
 /// Runs the loop until `reply` finishes (at most 20 s), tracing every signal; returns the
 /// trace lines and the body read in `finished`.
 pub fn run_traced(manager: &NetworkAccessManager, reply: NetworkReply) -> (Vec<String>, Vec<u8>) {
+    run_with_trace(manager, reply, SignalTrace::new())
+}
+
+/// `run_traced`, with the manager's authentication signals in the trace as
+/// `slotnet-fetch --trace` prints them (`manager.authenticationRequired(REALM)`).
+pub fn run_traced_auth(
+    manager: &NetworkAccessManager,
+    reply: NetworkReply,
+) -> (Vec<String>, Vec<u8>) {
     let trace = SignalTrace::new();
+    let t = trace.clone();
+    manager.authentication_required().connect(move |(r, auth)| {
+        if *r == reply {
+            t.push(format!(
+                "manager.authenticationRequired({})",
+                auth.borrow().realm()
+            ));
+        }
+    });
+    let t = trace.clone();
+    manager
+        .proxy_authentication_required()
+        .connect(move |(_proxy, auth)| {
+            t.push(format!(
+                "manager.proxyAuthenticationRequired({})",
+                auth.borrow().realm()
+            ));
+        });
+    run_with_trace(manager, reply, trace)
+}
+
+fn run_with_trace(
+    manager: &NetworkAccessManager,
+    reply: NetworkReply,
+    trace: SignalTrace,
+) -> (Vec<String>, Vec<u8>) {
     trace.watch_manager(manager, reply);
     trace.watch_reply(reply);
     let body = Rc::new(RefCell::new(Vec::new()));
