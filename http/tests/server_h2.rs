@@ -368,6 +368,39 @@ fn shutdown_sends_goaway_and_finishes_streams_in_flight() {
     assert_eq!(m.connections_opened(), 1);
 }
 
+#[test]
+fn oversized_heads_get_414_and_431() {
+    let config = HttpServerConfiguration {
+        max_url_size: 100,
+        max_header_count: 20,
+        ..h2c()
+    };
+    let (server, _, _) = start(config);
+    let m = NetworkAccessManager::new();
+    let long = m.get(request(&server, &format!("/{}", "a".repeat(200))));
+    let mut many = request(&server, "/");
+    for i in 0..30 {
+        many.set_raw_header(&format!("x-field-{i}"), "v");
+    }
+    let many = m.get(many);
+    let fine = m.get(request(&server, "/"));
+    run_all(&[long, many, fine]);
+    assert_eq!(long.status_code(), Some(414));
+    assert_eq!(many.status_code(), Some(431));
+    assert_ok(fine);
+    assert_eq!(m.connections_opened(), 1);
+}
+
+#[test]
+fn a_dropped_responder_answers_500() {
+    let (server, _, _) = start(h2c());
+    let m = NetworkAccessManager::new();
+    let reply = m.get(request(&server, "/drop"));
+    run_all(&[reply]);
+    assert!(used_h2(reply));
+    assert_eq!(reply.status_code(), Some(500));
+}
+
 // ----- raw frames -------------------------------------------------------------------------
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -488,6 +521,70 @@ fn a_preface_split_across_reads_is_recognised() {
     }
     assert_eq!(status, Some(0x88));
     assert_eq!(body, b"hello");
+}
+
+#[test]
+fn a_body_growing_past_the_limit_gets_413_and_the_stream_is_closed() {
+    let config = HttpServerConfiguration {
+        max_body_size: 20_000,
+        ..h2c()
+    };
+    let (server, _, _) = start(config);
+    let mut s = connect(&server);
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    // POST /echo without a length, then DATA past the limit.
+    let mut block = vec![0x83, 0x86, 0x04, 5];
+    block.extend_from_slice(b"/echo");
+    block.extend([0x01, 9]);
+    block.extend_from_slice(b"localhost");
+    out.extend(frame(HEADERS, END_HEADERS, 1, &block));
+    for _ in 0..3 {
+        out.extend(frame(DATA, 0, 1, &[b'x'; 10_000]));
+    }
+    s.write_all(&out).unwrap();
+    let mut status = None;
+    let mut reset = None;
+    while let Some(f) = read_frame(&mut s) {
+        match f.kind {
+            HEADERS if f.stream == 1 => status = Some(f.payload),
+            RST_STREAM if f.stream == 1 => {
+                reset = Some(u32::from_be_bytes(f.payload[..4].try_into().unwrap()));
+                break;
+            }
+            _ => {}
+        }
+    }
+    // `:status 413` is not in the static table: h2 sends it as a literal (0x48: indexed
+    // name `:status`) with the digits Huffman-coded (0x83: 3 bytes, `413`).
+    let status = status.expect("a response head");
+    assert!(
+        status.starts_with(&[0x48, 0x83, 0x68, 0x2c, 0xff]),
+        "{status:x?}"
+    );
+    // The rest of the body is refused with RST_STREAM(NO_ERROR) (RFC 9113, 8.1).
+    assert_eq!(reset, Some(0));
+}
+
+#[test]
+fn idle_connections_get_a_goaway() {
+    let config = HttpServerConfiguration {
+        keep_alive_timeout: Duration::from_millis(200),
+        ..h2c()
+    };
+    let (server, _, _) = start(config);
+    let mut s = connect(&server);
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    out.extend(get(1, "/"));
+    s.write_all(&out).unwrap();
+    // Frames are read (and SETTINGS left unacknowledged) until the server closes.
+    let codes = goaways_until_closed(&mut s);
+    assert_eq!(
+        codes.first(),
+        Some(&0),
+        "GOAWAY(NO_ERROR) expected, got {codes:?}"
+    );
 }
 
 #[test]
