@@ -13,6 +13,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use slotnet_core::EventLoop;
+use slotnet_http::cache::NetworkDiskCache;
+use slotnet_http::cookies::NetworkCookieJar;
+use slotnet_http::net::proxy::parse_proxy_url;
 use slotnet_http::trace::SignalTrace;
 use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest, RedirectPolicy,
@@ -132,17 +135,78 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     if o.urls.is_empty() {
         return Err("no URL given".into());
     }
-    let unsupported = [
-        (o.user.is_some(), "--user"),
-        (o.proxy.is_some(), "--proxy"),
-        (o.proxy_user.is_some(), "--proxy-user"),
-        (o.cookie_jar.is_some(), "--cookie-jar"),
-        (o.cache.is_some(), "--cache"),
-    ];
-    if let Some((_, flag)) = unsupported.iter().find(|(set, _)| *set) {
-        return Err(format!("{flag} is not supported by this build yet"));
+    for (flag, value) in [("--user", &o.user), ("--proxy-user", &o.proxy_user)] {
+        if value.as_deref().is_some_and(|v| !v.contains(':')) {
+            return Err(format!("{flag} expects USER:PASS"));
+        }
+    }
+    if let Some(proxy) = &o.proxy {
+        if parse_proxy_url(proxy).is_none() {
+            return Err(format!(
+                "bad --proxy {proxy:?}: expected http://host:port or socks5://host:port"
+            ));
+        }
     }
     Ok(o)
+}
+
+/// `USER:PASS` split at the first colon (the password may contain colons).
+fn credentials(value: &str) -> (String, String) {
+    let (user, password) = value.split_once(':').unwrap_or((value, ""));
+    (user.to_owned(), password.to_owned())
+}
+
+/// Applies `-u`, `--proxy`, `--proxy-user`, `--cookie-jar` and `--cache` to the manager.
+/// Returns the cookie jar to save at the end, if any.
+fn configure_features(
+    manager: &NetworkAccessManager,
+    opts: &Options,
+) -> Result<Option<Rc<RefCell<NetworkCookieJar>>>, String> {
+    if let Some(user) = &opts.user {
+        // Answer every prompt with the same credentials, as qnam_trace does: a server that
+        // rejects them is asked twice, then Qt (and slotnet) give up.
+        let (user, password) = credentials(user);
+        manager
+            .authentication_required()
+            .connect(move |(_reply, auth)| {
+                let mut auth = auth.borrow_mut();
+                auth.set_user(user.clone());
+                auth.set_password(password.clone());
+            });
+    }
+    if let Some(proxy) = &opts.proxy {
+        // Checked in parse_args.
+        if let Some(proxy) = parse_proxy_url(proxy) {
+            manager.set_proxy(proxy);
+        }
+    }
+    if let Some(user) = &opts.proxy_user {
+        let (user, password) = credentials(user);
+        manager
+            .proxy_authentication_required()
+            .connect(move |(_proxy, auth)| {
+                let mut auth = auth.borrow_mut();
+                auth.set_user(user.clone());
+                auth.set_password(password.clone());
+            });
+    }
+    if let Some(dir) = &opts.cache {
+        let cache =
+            NetworkDiskCache::new(dir).map_err(|e| format!("cannot use cache {dir}: {e}"))?;
+        manager.set_cache(Some(Box::new(cache)));
+    }
+    let Some(path) = &opts.cookie_jar else {
+        return Ok(None);
+    };
+    let mut jar = NetworkCookieJar::new();
+    match jar.load(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read cookie jar {path}: {e}")),
+    }
+    let jar = Rc::new(RefCell::new(jar));
+    manager.set_cookie_jar(jar.clone());
+    Ok(Some(jar))
 }
 
 /// Where bodies go: stdout or a file, in URL order.
@@ -297,6 +361,17 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
         };
         let t = SignalTrace::with_sink(move |line| eprintln!("{prefix}{line}"));
         t.watch_manager(&run.manager, reply);
+        let auth = t.clone();
+        run.manager
+            .authentication_required()
+            .connect(move |(r, authenticator)| {
+                if *r == reply {
+                    auth.push(format!(
+                        "manager.authenticationRequired({})",
+                        authenticator.borrow().realm()
+                    ));
+                }
+            });
         t.watch_reply(reply);
         Some(t)
     } else {
@@ -530,6 +605,24 @@ fn main() -> ExitCode {
     if let Some(t) = opts.timeout {
         manager.set_transfer_timeout(Some(t));
     }
+    let jar = match configure_features(&manager, &opts) {
+        Ok(jar) => jar,
+        Err(e) => {
+            eprintln!("slotnet-fetch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.trace {
+        // The proxy's question concerns a connection, not one reply: no index prefix.
+        manager
+            .proxy_authentication_required()
+            .connect(|(_proxy, auth)| {
+                eprintln!(
+                    "manager.proxyAuthenticationRequired({})",
+                    auth.borrow().realm()
+                )
+            });
+    }
     let run = Rc::new(Run {
         opts,
         manager,
@@ -565,6 +658,11 @@ fn main() -> ExitCode {
     }
     if let Sink::Stdout(s) = &mut *run.sink.borrow_mut() {
         let _ = s.flush();
+    }
+    if let (Some(jar), Some(path)) = (jar, &run.opts.cookie_jar) {
+        if let Err(e) = jar.borrow().save(path) {
+            eprintln!("slotnet-fetch: cannot save cookie jar {path}: {e}");
+        }
     }
     if run.errors.get() == 0 {
         ExitCode::SUCCESS

@@ -328,22 +328,18 @@ impl Conn {
     }
 
     fn on_tunnel_failed(&self, error: SocketError) {
+        let mut message = String::new();
         if let Some(connector) = self.connector.take() {
+            message = connector.error_string();
             connector.delete_later();
         }
         if self.state.get() == ConnState::Closed {
             return;
         }
-        let message = self
-            .connector_error_string()
-            .unwrap_or_else(|| format!("{error:?}"));
+        if message.is_empty() {
+            message = format!("{error:?}");
+        }
         self.fail_and_close(network_error_for(error), message);
-    }
-
-    fn connector_error_string(&self) -> Option<String> {
-        let socket = self.socket.get();
-        let text = socket.io().error_string();
-        (!text.is_empty()).then_some(text)
     }
 
     /// TLS is up: tell the reply (Qt's `encrypted`), then send, or hand the connection to
