@@ -4,7 +4,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN="$REPO/run/bench"
-QT="$REPO/../shared/anchors/qt"
+QT="${QT_ANCHORS:-$REPO/../shared/anchors/qt}"
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PIDS=()
