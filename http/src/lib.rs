@@ -4,29 +4,29 @@
 //! HTTP/1.1 and HTTP/2 engines, the HTTP server and the legacy `Http` (QHttp) API.
 #![warn(missing_docs)]
 
-mod body;
-mod client;
-mod error;
-mod local;
-mod manager;
-mod reply;
-pub mod trace;
-pub mod cache;
-pub mod decode;
 pub mod auth;
+mod body;
+pub mod cache;
+mod client;
 pub mod cookies;
+pub mod decode;
+mod error;
 pub mod h1;
 pub mod h2;
 pub mod hsts;
 pub mod legacy;
+mod local;
+mod manager;
 pub mod multipart;
-pub mod server;
+mod reply;
 mod request;
+pub mod server;
+pub mod trace;
 
 pub use body::RequestBody;
+pub use error::{http_status_error_string, NetworkError};
 pub use manager::{CreateRequestHook, NetworkAccessManager};
 pub use reply::{NetworkReply, Operation};
-pub use error::{http_status_error_string, NetworkError};
 pub use request::{
     format_http_date, httpdate_parse, Attribute, AttributeValue, CacheLoadControl, HeaderValue,
     KnownHeader, LoadControl, NetworkRequest, Priority, RedirectPolicy,
