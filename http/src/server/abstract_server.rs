@@ -573,6 +573,10 @@ impl AbstractHttpServer {
     /// Serves one already-connected stream of any transport (a TLS socket once its
     /// handshake is done, a socket accepted elsewhere, a socket pair in a test). The socket
     /// becomes a child of this server. Ignored while shutting down (the socket is closed).
+    ///
+    /// An [`SslSocket`] whose handshake negotiated `h2` (ALPN) is served as HTTP/2; a plain
+    /// stream as HTTP/1.1, or as HTTP/2 if [`HttpServerConfiguration::h2c`] is set and it
+    /// opens with the HTTP/2 client preface.
     pub fn add_connection<S: AbstractSocket + 'static>(&self, socket: S, info: ConnectionInfo) {
         // A TLS socket that negotiated "h2" speaks HTTP/2 from its first byte.
         let h2 = (&socket as &dyn Any)
