@@ -418,3 +418,18 @@ fn digest_with_a_stale_nonce_is_retried_without_asking() {
     assert_eq!(reply.error(), NetworkError::AuthenticationRequiredError);
     assert_eq!(prompts.get(), 2);
 }
+
+#[test]
+fn an_authorization_header_of_the_application_is_left_alone() {
+    let server = basic_server(b"denied");
+    let m = NetworkAccessManager::new();
+    let prompts = answer(&m, "user", "passwd");
+    let mut req = NetworkRequest::from_url_str(&server.url("/basic-auth/user/passwd"));
+    req.set_raw_header("Authorization", "Basic bm9ib2R5Om5vdGhpbmc=");
+    let reply = m.get(req);
+    run_all(&[reply]);
+    assert_eq!(reply.error(), NetworkError::AuthenticationRequiredError);
+    assert_eq!(reply.read_all(), b"denied");
+    assert_eq!(prompts.get(), 0);
+    assert_eq!(server.seen().len(), 1);
+}

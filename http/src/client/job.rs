@@ -46,6 +46,8 @@ impl Carrier for Conn {
 
 /// Largest piece of decoded body handed to the reply at once.
 const DECODE_PIECE: usize = 64 * 1024;
+/// At most this many challenges are answered for one reply.
+const MAX_AUTH_ROUNDS: u32 = 16;
 
 /// What the connection should do with the body that follows a head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +120,8 @@ pub(crate) struct Job {
     /// Authentication towards the server and towards a forward proxy.
     server_auth: RefCell<SpaceAuth>,
     proxy_auth: RefCell<SpaceAuth>,
+    /// Challenges answered so far.
+    auth_rounds: Cell<u32>,
     /// The cache entry being written from the current response.
     cache_writer: RefCell<Option<CacheWriter>>,
     /// The cached entry the current attempt revalidates (a 304 serves it).
@@ -167,6 +171,7 @@ impl Job {
             decoder: RefCell::new(None),
             server_auth: RefCell::new(SpaceAuth::default()),
             proxy_auth: RefCell::new(SpaceAuth::default()),
+            auth_rounds: Cell::new(0),
             cache_writer: RefCell::new(None),
             revalidating: RefCell::new(None),
             cache_reader: RefCell::new(None),
@@ -214,9 +219,16 @@ impl Job {
         key
     }
 
-    /// The route of the current hop.
+    /// The route of the current hop (cloning `Route::Direct` allocates nothing).
     fn route(&self) -> Route {
-        self.key().map(|k| k.route).unwrap_or_default()
+        if self.pool_key.borrow().is_none() {
+            self.key();
+        }
+        self.pool_key
+            .borrow()
+            .as_ref()
+            .map(|k| k.route.clone())
+            .unwrap_or_default()
     }
 
     /// Starts the current hop: consults the cache, then queues the job for a connection.
@@ -708,12 +720,23 @@ impl Job {
         url: &Url,
         headers: &[(String, String)],
     ) -> Option<BodyAction> {
+        if status != 401 && status != 407 {
+            return None;
+        }
         let route = self.route();
         let (side, field) = match (status, &route) {
             (401, _) => (Side::Server, "www-authenticate"),
             (407, Route::Forward(_)) => (Side::Proxy, "proxy-authenticate"),
             _ => return None,
         };
+        let own_header = match side {
+            Side::Server => "authorization",
+            Side::Proxy => "proxy-authorization",
+        };
+        if self.request.borrow().has_raw_header(own_header) {
+            // The application answers challenges itself: its 401/407 is the response.
+            return None;
+        }
         let values: Vec<&str> = headers
             .iter()
             .filter(|(n, _)| is(n, field))
@@ -722,6 +745,11 @@ impl Job {
         if values.is_empty() {
             return None;
         }
+        let rounds = self.auth_rounds.get() + 1;
+        if rounds > MAX_AUTH_ROUNDS {
+            return None; // a server (or slot) going round in circles
+        }
+        self.auth_rounds.set(rounds);
         let reuse = self
             .request
             .borrow()
@@ -1115,6 +1143,9 @@ impl Job {
         if self.done.replace(true) {
             return;
         }
+        // An entry still being written is abandoned (a complete one was committed).
+        *self.cache_writer.borrow_mut() = None;
+        *self.cache_reader.borrow_mut() = None;
         self.detach();
         self.reply.finish(error, message);
     }
@@ -1124,6 +1155,8 @@ impl Job {
         if self.done.replace(true) {
             return;
         }
+        *self.cache_writer.borrow_mut() = None;
+        *self.cache_reader.borrow_mut() = None;
         let conn = self.conn.borrow().upgrade();
         self.detach();
         if let Some(conn) = conn {
