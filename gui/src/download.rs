@@ -48,6 +48,7 @@ impl Download {
     ) -> Download {
         let name = gtk::Label::builder()
             .label(url)
+            .tooltip_text(url)
             .xalign(0.0)
             .ellipsize(EllipsizeMode::Middle)
             .width_chars(28)

@@ -13,6 +13,7 @@
 //! [`SlotnetDriver::kick`] afterwards so the timeout is recomputed.
 
 use std::cell::RefCell;
+use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -49,19 +50,14 @@ impl SlotnetDriver {
         });
         let weak = Rc::downgrade(&inner);
         let fd = inner.event_loop.as_raw_fd();
-        let id =
-            glib_unix::unix_fd_add_local_full(
-                fd,
-                PRIORITY,
-                IOCondition::IN,
-                move |_, _| match weak.upgrade() {
-                    Some(inner) => {
-                        inner.pass();
-                        ControlFlow::Continue
-                    }
-                    None => ControlFlow::Break,
-                },
-            );
+        let on_ready = move |_: RawFd, _: IOCondition| match weak.upgrade() {
+            Some(inner) => {
+                inner.pass();
+                ControlFlow::Continue
+            }
+            None => ControlFlow::Break,
+        };
+        let id = glib_unix::unix_fd_add_local_full(fd, PRIORITY, IOCondition::IN, on_ready);
         *inner.fd_source.borrow_mut() = Some(id);
         inner.rearm();
         SlotnetDriver { inner }

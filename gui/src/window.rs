@@ -54,8 +54,11 @@ impl DownloadWindow {
         content.append(&top);
         content.append(&scroller);
 
+        // An explicit header bar: the window keeps a title and close button even where no
+        // window manager decorates it (Xvfb).
         let window = gtk::Window::builder()
             .title("slotnet downloads")
+            .titlebar(&gtk::HeaderBar::new())
             .default_width(820)
             .default_height(280)
             .child(&content)
