@@ -77,10 +77,13 @@ fn start_server() -> (u16, Thread) {
     (port, thread)
 }
 
+/// Makes a step's request with the manager, against the server's base URL.
+type StartRequest = Box<dyn Fn(&NetworkAccessManager, &str) -> NetworkReply>;
+
 /// One step of the tour: what to request and what must come back.
 struct Step {
     title: &'static str,
-    start: Box<dyn Fn(&NetworkAccessManager, &str) -> NetworkReply>,
+    start: StartRequest,
     expect_error: NetworkError,
     expect_body: Option<&'static [u8]>,
 }
