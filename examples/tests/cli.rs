@@ -13,6 +13,7 @@ fn demo_runs_offline_and_exits_zero() {
         "reply.redirected(",
         "reply.errorOccurred(ContentNotFoundError)",
         "reply.uploadProgress(17, 17)",
+        "manager.authenticationRequired(demo)",
         "7 steps, 0 failed",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");

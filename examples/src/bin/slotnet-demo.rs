@@ -88,6 +88,11 @@ struct Step {
     expect_body: Option<&'static [u8]>,
 }
 
+thread_local! {
+    /// Whether the demo's authenticationRequired slot fills in the credentials.
+    static ANSWER_AUTH: Cell<bool> = const { Cell::new(false) };
+}
+
 fn steps() -> Vec<Step> {
     vec![
         Step {
@@ -123,19 +128,19 @@ fn steps() -> Vec<Step> {
             expect_body: None,
         },
         Step {
-            title: "GET /private without credentials",
+            title: "GET /private, authenticationRequired left unanswered",
             start: Box::new(|m, base| {
+                ANSWER_AUTH.with(|a| a.set(false));
                 m.get(NetworkRequest::from_url_str(&format!("{base}/private")))
             }),
             expect_error: NetworkError::AuthenticationRequiredError,
             expect_body: None,
         },
         Step {
-            title: "GET /private with credentials",
+            title: "GET /private, authenticationRequired answered by the slot",
             start: Box::new(|m, base| {
-                let mut req = NetworkRequest::from_url_str(&format!("{base}/private"));
-                req.set_raw_header("Authorization", "Basic ZGVtbzpzZWNyZXQ=");
-                m.get(req)
+                ANSWER_AUTH.with(|a| a.set(true));
+                m.get(NetworkRequest::from_url_str(&format!("{base}/private")))
             }),
             expect_error: NetworkError::NoError,
             expect_body: Some(b"welcome, demo"),
@@ -202,6 +207,19 @@ fn main() {
     let base = format!("http://127.0.0.1:{port}");
     println!("slotnet-demo: HttpServer listening on {base} (its own thread and loop)");
     let manager = NetworkAccessManager::new();
+    // Qt's model: the slot fills the authenticator synchronously; left empty, the reply fails
+    // with AuthenticationRequiredError.
+    manager.authentication_required().connect(|(_reply, auth)| {
+        println!(
+            "  manager.authenticationRequired({})",
+            auth.borrow().realm()
+        );
+        if ANSWER_AUTH.with(|a| a.get()) {
+            let mut auth = auth.borrow_mut();
+            auth.set_user("demo");
+            auth.set_password("secret");
+        }
+    });
     let mut failures = 0;
     for step in steps() {
         if !run_step(&manager, &base, &step) {
