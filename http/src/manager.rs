@@ -19,6 +19,7 @@ use crate::cookies::NetworkCookieJar;
 use crate::error::NetworkError;
 use crate::hsts::HstsPolicy;
 use crate::local;
+use crate::multipart::HttpMultiPart;
 use crate::reply::{NetworkReply, Operation};
 use crate::request::{Attribute, NetworkRequest, RedirectPolicy};
 use slotnet_net::ssl::SslError;
@@ -457,6 +458,39 @@ impl NetworkAccessManager {
     /// PUT with a body.
     pub fn put(&self, request: NetworkRequest, body: impl Into<RequestBody>) -> NetworkReply {
         self.create_request(Operation::PutOperation, "PUT", request, body.into())
+    }
+
+    /// POST of a multipart body (Qt's `post(request, QHttpMultiPart*)`): the Content-Type
+    /// with the boundary is set on the request, the parts are streamed (file parts are read
+    /// as they are sent, never held in memory).
+    pub fn post_multipart(
+        &self,
+        request: NetworkRequest,
+        multipart: HttpMultiPart,
+    ) -> NetworkReply {
+        self.send_custom_request_multipart(request, "POST", multipart)
+    }
+
+    /// PUT of a multipart body, see [`NetworkAccessManager::post_multipart`].
+    pub fn put_multipart(&self, request: NetworkRequest, multipart: HttpMultiPart) -> NetworkReply {
+        self.send_custom_request_multipart(request, "PUT", multipart)
+    }
+
+    /// Any method with a multipart body, see [`NetworkAccessManager::post_multipart`].
+    pub fn send_custom_request_multipart(
+        &self,
+        mut request: NetworkRequest,
+        verb: &str,
+        multipart: HttpMultiPart,
+    ) -> NetworkReply {
+        request.set_raw_header("Content-Type", multipart.content_type_header());
+        let size = multipart.size();
+        let body = RequestBody::from_reader(multipart.into_reader(), size);
+        match verb {
+            "POST" => self.post(request, body),
+            "PUT" => self.put(request, body),
+            other => self.send_custom_request(request, other, body),
+        }
     }
 
     /// DELETE.

@@ -738,3 +738,40 @@ fn decompression_bombs_and_corrupt_bodies_fail_cleanly() {
     assert_eq!(reply.error(), NetworkError::NoError);
     assert_eq!(total.get(), 64 * 1024 * 1024);
 }
+
+#[test]
+fn multipart_form_is_streamed_with_its_boundary() {
+    use slotnet_http::multipart::{ContentType, HttpMultiPart, HttpPart};
+    let server = hello_server();
+    let m = NetworkAccessManager::new();
+    let mut form = HttpMultiPart::new(ContentType::FormData);
+    let mut field = HttpPart::new();
+    field.set_form_data("greeting", None);
+    field.set_body("hello");
+    form.append(field);
+    let mut file = HttpPart::new();
+    file.set_form_data("upload", Some("data.bin"));
+    file.set_body(vec![7u8; 100_000]);
+    form.append(file);
+    let content_type = form.content_type_header();
+    let expected_len = form.size().unwrap();
+    let reply = m.post_multipart(NetworkRequest::from_url_str(&server.url("/echo")), form);
+    let (lines, echoed) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::NoError);
+    let seen = &server.seen()[0];
+    assert_eq!(seen.header("content-type"), Some(content_type.as_str()));
+    assert_eq!(
+        seen.header("content-length"),
+        Some(&*expected_len.to_string())
+    );
+    assert_eq!(echoed.len() as u64, expected_len);
+    let text = String::from_utf8_lossy(&echoed);
+    assert!(
+        text.contains("name=\"greeting\"\r\n\r\nhello\r\n"),
+        "{text:.200}"
+    );
+    assert!(text.contains("filename=\"data.bin\""));
+    assert!(lines.contains(&format!(
+        "reply.uploadProgress({expected_len}, {expected_len})"
+    )));
+}
