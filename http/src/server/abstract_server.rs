@@ -16,6 +16,7 @@ use super::h2_conn::H2Connection;
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::HttpServerResponder;
 use super::sniff::{sniff_socket, Sniff, Sniffer};
+use super::websocket::{WebSocket, WebSocketHub, WebSocketUpgradeResponse};
 use crate::h2::Http2Configuration;
 
 /// The ALPN protocol id of HTTP/2 over TLS.
@@ -66,6 +67,7 @@ pub type AfterRequestHook = dyn Fn(&HttpServerRequest, &mut StatusCode, &mut Hea
 pub(crate) struct Settings {
     pub(crate) handler: Rc<dyn RequestHandler>,
     hooks: RefCell<Vec<Rc<AfterRequestHook>>>,
+    pub(crate) web_socket: WebSocketHub,
 }
 
 impl Settings {
@@ -404,6 +406,7 @@ impl AbstractHttpServer {
             settings: Rc::new(Settings {
                 handler,
                 hooks: RefCell::new(Vec::new()),
+                web_socket: WebSocketHub::new(obj),
             }),
             config: RefCell::new(Rc::new(HttpServerConfiguration::default())),
             http2: RefCell::new(Http2Configuration::default()),
@@ -662,6 +665,46 @@ impl AbstractHttpServer {
         if let Some(core) = self.core() {
             core.settings.hooks.borrow_mut().push(Rc::new(hook));
         }
+    }
+
+    /// Adds a verifier for WebSocket upgrade requests (Qt's `addWebSocketUpgradeVerifier`),
+    /// kept while `context` lives. Verifiers are asked in the order they were added; the
+    /// first that accepts or denies decides. An accepted upgrade is answered with
+    /// `101 Switching Protocols` and becomes a [`WebSocket`] announced by
+    /// [`new_web_socket_connection`](Self::new_web_socket_connection); a denied one gets
+    /// `403 Forbidden`; one no verifier decides goes to the missing handler.
+    ///
+    /// Upgrades are HTTP/1.1 only (RFC 6455): `GET` with `Upgrade: websocket`,
+    /// `Connection: upgrade`, `Sec-WebSocket-Version: 13` and a valid `Sec-WebSocket-Key`.
+    pub fn add_web_socket_upgrade_verifier<C, F>(&self, context: &C, verifier: F)
+    where
+        C: AsObject,
+        F: Fn(&HttpServerRequest) -> WebSocketUpgradeResponse + 'static,
+    {
+        if let Some(core) = self.core() {
+            core.settings
+                .web_socket
+                .add_verifier(context.as_object(), Rc::new(verifier));
+        }
+    }
+
+    /// Emitted when an upgraded connection is ready (Qt's `newWebSocketConnection`); take it
+    /// with [`next_pending_web_socket_connection`](Self::next_pending_web_socket_connection).
+    pub fn new_web_socket_connection(&self) -> Signal<()> {
+        self.core()
+            .map_or_else(Signal::closed, |c| c.settings.web_socket.new_connection())
+    }
+
+    /// Whether accepted WebSockets wait to be taken.
+    pub fn has_pending_web_socket_connections(&self) -> bool {
+        self.core()
+            .is_some_and(|c| c.settings.web_socket.has_pending())
+    }
+
+    /// The next accepted WebSocket not yet taken (oldest first).
+    pub fn next_pending_web_socket_connection(&self) -> Option<WebSocket> {
+        self.core()
+            .and_then(|c| c.settings.web_socket.next_pending())
     }
 
     /// Graceful shutdown: stops listening on every bound server, reads no new request,

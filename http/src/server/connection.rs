@@ -30,6 +30,7 @@ use super::config::HttpServerConfiguration;
 use super::pipeline::{Pipeline, Pump, Source};
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::{HttpServerResponder, ResponderCtx};
+use super::websocket::{switching_protocols, upgrade_key, WebSocket, WebSocketUpgradeResponse};
 use crate::h1::{
     encode_chunk_header, encode_response_head, BodyLength, ByteStr, Framing, H1Error,
     RequestDecoder, RequestEvent, RequestHead, ResponseHead,
@@ -225,6 +226,8 @@ pub(crate) struct Connection {
     phase_since: Cell<Instant>,
     last_read: Cell<Instant>,
     last_write: Cell<Instant>,
+    /// Upgraded to a WebSocket, which now owns the socket's signals; called on drain.
+    upgraded: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 impl Connection {
@@ -270,6 +273,7 @@ impl Connection {
             phase_since: Cell::new(now),
             last_read: Cell::new(now),
             last_write: Cell::new(now),
+            upgraded: RefCell::new(None),
         });
         conn.connect_signals();
         conn.timer.start_interval(conn.config.keep_alive_timeout);
@@ -317,6 +321,9 @@ impl Connection {
 
     /// Decodes and dispatches buffered requests while allowed.
     pub(crate) fn process_input(&self) {
+        if self.is_upgraded() {
+            return;
+        }
         if self.lingering.get() {
             return self.discard_input();
         }
@@ -427,9 +434,52 @@ impl Connection {
             keep_alive,
         });
         let handler = self.settings.handler.clone();
+        if let Some(key) = upgrade_key(&request) {
+            match self.settings.web_socket.verify(&request) {
+                WebSocketUpgradeResponse::Accept => return self.upgrade(seq, key, &request),
+                WebSocketUpgradeResponse::Deny => {
+                    return responder.write_status(StatusCode::FORBIDDEN);
+                }
+                WebSocketUpgradeResponse::PassToNext => {
+                    return handler.missing_handler(&request, responder);
+                }
+            }
+        }
         if let Err(responder) = handler.handle_request(&request, responder) {
             handler.missing_handler(&request, responder);
         }
+    }
+
+    /// Answers an accepted WebSocket upgrade with `101` and hands the socket to a
+    /// [`WebSocket`]. Upgrading behind unanswered pipelined requests is refused (the `101`
+    /// must be the last HTTP answer on the connection).
+    fn upgrade(&self, seq: u64, key: &str, request: &HttpServerRequest) {
+        let Some(me) = self.weak.upgrade() else {
+            return;
+        };
+        if !self.pipeline.borrow().is_front(seq) || self.draining.get() {
+            return self.answer_error(StatusCode::SERVICE_UNAVAILABLE, false);
+        }
+        self.pipeline.borrow_mut().pop_front();
+        self.read_stopped.set(true);
+        self.timer.stop();
+        self.socket.write(&switching_protocols(key));
+        WebSocket::start(me, request, &self.settings.web_socket);
+    }
+
+    /// The socket (for the [`WebSocket`] it was handed to).
+    pub(crate) fn socket(&self) -> &dyn AbstractSocket {
+        self.socket.as_ref()
+    }
+
+    /// Marks the connection as upgraded: it no longer reads or writes HTTP; `on_drain` is
+    /// called when the server shuts down.
+    pub(crate) fn set_upgraded(&self, on_drain: Rc<dyn Fn()>) {
+        *self.upgraded.borrow_mut() = Some(on_drain);
+    }
+
+    fn is_upgraded(&self) -> bool {
+        self.upgraded.borrow().is_some()
     }
 
     /// Answers a malformed request with the status it deserves and stops reading.
@@ -632,7 +682,7 @@ impl Connection {
     /// Sends what the front answers have ready, retires complete answers, closes after an
     /// answer that asked for it, and resumes reading when backpressure has eased.
     fn advance(&self) {
-        if self.closed.get() {
+        if self.closed.get() || self.is_upgraded() {
             return;
         }
         loop {
@@ -729,6 +779,10 @@ impl Connection {
     /// Server shutdown: finish the answers owed, read no new request, then close.
     pub(crate) fn begin_drain(&self) {
         self.draining.set(true);
+        let upgraded = self.upgraded.borrow().clone();
+        if let Some(close) = upgraded {
+            return close();
+        }
         self.after_progress();
     }
 
@@ -790,7 +844,7 @@ impl Connection {
     /// After reading or writing: close a draining connection that owes nothing, and switch
     /// the timer when the phase changed.
     fn after_progress(&self) {
-        if self.closing.get() || self.closed.get() || self.lingering.get() {
+        if self.closing.get() || self.closed.get() || self.lingering.get() || self.is_upgraded() {
             return;
         }
         let phase = self.current_phase();
@@ -825,7 +879,7 @@ impl Connection {
     }
 
     fn on_timer(&self) {
-        if self.closing.get() || self.closed.get() {
+        if self.closing.get() || self.closed.get() || self.is_upgraded() {
             return;
         }
         if self.lingering.get() {

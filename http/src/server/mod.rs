@@ -10,6 +10,9 @@
 //! - [`HttpServerRequest`] (complete with its body), [`HttpServerResponder`] (answer now or
 //!   later, whole or streamed), [`HttpServerResponse`] (bytes, text, JSON or a file).
 //! - [`HttpServerConfiguration`]: limits and timeouts.
+//! - [`WebSocket`]: HTTP/1.1 upgrades accepted by a verifier
+//!   ([`AbstractHttpServer::add_web_socket_upgrade_verifier`]) become WebSockets (text and
+//!   binary messages, ping/pong, the close handshake, a maximum message size).
 //!
 //! HTTP/1.1 with keep-alive, pipelining (answers in request order), chunked bodies both
 //! ways, `Expect: 100-continue`, HEAD, HTTP/1.0 clients. Malformed requests get 400 (or
@@ -72,6 +75,7 @@ mod responder;
 mod response;
 mod router;
 mod sniff;
+mod websocket;
 
 pub use abstract_server::{AbstractHttpServer, AfterRequestHook, RequestHandler};
 pub use config::HttpServerConfiguration;
@@ -82,3 +86,6 @@ pub use request::{ConnectionInfo, HttpServerRequest};
 pub use responder::HttpServerResponder;
 pub use response::{HttpServerResponse, ResponseBody};
 pub use router::{Methods, RouteHandler};
+pub use websocket::{
+    WebSocket, WebSocketError, WebSocketUpgradeResponse, DEFAULT_MAX_MESSAGE_SIZE,
+};

@@ -1,0 +1,662 @@
+//! WebSocket upgrades of the HTTP/1.1 server (Qt's `addWebSocketUpgradeVerifier`,
+//! `newWebSocketConnection`, and a `QWebSocket` subset).
+//!
+//! The upgrade handshake (RFC 6455, 4.2) is answered here; frames, fragmentation, masking,
+//! control frames and the close handshake are tungstenite's, driven sans-IO: bytes the
+//! socket read are fed to it through an in-memory [`Duplex`] that reports `WouldBlock` when
+//! empty, and whatever it writes is queued on the socket.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use slotnet_core::{AsObject, Object, Signal, Timer};
+use slotnet_net::AbstractSocket;
+use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::Message;
+use url::Url;
+
+use super::connection::Connection;
+use super::request::HttpServerRequest;
+
+/// Default largest message accepted (all fragments together): 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+/// The GUID of RFC 6455 appended to `Sec-WebSocket-Key` for `Sec-WebSocket-Accept`.
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/// Input is not processed while more than this waits to be sent (a peer that floods pings
+/// without reading the pongs cannot grow the output queue without bound).
+const MAX_QUEUED_OUTPUT: usize = 8 << 20;
+/// How long the peer has to answer our close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a protocol error the close frame was sent: input is dropped until the peer has been
+/// quiet this long (closing with unread input would reset the connection and could destroy
+/// the close frame before the peer reads it), at most [`FAIL_LINGER`].
+const FAIL_QUIET: Duration = Duration::from_millis(100);
+const FAIL_LINGER: Duration = Duration::from_secs(2);
+
+/// What a verifier says about a WebSocket upgrade request (Qt's
+/// `QHttpServerWebSocketUpgradeResponse`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebSocketUpgradeResponse {
+    /// Upgrade: the connection becomes a [`WebSocket`].
+    Accept,
+    /// Refuse with `403 Forbidden`.
+    Deny,
+    /// Let the next verifier decide (if none accepts or denies, the request goes to the
+    /// missing handler).
+    PassToNext,
+}
+
+/// Why a [`WebSocket`] failed (emitted by [`WebSocket::error_occurred`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebSocketError {
+    /// A message exceeded the maximum size (closed with 1009).
+    MessageTooBig,
+    /// A text message was not valid UTF-8 (closed with 1007).
+    InvalidUtf8,
+    /// The peer broke the protocol (closed with 1002).
+    Protocol,
+    /// The peer closed the connection without the close handshake.
+    ConnectionReset,
+    /// The peer did not answer our close frame in time.
+    CloseTimeout,
+}
+
+/// A verifier as registered, with the object whose lifetime bounds it.
+type Verifier = Rc<dyn Fn(&HttpServerRequest) -> WebSocketUpgradeResponse>;
+
+/// The WebSocket part of a server: its verifiers and accepted sockets not yet taken.
+pub(crate) struct WebSocketHub {
+    verifiers: RefCell<Vec<(Object, Verifier)>>,
+    pending: RefCell<VecDeque<WebSocket>>,
+    new_connection: Signal<()>,
+}
+
+impl WebSocketHub {
+    pub(crate) fn new(owner: Object) -> Self {
+        WebSocketHub {
+            verifiers: RefCell::new(Vec::new()),
+            pending: RefCell::new(VecDeque::new()),
+            new_connection: owner.new_signal(),
+        }
+    }
+
+    pub(crate) fn add_verifier(&self, context: Object, verifier: Verifier) {
+        self.verifiers.borrow_mut().push((context, verifier));
+    }
+
+    /// Asks the verifiers in order (with no borrow held: one may add another); the first
+    /// that accepts or denies decides.
+    pub(crate) fn verify(&self, request: &HttpServerRequest) -> WebSocketUpgradeResponse {
+        self.verifiers
+            .borrow_mut()
+            .retain(|(ctx, _)| ctx.is_alive());
+        let mut i = 0;
+        loop {
+            let verifier = self.verifiers.borrow().get(i).map(|(_, v)| v.clone());
+            let Some(verifier) = verifier else {
+                return WebSocketUpgradeResponse::PassToNext;
+            };
+            match verifier(request) {
+                WebSocketUpgradeResponse::PassToNext => i += 1,
+                decided => return decided,
+            }
+        }
+    }
+
+    pub(crate) fn new_connection(&self) -> Signal<()> {
+        self.new_connection.clone()
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.borrow_mut().retain(|ws| ws.is_alive());
+        !self.pending.borrow().is_empty()
+    }
+
+    pub(crate) fn next_pending(&self) -> Option<WebSocket> {
+        let mut pending = self.pending.borrow_mut();
+        while let Some(ws) = pending.pop_front() {
+            if ws.is_alive() {
+                return Some(ws);
+            }
+        }
+        None
+    }
+
+    fn push(&self, ws: WebSocket) {
+        self.pending.borrow_mut().push_back(ws);
+        self.new_connection.emit(());
+    }
+}
+
+/// Whether the comma-separated header `name` has the token `token` (case-insensitive).
+fn has_token(request: &HttpServerRequest, name: &str, token: &str) -> bool {
+    request.headers().get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// The `Sec-WebSocket-Key` of a valid WebSocket upgrade request (RFC 6455, 4.2.1), `None`
+/// for any other request.
+pub(crate) fn upgrade_key(request: &HttpServerRequest) -> Option<&str> {
+    if request.method() != http::Method::GET
+        || request.version() != http::Version::HTTP_11
+        || !has_token(request, "upgrade", "websocket")
+        || !has_token(request, "connection", "upgrade")
+        || request.value("sec-websocket-version").map(str::trim) != Some("13")
+    {
+        return None;
+    }
+    let key = request.value("sec-websocket-key")?.trim();
+    // A base64-encoded 16-byte nonce.
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key).ok()?;
+    (decoded.len() == 16).then_some(key)
+}
+
+/// `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)).
+pub(crate) fn accept_key(key: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(WS_GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(ctx.finish().as_ref())
+}
+
+/// The `101 Switching Protocols` answer to an upgrade with `key`.
+pub(crate) fn switching_protocols(key: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key)
+    )
+    .into_bytes()
+}
+
+/// The in-memory stream tungstenite runs over: reads what the socket received, writes to a
+/// queue the socket sends.
+#[derive(Default)]
+struct Duplex {
+    input: BytesMut,
+    output: Vec<u8>,
+    eof: bool,
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.input.is_empty() {
+            if self.eof {
+                return Ok(0);
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input.split_to(n));
+        Ok(n)
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// We sent a close frame and wait for the answer.
+    Closing,
+    /// A protocol error was answered with a close frame; input is dropped.
+    Failing,
+    Closed,
+}
+
+struct WsCore {
+    weak: Weak<WsCore>,
+    conn: Rc<Connection>,
+    proto: RefCell<tungstenite::WebSocket<Duplex>>,
+    url: Url,
+    peer: Option<SocketAddr>,
+    timer: Timer,
+    state: Cell<State>,
+    since: Cell<Instant>,
+    /// Input waits until the output queue drains.
+    blocked: Cell<bool>,
+    processing: Cell<bool>,
+    close_code: Cell<u16>,
+    close_reason: RefCell<String>,
+    text: Signal<String>,
+    binary: Signal<Bytes>,
+    pong: Signal<Bytes>,
+    disconnected: Signal<()>,
+    error: Signal<WebSocketError>,
+}
+
+/// An accepted WebSocket connection (Qt's `QWebSocket`, server side).
+///
+/// A `Copy` handle to an [`Object`] living on the server's loop. It is destroyed with its
+/// connection: after [`disconnected`](Self::disconnected) was emitted (on the next loop
+/// iteration), or when the server is destroyed. Pings are answered automatically,
+/// fragmented messages are delivered whole, and the peer's close frame is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebSocket {
+    obj: Object,
+}
+
+impl AsObject for WebSocket {
+    fn as_object(&self) -> Object {
+        self.obj
+    }
+}
+
+impl WebSocket {
+    /// Takes over the upgraded connection `conn` (its `101` already queued) and hands the
+    /// new socket to the server's `hub`.
+    pub(crate) fn start(conn: Rc<Connection>, request: &HttpServerRequest, hub: &WebSocketHub) {
+        let socket_obj = conn.socket().as_object();
+        let obj = Object::with_data(Rc::new(()), Some(socket_obj));
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(DEFAULT_MAX_MESSAGE_SIZE))
+            .max_frame_size(Some(DEFAULT_MAX_MESSAGE_SIZE));
+        let proto =
+            tungstenite::WebSocket::from_raw_socket(Duplex::default(), Role::Server, Some(config));
+        let timer = Timer::with_parent(&obj);
+        timer.set_single_shot(true);
+        let core = Rc::new_cyclic(|weak| WsCore {
+            weak: weak.clone(),
+            conn: conn.clone(),
+            proto: RefCell::new(proto),
+            url: request.url(),
+            peer: request.remote_socket_addr(),
+            timer,
+            state: Cell::new(State::Open),
+            since: Cell::new(Instant::now()),
+            blocked: Cell::new(false),
+            processing: Cell::new(false),
+            close_code: Cell::new(0),
+            close_reason: RefCell::new(String::new()),
+            text: obj.new_signal(),
+            binary: obj.new_signal(),
+            pong: obj.new_signal(),
+            disconnected: obj.new_signal(),
+            error: obj.new_signal(),
+        });
+        // Cannot fail: the object was just created.
+        let _ = obj.set_data(core.clone());
+        core.connect_signals();
+        let weak = core.weak.clone();
+        conn.set_upgraded(Rc::new(move || {
+            if let Some(core) = weak.upgrade() {
+                core.close(CloseCode::Away, "server shutting down");
+            }
+        }));
+        hub.push(WebSocket { obj });
+        // Frames that arrived with the request (after the slots could set limits).
+        core.process();
+    }
+
+    fn core(&self) -> Option<Rc<WsCore>> {
+        self.obj.data::<WsCore>()
+    }
+
+    /// Whether the object still exists.
+    pub fn is_alive(&self) -> bool {
+        self.obj.is_alive()
+    }
+
+    /// Destroys the socket; an open connection is aborted (no close handshake).
+    pub fn destroy(&self) -> bool {
+        self.obj.destroy()
+    }
+
+    /// Whether messages can be sent (open, no close frame sent or received).
+    pub fn is_valid(&self) -> bool {
+        self.core()
+            .is_some_and(|c| c.state.get() == State::Open && c.proto.borrow().can_write())
+    }
+
+    /// Sends a text message; returns the bytes of payload queued (0 if not open).
+    pub fn send_text_message(&self, text: &str) -> usize {
+        self.send(Message::text(text), text.len())
+    }
+
+    /// Sends a binary message; returns the bytes of payload queued (0 if not open).
+    pub fn send_binary_message(&self, data: impl Into<Bytes>) -> usize {
+        let data = data.into();
+        let len = data.len();
+        self.send(Message::Binary(data), len)
+    }
+
+    /// Sends a ping (payload at most 125 bytes); [`pong`](Self::pong) reports the answer.
+    /// False if not open or the payload is too long.
+    pub fn ping(&self, payload: impl Into<Bytes>) -> bool {
+        let payload = payload.into();
+        payload.len() <= 125 && self.send(Message::Ping(payload), 1) == 1
+    }
+
+    fn send(&self, message: Message, len: usize) -> usize {
+        let Some(core) = self.core() else {
+            return 0;
+        };
+        if core.state.get() != State::Open {
+            return 0;
+        }
+        let sent = core.proto.borrow_mut().send(message).is_ok();
+        core.flush_output();
+        if sent {
+            len
+        } else {
+            0
+        }
+    }
+
+    /// Starts the close handshake with `code` (1000 for a normal close) and `reason` (cut
+    /// to fit a control frame); the connection closes when the peer answers, or after a
+    /// timeout.
+    pub fn close(&self, code: u16, reason: &str) {
+        if let Some(core) = self.core() {
+            core.close(CloseCode::from(code), reason);
+        }
+    }
+
+    /// The close code the peer sent (or we sent on an error); 0 before any close.
+    pub fn close_code(&self) -> u16 {
+        self.core().map_or(0, |c| c.close_code.get())
+    }
+
+    /// The close reason that goes with [`close_code`](Self::close_code).
+    pub fn close_reason(&self) -> String {
+        self.core()
+            .map(|c| c.close_reason.borrow().clone())
+            .unwrap_or_default()
+    }
+
+    /// The URL of the upgrade request.
+    pub fn request_url(&self) -> Option<Url> {
+        self.core().map(|c| c.url.clone())
+    }
+
+    /// The peer's address (`None` for a local socket).
+    pub fn peer_address(&self) -> Option<IpAddr> {
+        self.core().and_then(|c| c.peer.map(|a| a.ip()))
+    }
+
+    /// The peer's port (0 if unknown).
+    pub fn peer_port(&self) -> u16 {
+        self.core().and_then(|c| c.peer).map_or(0, |a| a.port())
+    }
+
+    /// The largest message accepted (all fragments together); a larger one closes the
+    /// connection with 1009.
+    pub fn max_allowed_incoming_message_size(&self) -> usize {
+        self.core().map_or(DEFAULT_MAX_MESSAGE_SIZE, |c| {
+            c.proto
+                .borrow()
+                .get_config()
+                .max_message_size
+                .unwrap_or(usize::MAX)
+        })
+    }
+
+    /// Sets the largest message accepted (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
+    pub fn set_max_allowed_incoming_message_size(&self, size: usize) {
+        if let Some(core) = self.core() {
+            core.proto.borrow_mut().set_config(|c| {
+                c.max_message_size = Some(size);
+                c.max_frame_size = Some(size);
+            });
+        }
+    }
+
+    /// Emitted for each complete text message.
+    pub fn text_message_received(&self) -> Signal<String> {
+        self.core().map_or_else(Signal::closed, |c| c.text.clone())
+    }
+
+    /// Emitted for each complete binary message.
+    pub fn binary_message_received(&self) -> Signal<Bytes> {
+        self.core()
+            .map_or_else(Signal::closed, |c| c.binary.clone())
+    }
+
+    /// Emitted with the payload of each pong received.
+    pub fn pong(&self) -> Signal<Bytes> {
+        self.core().map_or_else(Signal::closed, |c| c.pong.clone())
+    }
+
+    /// Emitted once when the connection has closed.
+    pub fn disconnected(&self) -> Signal<()> {
+        self.core()
+            .map_or_else(Signal::closed, |c| c.disconnected.clone())
+    }
+
+    /// Emitted when the connection fails (before [`disconnected`](Self::disconnected)).
+    pub fn error_occurred(&self) -> Signal<WebSocketError> {
+        self.core().map_or_else(Signal::closed, |c| c.error.clone())
+    }
+}
+
+impl Drop for WsCore {
+    fn drop(&mut self) {
+        // Nobody would read the connection any more.
+        if self.state.get() != State::Closed {
+            self.socket().abort();
+        }
+    }
+}
+
+impl WsCore {
+    fn socket(&self) -> &dyn AbstractSocket {
+        self.conn.socket()
+    }
+
+    fn connect_signals(&self) {
+        let socket = self.socket();
+        let weak = self.weak.clone();
+        socket.ready_read().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                core.process();
+            }
+        });
+        let weak = self.weak.clone();
+        socket.read_channel_finished().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                core.proto.borrow_mut().get_mut().eof = true;
+                core.process();
+            }
+        });
+        let weak = self.weak.clone();
+        socket.bytes_written().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                if core.blocked.get() {
+                    core.process();
+                }
+            }
+        });
+        let weak = self.weak.clone();
+        socket.disconnected().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                core.on_disconnected();
+            }
+        });
+        let weak = self.weak.clone();
+        self.timer.timeout().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                core.on_timer();
+            }
+        });
+    }
+
+    /// Queues what tungstenite wrote on the socket.
+    fn flush_output(&self) {
+        let out = std::mem::take(&mut self.proto.borrow_mut().get_mut().output);
+        if !out.is_empty() && self.state.get() != State::Closed {
+            self.socket().write_bytes(Bytes::from(out));
+        }
+    }
+
+    /// Moves the socket's input to tungstenite and handles the messages it completes.
+    fn process(&self) {
+        if self.processing.replace(true) {
+            return;
+        }
+        loop {
+            match self.state.get() {
+                State::Closed => break,
+                State::Failing => {
+                    let mut dropped = 0;
+                    self.socket().with_read_buffer(&mut |buf| {
+                        dropped += buf.len();
+                        buf.clear();
+                    });
+                    if Instant::now() >= self.since.get() + FAIL_LINGER {
+                        self.shut_down();
+                    } else if dropped > 0 {
+                        self.timer.start_interval(FAIL_QUIET);
+                    }
+                    break;
+                }
+                State::Open | State::Closing => {}
+            }
+            if self.socket().bytes_to_write() > MAX_QUEUED_OUTPUT {
+                self.blocked.set(true);
+                break;
+            }
+            self.blocked.set(false);
+            let result = {
+                let mut proto = self.proto.borrow_mut();
+                let duplex = proto.get_mut();
+                self.socket().with_read_buffer(&mut |buf| {
+                    duplex.input.extend_from_slice(buf);
+                    buf.clear();
+                });
+                proto.read()
+            };
+            self.flush_output();
+            // Slots run with no borrow held: they may send or close.
+            match result {
+                Ok(Message::Text(text)) => self.text.emit(text.as_str().to_owned()),
+                Ok(Message::Binary(data)) => self.binary.emit(data),
+                Ok(Message::Pong(data)) => self.pong.emit(data),
+                Ok(Message::Ping(_)) | Ok(Message::Frame(_)) => {}
+                Ok(Message::Close(frame)) => {
+                    if let Some(frame) = frame {
+                        self.close_code.set(frame.code.into());
+                        *self.close_reason.borrow_mut() = frame.reason.as_str().to_owned();
+                    } else if self.close_code.get() == 0 {
+                        self.close_code.set(CloseCode::Status.into());
+                    }
+                }
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(WsError::ConnectionClosed) | Err(WsError::AlreadyClosed) => {
+                    // Handshake complete: the server closes the TCP connection first.
+                    self.shut_down();
+                    break;
+                }
+                Err(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+                    self.fail(CloseCode::Size, WebSocketError::MessageTooBig);
+                }
+                Err(WsError::Utf8) => self.fail(CloseCode::Invalid, WebSocketError::InvalidUtf8),
+                Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+                    self.error.emit(WebSocketError::ConnectionReset);
+                    self.shut_down();
+                    break;
+                }
+                Err(_) => self.fail(CloseCode::Protocol, WebSocketError::Protocol),
+            }
+        }
+        self.processing.set(false);
+    }
+
+    /// Answers a broken peer with a close frame, then drops its input until it is quiet.
+    fn fail(&self, code: CloseCode, error: WebSocketError) {
+        if matches!(self.state.get(), State::Failing | State::Closed) {
+            return;
+        }
+        self.state.set(State::Failing);
+        self.close_code.set(code.into());
+        let _ = self.proto.borrow_mut().close(Some(CloseFrame {
+            code,
+            reason: "".into(),
+        }));
+        self.flush_output();
+        self.since.set(Instant::now());
+        self.timer.start_interval(FAIL_QUIET);
+        self.error.emit(error);
+    }
+
+    fn close(&self, code: CloseCode, reason: &str) {
+        if self.state.get() != State::Open {
+            return;
+        }
+        // A close frame's payload is at most 125 bytes: 2 for the code, the rest reason.
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.state.set(State::Closing);
+        self.close_code.set(code.into());
+        *self.close_reason.borrow_mut() = reason[..end].to_owned();
+        let _ = self.proto.borrow_mut().close(Some(CloseFrame {
+            code,
+            reason: reason[..end].into(),
+        }));
+        self.flush_output();
+        self.since.set(Instant::now());
+        self.timer.start_interval(CLOSE_TIMEOUT);
+    }
+
+    fn on_timer(&self) {
+        match self.state.get() {
+            State::Closing => {
+                self.error.emit(WebSocketError::CloseTimeout);
+                self.socket().abort();
+            }
+            // The peer has been quiet since its last input.
+            State::Failing => self.shut_down(),
+            State::Open | State::Closed => {}
+        }
+    }
+
+    /// Closes the TCP connection after what is queued.
+    fn shut_down(&self) {
+        if self.state.replace(State::Closed) == State::Closed {
+            return;
+        }
+        self.timer.stop();
+        self.socket().disconnect_from_host();
+    }
+
+    fn on_disconnected(&self) {
+        self.state.set(State::Closed);
+        self.timer.stop();
+        self.disconnected.emit(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_matches_rfc_6455_example() {
+        // RFC 6455, 1.3.
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! WebSocket upgrades of the server, against tungstenite's blocking client on loopback.
+
+mod server_support;
+
+use std::cell::Cell;
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use server_support::{read_response, TestServer};
+use slotnet_core::AsObject;
+use slotnet_http::server::{
+    AbstractHttpServer, HttpServerConfiguration, HttpServerRequest, WebSocket,
+    WebSocketUpgradeResponse,
+};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::Frame;
+use tungstenite::{Error, Message};
+
+type Client = tungstenite::WebSocket<TcpStream>;
+type Log = Arc<Mutex<Vec<String>>>;
+
+thread_local! {
+    /// The server of the loop thread this runs on (for `TestServer::run`).
+    static SERVER: Cell<Option<AbstractHttpServer>> = const { Cell::new(None) };
+}
+
+/// A server whose `/ws` upgrades are accepted (`/ws?max=N` sets the message limit), `/deny`
+/// upgrades denied, others passed on. Accepted sockets echo; the text `close-me` makes the
+/// server close with 4000 "bye", `ping-me` makes it ping; pongs are reported as text. What
+/// the server sees is logged.
+fn ws_server() -> (TestServer, Log) {
+    let log: Log = Arc::default();
+    let server_log = log.clone();
+    let server = TestServer::start(HttpServerConfiguration::default(), move |server| {
+        let abstract_server = server.as_abstract();
+        SERVER.with(|s| s.set(Some(abstract_server)));
+        server.add_web_socket_upgrade_verifier(
+            &abstract_server.as_object(),
+            |req: &HttpServerRequest| match req.path() {
+                "/deny" => WebSocketUpgradeResponse::Deny,
+                _ => WebSocketUpgradeResponse::PassToNext,
+            },
+        );
+        server.add_web_socket_upgrade_verifier(
+            &abstract_server.as_object(),
+            |req: &HttpServerRequest| match req.path() {
+                "/ws" => WebSocketUpgradeResponse::Accept,
+                // Never asked: the first verifier decided.
+                "/deny" => WebSocketUpgradeResponse::Accept,
+                _ => WebSocketUpgradeResponse::PassToNext,
+            },
+        );
+        server.new_web_socket_connection().connect(move |_| {
+            while let Some(ws) = abstract_server.next_pending_web_socket_connection() {
+                serve(ws, server_log.clone());
+            }
+            assert!(!abstract_server.has_pending_web_socket_connections());
+        });
+    });
+    (server, log)
+}
+
+fn serve(ws: WebSocket, log: Log) {
+    let url = ws.request_url().expect("request url");
+    if let Some(max) = url.query_pairs().find(|(k, _)| k == "max") {
+        ws.set_max_allowed_incoming_message_size(max.1.parse().unwrap());
+    }
+    log.lock().unwrap().push(format!(
+        "open {} {}",
+        url.path(),
+        ws.peer_address().is_some_and(|a| a.is_loopback())
+    ));
+    ws.text_message_received()
+        .connect(move |text: &String| match text.as_str() {
+            "close-me" => ws.close(4000, "bye"),
+            "destroy-me" => {
+                assert!(ws.destroy());
+            }
+            "ping-me" => {
+                assert!(ws.ping(Bytes::from_static(b"srv")));
+            }
+            _ => {
+                ws.send_text_message(text);
+            }
+        });
+    ws.binary_message_received().connect(move |data: &Bytes| {
+        ws.send_binary_message(data.clone());
+    });
+    ws.pong().connect(move |data: &Bytes| {
+        ws.send_text_message(&format!("pong:{}", String::from_utf8_lossy(data)));
+    });
+    let error_log = log.clone();
+    ws.error_occurred()
+        .connect(move |e| error_log.lock().unwrap().push(format!("error {e:?}")));
+    ws.disconnected().connect(move |_| {
+        log.lock()
+            .unwrap()
+            .push(format!("closed {} {}", ws.close_code(), ws.close_reason()));
+    });
+}
+
+fn connect(server: &TestServer, path: &str) -> Result<Client, Box<Error>> {
+    let stream = server.connect();
+    let url = format!("ws://127.0.0.1:{}{path}", server.port);
+    match tungstenite::client(url.as_str(), stream) {
+        Ok((ws, _)) => Ok(ws),
+        Err(HandshakeError::Failure(e)) => Err(Box::new(e)),
+        Err(HandshakeError::Interrupted(_)) => panic!("blocking handshake interrupted"),
+    }
+}
+
+fn open(server: &TestServer, path: &str) -> Client {
+    connect(server, path).unwrap_or_else(|e| panic!("handshake failed: {e}"))
+}
+
+/// Reads until the server closes the TCP connection; returns the close frame's code.
+fn read_until_closed(client: &mut Client) -> Option<u16> {
+    let mut code = None;
+    loop {
+        match client.read() {
+            Ok(Message::Close(frame)) => code = frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => return code,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+}
+
+/// Waits until the server logged `entry`.
+fn await_log(log: &Log, entry: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log.lock().unwrap().iter().any(|e| e == entry) {
+        assert!(
+            Instant::now() < deadline,
+            "no {entry:?} in {:?}",
+            log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn echoes_text_and_binary_and_reassembles_fragments() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("héllo")).unwrap();
+    assert_eq!(client.read().unwrap(), Message::text("héllo"));
+    let blob: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+    client.send(Message::binary(blob.clone())).unwrap();
+    assert_eq!(client.read().unwrap(), Message::binary(blob));
+
+    for (part, opcode, fin) in [
+        ("frag", OpCode::Data(Data::Text), false),
+        ("men", OpCode::Data(Data::Continue), false),
+        ("ted", OpCode::Data(Data::Continue), true),
+    ] {
+        client
+            .write(Message::Frame(Frame::message(part, opcode, fin)))
+            .unwrap();
+        if !fin {
+            // A ping between fragments is answered at once.
+            client
+                .write(Message::Ping(Bytes::from_static(b"mid")))
+                .unwrap();
+        }
+    }
+    client.flush().unwrap();
+    let mut pongs = 0;
+    loop {
+        match client.read().unwrap() {
+            Message::Pong(p) => {
+                assert_eq!(p, Bytes::from_static(b"mid"));
+                pongs += 1;
+            }
+            m => {
+                assert_eq!(m, Message::text("fragmented"));
+                break;
+            }
+        }
+    }
+    assert_eq!(pongs, 2);
+    await_log(&log, "open /ws true");
+}
+
+#[test]
+fn server_ping_reports_the_pong() {
+    let (server, _) = ws_server();
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("ping-me")).unwrap();
+    // The client answers the ping while reading; the server reports the pong as text.
+    loop {
+        match client.read().unwrap() {
+            Message::Ping(p) => assert_eq!(p, Bytes::from_static(b"srv")),
+            m => {
+                assert_eq!(m, Message::text("pong:srv"));
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn client_initiated_close_handshake() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    client
+        .close(Some(tungstenite::protocol::CloseFrame {
+            code: 1000u16.into(),
+            reason: "done".into(),
+        }))
+        .unwrap();
+    assert_eq!(read_until_closed(&mut client), Some(1000));
+    await_log(&log, "closed 1000 done");
+}
+
+#[test]
+fn server_initiated_close_handshake() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("close-me")).unwrap();
+    match client.read().unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(u16::from(frame.code), 4000);
+            assert_eq!(frame.reason.as_str(), "bye");
+        }
+        m => panic!("expected a close frame, got {m:?}"),
+    }
+    // The client's reply completes the handshake; the server then closes the connection.
+    assert_eq!(read_until_closed(&mut client), None);
+    await_log(&log, "closed 4000 bye");
+}
+
+#[test]
+fn oversized_message_closes_with_1009() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws?max=1024");
+    client.send(Message::binary(vec![7u8; 1024])).unwrap();
+    assert_eq!(client.read().unwrap(), Message::binary(vec![7u8; 1024]));
+    client.send(Message::binary(vec![7u8; 2000])).unwrap();
+    assert_eq!(read_until_closed(&mut client), Some(1009));
+    await_log(&log, "error MessageTooBig");
+    await_log(&log, "closed 1009 ");
+}
+
+#[test]
+fn invalid_utf8_closes_with_1007() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    let frame = Frame::message(vec![b'a', 0xff, 0xfe], OpCode::Data(Data::Text), true);
+    client.send(Message::Frame(frame)).unwrap();
+    assert_eq!(read_until_closed(&mut client), Some(1007));
+    await_log(&log, "error InvalidUtf8");
+}
+
+#[test]
+fn unmasked_frame_closes_with_1002() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    // Clients must mask their frames (RFC 6455, 5.1).
+    client
+        .get_mut()
+        .write_all(&[0x81, 0x02, b'h', b'i'])
+        .unwrap();
+    assert_eq!(read_until_closed(&mut client), Some(1002));
+    await_log(&log, "error Protocol");
+}
+
+#[test]
+fn denied_and_unverified_upgrades_are_refused_and_http_goes_on() {
+    let (server, log) = ws_server();
+    for (path, status) in [("/deny", 403), ("/elsewhere", 404)] {
+        let Err(error) = connect(&server, path) else {
+            panic!("{path}: upgrade accepted");
+        };
+        match *error {
+            Error::Http(resp) => assert_eq!(resp.status().as_u16(), status, "{path}"),
+            e => panic!("{path}: unexpected error {e}"),
+        }
+    }
+    // An upgrade request without a valid key is plain HTTP for the handler.
+    let mut s = server.connect();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    for _ in 0..2 {
+        let resp = read_response(&mut r, false);
+        assert_eq!((resp.status, resp.body.as_slice()), (200, &b"hello"[..]));
+    }
+    server.assert_serves_fresh_client();
+    assert!(!log.lock().unwrap().iter().any(|e| e.starts_with("open")));
+}
+
+#[test]
+fn destroying_the_socket_aborts_the_connection() {
+    let (server, _) = ws_server();
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("destroy-me")).unwrap();
+    assert!(client.read().is_err());
+    server.assert_serves_fresh_client();
+}
+
+#[test]
+fn shutdown_closes_web_sockets_with_1001() {
+    let (server, log) = ws_server();
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("x")).unwrap();
+    assert_eq!(client.read().unwrap(), Message::text("x"));
+    server.run(|| SERVER.with(|s| s.get().expect("server").shutdown()));
+    assert_eq!(read_until_closed(&mut client), Some(1001));
+    await_log(&log, "closed 1001 server shutting down");
+}
