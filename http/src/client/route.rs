@@ -3,7 +3,9 @@
 //! The choice follows Qt: the request's own proxy (a slotnet extension), else the manager's
 //! proxy factory, else the manager's proxy, else the application setting.
 
-use slotnet_net::proxy::{proxy_for_query, NetworkProxy, NetworkProxyQuery, ProxyType};
+use slotnet_net::proxy::{
+    has_application_proxy_setting, proxy_for_query, NetworkProxy, NetworkProxyQuery, ProxyType,
+};
 use url::Url;
 
 use super::features::ClientFeatures;
@@ -65,6 +67,9 @@ fn first_usable(proxies: &[NetworkProxy], url: &Url) -> Result<Route, (NetworkEr
 
 /// The application's choice for `url` (`DefaultProxy`).
 fn application_route(url: &Url) -> Result<Route, (NetworkError, String)> {
+    if !has_application_proxy_setting() {
+        return Ok(Route::Direct); // the common case, without building a query
+    }
     first_usable(&proxy_for_query(&NetworkProxyQuery::from_url(url)), url)
 }
 

@@ -54,6 +54,13 @@ fn setting() -> Option<Setting> {
     SETTING.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// Whether an application-wide proxy setting exists (a proxy, a factory, or the system
+/// configuration). Without one, [`proxy_for_query`] always answers "no proxy", so a caller on a
+/// hot path (the HTTP client, once per request) can skip building a query.
+pub fn has_application_proxy_setting() -> bool {
+    SETTING.read().map(|s| s.is_some()).unwrap_or(true)
+}
+
 fn set_setting(value: Option<Setting>) {
     *SETTING.write().unwrap_or_else(|e| e.into_inner()) = value;
 }

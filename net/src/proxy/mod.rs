@@ -32,8 +32,9 @@ pub use auth::{
 pub use connector::{ProxiedConnector, ProxyAuthenticationRequest};
 pub use env::{parse_proxy_url, EnvProxyConfig, NoProxyList};
 pub use factory::{
-    proxy_for_query, set_application_proxy_factory, set_use_system_configuration,
-    system_proxy_for_query, uses_system_configuration, ProxyFactory, SystemProxyFactory,
+    has_application_proxy_setting, proxy_for_query, set_application_proxy_factory,
+    set_use_system_configuration, system_proxy_for_query, uses_system_configuration, ProxyFactory,
+    SystemProxyFactory,
 };
 pub use handshake::{HandshakeEvent, ProxyError};
 pub use http_connect::HttpConnectHandshake;
