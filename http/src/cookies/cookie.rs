@@ -218,8 +218,9 @@ impl NetworkCookie {
     /// (`; secure; HttpOnly; SameSite=Lax; expires=<RFC 1123 date>; domain=...; path=...`)
     /// in the `Set-Cookie` form, which [`parse_cookies`](Self::parse_cookies) reads back.
     pub fn to_raw_form(&self, form: RawForm) -> String {
-        let mut out = if self.name.is_empty() {
-            // RFC 6265bis: a nameless cookie is sent as its bare value.
+        let mut out = if self.name.is_empty() && !self.value.contains('=') {
+            // RFC 6265bis: a nameless cookie is sent as its bare value (unless the value holds
+            // an '=', which would make its first part read back as a name: then "=value").
             self.value.clone()
         } else {
             format!("{}={}", self.name, self.value)

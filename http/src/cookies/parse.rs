@@ -233,6 +233,13 @@ mod tests {
         assert_eq!(c.same_site_policy(), SameSite::Strict);
         let c = parse("a=b; samesite=bogus").unwrap();
         assert_eq!(c.same_site_policy(), SameSite::Default);
+        // A nameless cookie whose value holds '=' (found by the property test below) keeps
+        // its value through a save and load.
+        let c = parse("==\t").unwrap();
+        assert_eq!((c.name(), c.value()), ("", "="));
+        let raw = c.to_raw_form(crate::cookies::RawForm::Full);
+        let again = parse(&raw).unwrap();
+        assert_eq!((again.name(), again.value()), ("", "="));
     }
 
     proptest::proptest! {
