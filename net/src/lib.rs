@@ -54,6 +54,7 @@ mod hostinfo;
 mod local;
 mod local_server;
 pub mod proxy;
+mod read_buffer;
 mod server;
 mod socket;
 pub mod ssl;

@@ -17,12 +17,13 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use mio::Interest;
 use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Ready, Signal, Timer};
 
 use crate::error::{SocketError, SocketOption, SocketState};
 use crate::hostinfo::{HostInfo, HostInfoError, LookupId};
+use crate::read_buffer::ReadBuffer;
 use crate::sys::{self, RawStream};
 use crate::write_queue::WriteQueue;
 
@@ -31,8 +32,6 @@ const READ_BUDGET: usize = 1 << 20;
 /// First read size; it doubles while reads fill it, up to [`MAX_READ_CHUNK`], so idle
 /// connections keep small buffers and busy ones make few syscalls.
 const MIN_READ_CHUNK: usize = 8 * 1024;
-/// `read_buf` hands its buffer over instead of copying from this size on.
-const HANDOVER_MIN: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// How often a local connect is retried while the server's backlog is full (`EAGAIN`).
 const LOCAL_RETRY: Duration = Duration::from_millis(10);
@@ -96,7 +95,7 @@ pub(crate) struct SocketCore {
     error_string: RefCell<String>,
     io: RefCell<Option<Io>>,
 
-    read_buf: RefCell<BytesMut>,
+    read_buf: ReadBuffer,
     /// Most bytes kept in `read_buf` (0: no limit).
     read_limit: Cell<usize>,
     read_chunk: Cell<usize>,
@@ -165,7 +164,7 @@ impl SocketCore {
             error: Cell::new(None),
             error_string: RefCell::new(String::new()),
             io: RefCell::new(None),
-            read_buf: RefCell::new(BytesMut::new()),
+            read_buf: ReadBuffer::default(),
             read_limit: Cell::new(0),
             read_chunk: Cell::new(MIN_READ_CHUNK),
             read_paused: Cell::new(false),
@@ -782,92 +781,49 @@ impl SocketCore {
     }
 
     pub(crate) fn bytes_available(&self) -> usize {
-        self.read_buf.borrow().len()
+        self.read_buf.len()
     }
 
     pub(crate) fn read(&self, out: &mut [u8]) -> usize {
-        let n = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = out.len().min(buf.len());
-            buf.copy_to_slice(&mut out[..n]);
-            n
-        };
+        let n = self.read_buf.read(out);
         self.after_consume();
         n
     }
 
     pub(crate) fn read_all(&self) -> Vec<u8> {
-        let taken = std::mem::take(&mut *self.read_buf.borrow_mut());
+        let taken = self.read_buf.take_all();
         self.after_consume();
-        Vec::from(taken)
+        taken
     }
 
     pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
-        let out = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = max.min(buf.len());
-            buf.split_to(n).freeze()
-        };
+        let out = self.read_buf.take(max);
         self.after_consume();
         out
     }
 
     pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        let n = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = buf.len();
-            if dst.is_empty() && n >= HANDOVER_MIN {
-                // No copy: hand over the bytes, keep the spare capacity.
-                *dst = buf.split();
-            } else {
-                // Small reads are copied: both buffers keep their allocations, so a
-                // request/response loop allocates nothing (handing over a small piece would
-                // make the next kernel read allocate a fresh buffer).
-                dst.extend_from_slice(&buf);
-                buf.clear();
-            }
-            n
-        };
+        let n = self.read_buf.move_into(dst);
         self.after_consume();
         n
     }
 
     pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        // The closure gets the buffer itself, with no borrow held, so it may call back into
-        // the socket (writes, state queries) without a RefCell conflict.
-        let mut buf = std::mem::take(&mut *self.read_buf.borrow_mut());
         let attempt = self.attempt.get();
-        f(&mut buf);
-        if self.attempt.get() == attempt {
-            *self.read_buf.borrow_mut() = buf;
-        }
-        // Otherwise the closure aborted or reconnected the socket: its bytes are stale.
+        self.read_buf.with(f, || self.attempt.get() == attempt);
         self.after_consume();
     }
 
     pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
-        let buf = self.read_buf.borrow();
-        let n = out.len().min(buf.len());
-        out[..n].copy_from_slice(&buf[..n]);
-        n
+        self.read_buf.peek(out)
     }
 
     pub(crate) fn can_read_line(&self) -> bool {
-        self.read_buf.borrow().contains(&b'\n')
+        self.read_buf.has_line()
     }
 
     pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
-        let line = {
-            let mut buf = self.read_buf.borrow_mut();
-            let mut n = buf
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(buf.len(), |p| p + 1);
-            if max > 0 {
-                n = n.min(max);
-            }
-            buf.split_to(n).to_vec()
-        };
+        let line = self.read_buf.take_line(max);
         self.after_consume();
         line
     }

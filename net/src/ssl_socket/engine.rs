@@ -25,6 +25,7 @@ use rustls::AlertDescription;
 use slotnet_core::{AsObject, EventLoop, Object, Signal};
 
 use crate::error::{SocketError, SocketState};
+use crate::read_buffer::ReadBuffer;
 use crate::ssl::{
     SessionInfo, SslCertificate, SslConfiguration, SslError, TlsSession, VerifyContext,
 };
@@ -132,7 +133,7 @@ pub(crate) struct SslCore {
     cipher_in: RefCell<BytesMut>,
     /// Ciphertext produced by rustls, handed to the TCP socket at the end of each pass.
     cipher_out: RefCell<BytesMut>,
-    read_buf: RefCell<BytesMut>,
+    read_buf: ReadBuffer,
     read_limit: Cell<usize>,
     read_chunk: Cell<usize>,
     /// Reading stopped on a full plaintext buffer; the user's next read resumes it.
@@ -197,7 +198,7 @@ impl SslCore {
             generation: Cell::new(0),
             cipher_in: RefCell::new(BytesMut::new()),
             cipher_out: RefCell::new(BytesMut::new()),
-            read_buf: RefCell::new(BytesMut::new()),
+            read_buf: ReadBuffer::default(),
             read_limit: Cell::new(0),
             read_chunk: Cell::new(MIN_PLAIN_CHUNK),
             read_paused: Cell::new(false),
@@ -1052,7 +1053,7 @@ impl SslCore {
     }
 
     pub(crate) fn bytes_available(&self) -> usize {
-        self.read_buf.borrow().len()
+        self.read_buf.len()
     }
 
     pub(crate) fn encrypted_bytes_available(&self) -> usize {
@@ -1063,87 +1064,46 @@ impl SslCore {
     }
 
     pub(crate) fn read(&self, out: &mut [u8]) -> usize {
-        let n = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = out.len().min(buf.len());
-            buf.copy_to_slice(&mut out[..n]);
-            n
-        };
+        let n = self.read_buf.read(out);
         self.after_consume();
         n
     }
 
     pub(crate) fn read_all(&self) -> Vec<u8> {
-        let taken = std::mem::take(&mut *self.read_buf.borrow_mut());
+        let taken = self.read_buf.take_all();
         self.after_consume();
-        Vec::from(taken)
+        taken
     }
 
     pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
-        let out = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = max.min(buf.len());
-            buf.split_to(n).freeze()
-        };
+        let out = self.read_buf.take(max);
         self.after_consume();
         out
     }
 
     pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        let n = {
-            let mut buf = self.read_buf.borrow_mut();
-            let n = buf.len();
-            if dst.is_empty() {
-                *dst = buf.split();
-            } else {
-                dst.extend_from_slice(&buf);
-                buf.clear();
-            }
-            n
-        };
+        let n = self.read_buf.move_into(dst);
         self.after_consume();
         n
     }
 
     pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        // No borrow is held while `f` runs: it may call back into the socket.
-        let mut buf = std::mem::take(&mut *self.read_buf.borrow_mut());
         let generation = self.generation.get();
-        f(&mut buf);
-        if self.generation.get() == generation {
-            let mut own = self.read_buf.borrow_mut();
-            // Bytes that arrived meanwhile (a nested loop) come after the closure's.
-            if !own.is_empty() {
-                buf.extend_from_slice(&own);
-            }
-            *own = buf;
-        }
+        self.read_buf
+            .with(f, || self.generation.get() == generation);
         self.after_consume();
     }
 
     pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
-        let buf = self.read_buf.borrow();
-        let n = out.len().min(buf.len());
-        out[..n].copy_from_slice(&buf[..n]);
-        n
+        self.read_buf.peek(out)
     }
 
     pub(crate) fn can_read_line(&self) -> bool {
-        self.read_buf.borrow().contains(&b'\n')
+        self.read_buf.has_line()
     }
 
     pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
-        let line = {
-            let mut buf = self.read_buf.borrow_mut();
-            let mut n = buf
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(buf.len(), |p| p + 1);
-            if max > 0 {
-                n = n.min(max);
-            }
-            buf.split_to(n).to_vec()
-        };
+        let line = self.read_buf.take_line(max);
         self.after_consume();
         line
     }
