@@ -473,61 +473,29 @@ impl AbstractHttpServer {
     /// it is not listening, as in Qt. The server keeps accepting from it until it is closed
     /// or destroyed; accepted connections become children of this server.
     pub fn bind(&self, server: &TcpServer) -> bool {
-        let Some(core) = self.core() else {
-            return false;
-        };
-        if !server.is_listening() || core.shutting_down.get() {
-            return false;
-        }
-        if core.tcp.borrow().contains(server) {
-            return true;
-        }
-        let weak = core.weak.clone();
         let tcp = *server;
-        server.new_connection().connect_with(&self.obj, move |_| {
-            if let Some(core) = weak.upgrade() {
-                if !core.accept_paused.get() {
-                    core.accept_tcp(tcp);
-                }
-            }
-        });
-        core.tcp.borrow_mut().push(tcp);
-        if core.accept_paused.get() {
-            tcp.pause_accepting();
-        } else {
-            core.accept_tcp(tcp);
-        }
-        true
+        self.bind_listener(
+            server.is_listening(),
+            |core| &core.tcp,
+            tcp,
+            server.new_connection(),
+            ServerCore::accept_tcp,
+            move || tcp.pause_accepting(),
+        )
     }
 
     /// Serves the connections of a local (Unix domain socket) server; false if it is not
     /// listening.
     pub fn bind_local(&self, server: &LocalServer) -> bool {
-        let Some(core) = self.core() else {
-            return false;
-        };
-        if !server.is_listening() || core.shutting_down.get() {
-            return false;
-        }
-        if core.local.borrow().contains(server) {
-            return true;
-        }
-        let weak = core.weak.clone();
         let local = *server;
-        server.new_connection().connect_with(&self.obj, move |_| {
-            if let Some(core) = weak.upgrade() {
-                if !core.accept_paused.get() {
-                    core.accept_local(local);
-                }
-            }
-        });
-        core.local.borrow_mut().push(local);
-        if core.accept_paused.get() {
-            local.pause_accepting();
-        } else {
-            core.accept_local(local);
-        }
-        true
+        self.bind_listener(
+            server.is_listening(),
+            |core| &core.local,
+            local,
+            server.new_connection(),
+            ServerCore::accept_local,
+            move || local.pause_accepting(),
+        )
     }
 
     /// Serves the connections of a TLS server, once their handshake completed (connections
@@ -539,36 +507,63 @@ impl AbstractHttpServer {
     /// has no ALPN list, it is given `h2` and `http/1.1` (in that order of preference) here;
     /// to serve HTTP/1.1 only, set the list to `http/1.1` before binding.
     pub fn bind_ssl(&self, server: &SslServer) -> bool {
+        // Offer h2 only to a server this call will actually bind.
+        let will_bind = self
+            .core()
+            .is_some_and(|core| !core.shutting_down.get() && !core.ssl.borrow().contains(server));
+        if will_bind && server.is_listening() {
+            let mut tls = server.ssl_configuration();
+            if tls.allowed_next_protocols().is_empty() {
+                tls.set_allowed_next_protocols(vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
+                server.set_ssl_configuration(tls);
+            }
+        }
+        let ssl = *server;
+        self.bind_listener(
+            server.is_listening(),
+            |core| &core.ssl,
+            ssl,
+            // Connections reach HTTP once their handshake is done.
+            server.pending_connection_available(),
+            ServerCore::accept_ssl,
+            move || ssl.pause_accepting(),
+        )
+    }
+
+    /// What the three `bind*` methods share: refuse a listener that is not listening (or a
+    /// server shutting down), bind each listener once, accept on `ready` unless accepting is
+    /// paused, and take what is already pending.
+    fn bind_listener<L: Copy + PartialEq + 'static>(
+        &self,
+        listening: bool,
+        bound: fn(&ServerCore) -> &RefCell<Vec<L>>,
+        listener: L,
+        ready: Signal<()>,
+        accept: fn(&ServerCore, L),
+        pause: impl Fn(),
+    ) -> bool {
         let Some(core) = self.core() else {
             return false;
         };
-        if !server.is_listening() || core.shutting_down.get() {
+        if !listening || core.shutting_down.get() {
             return false;
         }
-        if core.ssl.borrow().contains(server) {
+        if bound(&core).borrow().contains(&listener) {
             return true;
         }
-        let mut tls = server.ssl_configuration();
-        if tls.allowed_next_protocols().is_empty() {
-            tls.set_allowed_next_protocols(vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
-            server.set_ssl_configuration(tls);
-        }
         let weak = core.weak.clone();
-        let ssl = *server;
-        server
-            .pending_connection_available()
-            .connect_with(&self.obj, move |_| {
-                if let Some(core) = weak.upgrade() {
-                    if !core.accept_paused.get() {
-                        core.accept_ssl(ssl);
-                    }
+        ready.connect_with(&self.obj, move |_| {
+            if let Some(core) = weak.upgrade() {
+                if !core.accept_paused.get() {
+                    accept(&core, listener);
                 }
-            });
-        core.ssl.borrow_mut().push(ssl);
+            }
+        });
+        bound(&core).borrow_mut().push(listener);
         if core.accept_paused.get() {
-            ssl.pause_accepting();
+            pause();
         } else {
-            core.accept_ssl(ssl);
+            accept(&core, listener);
         }
         true
     }
