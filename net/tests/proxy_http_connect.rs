@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proxy_servers::*;
 use slotnet_net::proxy::{
-    cached_proxy_credentials, NetworkProxy, ProxyAuthScheme, ProxyAuthenticator, ProxyType,
+    cached_proxy_credentials, Authenticator, NetworkProxy, ProxyAuthScheme, ProxyType,
 };
 use slotnet_net::{SocketError, SocketState};
 
@@ -183,12 +183,7 @@ fn an_unanswerable_challenge_fails_without_looping() {
     /// A scheme that never answers (as Basic does for a Digest-only proxy).
     struct Never;
     impl ProxyAuthScheme for Never {
-        fn authorization(
-            &mut self,
-            _: &[String],
-            _: &ProxyAuthenticator,
-            _: &str,
-        ) -> Option<String> {
+        fn authorization(&mut self, _: &[String], _: &Authenticator, _: &str) -> Option<String> {
             None
         }
     }

@@ -1,5 +1,5 @@
 //! Authenticating to proxies: the credentials handed to the user's slot
-//! ([`ProxyAuthenticator`]), the scheme that turns them into a `Proxy-Authorization` header
+//! ([`Authenticator`]), the scheme that turns them into a `Proxy-Authorization` header
 //! for HTTP proxies ([`ProxyAuthScheme`], Basic built in), and the in-process cache of
 //! credentials that worked, per proxy.
 //!
@@ -15,35 +15,33 @@ use super::types::{NetworkProxy, ProxyType};
 /// Credentials cached at most; the least recently used entry goes first.
 const CACHE_CAPACITY: usize = 64;
 
-/// The credentials for one proxy authentication (the proxy side of Qt's `QAuthenticator`).
+/// The credentials for one authentication request (Qt's `QAuthenticator`), for proxies here
+/// and for servers in slotnet-http (which re-exports this type as `auth::Authenticator`).
 ///
 /// The [`ProxiedConnector`](crate::proxy::ProxiedConnector) hands one to its
 /// `proxy_authentication_required` slot, with the realm (HTTP proxies) and the user name
 /// tried last filled in; the slot sets the user and password. `Debug` never shows the
 /// password.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct ProxyAuthenticator {
+pub struct Authenticator {
     user: String,
     password: String,
     realm: String,
     options: BTreeMap<String, String>,
 }
 
-impl ProxyAuthenticator {
+impl Authenticator {
     /// An empty authenticator.
-    pub fn new() -> ProxyAuthenticator {
-        ProxyAuthenticator::default()
+    pub fn new() -> Authenticator {
+        Authenticator::default()
     }
 
     /// An authenticator holding `user` and `password`.
-    pub fn with_credentials(
-        user: impl Into<String>,
-        password: impl Into<String>,
-    ) -> ProxyAuthenticator {
-        ProxyAuthenticator {
+    pub fn with_credentials(user: impl Into<String>, password: impl Into<String>) -> Authenticator {
+        Authenticator {
             user: user.into(),
             password: password.into(),
-            ..ProxyAuthenticator::default()
+            ..Authenticator::default()
         }
     }
 
@@ -83,6 +81,11 @@ impl ProxyAuthenticator {
         self.options.get(name).map(String::as_str)
     }
 
+    /// All options.
+    pub fn options(&self) -> &BTreeMap<String, String> {
+        &self.options
+    }
+
     /// Sets option `name`.
     pub fn set_option(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.options.insert(name.into(), value.into());
@@ -102,9 +105,9 @@ impl ProxyAuthenticator {
     }
 }
 
-impl fmt::Debug for ProxyAuthenticator {
+impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyAuthenticator")
+        f.debug_struct("Authenticator")
             .field("user", &self.user)
             .field(
                 "password",
@@ -133,7 +136,7 @@ pub trait ProxyAuthScheme {
     fn authorization(
         &mut self,
         challenges: &[String],
-        credentials: &ProxyAuthenticator,
+        credentials: &Authenticator,
         authority: &str,
     ) -> Option<String>;
 }
@@ -147,7 +150,7 @@ impl ProxyAuthScheme for BasicProxyAuth {
     fn authorization(
         &mut self,
         challenges: &[String],
-        credentials: &ProxyAuthenticator,
+        credentials: &Authenticator,
         _authority: &str,
     ) -> Option<String> {
         let (user, password) = credentials.credentials()?;
@@ -326,7 +329,7 @@ mod tests {
 
     #[test]
     fn basic_scheme_answers_basic_challenges_only() {
-        let creds = ProxyAuthenticator::with_credentials("u", "p");
+        let creds = Authenticator::with_credentials("u", "p");
         let mut basic = BasicProxyAuth;
         assert_eq!(
             basic.authorization(&[], &creds, "h:1").as_deref(),
@@ -337,7 +340,7 @@ mod tests {
         let both = vec![digest_only[0].clone(), "BASIC realm=x".to_owned()];
         assert!(basic.authorization(&both, &creds, "h:1").is_some());
         assert_eq!(
-            basic.authorization(&[], &ProxyAuthenticator::new(), "h:1"),
+            basic.authorization(&[], &Authenticator::new(), "h:1"),
             None
         );
     }
@@ -374,7 +377,7 @@ mod tests {
         assert_eq!(cached_proxy_credentials(&socks), None);
         forget_proxy_credentials(&same);
         assert_eq!(cached_proxy_credentials(&a), None);
-        let mut auth = ProxyAuthenticator::new();
+        let mut auth = Authenticator::new();
         assert!(auth.is_null());
         auth.set_realm("r");
         assert_eq!(auth.option("realm"), Some("r"));

@@ -14,8 +14,8 @@ use std::time::Duration;
 use slotnet_core::{AsObject, Connection, EventLoop, Object, Signal, Timer};
 
 use super::auth::{
-    cache_proxy_credentials, cached_proxy_credentials, forget_proxy_credentials, ProxyAuthScheme,
-    ProxyAuthenticator,
+    cache_proxy_credentials, cached_proxy_credentials, forget_proxy_credentials, Authenticator,
+    ProxyAuthScheme,
 };
 use super::factory::proxy_for_query;
 use super::handshake::{HandshakeEvent, ProxyError};
@@ -30,7 +30,7 @@ use crate::tcp::TcpSocket;
 
 /// The arguments of [`ProxiedConnector::proxy_authentication_required`]: the proxy, and the
 /// authenticator the slot fills in (Qt passes a `QAuthenticator*`).
-pub type ProxyAuthenticationRequest = (NetworkProxy, Rc<RefCell<ProxyAuthenticator>>);
+pub type ProxyAuthenticationRequest = (NetworkProxy, Rc<RefCell<Authenticator>>);
 
 type SchemeFactory = Rc<dyn Fn() -> Box<dyn ProxyAuthScheme>>;
 
@@ -74,7 +74,7 @@ impl Handshake {
     }
 
     /// Installs credentials for the next attempt; an error if they cannot be used.
-    fn set_credentials(&mut self, auth: &ProxyAuthenticator) -> Result<(), ProxyError> {
+    fn set_credentials(&mut self, auth: &Authenticator) -> Result<(), ProxyError> {
         match self {
             Handshake::Http(h) => {
                 if h.set_credentials(auth) {
@@ -511,7 +511,7 @@ impl ConnectorCore {
             Some((proxy.user().to_owned(), proxy.password().to_owned()))
         };
         if let Some((user, password)) = known {
-            let auth = ProxyAuthenticator::with_credentials(user.clone(), password.clone());
+            let auth = Authenticator::with_credentials(user.clone(), password.clone());
             // Credentials a scheme cannot send preemptively are kept for the challenge.
             if handshake.set_credentials(&auth).is_ok() {
                 *self.tried.borrow_mut() = Some((user, password));
@@ -675,7 +675,7 @@ impl ConnectorCore {
             .filter(fresh)
             .or(own.filter(fresh));
         if next.is_none() {
-            let auth = Rc::new(RefCell::new(ProxyAuthenticator::new()));
+            let auth = Rc::new(RefCell::new(Authenticator::new()));
             // Only the realm is filled in: as in Qt, the slot starts from empty credentials,
             // so leaving them untouched means "no answer".
             if let Some(realm) = self.handshake.borrow().as_ref().and_then(|h| h.realm()) {
@@ -700,7 +700,7 @@ impl ConnectorCore {
                 message,
             ));
         };
-        let auth = ProxyAuthenticator::with_credentials(user.clone(), password.clone());
+        let auth = Authenticator::with_credentials(user.clone(), password.clone());
         let installed = match self.handshake.borrow_mut().as_mut() {
             Some(h) => h.set_credentials(&auth),
             None => return,

@@ -11,7 +11,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::auth::{challenge_realm, BasicProxyAuth, ProxyAuthScheme, ProxyAuthenticator};
+use super::auth::{challenge_realm, Authenticator, BasicProxyAuth, ProxyAuthScheme};
 use super::handshake::{HandshakeEvent, ProxyError};
 use crate::error::SocketError;
 
@@ -135,7 +135,7 @@ impl HttpConnectHandshake {
     /// Sets the credentials for the next request: before any challenge, for preemptive
     /// authentication; after a 407, to answer its challenges. Returns whether the request
     /// will carry a `Proxy-Authorization` header (false: the scheme cannot use them).
-    pub fn set_credentials(&mut self, credentials: &ProxyAuthenticator) -> bool {
+    pub fn set_credentials(&mut self, credentials: &Authenticator) -> bool {
         self.authorization =
             self.scheme
                 .authorization(&self.challenges, credentials, &self.authority);
@@ -423,10 +423,7 @@ mod tests {
             ("User-Agent".into(), "slotnet".into()),
             ("Host".into(), "evil".into()),
         ]);
-        assert!(hs.set_credentials(&ProxyAuthenticator::with_credentials(
-            "Aladdin",
-            "open sesame"
-        )));
+        assert!(hs.set_credentials(&Authenticator::with_credentials("Aladdin", "open sesame")));
         hs.start();
         assert_eq!(
             String::from_utf8(hs.take_output()).unwrap(),
@@ -561,7 +558,7 @@ mod tests {
         );
         assert_eq!(hs.realm().as_deref(), Some("d"));
         assert_eq!(hs.challenges().len(), 2);
-        assert!(hs.set_credentials(&ProxyAuthenticator::with_credentials("u", "p")));
+        assert!(hs.set_credentials(&Authenticator::with_credentials("u", "p")));
         hs.start();
         let request = String::from_utf8(hs.take_output()).unwrap();
         assert!(
@@ -637,7 +634,7 @@ mod tests {
             hs.feed(&mut buf),
             HandshakeEvent::AuthenticationRequired { .. }
         ));
-        assert!(!hs.set_credentials(&ProxyAuthenticator::with_credentials("u", "p")));
+        assert!(!hs.set_credentials(&Authenticator::with_credentials("u", "p")));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!   [`HandshakeEvent`]s and bytes out).
 //! - [`ProxiedConnector`]: drives a handshake over a [`TcpSocket`](crate::TcpSocket) and
 //!   hands the socket back with the tunnel up.
-//! - [`ProxyAuthenticator`], [`ProxyAuthScheme`], [`BasicProxyAuth`]: proxy credentials,
+//! - [`Authenticator`], [`ProxyAuthScheme`], [`BasicProxyAuth`]: proxy credentials,
 //!   cached in-process per proxy ([`cached_proxy_credentials`]).
 
 mod auth;
@@ -26,8 +26,8 @@ mod types;
 
 pub use auth::{
     basic_authorization, cache_proxy_credentials, cached_proxy_credentials, challenge_realm,
-    clear_proxy_credentials, forget_proxy_credentials, BasicProxyAuth, ProxyAuthScheme,
-    ProxyAuthenticator,
+    clear_proxy_credentials, forget_proxy_credentials, Authenticator, BasicProxyAuth,
+    ProxyAuthScheme,
 };
 pub use connector::{ProxiedConnector, ProxyAuthenticationRequest};
 pub use env::{parse_proxy_url, EnvProxyConfig, NoProxyList};

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::{Buf, BytesMut};
 
-use super::auth::ProxyAuthenticator;
+use super::auth::Authenticator;
 use super::handshake::{HandshakeEvent, ProxyError};
 use crate::error::SocketError;
 
@@ -113,7 +113,7 @@ impl Socks5Handshake {
     /// Uses these credentials from the next [`start`](Self::start) on (the user/password
     /// method is offered only when a user name is set). Fails with
     /// `ProxyAuthenticationRequiredError` when a field is longer than RFC 1929's 255 bytes.
-    pub fn set_credentials(&mut self, credentials: &ProxyAuthenticator) -> Result<(), ProxyError> {
+    pub fn set_credentials(&mut self, credentials: &Authenticator) -> Result<(), ProxyError> {
         let user = credentials.user().as_bytes();
         let password = credentials.password().as_bytes();
         if user.len() > 255 || password.len() > 255 {
@@ -375,7 +375,7 @@ mod tests {
         let run = |cuts: &[usize]| {
             let mut hs = Socks5Handshake::new(host, 0x1f90).unwrap();
             if let Some((u, p)) = creds {
-                hs.set_credentials(&ProxyAuthenticator::with_credentials(u, p))
+                hs.set_credentials(&Authenticator::with_credentials(u, p))
                     .unwrap();
             }
             hs.start();
@@ -450,7 +450,7 @@ mod tests {
         );
         // The proxy rejects our credentials; a retry starts over with new ones.
         let mut hs = Socks5Handshake::new("h", 1).unwrap();
-        hs.set_credentials(&ProxyAuthenticator::with_credentials("u", "bad"))
+        hs.set_credentials(&Authenticator::with_credentials("u", "bad"))
             .unwrap();
         hs.start();
         let mut input = BytesMut::from(&[5u8, 2, 1, 1][..]);
@@ -460,13 +460,13 @@ mod tests {
         );
         assert!(hs.credentials_rejected());
         hs.take_output();
-        hs.set_credentials(&ProxyAuthenticator::with_credentials("u", "good"))
+        hs.set_credentials(&Authenticator::with_credentials("u", "good"))
             .unwrap();
         hs.start();
         assert_eq!(hs.take_output(), [5, 2, 0, 2]);
         let too_long = "x".repeat(256);
         assert_eq!(
-            hs.set_credentials(&ProxyAuthenticator::with_credentials(too_long, "p"))
+            hs.set_credentials(&Authenticator::with_credentials(too_long, "p"))
                 .unwrap_err()
                 .code,
             SocketError::ProxyAuthenticationRequiredError
@@ -537,7 +537,7 @@ mod tests {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..3000 {
             let mut hs = Socks5Handshake::new("h", 1).unwrap();
-            hs.set_credentials(&ProxyAuthenticator::with_credentials("u", "p"))
+            hs.set_credentials(&Authenticator::with_credentials("u", "p"))
                 .unwrap();
             hs.start();
             let mut input = BytesMut::new();
