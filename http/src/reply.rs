@@ -410,7 +410,9 @@ impl NetworkReply {
         self.raw_header(name).is_some()
     }
 
-    /// Names of the response headers, in order.
+    /// Names of the response headers, in the order and the case the server sent them. As in
+    /// Qt, a repeated field appears once, where its last occurrence was, with the values
+    /// joined by `", "` (by a newline for `Set-Cookie`).
     pub fn raw_header_list(&self) -> Vec<String> {
         self.raw_header_pairs()
             .into_iter()
@@ -418,7 +420,8 @@ impl NetworkReply {
             .collect()
     }
 
-    /// The response headers as (name, value) pairs, in order.
+    /// The response headers as (name, value) pairs, in order, repeated fields merged as in
+    /// [`raw_header_list`](Self::raw_header_list).
     pub fn raw_header_pairs(&self) -> Vec<(String, String)> {
         self.state()
             .map(|s| s.headers.borrow().clone())
@@ -645,7 +648,7 @@ impl NetworkReply {
                 None => attrs.remove(&Attribute::RedirectionTarget),
             };
         }
-        *s.headers.borrow_mut() = headers;
+        *s.headers.borrow_mut() = merge_repeated_fields(headers);
         s.total.set(total.map(|t| t as i64).unwrap_or(-1));
         s.received.set(0);
         s.progress_choke.set(None);
@@ -770,4 +773,38 @@ impl NetworkReply {
             }
         }
     }
+}
+
+/// Qt's view of a response's fields: a name that occurs more than once is kept once, at its
+/// last position and with its last spelling, its values joined in order (`Set-Cookie` values
+/// by newlines, others by `", "`). Most responses repeat nothing and are returned as they are.
+fn merge_repeated_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    let repeats = fields.iter().enumerate().any(|(i, (name, _))| {
+        fields[..i]
+            .iter()
+            .any(|(earlier, _)| earlier.eq_ignore_ascii_case(name))
+    });
+    if !repeats {
+        return fields;
+    }
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        match merged
+            .iter()
+            .position(|(seen, _)| seen.eq_ignore_ascii_case(&name))
+        {
+            Some(at) => {
+                let (_, mut joined) = merged.remove(at);
+                joined.push_str(if name.eq_ignore_ascii_case("set-cookie") {
+                    "\n"
+                } else {
+                    ", "
+                });
+                joined.push_str(&value);
+                merged.push((name, joined));
+            }
+            None => merged.push((name, value)),
+        }
+    }
+    merged
 }

@@ -775,3 +775,40 @@ fn multipart_form_is_streamed_with_its_boundary() {
         "reply.uploadProgress({expected_len}, {expected_len})"
     )));
 }
+
+#[test]
+fn header_names_keep_the_servers_case_and_repeats_merge_as_in_qt() {
+    let server = ScriptedServer::start(|_req, s| {
+        let fields = [
+            ("x-lower", "1"),
+            ("X-MiXed-Case", "2"),
+            ("Set-Cookie", "a=1"),
+            ("Vary", "A"),
+            ("set-cookie", "b=2"),
+            ("vary", "B"),
+        ];
+        respond(s, "200 OK", &fields, b"ok");
+        Next::KeepAlive
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+    run_all(std::slice::from_ref(&reply));
+    assert_eq!(reply.error(), NetworkError::NoError);
+    // Qt: "Duplicate headers are merged together and take place of the latter duplicate."
+    assert_eq!(
+        reply.raw_header_list(),
+        [
+            "Content-Length",
+            "x-lower",
+            "X-MiXed-Case",
+            "set-cookie",
+            "vary"
+        ]
+    );
+    let pairs = reply.raw_header_pairs();
+    assert_eq!(pairs[3], ("set-cookie".into(), "a=1\nb=2".into()));
+    assert_eq!(pairs[4], ("vary".into(), "A, B".into()));
+    assert_eq!(reply.raw_header("X-LOWER").as_deref(), Some("1"));
+    assert_eq!(reply.raw_header("x-mixed-case").as_deref(), Some("2"));
+    assert!(reply.has_raw_header("VARY"));
+}

@@ -153,7 +153,7 @@ pub(crate) fn cached_head(
         .iter()
         .map(|(n, v)| {
             (
-                super::conn::canonical_header_name(n.as_str()),
+                canonical_header_name(n.as_str()),
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
@@ -184,4 +184,20 @@ pub(crate) fn read_piece(reader: &mut (dyn Read + Send)) -> Option<bytes::Bytes>
     }
     buf.truncate(filled);
     Some(bytes::Bytes::from(buf))
+}
+
+/// `content-type` → `Content-Type`, as servers usually write it: the cache stores names
+/// lowercased (in a `HeaderMap`), the network gives them as sent.
+pub(crate) fn canonical_header_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if upper {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        upper = c == '-';
+    }
+    out
 }

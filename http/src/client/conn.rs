@@ -174,7 +174,7 @@ impl Conn {
             handed_over: Cell::new(false),
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
-            decoder: RefCell::new(ResponseDecoder::new(&http::Method::GET)),
+            decoder: RefCell::new(raw_field_decoder()),
             rbuf: RefCell::new(BytesMut::with_capacity(16 * 1024)),
             held: RefCell::new(None),
             upload: RefCell::new(Upload::default()),
@@ -650,20 +650,16 @@ impl Conn {
                 let status = head.status.as_u16();
                 let framing_length = self.decoder.borrow().framing();
                 let content_length = head
-                    .headers
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
+                    .raw
+                    .get("content-length")
+                    .and_then(|v| std::str::from_utf8(v).ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
+                // Names as the server wrote them, as Qt's rawHeaderList() shows them.
                 let headers: Vec<(String, String)> = head
-                    .headers
+                    .raw
                     .iter()
-                    .map(|(n, v)| {
-                        (
-                            canonical_header_name(n.as_str()),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
+                    .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
                     .collect();
                 let action = job.on_head(status, head.reason.as_str(), headers, content_length);
                 self.body_action.set(action);
@@ -900,17 +896,10 @@ impl Drop for ProcessingGuard<'_> {
     }
 }
 
-/// `content-type` → `Content-Type`, as servers usually write it (the http crate lowercases).
-pub(crate) fn canonical_header_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if upper {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        upper = c == '-';
-    }
-    out
+/// A response decoder that leaves the fields as received (the reply keeps them that way, and
+/// the `HeaderMap` would cost a hash and an allocation or two per field).
+fn raw_field_decoder() -> ResponseDecoder {
+    let mut decoder = ResponseDecoder::new(&http::Method::GET);
+    decoder.set_header_map(false);
+    decoder
 }

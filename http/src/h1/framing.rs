@@ -2,18 +2,19 @@
 //! survives it (RFC 9112 sections 6 and 9.3).
 
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, Version};
+use http::{HeaderMap, HeaderName, Version};
 
+use super::fields::FieldSource;
 use super::H1Error;
 
 /// The `Content-Length` of a message: `None` when absent.
 ///
 /// Repeated fields and comma-separated lists are accepted when every value agrees (RFC 9110
 /// section 8.6); anything but digits is rejected.
-pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, H1Error> {
+pub(crate) fn content_length(headers: &impl FieldSource) -> Result<Option<u64>, H1Error> {
     let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
+    for value in headers.values(&CONTENT_LENGTH) {
+        for item in value.split(|&b| b == b',') {
             let n = parse_decimal(item.trim_ascii()).ok_or(H1Error::InvalidContentLength)?;
             match length {
                 Some(previous) if previous != n => return Err(H1Error::ConflictingContentLength),
@@ -49,8 +50,8 @@ pub(crate) enum TransferCoding {
 }
 
 /// Classifies the `Transfer-Encoding` fields of a message.
-pub(crate) fn transfer_coding(headers: &HeaderMap) -> Result<TransferCoding, H1Error> {
-    let mut fields = headers.get_all(TRANSFER_ENCODING).iter().peekable();
+pub(crate) fn transfer_coding(headers: &impl FieldSource) -> Result<TransferCoding, H1Error> {
+    let mut fields = headers.values(&TRANSFER_ENCODING).peekable();
     if fields.peek().is_none() {
         return Ok(TransferCoding::Absent);
     }
@@ -58,7 +59,7 @@ pub(crate) fn transfer_coding(headers: &HeaderMap) -> Result<TransferCoding, H1E
     let mut chunked_seen = false;
     let mut last_is_chunked = false;
     for value in fields {
-        for item in value.as_bytes().split(|&b| b == b',') {
+        for item in value.split(|&b| b == b',') {
             // A coding may carry parameters (`name;param=value`); only the name matters here.
             let name = item
                 .split(|&b| b == b';')
@@ -89,10 +90,9 @@ pub(crate) fn transfer_coding(headers: &HeaderMap) -> Result<TransferCoding, H1E
 }
 
 /// Whether any `name` field holds `token` in its comma-separated list (case-insensitive).
-pub(crate) fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
+pub(crate) fn has_token(headers: &impl FieldSource, name: &HeaderName, token: &str) -> bool {
+    headers.values(name).any(|value| {
         value
-            .as_bytes()
             .split(|&b| b == b',')
             .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     })
@@ -100,11 +100,11 @@ pub(crate) fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str
 
 /// Whether the sender of a message with these headers allows the connection to be reused:
 /// HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
-pub(crate) fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+pub(crate) fn wants_keep_alive(version: Version, headers: &impl FieldSource) -> bool {
     if version == Version::HTTP_11 {
-        !has_token(headers, CONNECTION, "close")
+        !has_token(headers, &CONNECTION, "close")
     } else {
-        has_token(headers, CONNECTION, "keep-alive") && !has_token(headers, CONNECTION, "close")
+        has_token(headers, &CONNECTION, "keep-alive") && !has_token(headers, &CONNECTION, "close")
     }
 }
 

@@ -21,6 +21,7 @@ mod chunked;
 mod date;
 mod encode;
 mod error;
+mod fields;
 mod framing;
 mod limits;
 mod parse;
@@ -39,6 +40,7 @@ pub use encode::{
     encode_last_chunk_with_trailers, encode_request, encode_response_head, BodyEncoder,
 };
 pub use error::H1Error;
+pub use fields::RawFields;
 pub use limits::Limits;
 pub use request::RequestDecoder;
 pub use response::ResponseDecoder;

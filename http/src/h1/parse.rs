@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
-use super::{ByteStr, H1Error, Limits, RequestHead, ResponseHead};
+use super::{ByteStr, H1Error, Limits, RawFields, RequestHead, ResponseHead};
 
 /// Header slots kept on the stack; a larger `Limits::max_headers` falls back to the heap.
 const STACK_HEADERS: usize = 128;
@@ -19,10 +19,10 @@ const STACK_HEADERS: usize = 128;
 type Span = (usize, usize);
 
 /// Where one header field's name and value lie in the head.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HeaderSpan {
-    name: Span,
-    value: Span,
+    pub(crate) name: Span,
+    pub(crate) value: Span,
 }
 
 /// The range `part` occupies inside `base`, or an empty range if it lies elsewhere (httparse
@@ -123,10 +123,14 @@ fn new_stack_slots<'b>() -> StackSlots<'b> {
 
 /// Parses a status line and header fields from the front of `buf`. Returns `None` if the head
 /// is incomplete (and still within limits); on success the head is removed from `buf`.
+///
+/// The fields always come as [`RawFields`]; `header_map` says whether to also build the
+/// `HeaderMap` (which checks names and values once more and costs a hash per field).
 pub(crate) fn parse_response_head(
     buf: &mut BytesMut,
     limits: &Limits,
     spans: &mut Vec<HeaderSpan>,
+    header_map: bool,
 ) -> Result<Option<ResponseHead>, H1Error> {
     let window = buf.len().min(limits.max_head_bytes);
     let (mut stack, mut heap) = (new_stack_slots(), Vec::new());
@@ -159,13 +163,18 @@ pub(crate) fn parse_response_head(
     };
     let status = StatusCode::from_u16(code).map_err(|_| H1Error::InvalidStatusLine)?;
     let head = buf.split_to(len).freeze();
-    let headers = build_header_map(&head, spans, H1Error::InvalidHeader)?;
+    let headers = if header_map {
+        build_header_map(&head, spans, H1Error::InvalidHeader)?
+    } else {
+        HeaderMap::new()
+    };
     let reason = ByteStr::from_utf8(slice(&head, reason)).unwrap_or_default();
     Ok(Some(ResponseHead {
         version: version_from_minor(minor),
         status,
         reason,
         headers,
+        raw: RawFields::new(head, spans.clone()),
     }))
 }
 

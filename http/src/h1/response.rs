@@ -4,6 +4,7 @@ use bytes::BytesMut;
 use http::{Method, StatusCode, Version};
 
 use super::body::{BodyDecoder, BodyEvent};
+use super::fields::FieldSource;
 use super::framing::{content_length, transfer_coding, wants_keep_alive, TransferCoding};
 use super::parse::{parse_response_head, HeaderSpan};
 use super::scan::HeadScan;
@@ -76,6 +77,7 @@ pub struct ResponseDecoder {
     keep_alive: bool,
     upgrade: bool,
     eof: bool,
+    header_map: bool,
 }
 
 impl ResponseDecoder {
@@ -96,7 +98,15 @@ impl ResponseDecoder {
             keep_alive: false,
             upgrade: false,
             eof: false,
+            header_map: true,
         }
+    }
+
+    /// Whether heads carry an `http::HeaderMap` in [`ResponseHead::headers`] (the default) or
+    /// only [`ResponseHead::raw`]. A client that keeps the fields as received saves a hash
+    /// and an allocation or two per field by turning the map off.
+    pub fn set_header_map(&mut self, enabled: bool) {
+        self.header_map = enabled;
     }
 
     /// Prepares for the next response on the same connection (to a request with
@@ -163,7 +173,7 @@ impl ResponseDecoder {
         {
             return need_more;
         }
-        let Some(head) = parse_response_head(buf, limits, &mut self.spans)? else {
+        let Some(head) = parse_response_head(buf, limits, &mut self.spans, self.header_map)? else {
             return need_more;
         };
         self.scan.reset();
@@ -186,15 +196,15 @@ impl ResponseDecoder {
         {
             return Ok((Framing::Empty, false, true));
         }
-        let keep_alive = wants_keep_alive(head.version, &head.headers);
+        let keep_alive = wants_keep_alive(head.version, &head.raw);
         if self.request == RequestKind::Head
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
         {
             return Ok((Framing::Empty, keep_alive, false));
         }
-        match transfer_coding(&head.headers)? {
-            TransferCoding::Absent => match content_length(&head.headers)? {
+        match transfer_coding(&head.raw)? {
+            TransferCoding::Absent => match content_length(&head.raw)? {
                 Some(n) => {
                     if self.limits.max_body.is_some_and(|max| n > max) {
                         return Err(H1Error::BodyTooLarge);
@@ -209,7 +219,7 @@ impl ResponseDecoder {
                 }
                 // Transfer-Encoding overrides Content-Length, but a message carrying both was
                 // possibly crafted to desynchronise; don't trust the connection afterwards.
-                let both = head.headers.contains_key(http::header::CONTENT_LENGTH);
+                let both = head.raw.contains(&http::header::CONTENT_LENGTH);
                 Ok((Framing::Chunked, keep_alive && !both, false))
             }
         }

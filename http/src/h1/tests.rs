@@ -179,6 +179,7 @@ fn response_head(
         status: StatusCode::from_u16(status).unwrap(),
         reason: ByteStr::from_static(reason),
         headers: headers(fields),
+        raw: Default::default(),
     })
 }
 
@@ -938,5 +939,62 @@ proptest! {
         };
         prop_assert_eq!(expected_body, body);
         prop_assert_eq!(out.events.last(), Some(&end()));
+    }
+}
+
+/// A decoder that keeps only the raw fields frames every response as the map-building one:
+/// same events (heads compare without their fields), same keep-alive verdict, same errors.
+#[test]
+fn raw_field_decoding_frames_like_the_header_map() {
+    let wires: [&[u8]; 7] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.0 200 OK\r\nCONNECTION: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.1 200 OK\r\n\r\nuntil close",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 3\r\n\r\nhi!",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ];
+    let raw_only = || {
+        let mut decoder = ResponseDecoder::new(&Method::GET);
+        decoder.set_header_map(false);
+        decoder
+    };
+    for wire in wires {
+        let with_map = run(ResponseDecoder::new(&Method::GET), &[wire], true);
+        let raw = assert_split_invariant(raw_only, wire, true);
+        let strip = |events: &[ResponseEvent]| -> Vec<ResponseEvent> {
+            events
+                .iter()
+                .map(|e| match e {
+                    ResponseEvent::Head(h) => ResponseEvent::Head(ResponseHead {
+                        headers: HeaderMap::new(),
+                        ..h.clone()
+                    }),
+                    other => other.clone(),
+                })
+                .collect()
+        };
+        let text = String::from_utf8_lossy(wire);
+        assert_eq!(strip(&raw.events), strip(&with_map.events), "{text}");
+        assert_eq!(raw.keep_alive, with_map.keep_alive, "{text}");
+        assert_eq!(raw.error, with_map.error, "{text}");
+        if let Some(ResponseEvent::Head(head)) = raw.events.first() {
+            assert!(head.headers.is_empty(), "{text}");
+            let Some(ResponseEvent::Head(mapped)) = with_map.events.first() else {
+                panic!("{text}")
+            };
+            let from_raw: Vec<(String, Vec<u8>)> = head
+                .raw
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_vec()))
+                .collect();
+            let from_map: Vec<(String, Vec<u8>)> = mapped
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect();
+            assert_eq!(from_raw, from_map, "{text}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use http::header::HOST;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use url::{Position, Url};
 
-use super::ByteStr;
+use super::{ByteStr, RawFields};
 
 /// The head of a request: request line and header fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,10 @@ impl RequestHead {
 }
 
 /// The head of a response: status line and header fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two heads are equal when their status lines and `headers` are; `raw` is not compared (it
+/// only adds the case the names were sent in, and is empty in heads built for encoding).
+#[derive(Debug, Clone)]
 pub struct ResponseHead {
     /// `HTTP/1.0` or `HTTP/1.1`. When encoding, this is the version the status line carries;
     /// a server answering an HTTP/1.0 request sets `HTTP_10` so a body of unknown length is
@@ -96,9 +99,25 @@ pub struct ResponseHead {
     /// The reason phrase as received (possibly empty). When encoding, an empty reason is
     /// replaced by the status code's canonical reason.
     pub reason: ByteStr,
-    /// The header fields, in received order.
+    /// The header fields, in received order. Left empty by a decoder told not to build it
+    /// ([`ResponseDecoder::set_header_map`](super::ResponseDecoder::set_header_map)); use
+    /// `raw` then.
     pub headers: HeaderMap,
+    /// The header fields exactly as received: names in the case they were sent in. Filled
+    /// by the decoder; ignored when encoding.
+    pub raw: RawFields,
 }
+
+impl PartialEq for ResponseHead {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+            && self.status == other.status
+            && self.reason == other.reason
+            && self.headers == other.headers
+    }
+}
+
+impl Eq for ResponseHead {}
 
 impl ResponseHead {
     /// A `HTTP/1.1` head with the given status, the canonical reason and no header fields.
@@ -108,6 +127,7 @@ impl ResponseHead {
             status,
             reason: ByteStr::from_static(status.canonical_reason().unwrap_or("")),
             headers: HeaderMap::new(),
+            raw: RawFields::default(),
         }
     }
 }

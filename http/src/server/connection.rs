@@ -574,6 +574,7 @@ impl Connection {
             status,
             reason: ByteStr::new(),
             headers,
+            raw: Default::default(),
         };
         let framing = encode_response_head(
             &head,
