@@ -60,26 +60,32 @@ impl RawFields {
 
     /// The value of the first field called `name` (compared case-insensitively).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        let name = name.as_bytes();
+        self.spans
+            .iter()
+            .find(|span| self.bytes(span.name).eq_ignore_ascii_case(name))
+            .map(|span| self.bytes(span.value))
     }
 
     /// The values of every field called `name` (compared case-insensitively), in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Compared as bytes: lookups run several times per response (framing, then the
+        // client), and names need no UTF-8 check to be compared.
+        let name = name.as_bytes();
+        self.spans
+            .iter()
+            .filter(move |span| self.bytes(span.name).eq_ignore_ascii_case(name))
+            .map(|span| self.bytes(span.value))
+    }
+
+    fn bytes(&self, span: (usize, usize)) -> &[u8] {
+        self.block.get(span.0..span.1).unwrap_or_default()
     }
 
     fn field(&self, span: &HeaderSpan) -> (&str, &[u8]) {
-        let name = self.block.get(span.name.0..span.name.1).unwrap_or_default();
-        let value = self
-            .block
-            .get(span.value.0..span.value.1)
-            .unwrap_or_default();
         // httparse only accepts token characters in names, so this never falls back.
-        (std::str::from_utf8(name).unwrap_or_default(), value)
+        let name = std::str::from_utf8(self.bytes(span.name)).unwrap_or_default();
+        (name, self.bytes(span.value))
     }
 }
 
