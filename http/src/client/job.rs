@@ -295,7 +295,7 @@ impl Job {
     /// Whether certificate errors may be ignored for the current host (never for a known
     /// HSTS host, RFC 6797 section 8.4).
     pub(crate) fn may_ignore_ssl_errors(&self) -> bool {
-        let host = self.key().map(|k| k.host);
+        let host = self.key().map(|k| k.host.clone());
         match (self.state(), host) {
             (Some(state), Some(host)) => !state.features.is_hsts_host(&host),
             _ => true,

@@ -22,8 +22,15 @@ pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
 
 /// Where a connection goes: scheme, host and port, and the way there (connections through
 /// different proxies are never shared).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PoolKey {
+///
+/// Cloned and hashed several times per request (job, pool maps, connection), so the parts
+/// live behind one `Rc` and the hash is computed once.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolKey(Rc<(KeyParts, u64)>);
+
+/// The parts of a [`PoolKey`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct KeyParts {
     pub scheme: String,
     pub host: String,
     pub port: u16,
@@ -32,7 +39,7 @@ pub(crate) struct PoolKey {
 
 impl PoolKey {
     pub(crate) fn from_url(url: &Url, route: Route) -> Option<PoolKey> {
-        Some(PoolKey {
+        Some(PoolKey::new(KeyParts {
             scheme: url.scheme().to_owned(),
             host: url
                 .host_str()?
@@ -40,7 +47,36 @@ impl PoolKey {
                 .to_owned(),
             port: url.port_or_known_default()?,
             route,
-        })
+        }))
+    }
+
+    fn new(parts: KeyParts) -> PoolKey {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(&parts);
+        PoolKey(Rc::new((parts, hash)))
+    }
+}
+
+impl std::ops::Deref for PoolKey {
+    type Target = KeyParts;
+
+    fn deref(&self) -> &KeyParts {
+        &self.0 .0
+    }
+}
+
+impl PartialEq for PoolKey {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || (self.0 .1 == other.0 .1 && self.0 .0 == other.0 .0)
+    }
+}
+
+impl Eq for PoolKey {}
+
+impl std::hash::Hash for PoolKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 .1)
     }
 }
 
