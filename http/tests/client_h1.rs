@@ -3,12 +3,12 @@
 
 mod support;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use slotnet_core::{EventLoop, Timer};
+use slotnet_core::EventLoop;
 use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkRequest, RedirectPolicy, RequestBody,
 };
@@ -598,58 +598,6 @@ fn early_final_response_stops_the_upload() {
     assert_eq!(reply.error(), NetworkError::UnknownContentError);
     assert_eq!(body, b"too big");
     assert!(started.elapsed() < Duration::from_secs(10));
-}
-
-#[test]
-fn slow_reader_keeps_memory_bounded_and_data_exact() {
-    const SIZE: usize = 32 * 1024 * 1024;
-    let server = ScriptedServer::start(|_, s| {
-        let _ =
-            s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n").as_bytes());
-        let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
-        let mut sent = 0;
-        while sent < SIZE {
-            if s.write_all(&chunk).is_err() {
-                return Next::Close;
-            }
-            sent += chunk.len();
-        }
-        Next::Close
-    });
-    let m = NetworkAccessManager::new();
-    let reply = m.get(NetworkRequest::from_url_str(&server.url("/big")));
-    reply.set_read_buffer_size(64 * 1024);
-    let state = Rc::new(RefCell::new((0usize, 0usize, true))); // (received, max buffered, exact)
-    let st = state.clone();
-    let reader = Timer::new();
-    reader.timeout().connect(move |_| {
-        let mut s = st.borrow_mut();
-        s.1 = s.1.max(reply.bytes_available());
-        let mut buf = vec![0u8; 48 * 1024];
-        let n = reply.read(&mut buf);
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b != (((s.0 + i) % 65536) % 251) as u8 {
-                s.2 = false;
-            }
-        }
-        s.0 += n;
-        if reply.is_finished() && reply.bytes_available() == 0 {
-            EventLoop::current().quit();
-        }
-    });
-    reader.start_interval(Duration::ZERO);
-    let guard = Timer::new();
-    guard.timeout().connect(|_| EventLoop::current().exit(1));
-    guard.start_interval(Duration::from_secs(60));
-    assert_eq!(EventLoop::current().exec(), 0);
-    let (received, max_buffered, exact) = *state.borrow();
-    assert_eq!(reply.error(), NetworkError::NoError);
-    assert_eq!(received, SIZE);
-    assert!(exact, "bytes arrive in order, unchanged");
-    assert!(
-        max_buffered <= 64 * 1024,
-        "reply buffered {max_buffered} bytes"
-    );
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
