@@ -20,6 +20,7 @@ mod manager;
 pub mod multipart;
 mod reply;
 mod request;
+mod response_headers;
 pub mod server;
 pub mod trace;
 

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::error::NetworkError;
 use crate::reply::{NetworkReply, Operation, ReplyBackend};
+use crate::response_headers::ResponseHeaders;
 
 /// Size of the pieces a file is read in, one per loop iteration, so a large file neither
 /// blocks the loop for long nor ends up in memory at once.
@@ -194,10 +195,10 @@ pub(crate) fn start_data(reply: NetworkReply, url: &Url, operation: Operation) {
             return; // aborted before its turn
         }
         let len = decoded.data.len() as u64;
-        let headers = vec![
-            ("Content-Type".to_owned(), decoded.media_type.clone()),
-            ("Content-Length".to_owned(), len.to_string()),
-        ];
+        let headers = ResponseHeaders::from_pairs([
+            ("Content-Type", decoded.media_type.as_str()),
+            ("Content-Length", &len.to_string()),
+        ]);
         reply.deliver_head(200, "OK", headers, Some(len), None);
         if operation == Operation::GetOperation {
             reply.deliver_data(Bytes::from(decoded.data));
@@ -267,7 +268,7 @@ pub(crate) fn start_file(reply: NetworkReply, url: &Url, operation: Operation) {
         if reply.is_finished() {
             return;
         }
-        let headers = vec![("Content-Length".to_owned(), len.to_string())];
+        let headers = ResponseHeaders::from_pairs([("Content-Length", &*len.to_string())]);
         reply.deliver_head(200, "OK", headers, Some(len), None);
         backend.pump();
     });

@@ -29,6 +29,7 @@ use url::Url;
 use crate::error::NetworkError;
 use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
+use crate::response_headers::ResponseHeaders;
 use slotnet_net::ssl::SslError;
 
 /// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
@@ -99,7 +100,7 @@ pub(crate) struct ReplyState {
     error: Cell<NetworkError>,
     error_string: RefCell<String>,
     attributes: RefCell<BTreeMap<Attribute, AttributeValue>>,
-    headers: RefCell<Vec<(String, String)>>,
+    headers: RefCell<ResponseHeaders>,
     buffer: RefCell<VecDeque<Bytes>>,
     buffered: Cell<usize>,
     read_buffer_size: Cell<usize>,
@@ -163,7 +164,7 @@ impl NetworkReply {
             error: Cell::new(NetworkError::NoError),
             error_string: RefCell::new(String::new()),
             attributes: RefCell::new(BTreeMap::new()),
-            headers: RefCell::new(Vec::new()),
+            headers: RefCell::new(ResponseHeaders::default()),
             buffer: RefCell::new(VecDeque::new()),
             buffered: Cell::new(0),
             read_buffer_size: Cell::new(0),
@@ -390,24 +391,13 @@ impl NetworkReply {
     /// A raw response header (case-insensitive; several values joined with ", ", except
     /// Set-Cookie which Qt joins with newlines).
     pub fn raw_header(&self, name: &str) -> Option<String> {
-        let state = self.state()?;
-        let headers = state.headers.borrow();
-        let values: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        let sep = if name.eq_ignore_ascii_case("set-cookie") {
-            "\n"
-        } else {
-            ", "
-        };
-        (!values.is_empty()).then(|| values.join(sep))
+        self.state()?.headers.borrow().joined(name)
     }
 
     /// Whether the response has the header.
     pub fn has_raw_header(&self, name: &str) -> bool {
-        self.raw_header(name).is_some()
+        self.state()
+            .is_some_and(|s| s.headers.borrow().get(name).is_some())
     }
 
     /// Names of the response headers, in the order and the case the server sent them. As in
@@ -424,7 +414,7 @@ impl NetworkReply {
     /// [`raw_header_list`](Self::raw_header_list).
     pub fn raw_header_pairs(&self) -> Vec<(String, String)> {
         self.state()
-            .map(|s| s.headers.borrow().clone())
+            .map(|s| s.headers.borrow().merged_pairs())
             .unwrap_or_default()
     }
 
@@ -626,7 +616,7 @@ impl NetworkReply {
         &self,
         status: u16,
         reason: &str,
-        headers: Vec<(String, String)>,
+        headers: ResponseHeaders,
         total: Option<u64>,
         redirect_target: Option<Url>,
     ) {
@@ -648,7 +638,7 @@ impl NetworkReply {
                 None => attrs.remove(&Attribute::RedirectionTarget),
             };
         }
-        *s.headers.borrow_mut() = merge_repeated_fields(headers);
+        *s.headers.borrow_mut() = headers;
         s.total.set(total.map(|t| t as i64).unwrap_or(-1));
         s.received.set(0);
         s.progress_choke.set(None);
@@ -773,38 +763,4 @@ impl NetworkReply {
             }
         }
     }
-}
-
-/// Qt's view of a response's fields: a name that occurs more than once is kept once, at its
-/// last position and with its last spelling, its values joined in order (`Set-Cookie` values
-/// by newlines, others by `", "`). Most responses repeat nothing and are returned as they are.
-fn merge_repeated_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
-    let repeats = fields.iter().enumerate().any(|(i, (name, _))| {
-        fields[..i]
-            .iter()
-            .any(|(earlier, _)| earlier.eq_ignore_ascii_case(name))
-    });
-    if !repeats {
-        return fields;
-    }
-    let mut merged: Vec<(String, String)> = Vec::with_capacity(fields.len());
-    for (name, value) in fields {
-        match merged
-            .iter()
-            .position(|(seen, _)| seen.eq_ignore_ascii_case(&name))
-        {
-            Some(at) => {
-                let (_, mut joined) = merged.remove(at);
-                joined.push_str(if name.eq_ignore_ascii_case("set-cookie") {
-                    "\n"
-                } else {
-                    ", "
-                });
-                joined.push_str(&value);
-                merged.push((name, joined));
-            }
-            None => merged.push((name, value)),
-        }
-    }
-    merged
 }

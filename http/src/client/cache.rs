@@ -11,6 +11,7 @@ use url::Url;
 use super::features::SharedCache;
 use crate::cache::{freshness, CacheDecision, CacheWriter, NetworkCacheMetaData};
 use crate::request::NetworkRequest;
+use crate::response_headers::ResponseHeaders;
 
 /// Largest piece of a cached body handed to the reply at once.
 pub(crate) const CACHE_PIECE: usize = 64 * 1024;
@@ -82,7 +83,7 @@ pub(crate) fn start_entry(
     url: &Url,
     status: u16,
     reason: &str,
-    headers: &[(String, String)],
+    headers: &ResponseHeaders,
     decoded: bool,
 ) -> Option<CacheWriter> {
     if !request.cache_save_allowed() || (300..400).contains(&status) {
@@ -90,7 +91,7 @@ pub(crate) fn start_entry(
         // followed from the cache too.
         return None;
     }
-    let response = header_map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let response = header_map(headers.iter());
     let request_headers = header_map(
         request
             .raw_header_pairs()
@@ -136,7 +137,7 @@ pub(crate) fn write_piece(writer: &mut Option<CacheWriter>, data: &[u8]) {
 /// The response head of a cached entry: status, reason, headers in wire-like case, length.
 pub(crate) fn cached_head(
     meta: &NetworkCacheMetaData,
-) -> (u16, String, Vec<(String, String)>, Option<u64>) {
+) -> (u16, String, ResponseHeaders, Option<u64>) {
     let status = meta.http_status_code().unwrap_or(200);
     let reason = meta
         .http_reason_phrase()
@@ -148,16 +149,13 @@ pub(crate) fn cached_head(
                 .unwrap_or("")
                 .to_owned()
         });
-    let headers: Vec<(String, String)> = meta
-        .raw_headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                canonical_header_name(n.as_str()),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let mut headers = ResponseHeaders::default();
+    for (name, value) in meta.raw_headers() {
+        headers.push(
+            &canonical_header_name(name.as_str()),
+            &String::from_utf8_lossy(value.as_bytes()),
+        );
+    }
     let length = meta
         .raw_headers()
         .get(http::header::CONTENT_LENGTH)

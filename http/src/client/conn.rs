@@ -17,6 +17,7 @@ use super::route::Route;
 use crate::error::NetworkError;
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
+use crate::response_headers::ResponseHeaders;
 
 /// How much the socket buffers from the kernel before it stops reading (backpressure).
 const SOCKET_READ_BUFFER: usize = 1024 * 1024;
@@ -656,11 +657,7 @@ impl Conn {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
                 // Names as the server wrote them, as Qt's rawHeaderList() shows them.
-                let headers: Vec<(String, String)> = head
-                    .raw
-                    .iter()
-                    .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
-                    .collect();
+                let headers = ResponseHeaders::from_raw(&head.raw);
                 let action = job.on_head(status, head.reason.as_str(), headers, content_length);
                 self.body_action.set(action);
                 if action == BodyAction::Stop {

@@ -25,6 +25,7 @@ use crate::h1::{BodyLength, RequestHead, TargetForm};
 use crate::manager::{ManagerState, NetworkAccessManager};
 use crate::reply::{NetworkReply, Operation, ReplyBackend};
 use crate::request::{Attribute, LoadControl, NetworkRequest, RedirectPolicy};
+use crate::response_headers::ResponseHeaders;
 
 /// What carries a job's current hop: an HTTP/1.1 connection, or an HTTP/2 stream
 /// (`crate::h2`).
@@ -552,7 +553,7 @@ impl Job {
         &self,
         status: u16,
         reason: &str,
-        headers: Vec<(String, String)>,
+        headers: ResponseHeaders,
         content_length: Option<u64>,
     ) -> BodyAction {
         if self.is_done() {
@@ -572,10 +573,7 @@ impl Job {
                 return action;
             }
         }
-        let location = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("location"))
-            .map(|(_, v)| v.clone());
+        let location = headers.get("location").map(str::to_owned);
         let redirect_target = match (&url, &location) {
             (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
                 url.join(location).ok()
@@ -670,7 +668,7 @@ impl Job {
         state: &ManagerState,
         status: u16,
         url: &Url,
-        headers: &[(String, String)],
+        headers: &ResponseHeaders,
     ) {
         let features = &state.features;
         let save_cookies = self
@@ -678,19 +676,13 @@ impl Job {
             .borrow()
             .load_control(Attribute::CookieSaveControl)
             == LoadControl::Automatic;
-        if save_cookies && headers.iter().any(|(n, _)| is(n, "set-cookie")) {
-            let values = headers
-                .iter()
-                .filter(|(n, _)| is(n, "set-cookie"))
-                .map(|(_, v)| v.as_str());
-            features.store_cookies(url, values);
+        if save_cookies && headers.get("set-cookie").is_some() {
+            features.store_cookies(url, headers.get_all("set-cookie"));
         }
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
         if url.scheme() == "https" && !self.ssl_ignored.get() && features.hsts_enabled.get() {
-            let sts = headers
-                .iter()
-                .find(|(n, _)| is(n, "strict-transport-security"));
-            if let (Some((_, value)), Some(host)) = (sts, url.host_str()) {
+            let sts = headers.get("strict-transport-security");
+            if let (Some(value), Some(host)) = (sts, url.host_str()) {
                 features.hsts_header(host, value);
             }
         }
@@ -718,7 +710,7 @@ impl Job {
         state: &ManagerState,
         status: u16,
         url: &Url,
-        headers: &[(String, String)],
+        headers: &ResponseHeaders,
     ) -> Option<BodyAction> {
         if status != 401 && status != 407 {
             return None;
@@ -737,11 +729,7 @@ impl Job {
             // The application answers challenges itself: its 401/407 is the response.
             return None;
         }
-        let values: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| is(n, field))
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let values: Vec<&str> = headers.get_all(field).collect();
         if values.is_empty() {
             return None;
         }
@@ -809,15 +797,14 @@ impl Job {
         &self,
         state: &ManagerState,
         status: u16,
-        headers: &[(String, String)],
+        headers: &ResponseHeaders,
     ) -> Option<BodyAction> {
         let meta = self.revalidating.borrow_mut().take()?;
         if status != 304 {
             return None;
         }
         let cache = state.features.cache()?;
-        let received =
-            cache_glue::header_map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let received = cache_glue::header_map(headers.iter());
         let merged = meta.merged_with_not_modified(&received, SystemTime::now());
         cache.borrow_mut().update_meta_data(&merged);
         *self.next_hop.borrow_mut() = Some(Next::FromCache(merged));
@@ -832,7 +819,7 @@ impl Job {
         url: &Url,
         status: u16,
         reason: &str,
-        headers: &[(String, String)],
+        headers: &ResponseHeaders,
     ) {
         *self.cache_writer.borrow_mut() = None;
         let Some(cache) = state.features.cache() else {
@@ -863,19 +850,14 @@ impl Job {
     /// the download total (unknown while decoding: Qt counts decoded bytes).
     fn prepare_decoder(
         &self,
-        headers: &[(String, String)],
+        headers: &ResponseHeaders,
         content_length: Option<u64>,
     ) -> Option<u64> {
         *self.decoder.borrow_mut() = None;
         if !self.auto_decode.get() || self.method() == Method::HEAD {
             return content_length;
         }
-        let encoding = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let encoding = headers.joined("content-encoding").unwrap_or_default();
         // An unsupported coding (never advertised) is passed through undecoded.
         match ContentDecoder::new(&encoding) {
             Ok(Some(decoder)) => {
@@ -1197,9 +1179,4 @@ impl ReplyBackend for Job {
             }
         }
     }
-}
-
-/// Header names compare without regard to case.
-fn is(name: &str, wanted: &str) -> bool {
-    name.eq_ignore_ascii_case(wanted)
 }

@@ -26,6 +26,7 @@ use crate::client::pool::{PoolKey, IDLE_EXPIRY};
 use crate::error::NetworkError;
 use crate::h1::BodyLength;
 use crate::request::Attribute;
+use crate::response_headers::ResponseHeaders;
 
 /// How much the socket buffers from the kernel; HTTP/2 flow control bounds the rest.
 const SOCKET_READ_BUFFER: usize = 256 * 1024;
@@ -367,16 +368,10 @@ impl StreamHandler for JobStream {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         // HTTP/2 field names are lowercase on the wire, and Qt reports them as received.
-        let headers = head
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let mut headers = ResponseHeaders::default();
+        for (name, value) in &head.headers {
+            headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+        }
         match self.job.on_head(status, reason, headers, content_length) {
             BodyAction::Deliver => BodyDecision::Deliver,
             BodyAction::Discard => BodyDecision::Discard,
