@@ -7,6 +7,8 @@ use slotnet_net::proxy::NetworkProxy;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
+use crate::h2::Http2Configuration;
+
 /// The headers Qt knows by name (`QNetworkRequest::KnownHeaders`), with typed values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)]
@@ -324,6 +326,7 @@ pub struct NetworkRequest {
     peer_verify_name: Option<String>,
     ssl_configuration: Option<SslConfiguration>,
     proxy: Option<NetworkProxy>,
+    http2_configuration: Http2Configuration,
 }
 
 /// Requests compare by URL, headers, attributes and settings; the TLS configuration is not
@@ -339,6 +342,7 @@ impl PartialEq for NetworkRequest {
             && self.decompressed_safety_threshold == other.decompressed_safety_threshold
             && self.peer_verify_name == other.peer_verify_name
             && self.proxy == other.proxy
+            && self.http2_configuration == other.http2_configuration
     }
 }
 
@@ -355,6 +359,7 @@ impl Default for NetworkRequest {
             peer_verify_name: None,
             ssl_configuration: None,
             proxy: None,
+            http2_configuration: Http2Configuration::default(),
         }
     }
 }
@@ -576,6 +581,35 @@ impl NetworkRequest {
     /// Sets the TLS configuration used for this request's connection.
     pub fn set_ssl_configuration(&mut self, configuration: SslConfiguration) {
         self.ssl_configuration = Some(configuration);
+    }
+
+    /// The HTTP/2 settings for the connection this request may open (Qt's
+    /// `http2Configuration()`): the one set with
+    /// [`set_http2_configuration`](Self::set_http2_configuration), or
+    /// [`Http2Configuration::default()`] (whose windows are smaller than Qt's, see there).
+    pub fn http2_configuration(&self) -> Http2Configuration {
+        self.http2_configuration.clone()
+    }
+
+    /// Sets the HTTP/2 settings (Qt's `setHttp2Configuration`). As in Qt, they apply when
+    /// this request opens the HTTP/2 connection to its host (over TLS when ALPN chooses h2, or
+    /// in cleartext with [`Attribute::Http2Direct`]); a request that reuses an open
+    /// connection travels under the settings of the request that opened it.
+    ///
+    /// ```
+    /// use slotnet_http::h2::Http2Configuration;
+    /// use slotnet_http::NetworkRequest;
+    ///
+    /// let mut config = Http2Configuration::default();
+    /// assert!(config.set_stream_receive_window_size(128 * 1024));
+    /// assert!(config.set_max_frame_size(32 * 1024));
+    /// let mut request = NetworkRequest::from_url_str("https://example.com/");
+    /// request.set_http2_configuration(config.clone());
+    /// assert_eq!(request.http2_configuration(), config);
+    /// assert_ne!(request, NetworkRequest::from_url_str("https://example.com/"));
+    /// ```
+    pub fn set_http2_configuration(&mut self, configuration: Http2Configuration) {
+        self.http2_configuration = configuration;
     }
 }
 

@@ -1,10 +1,11 @@
 //! The client engine's side of HTTP/2: one multiplexed connection per host for the pool, and
 //! jobs (`client::job::Job`) seen as stream handlers.
 //!
-//! Cleartext prior knowledge (h2c) for now: a request with `Http2Direct` goes over a TCP
-//! connection that speaks HTTP/2 from its first byte. TLS with ALPN "h2" will reuse
-//! [`ClientConn`] as is: the pool hands it an `SslSocket` and calls `transport_ready` once
-//! the handshake negotiated "h2".
+//! Two ways in: a request with `Http2Direct` (cleartext prior knowledge, h2c) makes this pool
+//! open a TCP connection that speaks HTTP/2 from its first byte; an https request goes to the
+//! HTTP/1.1 pool, whose TLS handshake offers ALPN "h2", and a connection that negotiated it is
+//! handed over here ([`H2Pool::adopt`]). Either way the connection's HTTP/2 settings are those
+//! of the request that opened it, as in Qt.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -49,7 +50,6 @@ pub(crate) struct H2Pool {
     active: RefCell<HashMap<PoolKey, Rc<ClientConn>>>,
     draining: RefCell<Vec<Rc<ClientConn>>>,
     opened: Cell<u64>,
-    config: RefCell<Http2Configuration>,
     idle_expiry: Cell<Duration>,
     fallback: RefCell<Weak<crate::client::pool::Pool>>,
 }
@@ -61,21 +61,15 @@ impl H2Pool {
             active: RefCell::new(HashMap::new()),
             draining: RefCell::new(Vec::new()),
             opened: Cell::new(0),
-            config: RefCell::new(Http2Configuration::default()),
             idle_expiry: Cell::new(IDLE_EXPIRY),
             fallback: RefCell::new(Weak::new()),
         })
     }
 
-    /// Whether `job` goes over HTTP/2 (for now: cleartext with prior knowledge).
+    /// Whether `job` opens (or joins) a cleartext HTTP/2 connection with prior knowledge;
+    /// https jobs reach HTTP/2 through ALPN instead.
     pub(crate) fn wants(job: &Job) -> bool {
         job.wants_http2_direct() && job.key().is_some_and(|k| k.scheme == "http")
-    }
-
-    /// Settings for connections opened from now on.
-    #[allow(dead_code)] // for the manager's (coming) HTTP/2 configuration setter
-    pub(crate) fn set_configuration(&self, config: Http2Configuration) {
-        *self.config.borrow_mut() = config;
     }
 
     /// Connections opened so far.
@@ -111,7 +105,7 @@ impl H2Pool {
             .cloned();
         let conn = match existing {
             Some(conn) => conn,
-            None => self.open(&key),
+            None => self.open(&key, &configuration_of(Some(&job))),
         };
         conn.submit(
             Rc::new(JobStream {
@@ -155,12 +149,14 @@ impl H2Pool {
         *self.fallback.borrow_mut() = pool;
     }
 
-    /// Takes over a TLS connection on which ALPN chose h2, with the job that opened it.
+    /// Takes over a TLS connection on which ALPN chose h2, with the job that opened it (whose
+    /// request's HTTP/2 configuration the connection uses; the default one if that job was
+    /// aborted during the handshake).
     pub(crate) fn adopt(&self, key: &PoolKey, socket: SslSocket, job: Option<Rc<Job>>) {
         let pool = self.me.clone();
         let conn = ClientConn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
-            &self.config.borrow(),
+            &configuration_of(job.as_ref()),
             self.idle_expiry.get(),
             Box::new(move |conn, event| {
                 if let Some(pool) = pool.upgrade() {
@@ -186,13 +182,14 @@ impl H2Pool {
         conn.transport_ready();
     }
 
-    fn open(&self, key: &PoolKey) -> Rc<ClientConn> {
+    /// Opens a cleartext connection with prior knowledge, under `config`.
+    fn open(&self, key: &PoolKey, config: &Http2Configuration) -> Rc<ClientConn> {
         let socket = TcpSocket::new();
         socket.set_read_buffer_size(SOCKET_READ_BUFFER);
         let pool = self.me.clone();
         let conn = ClientConn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
-            &self.config.borrow(),
+            config,
             self.idle_expiry.get(),
             Box::new(move |conn, event| {
                 if let Some(pool) = pool.upgrade() {
@@ -258,6 +255,13 @@ impl H2Pool {
             conn.close();
         }
     }
+}
+
+/// The HTTP/2 settings of the request behind `job` (read once per connection opened).
+fn configuration_of(job: Option<&Rc<Job>>) -> Http2Configuration {
+    job.and_then(|job| job.reply.request())
+        .map(|request| request.http2_configuration())
+        .unwrap_or_default()
 }
 
 /// A job's current hop as an HTTP/2 stream.

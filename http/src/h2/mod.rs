@@ -24,8 +24,27 @@ use crate::error::NetworkError;
 
 /// HTTP/2 settings (Qt's `QHttp2Configuration`).
 ///
-/// slotnet's defaults keep memory per stream bounded: a reply whose application reads slowly
-/// holds at most its read buffer plus one stream window.
+/// The client takes them from the request that opens a connection
+/// ([`NetworkRequest::set_http2_configuration`](crate::NetworkRequest::set_http2_configuration));
+/// the server from
+/// [`AbstractHttpServer::set_http2_configuration`](crate::server::AbstractHttpServer::set_http2_configuration).
+///
+/// The defaults differ from Qt's on purpose: Qt's `QNetworkRequest` asks for a 2 GiB session
+/// window and a 20 MiB window per stream, so a server may push that much at an application
+/// that reads slowly. slotnet's defaults keep memory bounded: a reply whose application reads
+/// slowly holds at most its read buffer plus one stream window.
+///
+/// | setting | slotnet default | `QNetworkRequest`'s default | `QHttp2Configuration()` |
+/// | --- | --- | --- | --- |
+/// | session receive window | 16 MiB | 2,147,483,647 | 65,535 |
+/// | stream receive window | 1 MiB | 21,474,836 | 65,535 |
+/// | max frame size | 16,384 | 16,384 | 16,384 |
+/// | server push | off (always) | off | off |
+/// | Huffman coding of headers | on (always) | on | on |
+/// | max concurrent streams (Qt 6.9) | 100 | 100 | 100 |
+///
+/// Setting Qt's windows gives Qt's behaviour (fast bulk downloads, unbounded per-reply
+/// memory if the application does not read).
 ///
 /// ```
 /// use slotnet_http::h2::Http2Configuration;
@@ -34,6 +53,7 @@ use crate::error::NetworkError;
 /// config.set_stream_receive_window_size(256 * 1024);
 /// assert_eq!(config.stream_receive_window_size(), 256 * 1024);
 /// assert!(!config.server_push_enabled());
+/// assert!(config.huffman_compression_enabled());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Http2Configuration {
@@ -116,9 +136,16 @@ impl Http2Configuration {
         self.max_concurrent_streams = n.max(1);
     }
 
-    /// Whether server push is accepted (always false: slotnet refuses pushed streams).
+    /// Whether server push is accepted (always false: slotnet announces
+    /// SETTINGS_ENABLE_PUSH 0, so servers do not push; Qt's default is the same).
     pub fn server_push_enabled(&self) -> bool {
         self.server_push
+    }
+
+    /// Whether HPACK Huffman-codes header strings (always true: the h2 crate always does,
+    /// which is Qt's default; Qt documents its setter as having no effect so far).
+    pub fn huffman_compression_enabled(&self) -> bool {
+        true
     }
 
     pub(crate) fn client_builder(&self) -> ::h2::client::Builder {
