@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use mio::Token;
 
@@ -40,7 +40,7 @@ pub(crate) struct Node {
     destroyed: Option<Signal<ObjectId>>,
     /// Closers of the signals this object owns: run on destruction so that an emission in
     /// progress skips its remaining slots and later connects are refused.
-    signals: Vec<Box<dyn Fn()>>,
+    signals: Vec<Weak<dyn crate::signal::Close>>,
     /// Connections made with this object as context (`connect_with`).
     guards: Vec<Connection>,
     io: Vec<Token>,
@@ -436,8 +436,10 @@ impl Object {
         })
         .flatten();
         if let Some((node, handlers)) = removed {
-            for close in &node.signals {
-                close();
+            for signal in &node.signals {
+                if let Some(signal) = signal.upgrade() {
+                    signal.close();
+                }
             }
             for conn in &node.guards {
                 conn.disconnect();

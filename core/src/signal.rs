@@ -29,6 +29,13 @@ trait Compact {
     fn slot_disconnected(&self);
 }
 
+/// Lets the object that owns a signal close it on destruction without knowing its argument
+/// type (a weak pointer to the signal is all the object keeps: no allocation of its own).
+pub(crate) trait Close {
+    /// No more slots, no more emissions; an emission in progress skips its remaining slots.
+    fn close(self: Rc<Self>);
+}
+
 type OnceSlot<A> = RefCell<Option<Box<dyn FnOnce(&A)>>>;
 
 enum SlotFn<A: 'static> {
@@ -117,6 +124,13 @@ impl<A: 'static> SignalInner<A> {
     }
 }
 
+impl<A: 'static> Close for SignalInner<A> {
+    fn close(self: Rc<Self>) {
+        self.closed.set(true);
+        Signal { inner: self }.disconnect_all();
+    }
+}
+
 impl<A: 'static> Compact for SignalInner<A> {
     fn slot_disconnected(&self) {
         if self.emitting.get() == 0 {
@@ -160,15 +174,10 @@ impl<A: 'static> Signal<A> {
         self.inner.closed.get()
     }
 
-    /// A closure that closes this signal: disconnects every slot and refuses new ones.
-    pub(crate) fn closer(&self) -> Box<dyn Fn()> {
-        let weak = Rc::downgrade(&self.inner);
-        Box::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.closed.set(true);
-                Signal { inner }.disconnect_all();
-            }
-        })
+    /// A weak handle the owning object uses to close this signal on destruction.
+    pub(crate) fn closer(&self) -> Weak<dyn Close> {
+        let weak: Weak<SignalInner<A>> = Rc::downgrade(&self.inner);
+        weak
     }
 
     fn add(&self, func: SlotFn<A>) -> Connection {
