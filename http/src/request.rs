@@ -1,6 +1,8 @@
 //! `NetworkRequest` (Qt's `QNetworkRequest`): a URL, headers and typed attributes.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use slotnet_net::proxy::NetworkProxy;
@@ -314,8 +316,16 @@ pub const DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD: i64 = 10 * 1024 * 1024;
 /// assert_eq!(req.raw_header("user-agent").as_deref(), Some("slotnet-doc"));
 /// assert_eq!(req.attribute(Attribute::Http2Allowed).and_then(|v| v.as_bool()), Some(false));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NetworkRequest {
+    /// Shared until one copy changes (Qt's implicit sharing): a request is cloned several
+    /// times per exchange (reply, job, redirects), settings are rarely changed after.
+    d: Arc<RequestData>,
+}
+
+/// The contents of a [`NetworkRequest`].
+#[derive(Clone, Debug)]
+struct RequestData {
     url: Option<Url>,
     headers: Vec<(String, String)>,
     attributes: BTreeMap<Attribute, AttributeValue>,
@@ -333,22 +343,30 @@ pub struct NetworkRequest {
 /// compared (it has no equality).
 impl PartialEq for NetworkRequest {
     fn eq(&self, other: &Self) -> bool {
-        self.url == other.url
-            && self.headers == other.headers
-            && self.attributes == other.attributes
-            && self.priority == other.priority
-            && self.max_redirects == other.max_redirects
-            && self.transfer_timeout == other.transfer_timeout
-            && self.decompressed_safety_threshold == other.decompressed_safety_threshold
-            && self.peer_verify_name == other.peer_verify_name
-            && self.proxy == other.proxy
-            && self.http2_configuration == other.http2_configuration
+        let (a, b) = (&*self.d, &*other.d);
+        Arc::ptr_eq(&self.d, &other.d)
+            || (a.url == b.url
+                && a.headers == b.headers
+                && a.attributes == b.attributes
+                && a.priority == b.priority
+                && a.max_redirects == b.max_redirects
+                && a.transfer_timeout == b.transfer_timeout
+                && a.decompressed_safety_threshold == b.decompressed_safety_threshold
+                && a.peer_verify_name == b.peer_verify_name
+                && a.proxy == b.proxy
+                && a.http2_configuration == b.http2_configuration)
+    }
+}
+
+impl fmt::Debug for NetworkRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.d.fmt(f)
     }
 }
 
 impl Default for NetworkRequest {
     fn default() -> Self {
-        NetworkRequest {
+        NetworkRequest::with_data(RequestData {
             url: None,
             headers: Vec::new(),
             attributes: BTreeMap::new(),
@@ -360,36 +378,43 @@ impl Default for NetworkRequest {
             ssl_configuration: None,
             proxy: None,
             http2_configuration: Http2Configuration::default(),
-        }
+        })
     }
 }
 
 impl NetworkRequest {
     /// A request for `url` with Qt's defaults.
     pub fn new(url: Url) -> Self {
-        NetworkRequest {
-            url: Some(url),
-            ..Default::default()
-        }
+        let mut request = NetworkRequest::default();
+        request.set_url(url);
+        request
+    }
+
+    fn with_data(d: RequestData) -> Self {
+        NetworkRequest { d: Arc::new(d) }
+    }
+
+    /// The contents, unshared first if another copy holds them too.
+    fn d_mut(&mut self) -> &mut RequestData {
+        Arc::make_mut(&mut self.d)
     }
 
     /// Parses `url`; an unparsable URL gives a request without URL (the reply then fails with
     /// ProtocolUnknownError, as Qt does for an invalid URL).
     pub fn from_url_str(url: &str) -> Self {
-        NetworkRequest {
-            url: Url::parse(url).ok(),
-            ..Default::default()
-        }
+        let mut request = NetworkRequest::default();
+        request.d_mut().url = Url::parse(url).ok();
+        request
     }
 
     /// The URL, if valid.
     pub fn url(&self) -> Option<&Url> {
-        self.url.as_ref()
+        self.d.url.as_ref()
     }
 
     /// Sets the URL.
     pub fn set_url(&mut self, url: Url) {
-        self.url = Some(url);
+        self.d_mut().url = Some(url);
     }
 
     /// A known header's typed value.
@@ -405,12 +430,15 @@ impl NetworkRequest {
 
     /// Removes a header (known or raw).
     pub fn remove_header(&mut self, name: &str) {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.d_mut()
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     /// A raw header's value (case-insensitive name; several values are joined with ", ").
     pub fn raw_header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
+            .d
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -421,7 +449,8 @@ impl NetworkRequest {
 
     /// Whether the header is set.
     pub fn has_raw_header(&self, name: &str) -> bool {
-        self.headers
+        self.d
+            .headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
@@ -430,47 +459,48 @@ impl NetworkRequest {
     pub fn set_raw_header(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();
         if let Some(pos) = self
+            .d
             .headers
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))
         {
-            self.headers[pos].1 = value;
+            self.d_mut().headers[pos].1 = value;
             let mut i = pos + 1;
-            while i < self.headers.len() {
-                if self.headers[i].0.eq_ignore_ascii_case(name) {
-                    self.headers.remove(i);
+            while i < self.d_mut().headers.len() {
+                if self.d_mut().headers[i].0.eq_ignore_ascii_case(name) {
+                    self.d_mut().headers.remove(i);
                 } else {
                     i += 1;
                 }
             }
         } else {
-            self.headers.push((name.to_owned(), value));
+            self.d_mut().headers.push((name.to_owned(), value));
         }
     }
 
     /// Names of the headers set, in order.
     pub fn raw_header_list(&self) -> Vec<String> {
-        self.headers.iter().map(|(n, _)| n.clone()).collect()
+        self.d.headers.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// All headers as (name, value) pairs, in order.
     pub fn raw_header_pairs(&self) -> &[(String, String)] {
-        &self.headers
+        &self.d.headers
     }
 
     /// An attribute's value, if set.
     pub fn attribute(&self, attribute: Attribute) -> Option<&AttributeValue> {
-        self.attributes.get(&attribute)
+        self.d.attributes.get(&attribute)
     }
 
     /// Sets an attribute.
     pub fn set_attribute(&mut self, attribute: Attribute, value: impl Into<AttributeValue>) {
-        self.attributes.insert(attribute, value.into());
+        self.d_mut().attributes.insert(attribute, value.into());
     }
 
     /// Removes an attribute (back to its default).
     pub fn clear_attribute(&mut self, attribute: Attribute) {
-        self.attributes.remove(&attribute);
+        self.d_mut().attributes.remove(&attribute);
     }
 
     /// A boolean attribute, or `default` if unset or of another type.
@@ -514,73 +544,73 @@ impl NetworkRequest {
     /// The proxy for this request only (a slotnet extension), if set: it overrides the
     /// manager's proxy and proxy factory. `DefaultProxy` means "the manager's choice".
     pub fn proxy(&self) -> Option<&NetworkProxy> {
-        self.proxy.as_ref()
+        self.d.proxy.as_ref()
     }
 
     /// Sets (or, with `None`, clears) the proxy for this request only.
     pub fn set_proxy(&mut self, proxy: Option<NetworkProxy>) {
-        self.proxy = proxy;
+        self.d_mut().proxy = proxy;
     }
 
     /// The priority.
     pub fn priority(&self) -> Priority {
-        self.priority
+        self.d.priority
     }
 
     /// Sets the priority.
     pub fn set_priority(&mut self, priority: Priority) {
-        self.priority = priority;
+        self.d_mut().priority = priority;
     }
 
     /// Maximum redirects followed (default 50).
     pub fn maximum_redirects_allowed(&self) -> u32 {
-        self.max_redirects
+        self.d.max_redirects
     }
 
     /// Sets the maximum number of redirects followed.
     pub fn set_maximum_redirects_allowed(&mut self, max: u32) {
-        self.max_redirects = max;
+        self.d_mut().max_redirects = max;
     }
 
     /// The inactivity timeout, if set (overrides the manager's).
     pub fn transfer_timeout(&self) -> Option<Duration> {
-        self.transfer_timeout
+        self.d.transfer_timeout
     }
 
     /// Sets the inactivity timeout; `None` or zero disables it.
     pub fn set_transfer_timeout(&mut self, timeout: Option<Duration>) {
-        self.transfer_timeout = timeout.filter(|t| !t.is_zero());
+        self.d_mut().transfer_timeout = timeout.filter(|t| !t.is_zero());
     }
 
     /// The decompression-bomb guard threshold in bytes (-1: disabled).
     pub fn decompressed_safety_check_threshold(&self) -> i64 {
-        self.decompressed_safety_threshold
+        self.d.decompressed_safety_threshold
     }
 
     /// Sets the decompression-bomb guard threshold (-1 disables the check).
     pub fn set_decompressed_safety_check_threshold(&mut self, threshold: i64) {
-        self.decompressed_safety_threshold = threshold;
+        self.d_mut().decompressed_safety_threshold = threshold;
     }
 
     /// The name the peer's certificate is checked against, if not the URL's host.
     pub fn peer_verify_name(&self) -> Option<&str> {
-        self.peer_verify_name.as_deref()
+        self.d.peer_verify_name.as_deref()
     }
 
     /// Sets the name the certificate is verified against.
     pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
-        self.peer_verify_name = Some(name.into());
+        self.d_mut().peer_verify_name = Some(name.into());
     }
 
     /// The TLS configuration for https requests (Qt's default configuration when unset:
     /// the system's CA certificates, peer verification on).
     pub fn ssl_configuration(&self) -> SslConfiguration {
-        self.ssl_configuration.clone().unwrap_or_default()
+        self.d.ssl_configuration.clone().unwrap_or_default()
     }
 
     /// Sets the TLS configuration used for this request's connection.
     pub fn set_ssl_configuration(&mut self, configuration: SslConfiguration) {
-        self.ssl_configuration = Some(configuration);
+        self.d_mut().ssl_configuration = Some(configuration);
     }
 
     /// The HTTP/2 settings for the connection this request may open (Qt's
@@ -588,7 +618,7 @@ impl NetworkRequest {
     /// [`set_http2_configuration`](Self::set_http2_configuration), or
     /// [`Http2Configuration::default()`] (whose windows are smaller than Qt's, see there).
     pub fn http2_configuration(&self) -> Http2Configuration {
-        self.http2_configuration.clone()
+        self.d.http2_configuration.clone()
     }
 
     /// Sets the HTTP/2 settings (Qt's `setHttp2Configuration`). As in Qt, they apply when
@@ -609,7 +639,7 @@ impl NetworkRequest {
     /// assert_ne!(request, NetworkRequest::from_url_str("https://example.com/"));
     /// ```
     pub fn set_http2_configuration(&mut self, configuration: Http2Configuration) {
-        self.http2_configuration = configuration;
+        self.d_mut().http2_configuration = configuration;
     }
 }
 
