@@ -733,6 +733,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copies_share_until_one_changes_and_then_are_independent() {
+        let mut original = NetworkRequest::from_url_str("http://example.com/a");
+        original.set_raw_header("X-One", "1");
+        let mut copy = original.clone();
+        assert_eq!(copy, original);
+        copy.set_raw_header("X-One", "changed");
+        copy.set_attribute(Attribute::Http2Allowed, false);
+        copy.set_url(Url::parse("http://example.com/b").unwrap());
+        assert_eq!(original.raw_header("x-one").as_deref(), Some("1"));
+        assert_eq!(original.attribute(Attribute::Http2Allowed), None);
+        assert_eq!(original.url().map(Url::path), Some("/a"));
+        assert_eq!(copy.raw_header("x-one").as_deref(), Some("changed"));
+        assert_ne!(copy, original);
+    }
+
+    #[test]
     fn http_dates_roundtrip_in_all_three_formats() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
         assert_eq!(format_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
