@@ -77,6 +77,11 @@ impl H2Pool {
         self.opened.get()
     }
 
+    /// Whether a usable connection to `key`'s host is up (a preconnect would add nothing).
+    pub(crate) fn has_usable(&self, key: &PoolKey) -> bool {
+        self.active.borrow().get(key).is_some_and(|c| c.is_usable())
+    }
+
     /// Sends `job` over the host's connection (opened if needed); `front` for a retry.
     pub(crate) fn enqueue(&self, job: Rc<Job>, front: bool) {
         let Some(key) = job.key() else {
