@@ -421,21 +421,23 @@ impl Job {
             };
             headers.append(name, value);
         }
-        let auto_decode = !headers.contains_key("accept-encoding");
+        // Standard names as constants: a `&str` name is parsed and hashed on every lookup.
+        use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONNECTION, USER_AGENT};
+        let auto_decode = !headers.contains_key(ACCEPT_ENCODING);
         self.auto_decode.set(auto_decode);
         if auto_decode {
             headers.insert(
-                "accept-encoding",
+                ACCEPT_ENCODING,
                 HeaderValue::from_static(accept_encoding_value()),
             );
         }
-        let defaults: [(&str, &str); 3] = [
-            ("connection", "Keep-Alive"),
-            ("accept-language", "en,*"),
-            ("user-agent", "Mozilla/5.0"),
+        let defaults = [
+            (CONNECTION, "Keep-Alive"),
+            (ACCEPT_LANGUAGE, "en,*"),
+            (USER_AGENT, "Mozilla/5.0"),
         ];
         for (name, value) in defaults {
-            if !headers.contains_key(name) {
+            if !headers.contains_key(&name) {
                 headers.insert(name, HeaderValue::from_static(value));
             }
         }
@@ -446,7 +448,7 @@ impl Job {
             None => BodyLength::Unknown,
         };
         if length != BodyLength::Empty
-            && !headers.contains_key("content-type")
+            && !headers.contains_key(http::header::CONTENT_TYPE)
             && matches!(
                 self.operation,
                 Operation::PostOperation | Operation::PutOperation
