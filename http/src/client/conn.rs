@@ -1,7 +1,9 @@
 //! One HTTP/1.1 client connection: drives the sans-IO codec from socket signals, one job
-//! (request/response exchange) at a time.
+//! (request/response exchange) at a time, or, with HTTP pipelining, up to
+//! [`MAX_PIPELINE`] requests written ahead of their responses.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -17,12 +19,16 @@ use super::route::Route;
 use crate::error::NetworkError;
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
+use crate::request::Attribute;
 use crate::response_headers::ResponseHeaders;
 
 /// How much the socket buffers from the kernel before it stops reading (backpressure).
 const SOCKET_READ_BUFFER: usize = 1024 * 1024;
 /// How much of a streamed request body is queued in the socket at a time.
 const UPLOAD_WINDOW: usize = 256 * 1024;
+/// Requests in flight on one pipelining connection, the one being answered included (Qt's
+/// `defaultPipelineLength`).
+pub(crate) const MAX_PIPELINE: usize = 3;
 
 /// The transport under a connection: plain TCP, or TLS for https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +79,15 @@ struct Upload {
     last_progress: Option<Instant>,
 }
 
+/// A request written behind the one whose response is being read (HTTP pipelining). Only
+/// GET and HEAD without a body are pipelined, so the request is its head alone.
+struct Pipelined {
+    job: Rc<Job>,
+    head_len: u64,
+    /// Bytes of the head not yet reported written by the socket.
+    unsent: u64,
+}
+
 pub(crate) struct Conn {
     me: Weak<Conn>,
     pool: Weak<Pool>,
@@ -85,6 +100,8 @@ pub(crate) struct Conn {
     tunnel_tls: RefCell<Option<SslConfiguration>>,
     /// The socket was handed to an HTTP/2 connection (ALPN chose h2): do not close it.
     handed_over: Cell<bool>,
+    /// The TLS handshake offers h2 (ALPN): only jobs that allow HTTP/2 may wait for it.
+    offers_h2: bool,
     state: Cell<ConnState>,
     job: RefCell<Option<Rc<Job>>>,
     decoder: RefCell<ResponseDecoder>,
@@ -99,6 +116,19 @@ pub(crate) struct Conn {
     cut_short: Cell<bool>,
     idle_timer: RefCell<Option<Timer>>,
     processing: Cell<bool>,
+    /// Requests written after the current one, oldest first; their responses follow the
+    /// current one's in this order.
+    pipeline: RefCell<VecDeque<Pipelined>>,
+    /// The server answered with a keep-alive HTTP/1.1 response: it may be sent pipelined
+    /// requests (Qt's `PipeliningProbablySupported`).
+    pipelining_ok: Cell<bool>,
+    /// The current response's head said HTTP/1.1.
+    http11: Cell<bool>,
+    /// The current job was sent pipelined (Qt's `HttpPipeliningWasUsedAttribute`).
+    current_pipelined: Cell<bool>,
+    /// The current job was aborted while pipelined: its response is read and dropped so
+    /// that the ones behind it stay in step.
+    discarding: Cell<bool>,
 }
 
 impl Drop for Conn {
@@ -156,6 +186,11 @@ impl Conn {
     /// connects wait for it.
     pub(crate) fn open(pool: Weak<Pool>, key: PoolKey, tls: Option<SslConfiguration>) -> Rc<Conn> {
         let tunnel = matches!(key.route, Route::Tunnel(_));
+        let offers_h2 = tls.as_ref().is_some_and(|c| {
+            c.allowed_next_protocols()
+                .iter()
+                .any(|p| p.as_slice() == b"h2")
+        });
         let socket = match &tls {
             Some(config) if !tunnel => {
                 let s = SslSocket::new();
@@ -173,6 +208,7 @@ impl Conn {
             connector: Cell::new(None),
             tunnel_tls: RefCell::new(if tunnel { tls } else { None }),
             handed_over: Cell::new(false),
+            offers_h2,
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
             decoder: RefCell::new(raw_field_decoder()),
@@ -185,6 +221,11 @@ impl Conn {
             cut_short: Cell::new(false),
             idle_timer: RefCell::new(None),
             processing: Cell::new(false),
+            pipeline: RefCell::new(VecDeque::new()),
+            pipelining_ok: Cell::new(false),
+            http11: Cell::new(false),
+            current_pipelined: Cell::new(false),
+            discarding: Cell::new(false),
         });
         match (&key.route, socket) {
             (Route::Tunnel(proxy), Socket::Tcp(tcp)) => conn.open_tunnel(tcp, proxy),
@@ -386,6 +427,72 @@ impl Conn {
         self.state.get() == ConnState::Idle
     }
 
+    /// Still connecting and without a job: a preconnect (`connect_to_host`) that the next
+    /// request for the host should take rather than open a connection of its own.
+    pub(crate) fn awaits_first_job(&self) -> bool {
+        self.state.get() == ConnState::Connecting && self.job.borrow().is_none()
+    }
+
+    /// Whether `job` may be given to this connection before its TLS handshake chose the
+    /// protocol: a handshake offering h2 may turn it into HTTP/2, which the job must allow.
+    pub(crate) fn suits_before_alpn(&self, job: &Job) -> bool {
+        !self.offers_h2 || job.http2_allowed()
+    }
+
+    /// Whether the connection is being set up with an h2 offer (a second HTTP/2 preconnect
+    /// to the host would be useless).
+    pub(crate) fn connecting_with_h2_offer(&self) -> bool {
+        self.offers_h2 && self.state.get() == ConnState::Connecting
+    }
+
+    /// Whether another request may be written now behind those in flight (Qt's rules for
+    /// HTTP pipelining): the server answered keep-alive HTTP/1.1 before, fewer than
+    /// [`MAX_PIPELINE`] requests are in flight, and the current request was pipelinable
+    /// itself and is completely sent.
+    pub(crate) fn can_pipeline(&self) -> bool {
+        // Cheap checks first: dispatch asks every busy connection of a host.
+        if self.state.get() != ConnState::Busy
+            || !self.pipelining_ok.get()
+            || self.cut_short.get()
+            || self.pipeline.borrow().len() + 1 >= MAX_PIPELINE
+            || !self.upload.borrow().sent
+        {
+            return false;
+        }
+        self.job
+            .borrow()
+            .as_ref()
+            .is_some_and(|j| !j.is_done() && j.pipelinable())
+    }
+
+    /// Writes `job`'s request behind those in flight; its response is read after theirs.
+    /// The caller checked [`Conn::can_pipeline`] and [`Job::pipelinable`].
+    pub(crate) fn pipeline_job(&self, job: Rc<Job>) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let head = match job.build_head() {
+            Some((head, BodyLength::Empty)) => head,
+            _ => {
+                // Not a bodiless request after all (or an invalid URL): send it alone.
+                if let Some(pool) = self.pool.upgrade() {
+                    pool.enqueue_h1(job, true);
+                }
+                return;
+            }
+        };
+        let mut out = BytesMut::with_capacity(512);
+        encode_request(&head, BodyLength::Empty, &mut out);
+        let len = out.len() as u64;
+        job.attach(&me);
+        self.pipeline.borrow_mut().push_back(Pipelined {
+            job,
+            head_len: len,
+            unsent: len,
+        });
+        self.socket.get().io().write_bytes(out.freeze());
+    }
+
     /// Gives the connection its next job: sent now if connected, else once connected.
     pub(crate) fn assign(&self, job: Rc<Job>) {
         let Some(me) = self.me.upgrade() else {
@@ -431,13 +538,15 @@ impl Conn {
             return;
         };
         let Some((head, length)) = job.build_head() else {
-            self.finish_job_with(NetworkError::ProtocolUnknownError, "Invalid URL".into());
+            self.fail_and_close(NetworkError::ProtocolUnknownError, "Invalid URL".into());
             return;
         };
         self.decoder.borrow_mut().reset(&head.method);
         self.response_started.set(false);
         self.body_action.set(BodyAction::Deliver);
         self.cut_short.set(false);
+        self.current_pipelined.set(false);
+        self.discarding.set(false);
         *self.held.borrow_mut() = None;
         let mut out = BytesMut::with_capacity(512);
         let framing = encode_request(&head, length, &mut out);
@@ -511,16 +620,21 @@ impl Conn {
         let Some(job) = self.current_job() else {
             return;
         };
-        let progress = {
+        // The current request's bytes come first; the rest belong to pipelined requests.
+        let (progress, theirs) = {
             let mut up = self.upload.borrow_mut();
             if up.sent {
+                drop(up);
+                self.pipelined_written(n);
                 return;
             }
-            up.unsent = up.unsent.saturating_sub(n);
+            let n_all = n;
+            let n = n.min(up.unsent);
+            up.unsent -= n;
             let head_part = n.min(up.head_len - up.head_written);
             up.head_written += head_part;
             let body_part = n - head_part;
-            if up.has_body && body_part > 0 {
+            let progress = if up.has_body && body_part > 0 {
                 // Framing overhead (chunk headers) makes this approximate for chunked bodies;
                 // the cap keeps it within the total.
                 up.body_written += body_part;
@@ -543,13 +657,39 @@ impl Conn {
                 }
             } else {
                 None
-            }
+            };
+            (progress, n_all - n)
         };
         if let Some((sent, total)) = progress {
             job.reply.emit_upload_progress(sent, total);
         }
         self.pump_body(&job);
         self.maybe_request_sent(&job);
+        if theirs > 0 {
+            self.pipelined_written(theirs);
+        }
+    }
+
+    /// Accounts `n` written bytes to the pipelined requests, oldest first; each one whose
+    /// head is completely written gets its `requestSent`.
+    fn pipelined_written(&self, mut n: u64) {
+        while n > 0 {
+            let done = {
+                let mut pipeline = self.pipeline.borrow_mut();
+                let Some(entry) = pipeline.iter_mut().find(|p| p.unsent > 0) else {
+                    return;
+                };
+                let part = n.min(entry.unsent);
+                entry.unsent -= part;
+                n -= part;
+                (entry.unsent == 0).then(|| entry.job.clone())
+            };
+            if let Some(job) = done {
+                if !job.is_done() {
+                    job.reply.emit_request_sent();
+                }
+            }
+        }
     }
 
     /// Emits the final upload progress and `requestSent` once every byte reached the kernel.
@@ -566,7 +706,21 @@ impl Conn {
             let total = self.upload.borrow().body_total.unwrap_or(total) as i64;
             job.reply.emit_upload_progress(total, total);
         }
+        if self.discarding.get() {
+            return; // an aborted pipelined request: its reply has finished
+        }
         job.reply.emit_request_sent();
+        self.offer_pipeline_room();
+    }
+
+    /// Lets the pool write waiting requests behind the current one, if the connection can
+    /// pipeline.
+    fn offer_pipeline_room(&self) {
+        if self.can_pipeline() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.pipeline_room(&self.key);
+            }
+        }
     }
 
     /// Reads and decodes what the socket has, feeding the current job.
@@ -614,6 +768,13 @@ impl Conn {
                         e,
                         crate::h1::H1Error::TruncatedBody | crate::h1::H1Error::IncompleteHead
                     );
+                    if truncated && !self.response_started.get() && self.rbuf.borrow().is_empty()
+                    {
+                        // Closed before a byte of this response (one that was pipelined
+                        // behind a response that ended just before the close).
+                        self.connection_lost_before_response();
+                        return;
+                    }
                     let (error, message) = if truncated {
                         (
                             NetworkError::RemoteHostClosedError,
@@ -638,6 +799,11 @@ impl Conn {
             ResponseEvent::Interim(..) => true,
             ResponseEvent::Head(head) => {
                 self.response_started.set(true);
+                self.http11.set(head.version == http::Version::HTTP_11);
+                if self.discarding.get() {
+                    self.body_action.set(BodyAction::Discard);
+                    return true;
+                }
                 let uploading = {
                     let up = self.upload.borrow();
                     !up.sent && (up.streaming || up.unsent > 0)
@@ -658,6 +824,10 @@ impl Conn {
                     .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
                 // Names as the server wrote them, as Qt's rawHeaderList() shows them.
                 let headers = ResponseHeaders::from_raw(&head.raw);
+                if self.current_pipelined.get() {
+                    job.reply
+                        .set_attribute(Attribute::HttpPipeliningWasUsed, true);
+                }
                 let action = job.on_head(status, head.reason.as_str(), headers, content_length);
                 self.body_action.set(action);
                 if action == BodyAction::Stop {
@@ -677,17 +847,81 @@ impl Conn {
                 let keep = self.decoder.borrow().keep_alive()
                     && !self.cut_short.get()
                     && self.upload.borrow().sent;
+                if keep && self.http11.get() {
+                    self.pipelining_ok.set(true);
+                }
                 self.exchanges.set(self.exchanges.get() + 1);
                 self.detach_job();
-                self.release_rc(me, keep);
-                job.on_end();
-                false
+                let discarded = self.discarding.replace(false);
+                // The next pipelined response follows on the same connection; without
+                // keep-alive the requests behind go to other connections.
+                let next = keep && self.promote_next();
+                if !next {
+                    self.requeue_pipeline();
+                    self.release_rc(me, keep);
+                }
+                if !discarded {
+                    job.on_end();
+                }
+                if next {
+                    self.offer_pipeline_room();
+                }
+                next
             }
         }
     }
 
     fn same_job(&self, job: &Rc<Job>) -> bool {
-        self.current_job().is_some_and(|j| Rc::ptr_eq(&j, job)) && !job.is_done()
+        self.current_job().is_some_and(|j| Rc::ptr_eq(&j, job))
+            && (!job.is_done() || self.discarding.get())
+    }
+
+    /// Makes the oldest pipelined request the current one; false if there is none.
+    fn promote_next(&self) -> bool {
+        let Some(next) = self.pipeline.borrow_mut().pop_front() else {
+            return false;
+        };
+        let method = next.job.method();
+        self.decoder.borrow_mut().reset(&method);
+        self.response_started.set(false);
+        self.body_action.set(BodyAction::Deliver);
+        self.cut_short.set(false);
+        self.current_pipelined.set(true);
+        self.discarding.set(next.job.is_done());
+        *self.held.borrow_mut() = None;
+        *self.upload.borrow_mut() = Upload {
+            unsent: next.unsent,
+            head_len: next.head_len,
+            head_written: next.head_len - next.unsent,
+            sent: next.unsent == 0,
+            ..Upload::default()
+        };
+        *self.job.borrow_mut() = Some(next.job);
+        true
+    }
+
+    /// Sends the pipelined requests (not answered yet, idempotent) back to the pool, in
+    /// order, for other connections.
+    fn requeue_pipeline(&self) {
+        if self.pipeline.borrow().is_empty() {
+            return;
+        }
+        let jobs: Vec<Rc<Job>> = self.pipeline.borrow_mut().drain(..).map(|p| p.job).collect();
+        let pool = self.pool.upgrade();
+        // Pushed to the front one by one: the last first keeps their order.
+        for job in jobs.into_iter().rev() {
+            job.detach();
+            if job.is_done() {
+                continue;
+            }
+            match &pool {
+                Some(pool) => pool.requeue_front(job),
+                None => job.fail(
+                    NetworkError::OperationCanceledError,
+                    "The network access manager was deleted".into(),
+                ),
+            }
+        }
     }
 
     /// Gives body data to the reply, keeping what does not fit its read buffer.
@@ -807,15 +1041,21 @@ impl Conn {
         }
     }
 
-    fn finish_job_with(&self, error: NetworkError, message: String) {
-        self.fail_and_close(error, message);
-    }
-
-    /// The job was aborted by the application: a half-read response makes the connection
-    /// unusable.
+    /// A job of this connection was aborted by the application. The current one leaves a
+    /// half-read response, which makes the connection unusable (the pipelined requests go
+    /// elsewhere). A pipelined one that is not answered yet stays in line: its response is
+    /// read and dropped when its turn comes, so the connection stays in step.
     pub(crate) fn job_cancelled(&self) {
-        self.detach_job();
-        self.drop_connection();
+        let current_cancelled = match &*self.job.borrow() {
+            // The current job of a connection is done only when it was just aborted, or
+            // when it is an aborted pipelined one whose response is being dropped.
+            Some(job) => job.is_done() && !self.discarding.get(),
+            None => true,
+        };
+        if current_cancelled {
+            self.detach_job();
+            self.drop_connection();
+        }
     }
 
     fn detach_job(&self) -> Option<Rc<Job>> {
@@ -848,6 +1088,7 @@ impl Conn {
                 pool.schedule_dispatch(self.key.clone());
             }
         }
+        self.requeue_pipeline();
         self.close();
     }
 

@@ -354,6 +354,23 @@ impl Job {
             .bool_attribute(Attribute::Http2Allowed, true)
     }
 
+    /// Whether the request may be written behind others on one connection (HTTP
+    /// pipelining), by Qt's rules: `HttpPipeliningAllowedAttribute` is set, the method is
+    /// GET or HEAD (idempotent) without a body, and no credentials ride in the URL (Qt
+    /// keeps authentication out of pipelines).
+    pub(crate) fn pipelinable(&self) -> bool {
+        let method = self.method.borrow();
+        if !(method.as_str() == "GET" || method.as_str() == "HEAD") || !self.body.borrow().is_empty()
+        {
+            return false;
+        }
+        let request = self.request.borrow();
+        request.bool_attribute(Attribute::HttpPipeliningAllowed, false)
+            && request
+                .url()
+                .is_some_and(|u| u.username().is_empty() && u.password().is_none())
+    }
+
     pub(crate) fn priority(&self) -> crate::request::Priority {
         self.request.borrow().priority()
     }

@@ -1,24 +1,31 @@
 //! The connection pool: per host and port, at most six HTTP/1.1 connections, idle ones kept
-//! for reuse, and a queue of waiting jobs ordered by priority.
+//! for reuse, and a queue of waiting jobs ordered by priority. Waiting jobs go, in this
+//! order of preference (Qt's), to an idle connection, behind the requests of a connection
+//! that pipelines, to a preconnected connection still being set up, or to a new connection.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
 use super::conn::Conn;
 use super::job::Job;
-use super::route::Route;
+use super::route::{self, Route};
 use crate::h2::glue::H2Pool;
 use crate::manager::NetworkAccessManager;
-use crate::request::Priority;
+use crate::request::{NetworkRequest, Priority};
 
 /// Qt's limit of parallel HTTP/1.1 connections per host and port.
 pub(crate) const MAX_CONNECTIONS_PER_HOST: usize = 6;
 /// How long an idle connection is kept (Qt's default connection cache expiry).
 pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
+/// How many waiting jobs of a priority dispatch looks through for one that suits a
+/// connection (pipelining, a preconnect offering h2): it keeps dispatch cheap when many
+/// jobs wait; the ones further back are served as the queue moves.
+const QUEUE_SCAN: usize = 64;
 
 /// Where a connection goes: scheme, host and port, and the way there (connections through
 /// different proxies are never shared).
@@ -80,6 +87,17 @@ impl std::hash::Hash for PoolKey {
     }
 }
 
+/// What dispatch does next for a host.
+enum Step {
+    /// Give the job to an idle (or preconnected) connection.
+    Assign(Rc<Conn>, Rc<Job>),
+    /// Write the job's request behind those in flight on a pipelining connection.
+    Pipeline(Rc<Conn>, Rc<Job>),
+    /// Open a connection for the job.
+    Open(Rc<Job>),
+    Done,
+}
+
 #[derive(Default)]
 struct HostPool {
     conns: Vec<Rc<Conn>>,
@@ -100,8 +118,54 @@ impl HostPool {
         None
     }
 
+    /// The first waiting job (by priority, then age, among the first [`QUEUE_SCAN`] of each
+    /// priority) for which `suits` holds. Finished jobs met on the way are dropped.
+    fn pop_suitable(&mut self, suits: impl Fn(&Job) -> bool) -> Option<Rc<Job>> {
+        for q in &mut self.queue {
+            let mut i = 0;
+            while i < q.len().min(QUEUE_SCAN) {
+                if q[i].is_done() {
+                    q.remove(i);
+                } else if suits(&q[i]) {
+                    return q.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        None
+    }
+
+    /// Where the next waiting job goes.
+    fn next_step(&mut self) -> Step {
+        if !self.has_waiting() {
+            return Step::Done;
+        }
+        if let Some(conn) = self.conns.iter().find(|c| c.is_idle()).cloned() {
+            return self.pop_job().map_or(Step::Done, |job| Step::Assign(conn, job));
+        }
+        if let Some(conn) = self.conns.iter().find(|c| c.can_pipeline()).cloned() {
+            if let Some(job) = self.pop_suitable(Job::pipelinable) {
+                return Step::Pipeline(conn, job);
+            }
+        }
+        if let Some(conn) = self.conns.iter().find(|c| c.awaits_first_job()).cloned() {
+            if let Some(job) = self.pop_suitable(|job| conn.suits_before_alpn(job)) {
+                return Step::Assign(conn, job);
+            }
+        }
+        if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
+            return self.pop_job().map_or(Step::Done, Step::Open);
+        }
+        Step::Done
+    }
+
+    fn has_waiting(&self) -> bool {
+        self.queue.iter().any(|q| !q.is_empty())
+    }
+
     fn is_empty(&self) -> bool {
-        self.conns.is_empty() && self.queue.iter().all(VecDeque::is_empty)
+        self.conns.is_empty() && !self.has_waiting()
     }
 }
 
@@ -127,6 +191,10 @@ impl Pool {
         Rc::new_cyclic(|me| {
             let h2 = H2Pool::new();
             h2.set_fallback(me.clone());
+            // The manager reaches its pool for preconnects (`connect_to_host`).
+            if let Some(state) = manager.state() {
+                state.set_http_pool(me.clone());
+            }
             Pool {
                 me: me.clone(),
                 manager,
@@ -242,39 +310,26 @@ impl Pool {
         }
     }
 
-    /// Hands waiting jobs to idle connections, opening new ones up to the limit.
+    /// Hands waiting jobs to idle connections, behind the requests of pipelining ones, to
+    /// preconnected ones, and opens new ones up to the limit (Qt's order of preference).
     pub(crate) fn dispatch(&self, key: &PoolKey) {
         if let Some(host) = self.hosts.borrow_mut().get_mut(key) {
             host.dispatch_scheduled = false;
         }
         loop {
-            enum Step {
-                Assign(Rc<Conn>, Rc<Job>),
-                Open(Rc<Job>),
-                Done,
-            }
             let step = {
                 let mut hosts = self.hosts.borrow_mut();
                 let Some(host) = hosts.get_mut(key) else {
                     return;
                 };
-                let idle = host.conns.iter().find(|c| c.is_idle()).cloned();
-                let can_open = host.conns.len() < MAX_CONNECTIONS_PER_HOST;
-                if idle.is_none() && !can_open {
-                    Step::Done
-                } else {
-                    match host.pop_job() {
-                        None => Step::Done,
-                        Some(job) => match idle {
-                            Some(conn) => Step::Assign(conn, job),
-                            None => Step::Open(job),
-                        },
-                    }
-                }
+                host.next_step()
             };
+            // The connection calls run outside the borrow: they emit signals whose slots
+            // may send requests.
             match step {
                 Step::Done => break,
                 Step::Assign(conn, job) => conn.assign(job),
+                Step::Pipeline(conn, job) => conn.pipeline_job(job),
                 Step::Open(job) => {
                     let conn = Conn::open(self.me.clone(), key.clone(), job.tls_config());
                     self.connections_opened
@@ -290,6 +345,65 @@ impl Pool {
         if hosts.get(key).is_some_and(HostPool::is_empty) {
             hosts.remove(key);
         }
+    }
+
+    /// A connection can take pipelined requests: serve the host's waiting jobs (on a later
+    /// iteration, so requests made meanwhile join).
+    pub(crate) fn pipeline_room(&self, key: &PoolKey) {
+        let waiting = self.hosts.borrow().get(key).is_some_and(HostPool::has_waiting);
+        if waiting {
+            self.schedule_dispatch(key.clone());
+        }
+    }
+
+    /// Opens a connection to `url`'s host and port before any request needs it (Qt's
+    /// `connectToHost` and `connectToHostEncrypted`, `tls` for the latter). Once connected
+    /// (and through its TLS handshake) it waits in the pool like a kept-alive connection,
+    /// idle expiry included, and the next request to the host takes it; a request made
+    /// while it is still being set up waits for it instead of opening another. A TLS
+    /// handshake whose ALPN chose h2 makes it the host's HTTP/2 connection.
+    ///
+    /// Nothing is opened when it would not help: the host has an idle connection or its six
+    /// connections, or, for an h2 offer, an HTTP/2 connection is up or being set up (one
+    /// is enough). Failures are silent (there is no reply to report them on): the next
+    /// request opens a connection of its own and reports its errors, `sslErrors` included.
+    pub(crate) fn preconnect(&self, url: &Url, tls: Option<SslConfiguration>) {
+        let request = NetworkRequest::new(url.clone());
+        let state = self.manager.state();
+        let Ok(route) = route::choose(state.as_ref().map(|s| &s.features), &request, url) else {
+            return; // no proxy can carry it: the request will report that
+        };
+        let Some(key) = PoolKey::from_url(url, route) else {
+            return;
+        };
+        let offers_h2 = tls.as_ref().is_some_and(|c| {
+            c.allowed_next_protocols()
+                .iter()
+                .any(|p| p.as_slice() == b"h2")
+        });
+        if offers_h2 && self.h2.has_usable(&key) {
+            return;
+        }
+        {
+            let hosts = self.hosts.borrow();
+            if let Some(host) = hosts.get(&key) {
+                let useless = host.conns.len() >= MAX_CONNECTIONS_PER_HOST
+                    || host.conns.iter().any(|c| c.is_idle())
+                    || (offers_h2 && host.conns.iter().any(|c| c.connecting_with_h2_offer()));
+                if useless {
+                    return;
+                }
+            }
+        }
+        let conn = Conn::open(self.me.clone(), key.clone(), tls);
+        self.connections_opened
+            .set(self.connections_opened.get() + 1);
+        self.hosts
+            .borrow_mut()
+            .entry(key)
+            .or_default()
+            .conns
+            .push(conn);
     }
 
     /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
