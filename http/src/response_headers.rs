@@ -29,7 +29,8 @@ pub(crate) struct ResponseHeaders {
 impl ResponseHeaders {
     /// The fields of an HTTP/1 head, as received.
     pub(crate) fn from_raw(raw: &RawFields) -> Self {
-        let mut headers = ResponseHeaders::with_capacity(raw.len(), 0);
+        let text = raw.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let mut headers = ResponseHeaders::with_capacity(raw.len(), text);
         for (name, value) in raw.iter() {
             headers.push(name, &String::from_utf8_lossy(value));
         }
@@ -45,9 +46,11 @@ impl ResponseHeaders {
         headers
     }
 
-    fn with_capacity(fields: usize, text: usize) -> Self {
+    /// Room for `fields` fields whose names and values take `text` bytes in all, so that
+    /// filling it allocates twice at most.
+    pub(crate) fn with_capacity(fields: usize, text: usize) -> Self {
         ResponseHeaders {
-            text: String::with_capacity(text.max(fields * 24)),
+            text: String::with_capacity(text),
             fields: Vec::with_capacity(fields),
         }
     }

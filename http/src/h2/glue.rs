@@ -14,7 +14,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Version};
 use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
@@ -34,13 +34,13 @@ const SOCKET_READ_BUFFER: usize = 256 * 1024;
 
 /// Request headers that are meaningless (and forbidden) in HTTP/2 (RFC 9113, 8.2.2), plus
 /// `host`, which becomes `:authority`.
-const CONNECTION_HEADERS: [&str; 6] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "host",
+const CONNECTION_HEADERS: [HeaderName; 6] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
+    http::header::HOST,
 ];
 
 /// The HTTP/2 connections of one manager: at most one usable connection per host and port,
@@ -328,15 +328,21 @@ impl StreamHandler for JobStream {
             .version(Version::HTTP_2)
             .body(())
             .map_err(|e| format!("Invalid request: {e}"))?;
+        // The head's map is moved, not copied: removing the few connection-specific fields
+        // costs less than re-inserting every other one.
         let headers: &mut HeaderMap = request.headers_mut();
-        for (name, value) in head.headers.iter() {
-            let lower = name.as_str();
-            if CONNECTION_HEADERS.contains(&lower)
-                || (lower == "te" && !value.as_bytes().eq_ignore_ascii_case(b"trailers"))
-            {
-                continue;
+        *headers = head.headers;
+        for name in &CONNECTION_HEADERS {
+            headers.remove(name);
+        }
+        let is_trailers = |v: &HeaderValue| v.as_bytes().eq_ignore_ascii_case(b"trailers");
+        if !headers.get_all(http::header::TE).iter().all(is_trailers) {
+            // Only `te: trailers` may cross into HTTP/2.
+            let keep = headers.get_all(http::header::TE).iter().any(is_trailers);
+            headers.remove(http::header::TE);
+            if keep {
+                headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
             }
-            headers.append(name.clone(), value.clone());
         }
         if let BodyLength::Known(n) = length {
             if !headers.contains_key(http::header::CONTENT_LENGTH) {
@@ -377,7 +383,12 @@ impl StreamHandler for JobStream {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         // HTTP/2 field names are lowercase on the wire, and Qt reports them as received.
-        let mut headers = ResponseHeaders::default();
+        let text = head
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum();
+        let mut headers = ResponseHeaders::with_capacity(head.headers.len(), text);
         for (name, value) in &head.headers {
             headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
         }
