@@ -768,8 +768,7 @@ impl Conn {
                         e,
                         crate::h1::H1Error::TruncatedBody | crate::h1::H1Error::IncompleteHead
                     );
-                    if truncated && !self.response_started.get() && self.rbuf.borrow().is_empty()
-                    {
+                    if truncated && !self.response_started.get() && self.rbuf.borrow().is_empty() {
                         // Closed before a byte of this response (one that was pipelined
                         // behind a response that ended just before the close).
                         self.connection_lost_before_response();
@@ -906,7 +905,12 @@ impl Conn {
         if self.pipeline.borrow().is_empty() {
             return;
         }
-        let jobs: Vec<Rc<Job>> = self.pipeline.borrow_mut().drain(..).map(|p| p.job).collect();
+        let jobs: Vec<Rc<Job>> = self
+            .pipeline
+            .borrow_mut()
+            .drain(..)
+            .map(|p| p.job)
+            .collect();
         let pool = self.pool.upgrade();
         // Pushed to the front one by one: the last first keeps their order.
         for job in jobs.into_iter().rev() {

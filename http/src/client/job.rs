@@ -360,7 +360,8 @@ impl Job {
     /// keeps authentication out of pipelines).
     pub(crate) fn pipelinable(&self) -> bool {
         let method = self.method.borrow();
-        if !(method.as_str() == "GET" || method.as_str() == "HEAD") || !self.body.borrow().is_empty()
+        if !(method.as_str() == "GET" || method.as_str() == "HEAD")
+            || !self.body.borrow().is_empty()
         {
             return false;
         }

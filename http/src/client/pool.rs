@@ -142,7 +142,9 @@ impl HostPool {
             return Step::Done;
         }
         if let Some(conn) = self.conns.iter().find(|c| c.is_idle()).cloned() {
-            return self.pop_job().map_or(Step::Done, |job| Step::Assign(conn, job));
+            return self
+                .pop_job()
+                .map_or(Step::Done, |job| Step::Assign(conn, job));
         }
         if let Some(conn) = self.conns.iter().find(|c| c.can_pipeline()).cloned() {
             if let Some(job) = self.pop_suitable(Job::pipelinable) {
@@ -350,7 +352,11 @@ impl Pool {
     /// A connection can take pipelined requests: serve the host's waiting jobs (on a later
     /// iteration, so requests made meanwhile join).
     pub(crate) fn pipeline_room(&self, key: &PoolKey) {
-        let waiting = self.hosts.borrow().get(key).is_some_and(HostPool::has_waiting);
+        let waiting = self
+            .hosts
+            .borrow()
+            .get(key)
+            .is_some_and(HostPool::has_waiting);
         if waiting {
             self.schedule_dispatch(key.clone());
         }

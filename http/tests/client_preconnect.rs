@@ -1,0 +1,414 @@
+//! `NetworkAccessManager::connect_to_host` and `connect_to_host_encrypted`: connections
+//! (and TLS handshakes) made before the request that uses them, against loopback servers
+//! that count the connections and handshakes they see.
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use slotnet_core::{EventLoop, LoopHandle, Thread, Timer};
+use slotnet_http::h2::driver::spawn_local;
+use slotnet_http::h2::server::{send_body, serve_connection};
+use slotnet_http::h2::Http2Configuration;
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_net::ssl::test_certs::{self, TestIdentity};
+use slotnet_net::ssl::SslConfiguration;
+use slotnet_net::SslServer;
+use support::run_traced;
+
+thread_local! {
+    /// The test's loop runs in `wait_until`: a server's nudge should stop it.
+    static WAITING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Wakes the test's loop if it is waiting in `wait_until` (a no-op otherwise, so a late
+/// nudge cannot end a later `exec`).
+fn nudge(handle: &LoopHandle) {
+    let _ = handle.post(|| {
+        if WAITING.with(Cell::get) {
+            EventLoop::current().quit();
+        }
+    });
+}
+
+/// Runs the test's loop until `done()` holds; the servers nudge it whenever they count
+/// a connection or handshake.
+fn wait_until(done: impl Fn() -> bool) {
+    let guard = Timer::new();
+    guard.set_single_shot(true);
+    guard.timeout().connect(|_| EventLoop::current().exit(1));
+    guard.start_interval(Duration::from_secs(10));
+    WAITING.with(|w| w.set(true));
+    while !done() {
+        assert_eq!(
+            EventLoop::current().exec(),
+            0,
+            "the server saw nothing in time"
+        );
+    }
+    WAITING.with(|w| w.set(false));
+    guard.destroy();
+}
+
+const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+/// A plain HTTP/1.1 server answering `hello` to every request, keeping connections open.
+struct PlainServer {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl PlainServer {
+    fn start() -> PlainServer {
+        let handle = EventLoop::current().handle();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                nudge(&handle);
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if stream.write_all(HELLO).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        PlainServer { port, accepted }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hello", self.port)
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// An https server on its own slotnet thread answering `hello` over h2 when ALPN picks it,
+/// else HTTP/1.1; it counts accepted connections and completed handshakes.
+struct TlsServer {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    handshakes: Arc<AtomicUsize>,
+    _thread: Thread,
+}
+
+impl TlsServer {
+    fn start(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
+        let handle = EventLoop::current().handle();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let (a, h) = (accepted.clone(), handshakes.clone());
+        let thread = Thread::start_named("preconnect-tls-server").unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread
+            .run(move || {
+                let server = SslServer::new();
+                let mut config = identity.configuration();
+                config.set_allowed_next_protocols(alpn.iter().map(|p| p.to_vec()).collect());
+                server.set_ssl_configuration(config);
+                assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
+                tx.send(server.server_port()).unwrap();
+                let nudge_handle = handle.clone();
+                server.new_connection().connect(move |_| {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    nudge(&nudge_handle);
+                });
+                server.pending_connection_available().connect(move |_| {
+                    while let Some(socket) = server.next_pending_connection() {
+                        h.fetch_add(1, Ordering::SeqCst);
+                        nudge(&handle);
+                        serve_tls(socket);
+                    }
+                });
+            })
+            .unwrap();
+        let port = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        TlsServer {
+            port,
+            accepted,
+            handshakes,
+            _thread: thread,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/hello", self.port)
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_tls(socket: slotnet_net::SslSocket) {
+    if socket.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice()) {
+        let conn = serve_connection(
+            socket,
+            &Http2Configuration::default(),
+            |_req, mut respond| {
+                spawn_local(async move {
+                    let head = Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-length", 5)
+                        .body(())
+                        .unwrap();
+                    if let Ok(mut s) = respond.send_response(head, false) {
+                        let _ = send_body(&mut s, Bytes::from_static(b"hello"), true).await;
+                    }
+                });
+            },
+        );
+        std::mem::forget(conn); // lives as long as its socket
+    } else {
+        let pending = Rc::new(RefCell::new(Vec::new()));
+        socket.ready_read().connect(move |_| {
+            pending.borrow_mut().extend(socket.read_all());
+            let mut buf = pending.borrow_mut();
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.drain(..end + 4);
+                socket.write(HELLO);
+            }
+        });
+    }
+}
+
+const H2_AND_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
+const H1_ONLY: &[&[u8]] = &[b"http/1.1"];
+
+/// The trace of a request sent at once on a connection that is already up.
+const REUSED: [&str; 6] = [
+    "reply.requestSent()",
+    "reply.metaDataChanged()",
+    "reply.readyRead()",
+    "reply.downloadProgress(5, 5)",
+    "manager.finished()",
+    "reply.finished()",
+];
+
+fn https_request(server: &TlsServer) -> NetworkRequest {
+    let mut req = NetworkRequest::from_url_str(&server.url());
+    req.set_ssl_configuration(test_certs::client_configuration());
+    req
+}
+
+fn h2_offer() -> SslConfiguration {
+    let mut config = test_certs::client_configuration();
+    config.set_allowed_next_protocols(vec![b"h2".to_vec()]);
+    config
+}
+
+fn http2_used(reply: NetworkReply) -> bool {
+    reply
+        .attribute(Attribute::Http2WasUsed)
+        .and_then(|v| v.as_bool())
+        == Some(true)
+}
+
+#[test]
+fn connect_to_host_prepares_the_connection_the_next_request_uses() {
+    let server = PlainServer::start();
+    let m = NetworkAccessManager::new();
+    let finished = Rc::new(Cell::new(0));
+    let f = finished.clone();
+    m.finished().connect(move |_| f.set(f.get() + 1));
+    m.connect_to_host("127.0.0.1", server.port);
+    assert_eq!(m.connections_opened(), 1);
+    wait_until(|| server.accepted() == 1);
+    assert_eq!(finished.get(), 0, "a preconnect has no reply");
+    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(
+        lines, REUSED,
+        "no socketStartedConnecting: the connection was up"
+    );
+    assert_eq!(body, b"hello");
+    assert_eq!(m.connections_opened(), 1);
+    // An idle connection to the host exists now: another preconnect adds nothing.
+    m.connect_to_host("127.0.0.1", server.port);
+    assert_eq!(m.connections_opened(), 1);
+    let again = m.get(NetworkRequest::from_url_str(&server.url()));
+    let (lines, _) = run_traced(&m, again);
+    assert_eq!(lines, REUSED);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[test]
+fn a_request_made_while_the_preconnect_connects_waits_for_it() {
+    let server = PlainServer::start();
+    let m = NetworkAccessManager::new();
+    m.connect_to_host("127.0.0.1", server.port);
+    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(body, b"hello");
+    assert_eq!(lines[0], "reply.socketStartedConnecting()");
+    assert_eq!(m.connections_opened(), 1);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[test]
+fn preconnecting_many_times_stays_within_six_connections() {
+    let server = PlainServer::start();
+    let m = NetworkAccessManager::new();
+    for _ in 0..10 {
+        m.connect_to_host("127.0.0.1", server.port);
+    }
+    assert_eq!(m.connections_opened(), 6, "Qt's limit per host");
+    wait_until(|| server.accepted() == 6);
+    let replies: Vec<_> = (0..6)
+        .map(|_| m.get(NetworkRequest::from_url_str(&server.url())))
+        .collect();
+    support::run_all(&replies);
+    for r in &replies {
+        assert_eq!(r.error(), NetworkError::NoError);
+        assert_eq!(r.read_all(), b"hello");
+    }
+    assert_eq!(m.connections_opened(), 6);
+    assert_eq!(server.accepted(), 6);
+}
+
+#[test]
+fn a_preconnected_connection_is_an_idle_one_of_the_pool() {
+    let server = PlainServer::start();
+    let m = NetworkAccessManager::new();
+    m.connect_to_host("127.0.0.1", server.port);
+    wait_until(|| server.accepted() == 1);
+    m.clear_connection_cache();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let (lines, _) = run_traced(&m, reply);
+    assert_eq!(lines[0], "reply.socketStartedConnecting()");
+    assert_eq!(m.connections_opened(), 2);
+    assert_eq!(server.accepted(), 2);
+}
+
+#[test]
+fn connect_to_host_encrypted_does_the_handshake_ahead() {
+    let server = TlsServer::start(&test_certs::pki().server, H1_ONLY);
+    let m = NetworkAccessManager::new();
+    let encrypted = Rc::new(Cell::new(0));
+    let e = encrypted.clone();
+    m.encrypted().connect(move |_| e.set(e.get() + 1));
+    m.connect_to_host_encrypted("127.0.0.1", server.port, test_certs::client_configuration());
+    wait_until(|| server.handshakes() == 1);
+    let reply = m.get(https_request(&server));
+    let (lines, body) = run_traced(&m, reply);
+    // No handshake for the request: no socketStartedConnecting, no encrypted (Qt emits it
+    // for the first connection to a host only).
+    assert_eq!(lines, REUSED);
+    assert_eq!(body, b"hello");
+    assert_eq!(encrypted.get(), 0);
+    assert_eq!(
+        reply
+            .attribute(Attribute::ConnectionEncrypted)
+            .and_then(|v| v.as_bool()),
+        Some(true)
+    );
+    assert!(!http2_used(reply), "no h2 offered by the preconnect");
+    assert_eq!(m.connections_opened(), 1);
+    assert_eq!(server.handshakes(), 1);
+}
+
+#[test]
+fn an_h2_preconnect_becomes_the_hosts_http2_connection() {
+    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let m = NetworkAccessManager::new();
+    // Twice: one HTTP/2 connection per host is enough.
+    m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
+    m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
+    assert_eq!(m.connections_opened(), 1);
+    wait_until(|| server.handshakes() == 1);
+    // Up and adopted by the HTTP/2 pool: still nothing more to open.
+    m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
+    let reply = m.get(https_request(&server));
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(lines, REUSED);
+    assert_eq!(body, b"hello");
+    assert!(http2_used(reply));
+    let replies: Vec<_> = (0..10).map(|_| m.get(https_request(&server))).collect();
+    support::run_all(&replies);
+    assert!(replies
+        .iter()
+        .all(|r| r.error() == NetworkError::NoError && http2_used(*r)));
+    assert_eq!(m.connections_opened(), 1);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[test]
+fn a_request_that_refuses_http2_does_not_take_an_h2_preconnect() {
+    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let m = NetworkAccessManager::new();
+    m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
+    let mut req = https_request(&server);
+    req.set_attribute(Attribute::Http2Allowed, false);
+    let reply = m.get(req);
+    let (_, body) = run_traced(&m, reply);
+    assert_eq!(body, b"hello");
+    assert!(!http2_used(reply));
+    assert_eq!(m.connections_opened(), 2, "a connection of its own");
+}
+
+#[test]
+fn the_peer_name_overload_verifies_the_certificate_against_it() {
+    let server = TlsServer::start(&test_certs::pki().wrong_host, H1_ONLY);
+    let m = NetworkAccessManager::new();
+    m.connect_to_host_encrypted_with_peer_name(
+        "127.0.0.1",
+        server.port,
+        test_certs::client_configuration(),
+        "wrong.example",
+    );
+    wait_until(|| server.handshakes() == 1);
+    let reply = m.get(https_request(&server));
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(lines, REUSED);
+    assert_eq!(body, b"hello");
+    assert_eq!(m.connections_opened(), 1);
+}
+
+#[test]
+fn a_failed_preconnect_is_silent_and_the_request_reports_its_errors() {
+    let server = TlsServer::start(&test_certs::pki().wrong_host, H1_ONLY);
+    let m = NetworkAccessManager::new();
+    let ssl_errors = Rc::new(RefCell::new(Vec::new()));
+    let s = ssl_errors.clone();
+    m.ssl_errors()
+        .connect(move |(reply, _)| s.borrow_mut().push(*reply));
+    // The certificate is not for 127.0.0.1: the handshake fails, with no reply to tell.
+    m.connect_to_host_encrypted("127.0.0.1", server.port, test_certs::client_configuration());
+    wait_until(|| server.accepted() == 1);
+    assert!(ssl_errors.borrow().is_empty());
+    let reply = m.get(https_request(&server));
+    let (lines, _) = run_traced(&m, reply);
+    assert!(
+        lines.contains(&"reply.sslErrors(HostNameMismatch)".to_owned()),
+        "{lines:?}"
+    );
+    assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+    assert_eq!(*ssl_errors.borrow(), [reply]);
+    assert_eq!(server.handshakes(), 0);
+}
