@@ -462,7 +462,7 @@ impl Conn {
         self.job
             .borrow()
             .as_ref()
-            .is_some_and(|j| !j.is_done() && j.pipelinable())
+            .is_some_and(|j| j.pipelinable() && !j.is_done())
     }
 
     /// Writes `job`'s request behind those in flight; its response is read after theirs.
@@ -473,11 +473,15 @@ impl Conn {
         };
         let head = match job.build_head() {
             Some((head, BodyLength::Empty)) => head,
-            _ => {
-                // Not a bodiless request after all (or an invalid URL): send it alone.
+            Some(_) => {
+                // Not bodiless after all (`pipelinable` rules this out): send it alone.
                 if let Some(pool) = self.pool.upgrade() {
                     pool.enqueue_h1(job, true);
                 }
+                return;
+            }
+            None => {
+                job.fail(NetworkError::ProtocolUnknownError, "Invalid URL".into());
                 return;
             }
         };
@@ -995,6 +999,12 @@ impl Conn {
         let Some(job) = self.current_job() else {
             return;
         };
+        if self.discarding.get() {
+            // An aborted pipelined request: nothing to retry or report.
+            self.detach_job();
+            self.drop_connection();
+            return;
+        }
         let reused = self.exchanges.get() > 0;
         if reused && job.can_retry() {
             job.mark_retried();
