@@ -11,7 +11,7 @@
 //! stops granting window and the server stops sending.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -26,7 +26,7 @@ use http::HeaderMap;
 use slotnet_core::{Connection as SlotConnection, Timer};
 use slotnet_net::{AbstractSocket, SocketError};
 
-use super::driver::{Driver, Task};
+use super::driver::{Driver, KeyMap, Task};
 use super::io::SocketIo;
 use super::{network_error_for_reason, Http2Configuration};
 use crate::error::NetworkError;
@@ -217,7 +217,7 @@ pub(crate) struct ClientConn {
     socket: Rc<dyn AbstractSocket>,
     config: Http2Configuration,
     phase: RefCell<Phase>,
-    streams: RefCell<HashMap<u64, StreamRec>>,
+    streams: RefCell<KeyMap<StreamRec>>,
     /// Submitted, not yet seen by a poll (`true`: at the front).
     incoming: RefCell<Vec<(Rc<dyn StreamHandler>, bool)>>,
     /// Waiting for a stream slot.
@@ -290,7 +290,7 @@ impl ClientConn {
                 socket: socket.clone(),
                 config: config.clone(),
                 phase: RefCell::new(Phase::Connecting),
-                streams: RefCell::new(HashMap::new()),
+                streams: RefCell::new(KeyMap::default()),
                 incoming: RefCell::new(Vec::new()),
                 queue: RefCell::new(VecDeque::new()),
                 next_key: Cell::new(CONN_KEY + 1),

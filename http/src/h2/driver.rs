@@ -17,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +26,34 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, ThreadId};
 
 use slotnet_core::{EventLoop, LoopHandle};
+
+/// Hashes the small integer keys of this module's maps (task ids, waker keys, stream keys)
+/// with one multiplication. They are counters slotnet hands out, never chosen by a peer, so
+/// SipHash's protection against crafted keys buys nothing here, and these maps are looked
+/// up several times per request.
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: an odd multiplier keeps distinct keys distinct in the low bits
+        // (the bucket) and spreads them into the high bits (hashbrown's tag).
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by the driver's integer keys.
+pub(crate) type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// A state machine the loop polls when one of its driver's wakers fires.
 pub trait Task {
@@ -37,7 +66,7 @@ pub trait Task {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static TASKS: RefCell<HashMap<u64, Weak<dyn Task>>> = RefCell::new(HashMap::new());
+    static TASKS: RefCell<KeyMap<Weak<dyn Task>>> = RefCell::new(KeyMap::default());
 }
 
 /// The part of a driver that wakers share (it is `Send + Sync`).
@@ -121,7 +150,7 @@ impl Wake for KeyWaker {
 pub struct Driver {
     shared: Arc<Shared>,
     /// Wakers by key, created on first use.
-    wakers: RefCell<HashMap<u64, Arc<KeyWaker>>>,
+    wakers: RefCell<KeyMap<Arc<KeyWaker>>>,
 }
 
 impl fmt::Debug for Driver {
@@ -147,7 +176,7 @@ impl Driver {
                 scheduled: AtomicBool::new(false),
                 ready: Mutex::new(Vec::new()),
             }),
-            wakers: RefCell::new(HashMap::new()),
+            wakers: RefCell::new(KeyMap::default()),
         }
     }
 
@@ -226,7 +255,7 @@ type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 thread_local! {
     /// Spawned tasks own themselves through this table until they finish or are aborted.
-    static SPAWNED: RefCell<HashMap<u64, Rc<Spawned>>> = RefCell::new(HashMap::new());
+    static SPAWNED: RefCell<KeyMap<Rc<Spawned>>> = RefCell::new(KeyMap::default());
 }
 
 /// A future spawned with [`spawn_local`].
