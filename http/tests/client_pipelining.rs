@@ -330,6 +330,11 @@ fn gets_and_heads_are_pipelined_three_at_most_and_answered_in_order() {
     let pipelined = seen.iter().filter(|s| !s.behind.is_empty()).count();
     let flagged = all.iter().filter(|r| pipelining_used(**r)).count();
     assert!(flagged > 0);
+    // Qt sets the attribute on every reply: false on those sent alone.
+    assert!(all.iter().all(|r| r
+        .attribute(Attribute::HttpPipeliningWasUsed)
+        .and_then(|v| v.as_bool())
+        .is_some()));
     assert!(
         flagged >= pipelined,
         "HttpPipeliningWasUsed on every reply that went behind another ({flagged} < {pipelined})"

@@ -172,7 +172,7 @@ fn a_trusted_ca_gives_no_errors_and_http1_when_h2_is_refused() {
         reply
             .attribute(Attribute::Http2WasUsed)
             .and_then(|v| v.as_bool()),
-        None
+        Some(false)
     );
     assert_eq!(
         reply

@@ -827,10 +827,12 @@ impl Conn {
                     .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
                 // Names as the server wrote them, as Qt's rawHeaderList() shows them.
                 let headers = ResponseHeaders::from_raw(&head.raw);
-                if self.current_pipelined.get() {
-                    job.reply
-                        .set_attribute(Attribute::HttpPipeliningWasUsed, true);
-                }
+                // Qt sets both on every HTTP reply, false when not used.
+                job.reply.set_attribute(
+                    Attribute::HttpPipeliningWasUsed,
+                    self.current_pipelined.get(),
+                );
+                job.reply.set_attribute(Attribute::Http2WasUsed, false);
                 let action = job.on_head(status, head.reason.as_str(), headers, content_length);
                 self.body_action.set(action);
                 if action == BodyAction::Stop {

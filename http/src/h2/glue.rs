@@ -374,6 +374,9 @@ impl StreamHandler for JobStream {
 
     fn response_head(&self, head: http::response::Parts) -> BodyDecision {
         self.job.reply.set_attribute(Attribute::Http2WasUsed, true);
+        self.job
+            .reply
+            .set_attribute(Attribute::HttpPipeliningWasUsed, false);
         let status = head.status.as_u16();
         // HTTP/2 has no reason phrase; the status' standard one stands in for it.
         let reason = head.status.canonical_reason().unwrap_or("");
