@@ -102,6 +102,11 @@ pub(crate) struct Conn {
     handed_over: Cell<bool>,
     /// The TLS handshake offers h2 (ALPN): only jobs that allow HTTP/2 may wait for it.
     offers_h2: bool,
+    /// Jobs that allow HTTP/2 waiting for this connection's ALPN result, oldest first (Qt
+    /// queues them on its single HTTP/2 channel): they share the connection if ALPN chooses
+    /// h2, go back to the pool if it chooses HTTP/1.1, and share its fate if the connection
+    /// fails before that. Not attached to the connection: an aborted one is just skipped.
+    riders: RefCell<VecDeque<Rc<Job>>>,
     state: Cell<ConnState>,
     job: RefCell<Option<Rc<Job>>>,
     decoder: RefCell<ResponseDecoder>,
@@ -209,6 +214,7 @@ impl Conn {
             tunnel_tls: RefCell::new(if tunnel { tls } else { None }),
             handed_over: Cell::new(false),
             offers_h2,
+            riders: RefCell::new(VecDeque::new()),
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
             decoder: RefCell::new(raw_field_decoder()),
@@ -397,28 +403,87 @@ impl Conn {
         if h2 && self.state.get() == ConnState::Connecting {
             if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
                 let job = self.detach_job();
+                let riders = self.riders.take();
                 self.handed_over.set(true);
                 self.state.set(ConnState::Closed);
                 pool.remove(&me);
-                pool.adopt_h2(&self.key, ssl, job);
+                pool.adopt_h2(&self.key, ssl, job, riders);
                 return;
             }
         }
+        // HTTP/1.1 after all: the jobs that waited for the ALPN result go back to the pool,
+        // which opens the host's other connections for them on its next dispatch.
+        self.return_riders();
         self.on_connected();
+    }
+
+    /// Gives the jobs waiting for the ALPN result back to the pool, at the head of the queue
+    /// in their order.
+    fn return_riders(&self) {
+        let riders = self.riders.take();
+        if riders.is_empty() {
+            return;
+        }
+        let Some(pool) = self.pool.upgrade() else {
+            for job in riders {
+                job.fail(
+                    NetworkError::OperationCanceledError,
+                    "The network access manager was deleted".into(),
+                );
+            }
+            return;
+        };
+        // Pushed to the front one by one: the last first keeps their order.
+        for job in riders.into_iter().rev() {
+            if !job.is_done() {
+                pool.enqueue_h1(job, true);
+            }
+        }
+    }
+
+    /// The jobs that would use this connection: the current one and those waiting for the
+    /// ALPN result, aborted ones left out.
+    fn live_jobs(&self) -> Vec<Rc<Job>> {
+        self.job
+            .borrow()
+            .iter()
+            .chain(self.riders.borrow().iter())
+            .filter(|j| !j.is_done())
+            .cloned()
+            .collect()
     }
 
     /// Certificate problems found during the handshake: Qt's `sslErrors` on the reply (and
     /// the manager); a slot calling `ignore_ssl_errors()` lets the handshake go on.
+    ///
+    /// Every job waiting for the connection's ALPN result hears about them too, as each
+    /// request queued on Qt's HTTP/2 channel does; one of them ignoring the errors is enough.
     fn on_ssl_errors(&self, errors: &[SslError]) {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
-        let Some(job) = self.current_job() else {
+        if self.riders.borrow().is_empty() {
+            // The common case: one job, no list to build.
+            let Some(job) = self.current_job() else {
+                return;
+            };
+            job.reply.emit_ssl_errors(errors.to_vec());
+            // Never for a known HSTS host (RFC 6797 8.4): the failure is final, as in Qt.
+            if job.ssl_errors_ignored() && job.may_ignore_ssl_errors() {
+                ssl.ignore_ssl_errors();
+            }
             return;
-        };
-        job.reply.emit_ssl_errors(errors.to_vec());
-        // Never for a known HSTS host (RFC 6797 8.4): the failure is final, as in Qt.
-        if job.ssl_errors_ignored() && job.may_ignore_ssl_errors() {
+        }
+        // A snapshot: the slots may abort replies or make new requests.
+        let mut ignored = false;
+        for job in self.live_jobs() {
+            if job.is_done() {
+                continue; // aborted by an earlier slot
+            }
+            job.reply.emit_ssl_errors(errors.to_vec());
+            ignored |= job.ssl_errors_ignored() && job.may_ignore_ssl_errors();
+        }
+        if ignored {
             ssl.ignore_ssl_errors();
         }
     }
@@ -440,9 +505,23 @@ impl Conn {
     }
 
     /// Whether the connection is being set up with an h2 offer (a second HTTP/2 preconnect
-    /// to the host would be useless).
+    /// to the host would be useless, and jobs that allow HTTP/2 wait for its ALPN result).
     pub(crate) fn connecting_with_h2_offer(&self) -> bool {
         self.offers_h2 && self.state.get() == ConnState::Connecting
+    }
+
+    /// Whether the connection offered h2 and got HTTP/1.1: the server's current answer, so
+    /// that the host's other connections may be opened without waiting.
+    pub(crate) fn settled_on_http1_after_h2_offer(&self) -> bool {
+        self.offers_h2 && matches!(self.state.get(), ConnState::Idle | ConnState::Busy)
+    }
+
+    /// Lets `job` wait for this connection's ALPN result (the caller checked
+    /// [`Conn::connecting_with_h2_offer`] and that the job allows HTTP/2).
+    pub(crate) fn add_rider(&self, job: Rc<Job>) {
+        // As for a job assigned to a connecting connection: its socket is on its way.
+        job.reply.emit_socket_started_connecting();
+        self.riders.borrow_mut().push_back(job);
     }
 
     /// Whether another request may be written now behind those in flight (Qt's rules for
@@ -1048,12 +1127,17 @@ impl Conn {
         self.fail_and_close(code, message);
     }
 
-    /// Ends the current job with `error` and closes the connection.
+    /// Ends the current job with `error` and closes the connection. Jobs waiting for its
+    /// ALPN result end with the same error: Qt fails every request queued on the channel.
     fn fail_and_close(&self, error: NetworkError, message: String) {
         let job = self.detach_job();
+        let riders = self.riders.take();
         self.drop_connection();
         if let Some(job) = job {
-            job.fail(error, message);
+            job.fail(error, message.clone());
+        }
+        for rider in riders {
+            rider.fail(error, message.clone());
         }
     }
 
@@ -1069,9 +1153,33 @@ impl Conn {
             None => true,
         };
         if current_cancelled {
+            if self.state.get() == ConnState::Connecting && self.promote_rider() {
+                return; // nothing was sent yet: the connection goes on for the next job
+            }
             self.detach_job();
             self.drop_connection();
         }
+    }
+
+    /// Makes the oldest live job waiting for the ALPN result the current one (the current
+    /// one was aborted during the handshake); false if there is none.
+    fn promote_rider(&self) -> bool {
+        let next = {
+            let mut riders = self.riders.borrow_mut();
+            loop {
+                match riders.pop_front() {
+                    Some(job) if job.is_done() => continue,
+                    other => break other,
+                }
+            }
+        };
+        let (Some(job), Some(me)) = (next, self.me.upgrade()) else {
+            return false;
+        };
+        self.detach_job();
+        job.attach(&me);
+        *self.job.borrow_mut() = Some(job);
+        true
     }
 
     fn detach_job(&self) -> Option<Rc<Job>> {
@@ -1105,6 +1213,7 @@ impl Conn {
             }
         }
         self.requeue_pipeline();
+        self.return_riders();
         self.close();
     }
 

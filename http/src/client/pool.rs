@@ -2,6 +2,11 @@
 //! for reuse, and a queue of waiting jobs ordered by priority. Waiting jobs go, in this
 //! order of preference (Qt's), to an idle connection, behind the requests of a connection
 //! that pipelines, to a preconnected connection still being set up, or to a new connection.
+//!
+//! An https host with no connection that settled on a protocol gets one connection, not six,
+//! while its TLS handshake offers h2 (as in Qt): the jobs that allow HTTP/2 wait for its ALPN
+//! result, then share it over HTTP/2 or, when the server chose HTTP/1.1, are served by up to
+//! six connections. Nothing about the host's answer is remembered beyond its connections.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -93,6 +98,8 @@ enum Step {
     Assign(Rc<Conn>, Rc<Job>),
     /// Write the job's request behind those in flight on a pipelining connection.
     Pipeline(Rc<Conn>, Rc<Job>),
+    /// Let the job wait for a connection's ALPN result.
+    Ride(Rc<Conn>, Rc<Job>),
     /// Open a connection for the job.
     Open(Rc<Job>),
     Done,
@@ -156,10 +163,39 @@ impl HostPool {
                 return Step::Assign(conn, job);
             }
         }
+        if let Some(probe) = self.alpn_probe() {
+            // Jobs that allow HTTP/2 wait for the ALPN result; the others may open their own
+            // HTTP/1.1 connections meanwhile.
+            if let Some(job) = self.pop_suitable(Job::http2_allowed) {
+                return Step::Ride(probe, job);
+            }
+            if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
+                if let Some(job) = self.pop_suitable(|job| !job.http2_allowed()) {
+                    return Step::Open(job);
+                }
+            }
+            return Step::Done;
+        }
         if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
             return self.pop_job().map_or(Step::Done, Step::Open);
         }
         Step::Done
+    }
+
+    /// The connection whose TLS handshake offers h2 while no connection to the host has
+    /// settled on HTTP/1.1 after such an offer: until its ALPN result is known, opening more
+    /// connections for jobs that allow HTTP/2 would waste them if it turns out to be h2.
+    fn alpn_probe(&self) -> Option<Rc<Conn>> {
+        let mut probe = None;
+        for conn in &self.conns {
+            if conn.settled_on_http1_after_h2_offer() {
+                return None;
+            }
+            if probe.is_none() && conn.connecting_with_h2_offer() {
+                probe = Some(conn);
+            }
+        }
+        probe.cloned()
     }
 
     fn has_waiting(&self) -> bool {
@@ -257,22 +293,25 @@ impl Pool {
         self.schedule_dispatch(key);
     }
 
-    /// A TLS connection negotiated h2: the HTTP/2 pool takes it (and its first job) over.
+    /// A TLS connection negotiated h2: the HTTP/2 pool takes it (and its first job) over,
+    /// then the jobs that waited for its ALPN result (`riders`, in their order) and those
+    /// waiting in the host's queue.
     pub(crate) fn adopt_h2(
         &self,
         key: &PoolKey,
         socket: slotnet_net::SslSocket,
         job: Option<Rc<Job>>,
+        riders: VecDeque<Rc<Job>>,
     ) {
         self.h2.adopt(key, socket, job);
         // Jobs waiting for this host can now share the multiplexed connection.
-        let waiting: Vec<Rc<Job>> = {
+        let mut waiting: Vec<Rc<Job>> = riders.into_iter().filter(|j| !j.is_done()).collect();
+        {
             let mut hosts = self.hosts.borrow_mut();
-            match hosts.get_mut(key) {
-                Some(host) => host.queue.iter_mut().flat_map(|q| q.drain(..)).collect(),
-                None => Vec::new(),
+            if let Some(host) = hosts.get_mut(key) {
+                waiting.extend(host.queue.iter_mut().flat_map(|q| q.drain(..)));
             }
-        };
+        }
         for job in waiting {
             if job.http2_allowed() {
                 if let Err(job) = self.h2.try_submit(job, false) {
@@ -332,6 +371,7 @@ impl Pool {
                 Step::Done => break,
                 Step::Assign(conn, job) => conn.assign(job),
                 Step::Pipeline(conn, job) => conn.pipeline_job(job),
+                Step::Ride(conn, job) => conn.add_rider(job),
                 Step::Open(job) => {
                     let conn = Conn::open(self.me.clone(), key.clone(), job.tls_config());
                     self.connections_opened
