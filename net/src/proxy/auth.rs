@@ -339,10 +339,7 @@ mod tests {
         assert_eq!(basic.authorization(&digest_only, &creds, "h:1"), None);
         let both = vec![digest_only[0].clone(), "BASIC realm=x".to_owned()];
         assert!(basic.authorization(&both, &creds, "h:1").is_some());
-        assert_eq!(
-            basic.authorization(&[], &Authenticator::new(), "h:1"),
-            None
-        );
+        assert_eq!(basic.authorization(&[], &Authenticator::new(), "h:1"), None);
     }
 
     #[test]
