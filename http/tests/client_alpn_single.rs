@@ -7,27 +7,14 @@
 mod support;
 
 use std::cell::RefCell;
-use std::net::Ipv4Addr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use slotnet_core::Thread;
-use slotnet_http::h2::driver::spawn_local;
-use slotnet_http::h2::server::{send_body, serve_connection};
-use slotnet_http::h2::Http2Configuration;
 use slotnet_http::trace::SignalTrace;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::SslError;
-use slotnet_net::SslServer;
 use support::run_all;
-
-const H2_AND_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
-const H1_ONLY: &[&[u8]] = &[b"http/1.1"];
+use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
 
 /// What the servers answer for `path`: long enough to span several reads, different for
 /// every path, so a mixed-up or truncated body shows.
@@ -35,93 +22,8 @@ fn body_for(path: &str) -> Vec<u8> {
     format!("{path};").repeat(50).into_bytes()
 }
 
-/// An https server on its own slotnet thread answering [`body_for`] the request's path,
-/// over h2 when ALPN picks it, else HTTP/1.1 with keep-alive; it counts the TCP
-/// connections it accepts.
-struct TlsServer {
-    port: u16,
-    accepted: Arc<AtomicUsize>,
-    _thread: Thread,
-}
-
-impl TlsServer {
-    fn start(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        let thread = Thread::start_named("alpn-test-server").unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread
-            .run(move || {
-                let server = SslServer::new();
-                let mut config = identity.configuration();
-                config.set_allowed_next_protocols(alpn.iter().map(|p| p.to_vec()).collect());
-                server.set_ssl_configuration(config);
-                assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
-                tx.send(server.server_port()).unwrap();
-                server.new_connection().connect(move |_| {
-                    count.fetch_add(1, Ordering::SeqCst);
-                });
-                server.pending_connection_available().connect(move |_| {
-                    while let Some(socket) = server.next_pending_connection() {
-                        serve(socket);
-                    }
-                });
-            })
-            .unwrap();
-        let port = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        TlsServer {
-            port,
-            accepted,
-            _thread: thread,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-fn serve(socket: slotnet_net::SslSocket) {
-    if socket.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice()) {
-        let conn = serve_connection(
-            socket,
-            &Http2Configuration::default(),
-            |req, mut respond| {
-                let body = Bytes::from(body_for(req.uri().path()));
-                spawn_local(async move {
-                    let head = Response::builder()
-                        .status(StatusCode::OK)
-                        .header("content-length", body.len())
-                        .body(())
-                        .unwrap();
-                    if let Ok(mut s) = respond.send_response(head, false) {
-                        let _ = send_body(&mut s, body, true).await;
-                    }
-                });
-            },
-        );
-        std::mem::forget(conn); // lives as long as its socket
-    } else {
-        let pending = Rc::new(RefCell::new(Vec::new()));
-        socket.ready_read().connect(move |_| {
-            pending.borrow_mut().extend(socket.read_all());
-            let mut buf = pending.borrow_mut();
-            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                buf.drain(..end + 4);
-                let path = head.split(' ').nth(1).unwrap_or("/");
-                let body = body_for(path);
-                let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
-                    .into_bytes();
-                out.extend_from_slice(&body);
-                socket.write(&out);
-            }
-        });
-    }
+fn start(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
+    TlsServer::start_with(identity, alpn, body_for, None)
 }
 
 fn trusting(server: &TlsServer, path: &str) -> NetworkRequest {
@@ -185,7 +87,7 @@ fn assert_body(i: usize, reply: NetworkReply) {
 
 #[test]
 fn fifty_requests_from_cold_share_one_h2_connection() {
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let replies = start_gets(&m, &server, 50, |_, _| {});
     run_all(&replies);
@@ -201,7 +103,7 @@ fn fifty_requests_from_cold_share_one_h2_connection() {
 fn only_the_first_request_is_told_encrypted() {
     // Qt emits `encrypted` for the request that opened the connection, not for the ones
     // that waited for its ALPN result and then shared it.
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let replies = start_gets(&m, &server, 5, |_, _| {});
     let encrypted = Rc::new(RefCell::new(Vec::new()));
@@ -218,7 +120,7 @@ fn only_the_first_request_is_told_encrypted() {
 
 #[test]
 fn a_server_without_h2_gets_the_queue_over_several_http1_connections() {
-    let server = TlsServer::start(&test_certs::pki().server, H1_ONLY);
+    let server = start(&test_certs::pki().server, H1_ONLY);
     let m = NetworkAccessManager::new();
     let replies = start_gets(&m, &server, 50, |_, _| {});
     run_all(&replies);
@@ -239,7 +141,7 @@ fn a_server_without_h2_gets_the_queue_over_several_http1_connections() {
 #[test]
 fn a_failed_handshake_fails_every_waiting_request_with_its_own_ssl_errors() {
     const N: usize = 10;
-    let server = TlsServer::start(&test_certs::pki().self_signed, H2_AND_H1);
+    let server = start(&test_certs::pki().self_signed, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let replies = untrusting_gets(&m, &server, N);
     let traces: Vec<SignalTrace> = replies
@@ -278,7 +180,7 @@ fn a_failed_handshake_fails_every_waiting_request_with_its_own_ssl_errors() {
 #[test]
 fn one_waiting_request_ignoring_the_ssl_errors_carries_them_all_over_h2() {
     const N: usize = 8;
-    let server = TlsServer::start(&test_certs::pki().self_signed, H2_AND_H1);
+    let server = start(&test_certs::pki().self_signed, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let replies = untrusting_gets(&m, &server, N);
     let told = Rc::new(RefCell::new(Vec::new()));
@@ -304,7 +206,7 @@ fn one_waiting_request_ignoring_the_ssl_errors_carries_them_all_over_h2() {
 
 #[test]
 fn requests_without_http2_open_their_own_connections_meanwhile() {
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     // Every seventh request forbids HTTP/2: 0, 7, 14.
     let h1_only = |i: usize| i.is_multiple_of(7);
@@ -325,7 +227,7 @@ fn requests_without_http2_open_their_own_connections_meanwhile() {
 
 #[test]
 fn aborting_the_request_that_opened_the_connection_lets_the_waiting_ones_use_it() {
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let replies = start_gets(&m, &server, 6, |_, _| {});
     let (first, last) = (replies[0], replies[5]);

@@ -6,23 +6,18 @@ mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::TcpListener;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use slotnet_core::{EventLoop, LoopHandle, Thread, Timer};
-use slotnet_http::h2::driver::spawn_local;
-use slotnet_http::h2::server::{send_body, serve_connection};
-use slotnet_http::h2::Http2Configuration;
+use slotnet_core::{EventLoop, LoopHandle, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::SslConfiguration;
-use slotnet_net::SslServer;
 use support::run_traced;
+use support::tls::{OnCount, TlsServer, H1_ONLY, H2_AND_H1};
 
 thread_local! {
     /// The test's loop runs in `wait_until`: a server's nudge should stop it.
@@ -96,8 +91,8 @@ impl PlainServer {
         PlainServer { port, accepted }
     }
 
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hello", self.port)
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     fn accepted(&self) -> usize {
@@ -105,101 +100,13 @@ impl PlainServer {
     }
 }
 
-/// An https server on its own slotnet thread answering `hello` over h2 when ALPN picks it,
-/// else HTTP/1.1; it counts accepted connections and completed handshakes.
-struct TlsServer {
-    port: u16,
-    accepted: Arc<AtomicUsize>,
-    handshakes: Arc<AtomicUsize>,
-    _thread: Thread,
+/// A [`TlsServer`] answering `hello` that wakes the test's loop whenever it counts a
+/// connection or a handshake.
+fn tls_server(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
+    let handle = EventLoop::current().handle();
+    let on_count: OnCount = Box::new(move || nudge(&handle));
+    TlsServer::start_with(identity, alpn, |_| b"hello".to_vec(), Some(on_count))
 }
-
-impl TlsServer {
-    fn start(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
-        let handle = EventLoop::current().handle();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let handshakes = Arc::new(AtomicUsize::new(0));
-        let (a, h) = (accepted.clone(), handshakes.clone());
-        let thread = Thread::start_named("preconnect-tls-server").unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread
-            .run(move || {
-                let server = SslServer::new();
-                let mut config = identity.configuration();
-                config.set_allowed_next_protocols(alpn.iter().map(|p| p.to_vec()).collect());
-                server.set_ssl_configuration(config);
-                assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
-                tx.send(server.server_port()).unwrap();
-                let nudge_handle = handle.clone();
-                server.new_connection().connect(move |_| {
-                    a.fetch_add(1, Ordering::SeqCst);
-                    nudge(&nudge_handle);
-                });
-                server.pending_connection_available().connect(move |_| {
-                    while let Some(socket) = server.next_pending_connection() {
-                        h.fetch_add(1, Ordering::SeqCst);
-                        nudge(&handle);
-                        serve_tls(socket);
-                    }
-                });
-            })
-            .unwrap();
-        let port = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        TlsServer {
-            port,
-            accepted,
-            handshakes,
-            _thread: thread,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/hello", self.port)
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    fn handshakes(&self) -> usize {
-        self.handshakes.load(Ordering::SeqCst)
-    }
-}
-
-fn serve_tls(socket: slotnet_net::SslSocket) {
-    if socket.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice()) {
-        let conn = serve_connection(
-            socket,
-            &Http2Configuration::default(),
-            |_req, mut respond| {
-                spawn_local(async move {
-                    let head = Response::builder()
-                        .status(StatusCode::OK)
-                        .header("content-length", 5)
-                        .body(())
-                        .unwrap();
-                    if let Ok(mut s) = respond.send_response(head, false) {
-                        let _ = send_body(&mut s, Bytes::from_static(b"hello"), true).await;
-                    }
-                });
-            },
-        );
-        std::mem::forget(conn); // lives as long as its socket
-    } else {
-        let pending = Rc::new(RefCell::new(Vec::new()));
-        socket.ready_read().connect(move |_| {
-            pending.borrow_mut().extend(socket.read_all());
-            let mut buf = pending.borrow_mut();
-            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                buf.drain(..end + 4);
-                socket.write(HELLO);
-            }
-        });
-    }
-}
-
-const H2_AND_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
-const H1_ONLY: &[&[u8]] = &[b"http/1.1"];
 
 /// The trace of a request sent at once on a connection that is already up.
 const REUSED: [&str; 6] = [
@@ -212,7 +119,7 @@ const REUSED: [&str; 6] = [
 ];
 
 fn https_request(server: &TlsServer) -> NetworkRequest {
-    let mut req = NetworkRequest::from_url_str(&server.url());
+    let mut req = NetworkRequest::from_url_str(&server.url("/hello"));
     req.set_ssl_configuration(test_certs::client_configuration());
     req
 }
@@ -241,7 +148,7 @@ fn connect_to_host_prepares_the_connection_the_next_request_uses() {
     assert_eq!(m.connections_opened(), 1);
     wait_until(|| server.accepted() == 1);
     assert_eq!(finished.get(), 0, "a preconnect has no reply");
-    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/hello")));
     let (lines, body) = run_traced(&m, reply);
     assert_eq!(
         lines, REUSED,
@@ -252,7 +159,7 @@ fn connect_to_host_prepares_the_connection_the_next_request_uses() {
     // An idle connection to the host exists now: another preconnect adds nothing.
     m.connect_to_host("127.0.0.1", server.port);
     assert_eq!(m.connections_opened(), 1);
-    let again = m.get(NetworkRequest::from_url_str(&server.url()));
+    let again = m.get(NetworkRequest::from_url_str(&server.url("/hello")));
     let (lines, _) = run_traced(&m, again);
     assert_eq!(lines, REUSED);
     assert_eq!(server.accepted(), 1);
@@ -263,7 +170,7 @@ fn a_request_made_while_the_preconnect_connects_waits_for_it() {
     let server = PlainServer::start();
     let m = NetworkAccessManager::new();
     m.connect_to_host("127.0.0.1", server.port);
-    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/hello")));
     let (lines, body) = run_traced(&m, reply);
     assert_eq!(body, b"hello");
     assert_eq!(lines[0], "reply.socketStartedConnecting()");
@@ -281,7 +188,7 @@ fn preconnecting_many_times_stays_within_six_connections() {
     assert_eq!(m.connections_opened(), 6, "Qt's limit per host");
     wait_until(|| server.accepted() == 6);
     let replies: Vec<_> = (0..6)
-        .map(|_| m.get(NetworkRequest::from_url_str(&server.url())))
+        .map(|_| m.get(NetworkRequest::from_url_str(&server.url("/hello"))))
         .collect();
     support::run_all(&replies);
     for r in &replies {
@@ -299,7 +206,7 @@ fn a_preconnected_connection_is_an_idle_one_of_the_pool() {
     m.connect_to_host("127.0.0.1", server.port);
     wait_until(|| server.accepted() == 1);
     m.clear_connection_cache();
-    let reply = m.get(NetworkRequest::from_url_str(&server.url()));
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/hello")));
     let (lines, _) = run_traced(&m, reply);
     assert_eq!(lines[0], "reply.socketStartedConnecting()");
     assert_eq!(m.connections_opened(), 2);
@@ -308,7 +215,7 @@ fn a_preconnected_connection_is_an_idle_one_of_the_pool() {
 
 #[test]
 fn connect_to_host_encrypted_does_the_handshake_ahead() {
-    let server = TlsServer::start(&test_certs::pki().server, H1_ONLY);
+    let server = tls_server(&test_certs::pki().server, H1_ONLY);
     let m = NetworkAccessManager::new();
     let encrypted = Rc::new(Cell::new(0));
     let e = encrypted.clone();
@@ -335,7 +242,7 @@ fn connect_to_host_encrypted_does_the_handshake_ahead() {
 
 #[test]
 fn an_h2_preconnect_becomes_the_hosts_http2_connection() {
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = tls_server(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     // Twice: one HTTP/2 connection per host is enough.
     m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
@@ -360,7 +267,7 @@ fn an_h2_preconnect_becomes_the_hosts_http2_connection() {
 
 #[test]
 fn a_request_that_refuses_http2_does_not_take_an_h2_preconnect() {
-    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
+    let server = tls_server(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     m.connect_to_host_encrypted("127.0.0.1", server.port, h2_offer());
     let mut req = https_request(&server);
@@ -374,7 +281,7 @@ fn a_request_that_refuses_http2_does_not_take_an_h2_preconnect() {
 
 #[test]
 fn the_peer_name_overload_verifies_the_certificate_against_it() {
-    let server = TlsServer::start(&test_certs::pki().wrong_host, H1_ONLY);
+    let server = tls_server(&test_certs::pki().wrong_host, H1_ONLY);
     let m = NetworkAccessManager::new();
     m.connect_to_host_encrypted_with_peer_name(
         "127.0.0.1",
@@ -392,7 +299,7 @@ fn the_peer_name_overload_verifies_the_certificate_against_it() {
 
 #[test]
 fn a_failed_preconnect_is_silent_and_the_request_reports_its_errors() {
-    let server = TlsServer::start(&test_certs::pki().wrong_host, H1_ONLY);
+    let server = tls_server(&test_certs::pki().wrong_host, H1_ONLY);
     let m = NetworkAccessManager::new();
     let ssl_errors = Rc::new(RefCell::new(Vec::new()));
     let s = ssl_errors.clone();

@@ -3,98 +3,19 @@
 
 mod support;
 
-use std::cell::RefCell;
-use std::net::Ipv4Addr;
-use std::rc::Rc;
-use std::sync::mpsc;
-use std::time::Duration;
-
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use slotnet_core::Thread;
-use slotnet_http::h2::driver::spawn_local;
-use slotnet_http::h2::server::{send_body, serve_connection};
-use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkRequest};
-use slotnet_net::ssl::test_certs::{self, TestIdentity};
+use slotnet_net::ssl::test_certs;
 use slotnet_net::ssl::SslError;
-use slotnet_net::{AbstractSocket, SslServer};
+use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
 use support::{run_all, run_traced};
 
-/// An https server on its own slotnet thread answering `hello` to every request, over h2
-/// when ALPN picks it, else HTTP/1.1.
-struct TlsServer {
-    port: u16,
-    _thread: Thread,
-}
-
-fn tls_server(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
-    let thread = Thread::start_named("tls-test-server").unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread
-        .run(move || {
-            let server = SslServer::new();
-            let mut config = identity.configuration();
-            config.set_allowed_next_protocols(alpn.iter().map(|p| p.to_vec()).collect());
-            server.set_ssl_configuration(config);
-            assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
-            tx.send(server.server_port()).unwrap();
-            server.pending_connection_available().connect(move |_| {
-                while let Some(socket) = server.next_pending_connection() {
-                    let h2 =
-                        socket.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice());
-                    if h2 {
-                        let conn = serve_connection(
-                            socket,
-                            &Http2Configuration::default(),
-                            |_req, mut respond| {
-                                spawn_local(async move {
-                                    let head = Response::builder()
-                                        .status(StatusCode::OK)
-                                        .header("content-length", 5)
-                                        .body(())
-                                        .unwrap();
-                                    if let Ok(mut s) = respond.send_response(head, false) {
-                                        let _ =
-                                            send_body(&mut s, Bytes::from_static(b"hello"), true)
-                                                .await;
-                                    }
-                                });
-                            },
-                        );
-                        std::mem::forget(conn); // lives as long as its socket
-                    } else {
-                        let pending = Rc::new(RefCell::new(Vec::new()));
-                        socket.ready_read().connect(move |_| {
-                            pending.borrow_mut().extend(socket.read_all());
-                            let mut buf = pending.borrow_mut();
-                            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                buf.drain(..end + 4);
-                                socket.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-                            }
-                        });
-                    }
-                }
-            });
-        })
-        .unwrap();
-    let port = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    TlsServer {
-        port,
-        _thread: thread,
-    }
-}
-
 fn url(server: &TlsServer) -> String {
-    format!("https://127.0.0.1:{}/hello.txt", server.port)
+    server.url("/hello.txt")
 }
-
-const H2_AND_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
-const H1_ONLY: &[&[u8]] = &[b"http/1.1"];
 
 #[test]
 fn self_signed_certificate_fails_the_handshake_like_qt() {
-    let server = tls_server(&test_certs::pki().self_signed, H2_AND_H1);
+    let server = TlsServer::start(&test_certs::pki().self_signed, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
     let (lines, _) = run_traced(&m, reply);
@@ -116,7 +37,7 @@ fn self_signed_certificate_fails_the_handshake_like_qt() {
 
 #[test]
 fn ignoring_ssl_errors_from_the_slot_continues_over_h2() {
-    let server = tls_server(&test_certs::pki().self_signed, H2_AND_H1);
+    let server = TlsServer::start(&test_certs::pki().self_signed, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
     reply.ssl_errors().connect(move |errors: &Vec<SslError>| {
@@ -158,7 +79,7 @@ fn ignoring_ssl_errors_from_the_slot_continues_over_h2() {
 
 #[test]
 fn a_trusted_ca_gives_no_errors_and_http1_when_h2_is_refused() {
-    let server = tls_server(&test_certs::pki().server, H2_AND_H1);
+    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let mut req = NetworkRequest::from_url_str(&url(&server));
     req.set_ssl_configuration(test_certs::client_configuration());
@@ -184,7 +105,7 @@ fn a_trusted_ca_gives_no_errors_and_http1_when_h2_is_refused() {
 
 #[test]
 fn a_server_without_h2_falls_back_to_http1_and_reuses_the_connection() {
-    let server = tls_server(&test_certs::pki().server, H1_ONLY);
+    let server = TlsServer::start(&test_certs::pki().server, H1_ONLY);
     let m = NetworkAccessManager::new();
     let make = || {
         let mut req = NetworkRequest::from_url_str(&url(&server));
@@ -210,7 +131,7 @@ fn a_server_without_h2_falls_back_to_http1_and_reuses_the_connection() {
 
 #[test]
 fn many_https_requests_share_one_h2_connection() {
-    let server = tls_server(&test_certs::pki().server, H2_AND_H1);
+    let server = TlsServer::start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let first = {
         let mut req = NetworkRequest::from_url_str(&url(&server));
@@ -240,7 +161,7 @@ fn many_https_requests_share_one_h2_connection() {
 
 #[test]
 fn wrong_host_name_is_reported_first() {
-    let server = tls_server(&test_certs::pki().wrong_host, H2_AND_H1);
+    let server = TlsServer::start(&test_certs::pki().wrong_host, H2_AND_H1);
     let m = NetworkAccessManager::new();
     let mut req = NetworkRequest::from_url_str(&url(&server));
     req.set_ssl_configuration(test_certs::client_configuration());
@@ -248,6 +169,4 @@ fn wrong_host_name_is_reported_first() {
     let (lines, _) = run_traced(&m, reply);
     assert_eq!(lines[1], "manager.sslErrors(HostNameMismatch)");
     assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
-    // The abstract socket trait is what the engine uses for both transports.
-    fn _is_socket<T: AbstractSocket>() {}
 }
