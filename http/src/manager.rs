@@ -288,10 +288,12 @@ impl NetworkAccessManager {
     ///
     /// The connection waits idle in the pool like a kept-alive one (and is closed like one
     /// after two minutes unused, or by [`clear_connection_cache`](Self::clear_connection_cache)).
-    /// A request made while it is still connecting takes it too. Nothing is opened when
-    /// the host already has an idle connection or its six connections. No signal is
-    /// emitted for a preconnect, and a failed one is silent: the next request opens a
-    /// connection of its own and reports its errors.
+    /// A request made while it is still connecting takes it too. For a known HSTS host (see
+    /// [`set_strict_transport_security_enabled`](Self::set_strict_transport_security_enabled))
+    /// the connection is a TLS one to the https port (80 becomes 443), as the request will
+    /// be upgraded too. Nothing is opened when the host already has an idle connection or
+    /// its six connections. No signal is emitted for a preconnect, and a failed one is
+    /// silent: the next request opens a connection of its own and reports its errors.
     ///
     /// ```no_run
     /// use slotnet_http::{NetworkAccessManager, NetworkRequest};
@@ -359,9 +361,19 @@ impl NetworkAccessManager {
         } else {
             host.to_owned()
         };
-        let Ok(url) = url::Url::parse(&format!("{scheme}://{host}:{port}/")) else {
+        let Ok(mut url) = url::Url::parse(&format!("{scheme}://{host}:{port}/")) else {
             return; // not a host name: no connection to prepare
         };
+        let mut tls = tls;
+        if let Some(upgraded) = self.state().and_then(|s| s.features.hsts_upgrade(&url)) {
+            // A known HSTS host is only ever reached over https (RFC 6797 8.3), so the
+            // request this prepares for will be too: prepare that connection, as such a
+            // request would open it by default (offering h2, which Qt 6 allows by default).
+            url = upgraded;
+            let mut config = SslConfiguration::default();
+            config.set_allowed_next_protocols(vec![b"h2".to_vec()]);
+            tls = Some(config);
+        }
         let tls = tls.map(|mut config| {
             // Offer h2 only if the application asked for it, and HTTP/1.1 in any case.
             let h2 = config

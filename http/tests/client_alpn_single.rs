@@ -226,6 +226,33 @@ fn requests_without_http2_open_their_own_connections_meanwhile() {
 }
 
 #[test]
+fn an_idle_connection_opened_without_http2_does_not_keep_http2_from_the_next_request() {
+    let server = start(&test_certs::pki().server, H2_AND_H1);
+    let m = NetworkAccessManager::new();
+    let first = start_gets(&m, &server, 1, |_, req| {
+        req.set_attribute(Attribute::Http2Allowed, false);
+    });
+    run_all(&first);
+    assert_eq!(http2_was_used(first[0]), Some(false));
+    // The first connection now waits idle in the pool, speaking HTTP/1.1. The next request
+    // allows HTTP/2 (the default): it gets a connection of its own that offers h2.
+    let second = start_gets(&m, &server, 3, |_, _| {});
+    run_all(&second);
+    assert_bodies(&second);
+    for reply in &second {
+        assert_eq!(http2_was_used(*reply), Some(true));
+    }
+    assert_eq!(server.accepted(), 2);
+    // And a request refusing HTTP/2 again takes the idle HTTP/1.1 connection.
+    let third = start_gets(&m, &server, 1, |_, req| {
+        req.set_attribute(Attribute::Http2Allowed, false);
+    });
+    run_all(&third);
+    assert_eq!(http2_was_used(third[0]), Some(false));
+    assert_eq!(server.accepted(), 2);
+}
+
+#[test]
 fn aborting_the_request_that_opened_the_connection_lets_the_waiting_ones_use_it() {
     let server = start(&test_certs::pki().server, H2_AND_H1);
     let m = NetworkAccessManager::new();

@@ -319,3 +319,64 @@ fn a_failed_preconnect_is_silent_and_the_request_reports_its_errors() {
     assert_eq!(*ssl_errors.borrow(), [reply]);
     assert_eq!(server.handshakes(), 0);
 }
+
+/// A listener that reports the first byte each accepted connection sends, or `None` when
+/// it sends nothing for a while (a plain preconnect waits for its request).
+struct FirstByteServer {
+    port: u16,
+    seen: Arc<std::sync::Mutex<Vec<Option<u8>>>>,
+}
+
+impl FirstByteServer {
+    fn start() -> FirstByteServer {
+        let handle = EventLoop::current().handle();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let mut byte = [0u8; 1];
+                let first = match stream.read(&mut byte) {
+                    Ok(1) => Some(byte[0]),
+                    _ => None,
+                };
+                record.lock().unwrap().push(first);
+                nudge(&handle);
+            }
+        });
+        FirstByteServer { port, seen }
+    }
+
+    fn seen(&self) -> Vec<Option<u8>> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn connect_to_host_prepares_a_tls_connection_for_a_known_hsts_host() {
+    /// The first byte of a TLS ClientHello: a handshake record.
+    const TLS_HANDSHAKE: u8 = 0x16;
+    let server = FirstByteServer::start();
+    // Without HSTS, a plain TCP connection that sends nothing until a request comes.
+    let plain = NetworkAccessManager::new();
+    plain.connect_to_host("localhost", server.port);
+    wait_until(|| server.seen().len() == 1);
+    assert_eq!(server.seen(), [None]);
+    // The same call for a known HSTS host: the request it prepares for will be sent over
+    // https, so the connection starts a TLS handshake at once.
+    let m = NetworkAccessManager::new();
+    m.set_strict_transport_security_enabled(true);
+    m.add_strict_transport_security_hosts(vec![slotnet_http::hsts::HstsPolicy::new(
+        std::time::SystemTime::now() + Duration::from_secs(600),
+        false,
+        "localhost",
+    )]);
+    m.connect_to_host("localhost", server.port);
+    wait_until(|| server.seen().len() == 2);
+    assert_eq!(server.seen(), [None, Some(TLS_HANDSHAKE)]);
+}

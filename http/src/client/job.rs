@@ -209,7 +209,11 @@ impl Job {
             let url = request.url()?;
             let state = self.state();
             match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
-                Ok(route) => PoolKey::from_url(url, route),
+                Ok(route) => PoolKey::from_url(
+                    url,
+                    route,
+                    request.bool_attribute(Attribute::Http2Allowed, true),
+                ),
                 Err(e) => {
                     *self.route_error.borrow_mut() = Some(e);
                     None

@@ -3,10 +3,11 @@
 //! order of preference (Qt's), to an idle connection, behind the requests of a connection
 //! that pipelines, to a preconnected connection still being set up, or to a new connection.
 //!
-//! An https host with no connection that settled on a protocol gets one connection, not six,
-//! while its TLS handshake offers h2 (as in Qt): the jobs that allow HTTP/2 wait for its ALPN
-//! result, then share it over HTTP/2 or, when the server chose HTTP/1.1, are served by up to
-//! six connections. Nothing about the host's answer is remembered beyond its connections.
+//! Https requests that allow HTTP/2 and those that refuse it are pooled apart (see
+//! [`PoolKey`]). The former get one connection, not six, while no connection of theirs has
+//! settled on a protocol (as in Qt): they wait for the ALPN result of its h2 offer, then
+//! share it over HTTP/2 or, when the server chose HTTP/1.1, are served by up to six
+//! connections. Nothing about the host's answer is remembered beyond its connections.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -32,8 +33,11 @@ pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
 /// jobs wait; the ones further back are served as the queue moves.
 const QUEUE_SCAN: usize = 64;
 
-/// Where a connection goes: scheme, host and port, and the way there (connections through
-/// different proxies are never shared).
+/// Where a connection goes: scheme, host and port, the way there (connections through
+/// different proxies are never shared), and for https whether the connection's TLS handshake
+/// offers h2. Requests that allow HTTP/2 and those that do not never share a connection, as
+/// in Qt (whose connection cache keys them apart): an HTTP/1.1 connection opened for a
+/// request that refused HTTP/2 must not keep a later request from getting it.
 ///
 /// Cloned and hashed several times per request (job, pool maps, connection), so the parts
 /// live behind one `Rc` and the hash is computed once.
@@ -47,11 +51,17 @@ pub(crate) struct KeyParts {
     pub host: String,
     pub port: u16,
     pub route: Route,
+    /// An https connection for requests that allow HTTP/2: its handshake offers h2 (a
+    /// preconnect's may not, see `Pool::preconnect`). Always false for http.
+    pub h2_offer: bool,
 }
 
 impl PoolKey {
-    pub(crate) fn from_url(url: &Url, route: Route) -> Option<PoolKey> {
+    /// The key for `url` over `route`; `http2_allowed` is the request's
+    /// Http2AllowedAttribute.
+    pub(crate) fn from_url(url: &Url, route: Route, http2_allowed: bool) -> Option<PoolKey> {
         Some(PoolKey::new(KeyParts {
+            h2_offer: http2_allowed && url.scheme() == "https",
             scheme: url.scheme().to_owned(),
             host: url
                 .host_str()?
@@ -159,22 +169,15 @@ impl HostPool {
             }
         }
         if let Some(conn) = self.conns.iter().find(|c| c.awaits_first_job()).cloned() {
-            if let Some(job) = self.pop_suitable(|job| conn.suits_before_alpn(job)) {
-                return Step::Assign(conn, job);
-            }
+            return self
+                .pop_job()
+                .map_or(Step::Done, |job| Step::Assign(conn, job));
         }
         if let Some(probe) = self.alpn_probe() {
-            // Jobs that allow HTTP/2 wait for the ALPN result; the others may open their own
-            // HTTP/1.1 connections meanwhile.
-            if let Some(job) = self.pop_suitable(Job::http2_allowed) {
-                return Step::Ride(probe, job);
-            }
-            if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
-                if let Some(job) = self.pop_suitable(|job| !job.http2_allowed()) {
-                    return Step::Open(job);
-                }
-            }
-            return Step::Done;
+            // The jobs wait for the ALPN result (they all allow HTTP/2: the key says so).
+            return self
+                .pop_job()
+                .map_or(Step::Done, |job| Step::Ride(probe, job));
         }
         if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
             return self.pop_job().map_or(Step::Done, Step::Open);
@@ -262,7 +265,7 @@ impl Pool {
             self.h2.enqueue(job, false);
             return;
         }
-        let job = if key.scheme == "https" && job.http2_allowed() {
+        let job = if key.h2_offer {
             // An HTTP/2 connection to the host may already be up.
             match self.h2.try_submit(job, false) {
                 Ok(()) => return,
@@ -313,11 +316,7 @@ impl Pool {
             }
         }
         for job in waiting {
-            if job.http2_allowed() {
-                if let Err(job) = self.h2.try_submit(job, false) {
-                    self.enqueue_h1(job, false);
-                }
-            } else {
+            if let Err(job) = self.h2.try_submit(job, false) {
                 self.enqueue_h1(job, false);
             }
         }
@@ -419,7 +418,10 @@ impl Pool {
         let Ok(route) = route::choose(state.as_ref().map(|s| &s.features), &request, url) else {
             return; // no proxy can carry it: the request will report that
         };
-        let Some(key) = PoolKey::from_url(url, route) else {
+        // The preconnect stands for a request with Qt's default attributes, which allow
+        // HTTP/2 (so requests that refuse it do not take the connection, whatever its ALPN
+        // offered), as Qt's preconnect request does.
+        let Some(key) = PoolKey::from_url(url, route, true) else {
             return;
         };
         let offers_h2 = tls.as_ref().is_some_and(|c| {

@@ -200,12 +200,6 @@ impl Conn {
         self.state.get() == ConnState::Connecting && self.job.borrow().is_none()
     }
 
-    /// Whether `job` may be given to this connection before its TLS handshake chose the
-    /// protocol: a handshake offering h2 may turn it into HTTP/2, which the job must allow.
-    pub(crate) fn suits_before_alpn(&self, job: &Job) -> bool {
-        !self.offers_h2 || job.http2_allowed()
-    }
-
     /// Whether the connection is being set up with an h2 offer (a second HTTP/2 preconnect
     /// to the host would be useless, and jobs that allow HTTP/2 wait for its ALPN result).
     pub(crate) fn connecting_with_h2_offer(&self) -> bool {
