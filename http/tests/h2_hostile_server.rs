@@ -1,0 +1,232 @@
+//! HTTP/2 servers that misbehave (cleartext, prior knowledge, raw frames written by hand):
+//! each ends the reply with a clear `NetworkError` in bounded time and memory, and the
+//! manager keeps working for the next request.
+
+mod h2_support;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use h2_support::H2Server;
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use support::run_all;
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const DATA: u8 = 0;
+const HEADERS: u8 = 1;
+const SETTINGS: u8 = 4;
+const CONTINUATION: u8 = 9;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A server running `script` on every connection it accepts, on its own thread.
+struct HostileServer {
+    port: u16,
+    /// Bytes the scripts managed to write (to show the client stopped reading early).
+    written: Arc<AtomicU64>,
+}
+
+impl HostileServer {
+    fn start(script: fn(&mut TcpStream, &AtomicU64)) -> HostileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let written = Arc::new(AtomicU64::new(0));
+        let w = written.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(20)))
+                        .unwrap();
+                    script(&mut stream, &w);
+                });
+            }
+        });
+        HostileServer { port, written }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// Reads the client's preface, sends empty SETTINGS, acknowledges the client's, and returns
+/// the stream id of the first request (`None` if the client went away first).
+fn handshake_until_request(s: &mut TcpStream) -> Option<u32> {
+    let mut preface = [0u8; 24];
+    s.read_exact(&mut preface).ok()?;
+    assert_eq!(preface, PREFACE);
+    s.write_all(&frame(SETTINGS, 0, 0, &[])).ok()?;
+    loop {
+        let mut head = [0u8; 9];
+        s.read_exact(&mut head).ok()?;
+        let len = (head[0] as usize) << 16 | (head[1] as usize) << 8 | head[2] as usize;
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).ok()?;
+        let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        match head[3] {
+            SETTINGS if head[4] & 1 == 0 => s.write_all(&frame(SETTINGS, 1, 0, &[])).ok()?,
+            HEADERS => return Some(id),
+            _ => {}
+        }
+    }
+}
+
+/// Keeps the connection open until the client closes it (so a reply that finishes has
+/// been ended by the client's own verdict, not by the server going away).
+fn drain(s: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(1..) = s.read(&mut buf) {}
+}
+
+fn h2c_get(m: &NetworkAccessManager, url: &str) -> NetworkReply {
+    let mut request = NetworkRequest::from_url_str(url);
+    request.set_attribute(Attribute::Http2Direct, true);
+    let reply = m.get(request);
+    run_all(&[reply]);
+    reply
+}
+
+/// Runs a request against `script`'s server and returns the reply, after checking that the
+/// same manager still completes a request to a well-behaved HTTP/2 server.
+fn against(script: fn(&mut TcpStream, &AtomicU64)) -> (NetworkReply, HostileServer) {
+    let server = HostileServer::start(script);
+    let m = NetworkAccessManager::new();
+    let reply = h2c_get(&m, &server.url());
+    let good = H2Server::start();
+    let next = h2c_get(&m, &good.url("/path/next"));
+    assert_eq!(
+        next.error(),
+        NetworkError::NoError,
+        "{}",
+        next.error_string()
+    );
+    assert_eq!(next.read_all(), b"/path/next");
+    (reply, server)
+}
+
+fn assert_error(reply: NetworkReply, expected: NetworkError) {
+    assert_eq!(reply.error(), expected, "{}", reply.error_string());
+    assert!(!reply.error_string().is_empty());
+    assert!(reply.is_finished());
+}
+
+#[test]
+fn an_http1_answer_to_prior_knowledge_is_a_protocol_failure() {
+    let (reply, _server) = against(|s, _| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        drain(s);
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn an_undecodable_header_block_is_a_protocol_failure() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            // HPACK index 0 does not exist (RFC 7541 6.1).
+            let _ = s.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, id, &[0x80]));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn a_response_without_status_is_a_protocol_failure() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            // One literal field `x: y` (without indexing, new name) and no `:status`.
+            let block = [0x00, 0x01, b'x', 0x01, b'y'];
+            let _ = s.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, id, &block));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn data_on_the_connection_stream_is_a_protocol_failure() {
+    let (reply, _server) = against(|s, _| {
+        if handshake_until_request(s).is_some() {
+            let _ = s.write_all(&frame(DATA, 0, 0, b"stray"));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn a_frame_larger_than_announced_is_refused_without_waiting_for_it() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            let _ = s.write_all(&frame(HEADERS, END_HEADERS, id, &[0x88]));
+            // A DATA frame header announcing 16 MiB - 1 (the client allows 16 KiB); its
+            // payload never comes: the client must not wait for it.
+            let mut head = frame(DATA, 0, id, &[]);
+            head[..3].copy_from_slice(&[0xff, 0xff, 0xff]);
+            let _ = s.write_all(&head);
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+}
+
+#[test]
+fn an_endless_header_block_is_cut_off() {
+    const FLOOD: u64 = 256 << 20;
+    let (reply, server) = against(|s, written| {
+        if let Some(id) = handshake_until_request(s) {
+            // `:status: 200`, then CONTINUATION frames that never end the header block,
+            // each full of literal fields.
+            let _ = s.write_all(&frame(HEADERS, 0, id, &[0x88]));
+            let name = [b'a'; 100];
+            let value = [b'b'; 100];
+            let mut payload = Vec::new();
+            while payload.len() + 204 <= 16 * 1024 {
+                payload.extend_from_slice(&[0x00, 100]);
+                payload.extend_from_slice(&name);
+                payload.push(100);
+                payload.extend_from_slice(&value);
+            }
+            let continuation = frame(CONTINUATION, 0, id, &payload);
+            while written.load(Ordering::SeqCst) < FLOOD {
+                if s.write_all(&continuation).is_err() {
+                    return;
+                }
+                written.fetch_add(continuation.len() as u64, Ordering::SeqCst);
+            }
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+    assert!(
+        server.written.load(Ordering::SeqCst) < FLOOD,
+        "the client read all {FLOOD} bytes of an unfinished header block"
+    );
+}
+
+#[test]
+fn a_server_closing_before_the_response_is_remote_host_closed() {
+    let (reply, _server) = against(|s, _| {
+        handshake_until_request(s);
+        // Dropping the stream closes the connection.
+    });
+    assert_error(reply, NetworkError::RemoteHostClosedError);
+}
