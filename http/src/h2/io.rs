@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Buf;
 use slotnet_core::Connection;
 use slotnet_net::{AbstractSocket, SocketState};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -133,13 +134,15 @@ impl AsyncRead for SocketIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let available = self.socket.bytes_available();
-        if available > 0 {
-            let want = available.min(buf.remaining());
-            // Initialize only what is about to be overwritten.
-            let dst = &mut buf.initialize_unfilled_to(want)[..want];
-            let n = self.socket.read(dst);
-            buf.advance(n);
+        if self.socket.bytes_available() > 0 {
+            // Copied straight from the socket's buffer into the codec's uninitialised spare
+            // room: zero-filling it first (to hand `read` a `&mut [u8]`) would cost as much
+            // as the copy itself.
+            self.socket.with_read_buffer(&mut |src| {
+                let n = src.len().min(buf.remaining());
+                buf.put_slice(&src[..n]);
+                src.advance(n);
+            });
             return Poll::Ready(Ok(()));
         }
         if self.ended() {

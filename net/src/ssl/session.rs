@@ -8,9 +8,10 @@
 //! A server session first reads the ClientHello with rustls' `Acceptor` so that an ALPN
 //! offer without overlap continues without ALPN (as Qt does) instead of failing.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use rustls::server::{AcceptedAlert, Acceptor};
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConfig};
 use rustls_pki_types::ServerName;
@@ -206,6 +207,27 @@ impl TlsSession {
     pub fn read_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.state {
             State::Active(conn) => conn.reader().read(buf),
+            State::Accepting { .. } => Err(io::ErrorKind::WouldBlock.into()),
+            State::Refused => Err(io::Error::other("TLS session was refused")),
+        }
+    }
+
+    /// Appends up to `max` bytes of decrypted application data to `out`, copied straight out
+    /// of rustls's buffer (no zero-filled staging area, as [`read_plaintext`] needs), and
+    /// returns how many. Results as [`read_plaintext`]: `Ok(0)` for `max > 0` is
+    /// close_notify, `Err(WouldBlock)` no data yet, `Err(UnexpectedEof)` an unclean end.
+    ///
+    /// [`read_plaintext`]: Self::read_plaintext
+    pub fn read_plaintext_into(&mut self, out: &mut BytesMut, max: usize) -> io::Result<usize> {
+        match &mut self.state {
+            State::Active(conn) => {
+                let mut reader = conn.reader();
+                let chunk = reader.fill_buf()?;
+                let n = chunk.len().min(max);
+                out.extend_from_slice(&chunk[..n]);
+                reader.consume(n);
+                Ok(n)
+            }
             State::Accepting { .. } => Err(io::ErrorKind::WouldBlock.into()),
             State::Refused => Err(io::Error::other("TLS session was refused")),
         }

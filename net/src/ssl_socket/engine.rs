@@ -38,10 +38,6 @@ use super::SslMode;
 pub(crate) const CIPHER_READ_LIMIT: usize = 64 * 1024;
 /// Plaintext is encrypted only while less ciphertext than this waits for the kernel.
 pub(crate) const CIPHER_WRITE_HIGH_WATER: usize = 256 * 1024;
-/// Plaintext read sizes: they grow while reads fill them, so idle connections touch little
-/// memory and bulk transfers make few calls.
-const MIN_PLAIN_CHUNK: usize = 4 * 1024;
-const MAX_PLAIN_CHUNK: usize = 64 * 1024;
 
 /// The signals of an `SslSocket`: QAbstractSocket's, plus QSslSocket's own.
 pub(crate) struct SslSignals {
@@ -135,7 +131,6 @@ pub(crate) struct SslCore {
     cipher_out: RefCell<BytesMut>,
     read_buf: ReadBuffer,
     read_limit: Cell<usize>,
-    read_chunk: Cell<usize>,
     /// Reading stopped on a full plaintext buffer; the user's next read resumes it.
     read_paused: Cell<bool>,
     write_queue: RefCell<WriteQueue>,
@@ -200,7 +195,6 @@ impl SslCore {
             cipher_out: RefCell::new(BytesMut::new()),
             read_buf: ReadBuffer::default(),
             read_limit: Cell::new(0),
-            read_chunk: Cell::new(MIN_PLAIN_CHUNK),
             read_paused: Cell::new(false),
             write_queue: RefCell::new(WriteQueue::default()),
             close_pending: Cell::new(false),
@@ -889,45 +883,15 @@ impl SslCore {
     fn drain_plaintext(&self, tls: &mut TlsSession, room: usize, ev: &mut PumpEvents) -> usize {
         let mut buf = self.read_buf.borrow_mut();
         let mut moved = 0;
+        // One record's plaintext per call, appended as is; the call after the last one
+        // tells whether the stream ended (close_notify) or merely has nothing more yet.
         while moved < room {
-            let chunk = self.read_chunk.get();
-            let want = (room - moved).min(chunk);
-            let start = buf.len();
-            // rustls reads into initialised memory only.
-            buf.resize(start + want, 0);
-            let result = tls.read_plaintext(&mut buf[start..]);
-            let n = *result.as_ref().unwrap_or(&0);
-            buf.truncate(start + n);
-            match result {
+            match tls.read_plaintext_into(&mut buf, room - moved) {
                 Ok(0) => {
                     ev.close_notify = true;
                     break;
                 }
-                Ok(n) => {
-                    moved += n;
-                    if n == want {
-                        if want == chunk && chunk < MAX_PLAIN_CHUNK {
-                            self.read_chunk.set(chunk * 2);
-                        }
-                        continue;
-                    }
-                    if n < chunk / 4 && chunk > MIN_PLAIN_CHUNK {
-                        self.read_chunk.set(chunk / 2);
-                    }
-                    // The session is empty now; one probe tells whether the stream ended.
-                    let mut probe = [0u8; 1];
-                    match tls.read_plaintext(&mut probe) {
-                        Ok(0) => ev.close_notify = true,
-                        Ok(_) => {
-                            buf.extend_from_slice(&probe);
-                            moved += 1;
-                            continue;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => ev.eof = true,
-                    }
-                    break;
-                }
+                Ok(n) => moved += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
                     ev.eof = true;
