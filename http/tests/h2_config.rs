@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use h2_support::wire::{frame, PREFACE};
 use h2_support::{pattern, H2Server};
 use slotnet_core::Thread;
 use slotnet_http::h2::Http2Configuration;
@@ -21,7 +22,6 @@ use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
 use support::run_all;
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
 const SETTINGS_MAX_FRAME_SIZE: u16 = 0x5;
@@ -48,14 +48,6 @@ impl Seen {
             .find(|(i, _)| *i == id)
             .map(|(_, v)| *v)
     }
-}
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
 }
 
 /// A sans-IO HTTP/2 server side that records the client's frames and answers every request

@@ -5,31 +5,24 @@
 //! peak memory belongs to this test.
 
 mod h2_support;
+mod support;
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use h2_support::{pattern, H2Server};
-use slotnet_core::{EventLoop, Timer};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkRequest};
+use support::{peak_rss_kib, read_slowly, SlowRead};
 
 const SIZE: u64 = 1 << 30;
 const READ_BUFFER: usize = 64 * 1024;
 /// The period of the generated body.
 const PERIOD: usize = 251;
-
-/// The process's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+/// The application's read size.
+const PIECE: usize = 48 * 1024;
 
 #[test]
 fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact() {
@@ -41,44 +34,26 @@ fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact()
     let reply = m.get(request);
     reply.set_read_buffer_size(READ_BUFFER);
 
-    // (bytes received, most bytes the reply ever held, all bytes matched so far,
-    //  most bytes the server got ahead of the application)
-    let state = Rc::new(RefCell::new((0u64, 0usize, true, 0u64)));
-    let st = state.clone();
-    let server_state = server.state.clone();
-    const PIECE: usize = 48 * 1024;
-    let expected: Vec<u8> = (0..(PIECE + PERIOD) as u64).map(pattern).collect();
-    let buf = RefCell::new(vec![0u8; PIECE]);
-    let reader = Timer::new();
-    reader.timeout().connect(move |_| {
-        let mut s = st.borrow_mut();
-        s.1 = s.1.max(reply.bytes_available());
-        let mut buf = buf.borrow_mut();
-        let n = reply.read(&mut buf);
-        let offset = (s.0 % PERIOD as u64) as usize;
-        // Slices compare with memcmp: fast even in a debug build.
-        if buf[..n] != expected[offset..offset + n] {
-            s.2 = false;
-        }
-        s.0 += n as u64;
-        let sent = server_state.sent.load(Ordering::SeqCst);
-        s.3 = s.3.max(sent.saturating_sub(s.0));
-        if reply.is_finished() && reply.bytes_available() == 0 {
-            EventLoop::current().quit();
-        }
-    });
-    // Read one 48 KiB piece per loop iteration: slower than the connection could deliver.
-    reader.start_interval(Duration::ZERO);
-    let guard = Timer::new();
-    guard.timeout().connect(|_| EventLoop::current().exit(1));
-    guard.start_interval(Duration::from_secs(300));
-    assert_eq!(
-        EventLoop::current().exec(),
-        0,
-        "finished within the guard time"
+    // What the server managed to send beyond what the application read.
+    let worst_lead = Rc::new(Cell::new(0u64));
+    let (lead, server_state) = (worst_lead.clone(), server.state.clone());
+    // One 48 KiB piece per loop iteration: slower than the connection could deliver.
+    let period: Vec<u8> = (0..PERIOD as u64).map(pattern).collect();
+    let SlowRead {
+        received,
+        max_buffered,
+        exact,
+    } = read_slowly(
+        reply,
+        &period,
+        PIECE,
+        Duration::from_secs(300),
+        move |read| {
+            let sent = server_state.sent.load(Ordering::SeqCst);
+            lead.set(lead.get().max(sent.saturating_sub(read)));
+        },
     );
-
-    let (received, max_buffered, exact, worst_lead) = *state.borrow();
+    let worst_lead = worst_lead.get();
     assert_eq!(
         reply.error(),
         NetworkError::NoError,

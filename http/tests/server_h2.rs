@@ -2,6 +2,8 @@
 //! (`NetworkAccessManager` with `Http2Direct`) and by raw frames for the preface and
 //! rapid-reset cases.
 
+#[path = "h2_support/wire.rs"]
+mod h2_wire;
 mod server_support;
 mod support;
 
@@ -13,6 +15,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use h2_wire::{
+    frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS,
+};
 use http::{Method, StatusCode};
 use server_support::{TestServer, READ_TIMEOUT};
 use slotnet_core::{EventLoop, Timer};
@@ -403,24 +408,8 @@ fn a_dropped_responder_answers_500() {
 
 // ----- raw frames -------------------------------------------------------------------------
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const RST_STREAM: u8 = 3;
-const SETTINGS: u8 = 4;
-const GOAWAY: u8 = 7;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
 const CANCEL: u32 = 0x8;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
 
 /// A HEADERS frame for `GET path` (HPACK: static-table entries and literals, no Huffman).
 fn get(stream: u32, path: &str) -> Vec<u8> {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -21,6 +23,7 @@ use slotnet_http::h2::driver::spawn_local;
 use slotnet_http::h2::server::{read_body, send_body, serve_connection, ServerConnection};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_net::TcpServer;
+use wire::{frame, PREFACE};
 
 /// The body byte at `offset` of every generated download.
 pub fn pattern(offset: u64) -> u8 {
@@ -251,16 +254,6 @@ pub struct RawH2Server {
     pub connections: Arc<AtomicUsize>,
     /// Stream ids seen, per connection.
     pub streams: Arc<Mutex<Vec<Vec<u32>>>>,
-}
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
 }
 
 impl RawH2Server {

@@ -280,3 +280,77 @@ pub fn run_all(replies: &[NetworkReply]) {
     );
     guard.destroy();
 }
+
+/// The process's peak resident memory (VmHWM), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What [`read_slowly`] saw.
+#[derive(Clone, Copy, Debug)]
+pub struct SlowRead {
+    /// Bytes read.
+    pub received: u64,
+    /// The most bytes the reply ever held.
+    pub max_buffered: usize,
+    /// Every byte matched the expected pattern, in order.
+    pub exact: bool,
+}
+
+/// Reads `reply` one `piece`-sized read per loop iteration (slower than a loopback
+/// connection fills it) until it has finished and been emptied, checking the bytes against
+/// `period` repeated; `after_piece` gets the total read so far after each read. Fails the
+/// test if that takes longer than `guard`.
+pub fn read_slowly(
+    reply: NetworkReply,
+    period: &[u8],
+    piece: usize,
+    guard: Duration,
+    after_piece: impl Fn(u64) + 'static,
+) -> SlowRead {
+    let state = Rc::new(RefCell::new(SlowRead {
+        received: 0,
+        max_buffered: 0,
+        exact: true,
+    }));
+    let st = state.clone();
+    // Enough of the pattern to compare a piece starting anywhere in a period.
+    let expected = period.repeat(piece / period.len() + 2);
+    let period_len = period.len() as u64;
+    let buf = RefCell::new(vec![0u8; piece]);
+    let reader = Timer::new();
+    reader.timeout().connect(move |_| {
+        let mut s = st.borrow_mut();
+        s.max_buffered = s.max_buffered.max(reply.bytes_available());
+        let mut buf = buf.borrow_mut();
+        let n = reply.read(&mut buf);
+        let offset = (s.received % period_len) as usize;
+        // Slices compare with memcmp: fast even in a debug build.
+        if buf[..n] != expected[offset..offset + n] {
+            s.exact = false;
+        }
+        s.received += n as u64;
+        after_piece(s.received);
+        if reply.is_finished() && reply.bytes_available() == 0 {
+            EventLoop::current().quit();
+        }
+    });
+    reader.start_interval(Duration::ZERO);
+    let timer = Timer::new();
+    timer.timeout().connect(|_| EventLoop::current().exit(1));
+    timer.start_interval(guard);
+    assert_eq!(
+        EventLoop::current().exec(),
+        0,
+        "finished within the guard time"
+    );
+    reader.destroy();
+    timer.destroy();
+    let result = *state.borrow();
+    result
+}
