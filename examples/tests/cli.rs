@@ -72,3 +72,156 @@ fn fetch_bench_prints_one_summary_line() {
     );
     assert!(lines[0].contains(" rps="), "{stdout}");
 }
+
+// ----- TLS and HTTP/2 flags, against slotnet-serve ------------------------------------------
+
+/// A `slotnet-serve` process, killed when dropped.
+struct Serve {
+    child: std::process::Child,
+    /// The first listener's URL, e.g. `https://127.0.0.1:PORT`.
+    url: String,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slotnet-serve"))
+            .args(["--listen", "127.0.0.1:0", "--quiet"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run slotnet-serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("slotnet-serve prints its listener");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test PKI as PEM files (`cert.pem`, `key.pem`, `ca.pem`) in a directory of its own.
+fn pem_dir(name: &str) -> std::path::PathBuf {
+    use slotnet_net::ssl::test_certs;
+    let dir = std::env::temp_dir().join(format!("slotnet-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = test_certs::pki();
+    let chain: String = pki.server.chain.iter().map(|c| c.to_pem()).collect();
+    std::fs::write(dir.join("cert.pem"), chain).unwrap();
+    std::fs::write(dir.join("key.pem"), pki.server.key.to_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), pki.ca.to_pem()).unwrap();
+    dir
+}
+
+/// Runs slotnet-fetch; returns (exit code, stdout, stderr).
+fn fetch(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_slotnet-fetch"))
+        .args(args)
+        .output()
+        .expect("run slotnet-fetch");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tls_serve(dir: &std::path::Path) -> Serve {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    Serve::start(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()])
+}
+
+#[test]
+fn fetch_with_cacert_gets_https_over_http2_and_traces_encrypted() {
+    let dir = pem_dir("cacert");
+    let serve = tls_serve(&dir);
+    assert!(serve.url.starts_with("https://"), "{}", serve.url);
+    let ca = dir.join("ca.pem");
+    let url = format!("{}/", serve.url);
+    let (code, stdout, stderr) = fetch(&["--trace", "--cacert", ca.to_str().unwrap(), &url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hello");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |l: &str| lines.iter().position(|x| *x == l);
+    // Qt's order: the manager's slot runs before the reply's, both before requestSent.
+    let (m, r, sent) = (
+        at("manager.encrypted()").expect(&stderr),
+        at("reply.encrypted()").expect(&stderr),
+        at("reply.requestSent()").expect(&stderr),
+    );
+    assert!(m < r && r < sent, "{stderr}");
+    assert!(!stderr.contains("sslErrors"), "{stderr}");
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("result status=200 error=NoError bytes=5 url={url} http2=1").as_str()),
+        "{stderr}"
+    );
+
+    // --http1.1 keeps h2 out of ALPN.
+    let (code, _, stderr) = fetch(&[
+        "--trace",
+        "--http1.1",
+        "--cacert",
+        ca.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.trim_end().ends_with("http2=0"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn fetch_reports_ssl_errors_and_k_ignores_them() {
+    let dir = pem_dir("insecure");
+    let serve = tls_serve(&dir);
+    let url = format!("{}/", serve.url);
+    // The default configuration does not trust the test CA.
+    let (code, stdout, stderr) = fetch(&["--trace", &url]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("manager.sslErrors("), "{stderr}");
+    assert!(stderr.contains("reply.sslErrors("), "{stderr}");
+    assert!(
+        stderr.contains("reply.errorOccurred(SslHandshakeFailedError)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: SslHandshakeFailedError: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("reply.requestSent()"), "{stderr}");
+
+    // -k ignores them from the sslErrors slot: the request goes through.
+    let (code, stdout, stderr) = fetch(&["--trace", "-k", &url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hello");
+    let errors = stderr.find("reply.sslErrors(").expect(&stderr);
+    let encrypted = stderr.find("reply.encrypted()").expect(&stderr);
+    assert!(errors < encrypted, "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn fetch_http2_prior_knowledge_speaks_h2c() {
+    let serve = Serve::start(&["--h2c"]);
+    let url = format!("{}/", serve.url);
+    let (code, stdout, stderr) = fetch(&["--trace", "--http2-prior-knowledge", &url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hello");
+    assert!(stderr.trim_end().ends_with("http2=1"), "{stderr}");
+    // Without the flag, a cleartext URL is fetched over HTTP/1.1.
+    let (code, _, stderr) = fetch(&["--trace", &url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.trim_end().ends_with("http2=0"), "{stderr}");
+}
