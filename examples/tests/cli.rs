@@ -225,3 +225,142 @@ fn fetch_http2_prior_knowledge_speaks_h2c() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.trim_end().ends_with("http2=0"), "{stderr}");
 }
+
+// ----- request and response flags, against slotnet-serve -------------------------------------
+
+#[test]
+fn fetch_sends_method_body_and_headers_and_writes_the_output_file() {
+    let serve = Serve::start(&[]);
+    // -X with -d: the body goes to /echo and comes back.
+    let (code, stdout, stderr) = fetch(&[
+        "-X",
+        "PUT",
+        "-d",
+        "payload",
+        "-H",
+        "Content-Type: text/x-test",
+        &format!("{}/echo", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "payload");
+    // -H reaches the server; -i prints the status line and headers before the body.
+    let (code, stdout, stderr) = fetch(&[
+        "-i",
+        "-H",
+        "X-Slotnet-Test: forty-two",
+        &format!("{}/headers", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("HTTP/1.1 200"), "{stdout}");
+    let (head, body) = stdout.split_once("\r\n\r\n").expect(&stdout);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert!(body.contains("forty-two"), "{body}");
+    // -o writes the body to a file, nothing to stdout.
+    let out = std::env::temp_dir().join(format!("slotnet-cli-out-{}", std::process::id()));
+    let (code, stdout, stderr) = fetch(&[
+        "-o",
+        out.to_str().unwrap(),
+        &format!("{}/bytes/300000", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "");
+    let written = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(written.len(), 300_000);
+    assert!(written.iter().enumerate().all(|(i, b)| *b == i as u8));
+}
+
+#[test]
+fn fetch_head_redirect_auth_and_timeout_flags() {
+    let serve = Serve::start(&[]);
+    let url = |path: &str| format!("{}{path}", serve.url);
+    // -I: a HEAD request, no body, the announced length in the trace.
+    let (code, stdout, stderr) = fetch(&["--trace", "-I", &url("/bytes/1234")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("reply.downloadProgress(0, 1234)"),
+        "{stderr}"
+    );
+    // Redirects are followed by default (/redirect/2 -> /redirect/1 -> /redirect/0 -> /) ...
+    let (code, stdout, stderr) = fetch(&["--trace", &url("/redirect/2")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hello");
+    assert_eq!(stderr.matches("reply.redirected(").count(), 3, "{stderr}");
+    // ... not with --no-follow (the 302 is the answer) ...
+    let (code, _, stderr) = fetch(&["--trace", "--no-follow", &url("/redirect/2")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("reply.redirected("), "{stderr}");
+    assert!(
+        stderr.contains("result status=302 error=NoError"),
+        "{stderr}"
+    );
+    // ... and --max-redirs bounds them.
+    let (code, _, stderr) = fetch(&["--max-redirs", "1", &url("/redirect/3")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: TooManyRedirectsError: "),
+        "{stderr}"
+    );
+    // -u answers authenticationRequired; without it the 401 stands.
+    let auth = url("/basic-auth/alice/secret");
+    let (code, stdout, stderr) = fetch(&["--trace", "-u", "alice:secret", &auth]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.is_empty());
+    assert!(
+        stderr.contains("manager.authenticationRequired(slotnet)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fetch(&[&auth]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: AuthenticationRequiredError: "),
+        "{stderr}"
+    );
+    // --timeout: an answer slower than the timeout ends in TimeoutError.
+    let (code, _, stderr) = fetch(&["--timeout", "200", &url("/delay/3000")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error: TimeoutError: "), "{stderr}");
+}
+
+#[test]
+fn fetch_several_urls_prefix_their_trace_lines_and_bench_counts_every_request() {
+    let serve = Serve::start(&[]);
+    let (a, b) = (
+        format!("{}/", serve.url),
+        format!("{}/status/404", serve.url),
+    );
+    let (code, _, stderr) = fetch(&["--trace", &a, &b]);
+    assert_eq!(code, Some(1), "the 404 fails:\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "0 result status=200 error=NoError bytes=5 url={a} http2=0"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 reply.errorOccurred(ContentNotFoundError)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: ContentNotFoundError: "), "{stderr}");
+    // --bench with --repeat and --parallel: every request counted, one line.
+    let (code, stdout, stderr) = fetch(&["--bench", "--repeat", "200", "--parallel", "8", &a]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("requests=200 ok=200 errors=0 seconds="),
+        "{stdout}"
+    );
+    // --progress draws a bar on stderr even when it is not a terminal.
+    let (code, _, stderr) = fetch(&[
+        "--progress",
+        "-o",
+        "/dev/null",
+        &format!("{}/bytes/2000000", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("100.0%"), "{stderr:?}");
+}
