@@ -30,7 +30,7 @@ use crate::error::NetworkError;
 use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
 use crate::response_headers::ResponseHeaders;
-use slotnet_net::ssl::SslError;
+use slotnet_net::ssl::{SslConfiguration, SslError};
 
 /// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
 pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -71,6 +71,8 @@ pub(crate) trait ReplyBackend {
     fn resume_reading(&self) {}
     /// `ignore_ssl_errors()` was called on the reply.
     fn ignore_ssl_errors(&self) {}
+    /// `ignore_ssl_errors_list()` was called on the reply.
+    fn ignore_ssl_errors_list(&self, _errors: Vec<SslError>) {}
     /// `redirect_allowed()` was called (UserVerifiedRedirectPolicy).
     fn redirect_allowed(&self) {}
 }
@@ -100,6 +102,8 @@ pub(crate) struct ReplyState {
     error: Cell<NetworkError>,
     error_string: RefCell<String>,
     attributes: RefCell<BTreeMap<Attribute, AttributeValue>>,
+    /// The TLS configuration and session of the connection the reply used.
+    ssl_configuration: RefCell<Option<SslConfiguration>>,
     headers: RefCell<ResponseHeaders>,
     buffer: RefCell<VecDeque<Bytes>>,
     buffered: Cell<usize>,
@@ -164,6 +168,7 @@ impl NetworkReply {
             error: Cell::new(NetworkError::NoError),
             error_string: RefCell::new(String::new()),
             attributes: RefCell::new(BTreeMap::new()),
+            ssl_configuration: RefCell::new(None),
             headers: RefCell::new(ResponseHeaders::default()),
             buffer: RefCell::new(VecDeque::new()),
             buffered: Cell::new(0),
@@ -500,8 +505,12 @@ impl NetworkReply {
         }
     }
 
-    /// Continue a TLS handshake despite the errors reported by `ssl_errors` (call it from that
-    /// slot). Has no effect for HSTS hosts.
+    /// Continue a TLS handshake despite certificate errors (Qt's `ignoreSslErrors()`). From
+    /// a slot of [`ssl_errors`](Self::ssl_errors), it accepts the errors reported; called
+    /// beforehand (right after the request was made), it accepts whatever the handshake
+    /// finds, and `ssl_errors` is not emitted, as Qt's socket emits nothing for errors it
+    /// was told to ignore. It stays in effect for the reply's redirects. Has no effect for
+    /// HSTS hosts (RFC 6797 section 8.4).
     pub fn ignore_ssl_errors(&self) {
         let Some(state) = self.state() else {
             return;
@@ -510,6 +519,47 @@ impl NetworkReply {
         if let Some(backend) = backend {
             backend.ignore_ssl_errors();
         }
+    }
+
+    /// Accepts exactly these certificate errors (Qt's `ignoreSslErrors(const QList<QSslError>
+    /// &)`), typically called right after the request was made: when every error the
+    /// handshake finds equals one of `errors` (kind and certificate, see [`SslError`]), the
+    /// handshake continues without `ssl_errors` being emitted; otherwise all of them are
+    /// reported as usual, and a slot may still call
+    /// [`ignore_ssl_errors`](Self::ignore_ssl_errors). A later call replaces the list. Has no
+    /// effect for HSTS hosts.
+    ///
+    /// ```no_run
+    /// use slotnet_http::{NetworkAccessManager, NetworkRequest};
+    /// use slotnet_net::ssl::{SslCertificate, SslError, SslErrorKind};
+    ///
+    /// # fn pinned() -> SslCertificate { unimplemented!() }
+    /// let manager = NetworkAccessManager::new();
+    /// let reply = manager.get(NetworkRequest::from_url_str("https://device.local/status"));
+    /// // The device presents a self-signed certificate the application knows.
+    /// reply.ignore_ssl_errors_list(vec![SslError::new(
+    ///     SslErrorKind::SelfSignedCertificate,
+    ///     pinned(),
+    /// )]);
+    /// ```
+    pub fn ignore_ssl_errors_list(&self, errors: Vec<SslError>) {
+        let Some(state) = self.state() else {
+            return;
+        };
+        let backend = state.backend.borrow().clone();
+        if let Some(backend) = backend {
+            backend.ignore_ssl_errors_list(errors);
+        }
+    }
+
+    /// The TLS configuration of the connection the reply used (Qt's `sslConfiguration()`),
+    /// with its session: the peer's certificate chain, the negotiated protocol version, cipher
+    /// and ALPN protocol. Known from `encrypted` on, and for a reply sent on a connection that
+    /// was already up (which emits no `encrypted`) from `metaDataChanged` on. `None` for a
+    /// reply that used no TLS (Qt returns a null configuration). During `ssl_errors` the
+    /// certificates are those the errors carry.
+    pub fn ssl_configuration(&self) -> Option<SslConfiguration> {
+        self.state()?.ssl_configuration.borrow().clone()
     }
 
     /// Schedules deletion of the reply (see `Object::delete_later`).
@@ -534,6 +584,12 @@ impl NetworkReply {
     pub(crate) fn update_request(&self, f: impl FnOnce(&mut NetworkRequest)) {
         if let Some(state) = self.state() {
             f(&mut state.request.borrow_mut());
+        }
+    }
+
+    pub(crate) fn set_ssl_configuration(&self, configuration: SslConfiguration) {
+        if let Some(state) = self.state() {
+            *state.ssl_configuration.borrow_mut() = Some(configuration);
         }
     }
 

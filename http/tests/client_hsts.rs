@@ -15,6 +15,7 @@ use slotnet_core::Thread;
 use slotnet_http::hsts::HstsPolicy;
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
+use slotnet_net::ssl::{SslError, SslErrorKind};
 use slotnet_net::SslServer;
 use support::{respond, run_all, Next, ScriptedServer};
 
@@ -197,6 +198,58 @@ fn certificate_errors_cannot_be_ignored_for_known_hosts() {
     let reply = m.get(NetworkRequest::from_url_str(&url));
     run_all(&[reply]);
     assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+
+    // The same with the errors expected beforehand: accepted for an unknown host (and
+    // its header not trusted), refused for a known one.
+    let expected = || {
+        vec![SslError::new(
+            SslErrorKind::SelfSignedCertificate,
+            test_certs::pki().self_signed.chain[0].clone(),
+        )]
+    };
+    let m = hsts_manager();
+    let reply = m.get(NetworkRequest::from_url_str(&url));
+    reply.ignore_ssl_errors_list(expected());
+    run_all(&[reply]);
+    assert_eq!(
+        reply.error(),
+        NetworkError::NoError,
+        "{}",
+        reply.error_string()
+    );
+    assert!(hosts(&m).is_empty(), "not trusted");
+    // (A new manager: this one keeps the connection whose errors were accepted, and a
+    // request reuses an established connection without a new handshake, as in Qt.)
+    let m = hsts_manager();
+    m.add_strict_transport_security_hosts(vec![HstsPolicy::new(
+        SystemTime::now() + Duration::from_secs(600),
+        true,
+        "localhost",
+    )]);
+    let reply = m.get(NetworkRequest::from_url_str(&url));
+    reply.ignore_ssl_errors_list(expected());
+    run_all(&[reply]);
+    assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+}
+
+#[test]
+fn a_connection_whose_errors_were_ignored_never_teaches_a_policy() {
+    let server = tls_server(&test_certs::pki().self_signed, "max-age=3600");
+    let url = format!("https://localhost:{}/", server.port);
+    let m = hsts_manager();
+    let first = m.get(NetworkRequest::from_url_str(&url));
+    first
+        .ssl_errors()
+        .connect(move |_| first.ignore_ssl_errors());
+    run_all(&[first]);
+    assert_eq!(first.error(), NetworkError::NoError);
+    // The next request reuses that connection: it ignored nothing itself, but the
+    // connection's certificate was never verified, so its header is not trusted either.
+    let second = m.get(NetworkRequest::from_url_str(&url));
+    run_all(&[second]);
+    assert_eq!(second.error(), NetworkError::NoError);
+    assert_eq!(m.connections_opened(), 1, "the connection was reused");
+    assert!(hosts(&m).is_empty(), "{:?}", hosts(&m));
 }
 
 #[test]

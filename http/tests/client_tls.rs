@@ -3,11 +3,13 @@
 
 mod support;
 
-use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkRequest};
-use slotnet_net::ssl::test_certs;
-use slotnet_net::ssl::SslError;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_net::ssl::{test_certs, SslCertificate, SslError, SslErrorKind};
 use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
-use support::{run_all, run_traced};
+use support::{respond, run_all, run_traced, Next, ScriptedServer};
 
 fn url(server: &TlsServer) -> String {
     server.url("/hello.txt")
@@ -169,4 +171,129 @@ fn wrong_host_name_is_reported_first() {
     let (lines, _) = run_traced(&m, reply);
     assert_eq!(lines[1], "manager.sslErrors(HostNameMismatch)");
     assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+}
+
+fn trusting_get(m: &NetworkAccessManager, server: &TlsServer) -> NetworkReply {
+    let mut req = NetworkRequest::from_url_str(&url(server));
+    req.set_ssl_configuration(test_certs::client_configuration());
+    m.get(req)
+}
+
+#[test]
+fn the_reply_reports_its_connections_tls_session_from_encrypted_on() {
+    let pki = test_certs::pki();
+    for (alpn, expected_alpn) in [(H2_AND_H1, &b"h2"[..]), (H1_ONLY, &b"http/1.1"[..])] {
+        let server = TlsServer::start(&pki.server, alpn);
+        let m = NetworkAccessManager::new();
+        let first = trusting_get(&m, &server);
+        // What the application sees from its `encrypted` slot.
+        let in_slot: Rc<RefCell<Option<Vec<SslCertificate>>>> = Rc::default();
+        let seen = in_slot.clone();
+        first.encrypted().connect(move |_| {
+            *seen.borrow_mut() = first
+                .ssl_configuration()
+                .map(|c| c.peer_certificate_chain().to_vec());
+        });
+        let (_, body) = run_traced(&m, first);
+        assert_eq!(body, b"hello");
+        assert_eq!(
+            in_slot.borrow().as_deref(),
+            Some(pki.server.chain.as_slice())
+        );
+        let session = first.ssl_configuration().expect("a TLS session");
+        assert_eq!(session.peer_certificate(), Some(&pki.server.chain[0]));
+        assert!(session.session_cipher().is_some());
+        assert_eq!(session.negotiated_protocol(), Some(expected_alpn));
+
+        // A request on the connection that is already up emits no `encrypted`, and still
+        // knows the session.
+        let second = trusting_get(&m, &server);
+        let (lines, _) = run_traced(&m, second);
+        assert!(!lines.iter().any(|l| l == "reply.encrypted()"), "{lines:?}");
+        let session = second.ssl_configuration().expect("a TLS session");
+        assert_eq!(
+            session.peer_certificate_chain(),
+            pki.server.chain.as_slice()
+        );
+        assert_eq!(session.negotiated_protocol(), Some(expected_alpn));
+        assert_eq!(m.connections_opened(), 1);
+    }
+}
+
+#[test]
+fn a_plain_http_reply_has_no_tls_session() {
+    let server = ScriptedServer::start(|_, s| {
+        respond(s, "200 OK", &[], b"hello");
+        Next::KeepAlive
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+    run_all(&[reply]);
+    assert_eq!(reply.error(), NetworkError::NoError);
+    assert!(reply.ssl_configuration().is_none());
+}
+
+/// The self-signed test server's certificate.
+fn self_signed_certificate() -> SslCertificate {
+    test_certs::pki().self_signed.chain[0].clone()
+}
+
+#[test]
+fn errors_expected_beforehand_let_the_handshake_through_without_ssl_errors() {
+    let server = TlsServer::start(&test_certs::pki().self_signed, H2_AND_H1);
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
+    reply.ignore_ssl_errors_list(vec![SslError::new(
+        SslErrorKind::SelfSignedCertificate,
+        self_signed_certificate(),
+    )]);
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::NoError, "{lines:?}");
+    assert_eq!(body, b"hello");
+    // Qt's socket emits nothing for errors it was told to expect.
+    assert!(!lines.iter().any(|l| l.contains("sslErrors")), "{lines:?}");
+    assert_eq!(
+        lines[..3],
+        [
+            "reply.socketStartedConnecting()",
+            "manager.encrypted()",
+            "reply.encrypted()"
+        ]
+    );
+}
+
+#[test]
+fn an_expected_list_missing_an_error_reports_them_all_and_fails() {
+    let pki = test_certs::pki();
+    let server = TlsServer::start(&pki.self_signed, H2_AND_H1);
+    // The right kind for another certificate, and another kind for the right certificate:
+    // neither equals the error found (kind and certificate must both match).
+    for expected in [
+        SslError::new(
+            SslErrorKind::SelfSignedCertificate,
+            pki.server.chain[0].clone(),
+        ),
+        SslError::new(SslErrorKind::HostNameMismatch, self_signed_certificate()),
+    ] {
+        let m = NetworkAccessManager::new();
+        let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
+        reply.ignore_ssl_errors_list(vec![expected]);
+        let (lines, _) = run_traced(&m, reply);
+        assert_eq!(lines[1], "manager.sslErrors(SelfSignedCertificate)");
+        assert_eq!(lines[2], "reply.sslErrors(SelfSignedCertificate)");
+        assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+    }
+}
+
+#[test]
+fn ignore_ssl_errors_called_beforehand_continues_without_ssl_errors() {
+    let server = TlsServer::start(&test_certs::pki().self_signed, H1_ONLY);
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
+    reply.ignore_ssl_errors();
+    let (lines, body) = run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::NoError, "{lines:?}");
+    assert_eq!(body, b"hello");
+    assert!(!lines.iter().any(|l| l.contains("sslErrors")), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "reply.encrypted()"), "{lines:?}");
 }

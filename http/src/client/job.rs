@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use slotnet_net::ssl::{SslConfiguration, SslError};
 use url::Url;
 
 use super::auth::{url_credentials, SpaceAuth, Step};
@@ -34,6 +35,10 @@ pub(crate) trait Carrier {
     fn job_cancelled(&self);
     /// The reply's read buffer has room again.
     fn resume(&self);
+    /// The TLS configuration and session of the connection, if it runs over TLS.
+    fn tls_configuration(&self) -> Option<SslConfiguration>;
+    /// Whether the connection's TLS handshake found certificate errors that were ignored.
+    fn tls_errors_ignored(&self) -> bool;
 }
 
 impl Carrier for Conn {
@@ -42,6 +47,12 @@ impl Carrier for Conn {
     }
     fn resume(&self) {
         Conn::resume(self)
+    }
+    fn tls_configuration(&self) -> Option<SslConfiguration> {
+        Conn::tls_configuration(self)
+    }
+    fn tls_errors_ignored(&self) -> bool {
+        Conn::tls_errors_ignored(self)
     }
 }
 
@@ -116,6 +127,8 @@ pub(crate) struct Job {
     route_error: RefCell<Option<(NetworkError, String)>>,
     /// `ignore_ssl_errors()` was called on the reply.
     ssl_ignored: Cell<bool>,
+    /// The certificate errors `ignore_ssl_errors_list()` accepts in advance.
+    ssl_expected: RefCell<Vec<SslError>>,
     /// The decoder for the current response's Content-Encoding.
     decoder: RefCell<Option<ContentDecoder>>,
     /// Authentication towards the server and towards a forward proxy.
@@ -169,6 +182,7 @@ impl Job {
             pool_key: RefCell::new(None),
             route_error: RefCell::new(None),
             ssl_ignored: Cell::new(false),
+            ssl_expected: RefCell::new(Vec::new()),
             decoder: RefCell::new(None),
             server_auth: RefCell::new(SpaceAuth::default()),
             proxy_auth: RefCell::new(SpaceAuth::default()),
@@ -329,6 +343,17 @@ impl Job {
     /// Whether the application ignored the certificate errors reported so far.
     pub(crate) fn ssl_errors_ignored(&self) -> bool {
         self.ssl_ignored.get()
+    }
+
+    /// Whether the application accepted `errors` before they were reported: it called
+    /// `ignore_ssl_errors()` beforehand, or every one of them is in its
+    /// `ignore_ssl_errors_list()`. Qt's socket then continues without emitting `sslErrors`.
+    pub(crate) fn ssl_errors_accepted_in_advance(&self, errors: &[SslError]) -> bool {
+        if self.ssl_ignored.get() {
+            return true;
+        }
+        let expected = self.ssl_expected.borrow();
+        !expected.is_empty() && errors.iter().all(|e| expected.contains(e))
     }
 
     /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
@@ -625,6 +650,12 @@ impl Job {
         if url.as_ref().is_some_and(|u| u.scheme() == "https") {
             self.reply
                 .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
+            // A reply sent on a connection that was already up saw no `encrypted`: it learns
+            // the connection's TLS session here.
+            let carrier = self.conn.borrow().upgrade();
+            if let Some(config) = carrier.and_then(|c| c.tls_configuration()) {
+                self.reply.set_ssl_configuration(config);
+            }
         }
         let content_length = self.prepare_decoder(&headers, content_length);
         if let (Redirect::No, Some(state), Some(url)) = (&decision, &state, &url) {
@@ -704,7 +735,14 @@ impl Job {
             features.store_cookies(url, headers.get_all("set-cookie"));
         }
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
-        if url.scheme() == "https" && !self.ssl_ignored.get() && features.hsts_enabled.get() {
+        // The connection knows: its errors may have been ignored for another request.
+        let errors_ignored = self.ssl_ignored.get()
+            || self
+                .conn
+                .borrow()
+                .upgrade()
+                .is_some_and(|c| c.tls_errors_ignored());
+        if url.scheme() == "https" && !errors_ignored && features.hsts_enabled.get() {
             let sts = headers.get("strict-transport-security");
             if let (Some(value), Some(host)) = (sts, url.host_str()) {
                 features.hsts_header(host, value);
@@ -1181,6 +1219,10 @@ impl ReplyBackend for Job {
 
     fn ignore_ssl_errors(&self) {
         self.ssl_ignored.set(true);
+    }
+
+    fn ignore_ssl_errors_list(&self, errors: Vec<SslError>) {
+        *self.ssl_expected.borrow_mut() = errors;
     }
 
     fn resume_reading(&self) {

@@ -24,6 +24,7 @@ use ::h2::{Reason, RecvStream, SendStream};
 use bytes::Bytes;
 use http::HeaderMap;
 use slotnet_core::{Connection as SlotConnection, Timer};
+use slotnet_net::ssl::SslConfiguration;
 use slotnet_net::{AbstractSocket, SocketError};
 
 use super::driver::{Driver, KeyMap, Task};
@@ -114,6 +115,18 @@ impl StreamLink {
     /// The handler has room again: continue delivering.
     pub(crate) fn resume(&self) {
         self.wake();
+    }
+
+    /// The TLS configuration and session of the stream's connection, if it runs over TLS.
+    pub(crate) fn tls_configuration(&self) -> Option<SslConfiguration> {
+        self.conn.upgrade()?.tls.borrow().clone()
+    }
+
+    /// Whether the connection's TLS handshake found certificate errors that were ignored.
+    pub(crate) fn tls_errors_ignored(&self) -> bool {
+        self.conn
+            .upgrade()
+            .is_some_and(|c| c.tls_errors_ignored.get())
     }
 
     fn wake(&self) {
@@ -215,6 +228,10 @@ pub(crate) struct ClientConn {
     me: Weak<ClientConn>,
     driver: Driver,
     socket: Rc<dyn AbstractSocket>,
+    /// The TLS session underneath (a connection adopted after ALPN chose h2).
+    tls: RefCell<Option<SslConfiguration>>,
+    /// Its handshake found certificate errors, which were ignored.
+    tls_errors_ignored: Cell<bool>,
     config: Http2Configuration,
     phase: RefCell<Phase>,
     streams: RefCell<KeyMap<StreamRec>>,
@@ -288,6 +305,8 @@ impl ClientConn {
                 me: me.clone(),
                 driver: Driver::new(task),
                 socket: socket.clone(),
+                tls: RefCell::new(None),
+                tls_errors_ignored: Cell::new(false),
                 config: config.clone(),
                 phase: RefCell::new(Phase::Connecting),
                 streams: RefCell::new(KeyMap::default()),
@@ -326,6 +345,13 @@ impl ClientConn {
         self.incoming.borrow_mut().push((handler, front));
         self.stop_idle_timer();
         self.driver.wake(CONN_KEY);
+    }
+
+    /// Records the TLS session the connection runs over (streams report it to their
+    /// replies) and whether its certificate errors were ignored.
+    pub(crate) fn set_tls_session(&self, config: SslConfiguration, errors_ignored: bool) {
+        *self.tls.borrow_mut() = Some(config);
+        self.tls_errors_ignored.set(errors_ignored);
     }
 
     /// The transport is connected: start the HTTP/2 handshake.

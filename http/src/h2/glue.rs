@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Version};
+use slotnet_net::ssl::SslConfiguration;
 use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
@@ -159,6 +160,8 @@ impl H2Pool {
     /// aborted during the handshake).
     pub(crate) fn adopt(&self, key: &PoolKey, socket: SslSocket, job: Option<Rc<Job>>) {
         let pool = self.me.clone();
+        let tls = socket.ssl_configuration();
+        let errors_ignored = !socket.ssl_handshake_errors().is_empty();
         let conn = ClientConn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             &configuration_of(job.as_ref()),
@@ -169,6 +172,7 @@ impl H2Pool {
                 }
             }),
         );
+        conn.set_tls_session(tls, errors_ignored);
         // Not counted in `opened`: the HTTP/1.1 pool opened (and counted) this connection.
         let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
         if let Some(old) = replaced {
@@ -285,6 +289,14 @@ impl Carrier for StreamLink {
 
     fn resume(&self) {
         StreamLink::resume(self);
+    }
+
+    fn tls_configuration(&self) -> Option<SslConfiguration> {
+        StreamLink::tls_configuration(self)
+    }
+
+    fn tls_errors_ignored(&self) -> bool {
+        StreamLink::tls_errors_ignored(self)
     }
 }
 

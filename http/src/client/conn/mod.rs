@@ -596,6 +596,23 @@ impl Conn {
         self.held.borrow().is_none()
     }
 
+    /// The TLS configuration and session of the connection (`None` over plain TCP, or
+    /// before a tunnelled connection's TLS starts).
+    pub(crate) fn tls_configuration(&self) -> Option<SslConfiguration> {
+        match self.socket.get() {
+            Socket::Ssl(ssl) => Some(ssl.ssl_configuration()),
+            Socket::Tcp(_) => None,
+        }
+    }
+
+    /// Whether the TLS handshake found certificate errors that were ignored.
+    pub(crate) fn tls_errors_ignored(&self) -> bool {
+        match self.socket.get() {
+            Socket::Ssl(ssl) => !ssl.ssl_handshake_errors().is_empty(),
+            Socket::Tcp(_) => false,
+        }
+    }
+
     /// The reply's buffer drained: continue reading.
     pub(crate) fn resume(&self) {
         self.process();

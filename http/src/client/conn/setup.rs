@@ -214,10 +214,13 @@ impl Conn {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
+        let config = ssl.ssl_configuration();
         if let Some(job) = self.current_job() {
+            // Readable from the `encrypted` slots on, as in Qt.
+            job.reply.set_ssl_configuration(config.clone());
             job.reply.emit_encrypted();
         }
-        let h2 = ssl.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice());
+        let h2 = config.negotiated_protocol() == Some(b"h2".as_slice());
         if h2 && self.state.get() == ConnState::Connecting {
             if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
                 let job = self.detach_job();
@@ -280,6 +283,18 @@ impl Conn {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
+        // Errors accepted in advance (`ignore_ssl_errors()` or a matching
+        // `ignore_ssl_errors_list()` before the handshake) continue it without a signal:
+        // Qt's socket emits `sslErrors` only for errors it was not told to ignore. One
+        // waiting job's acceptance is enough, as Qt applies it to the connection's socket.
+        let accepted = self
+            .live_jobs()
+            .iter()
+            .any(|job| job.ssl_errors_accepted_in_advance(errors) && job.may_ignore_ssl_errors());
+        if accepted {
+            ssl.ignore_ssl_errors();
+            return;
+        }
         if self.riders.borrow().is_empty() {
             // The common case: one job, no list to build.
             let Some(job) = self.current_job() else {
