@@ -297,3 +297,52 @@ fn ignore_ssl_errors_called_beforehand_continues_without_ssl_errors() {
     assert!(!lines.iter().any(|l| l.contains("sslErrors")), "{lines:?}");
     assert!(lines.iter().any(|l| l == "reply.encrypted()"), "{lines:?}");
 }
+
+#[test]
+fn every_certificate_problem_fails_the_reply_unless_ignored() {
+    let pki = test_certs::pki();
+    // (server identity, trust the test CA, the errors Qt reports for it)
+    let cases = [
+        (&pki.self_signed, false, "SelfSignedCertificate"),
+        (
+            &pki.server,
+            false,
+            "UnableToGetLocalIssuerCertificate,UnableToVerifyFirstCertificate",
+        ),
+        (&pki.expired, true, "CertificateExpired"),
+        (&pki.not_yet_valid, true, "CertificateNotYetValid"),
+        (&pki.wrong_host, true, "HostNameMismatch"),
+    ];
+    for (identity, trust_ca, names) in cases {
+        let server = TlsServer::start(identity, H2_AND_H1);
+        for ignore in [false, true] {
+            let m = NetworkAccessManager::new();
+            let mut req = NetworkRequest::from_url_str(&url(&server));
+            if trust_ca {
+                req.set_ssl_configuration(test_certs::client_configuration());
+            }
+            let reply = m.get(req);
+            let reported: Rc<RefCell<Vec<String>>> = Rc::default();
+            let seen = reported.clone();
+            reply.ssl_errors().connect(move |errors: &Vec<SslError>| {
+                seen.borrow_mut().push(SslError::join_names(errors));
+                if ignore {
+                    reply.ignore_ssl_errors();
+                }
+            });
+            let (_, body) = run_traced(&m, reply);
+            assert_eq!(*reported.borrow(), [names], "reported once, in Qt's terms");
+            if ignore {
+                assert_eq!(reply.error(), NetworkError::NoError, "{names}");
+                assert_eq!(body, b"hello");
+            } else {
+                assert_eq!(
+                    reply.error(),
+                    NetworkError::SslHandshakeFailedError,
+                    "{names}"
+                );
+                assert!(body.is_empty());
+            }
+        }
+    }
+}
