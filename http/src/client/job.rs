@@ -736,13 +736,15 @@ impl Job {
         }
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
         // The connection knows: its errors may have been ignored for another request.
-        let errors_ignored = self.ssl_ignored.get()
-            || self
-                .conn
-                .borrow()
-                .upgrade()
-                .is_some_and(|c| c.tls_errors_ignored());
-        if url.scheme() == "https" && !errors_ignored && features.hsts_enabled.get() {
+        let errors_ignored = || {
+            self.ssl_ignored.get()
+                || self
+                    .conn
+                    .borrow()
+                    .upgrade()
+                    .is_some_and(|c| c.tls_errors_ignored())
+        };
+        if url.scheme() == "https" && features.hsts_enabled.get() && !errors_ignored() {
             let sts = headers.get("strict-transport-security");
             if let (Some(value), Some(host)) = (sts, url.host_str()) {
                 features.hsts_header(host, value);
