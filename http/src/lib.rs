@@ -8,6 +8,7 @@ pub mod auth;
 mod body;
 pub mod cache;
 mod client;
+mod connection_tls;
 pub mod cookies;
 pub mod decode;
 mod error;

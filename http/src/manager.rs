@@ -351,7 +351,7 @@ impl NetworkAccessManager {
         self.preconnect("https", host_name, port, Some(ssl_configuration));
     }
 
-    fn preconnect(&self, scheme: &str, host: &str, port: u16, tls: Option<SslConfiguration>) {
+    fn preconnect(&self, scheme: &str, host: &str, port: u16, mut tls: Option<SslConfiguration>) {
         let Some(pool) = self.state().and_then(|s| s.http_pool.borrow().upgrade()) else {
             return;
         };
@@ -364,7 +364,6 @@ impl NetworkAccessManager {
         let Ok(mut url) = url::Url::parse(&format!("{scheme}://{host}:{port}/")) else {
             return; // not a host name: no connection to prepare
         };
-        let mut tls = tls;
         if let Some(upgraded) = self.state().and_then(|s| s.features.hsts_upgrade(&url)) {
             // A known HSTS host is only ever reached over https (RFC 6797 8.3), so the
             // request this prepares for will be too: prepare that connection, as such a

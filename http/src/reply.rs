@@ -103,7 +103,7 @@ pub(crate) struct ReplyState {
     error_string: RefCell<String>,
     attributes: RefCell<BTreeMap<Attribute, AttributeValue>>,
     /// The TLS configuration and session of the connection the reply used.
-    ssl_configuration: RefCell<Option<SslConfiguration>>,
+    ssl_configuration: RefCell<Option<Rc<SslConfiguration>>>,
     headers: RefCell<ResponseHeaders>,
     buffer: RefCell<VecDeque<Bytes>>,
     buffered: Cell<usize>,
@@ -559,7 +559,9 @@ impl NetworkReply {
     /// reply that used no TLS (Qt returns a null configuration). During `ssl_errors` the
     /// certificates are those the errors carry.
     pub fn ssl_configuration(&self) -> Option<SslConfiguration> {
-        self.state()?.ssl_configuration.borrow().clone()
+        let state = self.state()?;
+        let configuration = state.ssl_configuration.borrow();
+        configuration.as_deref().cloned()
     }
 
     /// Schedules deletion of the reply (see `Object::delete_later`).
@@ -587,7 +589,7 @@ impl NetworkReply {
         }
     }
 
-    pub(crate) fn set_ssl_configuration(&self, configuration: SslConfiguration) {
+    pub(crate) fn set_ssl_configuration(&self, configuration: Rc<SslConfiguration>) {
         if let Some(state) = self.state() {
             *state.ssl_configuration.borrow_mut() = Some(configuration);
         }

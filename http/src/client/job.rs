@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use slotnet_net::ssl::{SslConfiguration, SslError};
+use slotnet_net::ssl::SslError;
 use url::Url;
 
 use super::auth::{url_credentials, SpaceAuth, Step};
@@ -20,6 +20,7 @@ use super::route::{self, Route};
 use crate::auth::{AuthTarget, Authenticator};
 use crate::body::RequestBody;
 use crate::cache::{CacheWriter, NetworkCacheMetaData};
+use crate::connection_tls::ConnectionTls;
 use crate::decode::{accept_encoding_value, ContentDecoder};
 use crate::error::{http_status_error_string, NetworkError};
 use crate::h1::{BodyLength, RequestHead, TargetForm};
@@ -35,10 +36,8 @@ pub(crate) trait Carrier {
     fn job_cancelled(&self);
     /// The reply's read buffer has room again.
     fn resume(&self);
-    /// The TLS configuration and session of the connection, if it runs over TLS.
-    fn tls_configuration(&self) -> Option<SslConfiguration>;
-    /// Whether the connection's TLS handshake found certificate errors that were ignored.
-    fn tls_errors_ignored(&self) -> bool;
+    /// The connection's TLS session, if it runs over TLS.
+    fn tls(&self) -> Option<Rc<ConnectionTls>>;
 }
 
 impl Carrier for Conn {
@@ -48,11 +47,8 @@ impl Carrier for Conn {
     fn resume(&self) {
         Conn::resume(self)
     }
-    fn tls_configuration(&self) -> Option<SslConfiguration> {
-        Conn::tls_configuration(self)
-    }
-    fn tls_errors_ignored(&self) -> bool {
-        Conn::tls_errors_ignored(self)
+    fn tls(&self) -> Option<Rc<ConnectionTls>> {
+        Conn::tls(self)
     }
 }
 
@@ -313,7 +309,7 @@ impl Job {
 
     /// Whether certificate errors may be ignored for the current host (never for a known
     /// HSTS host, RFC 6797 section 8.4).
-    pub(crate) fn may_ignore_ssl_errors(&self) -> bool {
+    fn may_ignore_ssl_errors(&self) -> bool {
         let host = self.key().map(|k| k.host.clone());
         match (self.state(), host) {
             (Some(state), Some(host)) => !state.features.is_hsts_host(&host),
@@ -340,20 +336,28 @@ impl Job {
         Some(answer)
     }
 
-    /// Whether the application ignored the certificate errors reported so far.
-    pub(crate) fn ssl_errors_ignored(&self) -> bool {
-        self.ssl_ignored.get()
+    /// Whether the handshake may go on despite the certificate errors just reported: the
+    /// application called `ignore_ssl_errors()` (from its `sslErrors` slot) and the host is
+    /// not a known HSTS host.
+    pub(crate) fn ignores_reported_ssl_errors(&self) -> bool {
+        self.ssl_ignored.get() && self.may_ignore_ssl_errors()
     }
 
-    /// Whether the application accepted `errors` before they were reported: it called
-    /// `ignore_ssl_errors()` beforehand, or every one of them is in its
-    /// `ignore_ssl_errors_list()`. Qt's socket then continues without emitting `sslErrors`.
-    pub(crate) fn ssl_errors_accepted_in_advance(&self, errors: &[SslError]) -> bool {
-        if self.ssl_ignored.get() {
-            return true;
-        }
-        let expected = self.ssl_expected.borrow();
-        !expected.is_empty() && errors.iter().all(|e| expected.contains(e))
+    /// Whether the application accepted `errors` before they were reported, so that the
+    /// handshake goes on without `sslErrors` (Qt's socket emits nothing for errors it was
+    /// told to ignore): it called `ignore_ssl_errors()` beforehand, or every one of them is
+    /// in its `ignore_ssl_errors_list()`; never for a known HSTS host.
+    pub(crate) fn accepts_ssl_errors_in_advance(&self, errors: &[SslError]) -> bool {
+        let accepted = self.ssl_ignored.get() || {
+            let expected = self.ssl_expected.borrow();
+            !expected.is_empty() && errors.iter().all(|e| expected.contains(e))
+        };
+        accepted && self.may_ignore_ssl_errors()
+    }
+
+    /// The TLS session of the connection carrying the current hop, if any.
+    fn carrier_tls(&self) -> Option<Rc<ConnectionTls>> {
+        self.conn.borrow().upgrade()?.tls()
     }
 
     /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
@@ -652,9 +656,8 @@ impl Job {
                 .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
             // A reply sent on a connection that was already up saw no `encrypted`: it learns
             // the connection's TLS session here.
-            let carrier = self.conn.borrow().upgrade();
-            if let Some(config) = carrier.and_then(|c| c.tls_configuration()) {
-                self.reply.set_ssl_configuration(config);
+            if let Some(tls) = self.carrier_tls() {
+                self.reply.set_ssl_configuration(tls.configuration.clone());
             }
         }
         let content_length = self.prepare_decoder(&headers, content_length);
@@ -736,14 +739,8 @@ impl Job {
         }
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
         // The connection knows: its errors may have been ignored for another request.
-        let errors_ignored = || {
-            self.ssl_ignored.get()
-                || self
-                    .conn
-                    .borrow()
-                    .upgrade()
-                    .is_some_and(|c| c.tls_errors_ignored())
-        };
+        let errors_ignored =
+            || self.ssl_ignored.get() || self.carrier_tls().is_some_and(|t| t.errors_ignored);
         if url.scheme() == "https" && features.hsts_enabled.get() && !errors_ignored() {
             let sts = headers.get("strict-transport-security");
             if let (Some(value), Some(host)) = (sts, url.host_str()) {

@@ -20,6 +20,7 @@ use url::Url;
 use super::conn::Conn;
 use super::job::Job;
 use super::route::{self, Route};
+use crate::connection_tls::ConnectionTls;
 use crate::h2::glue::H2Pool;
 use crate::manager::NetworkAccessManager;
 use crate::request::{NetworkRequest, Priority};
@@ -303,10 +304,11 @@ impl Pool {
         &self,
         key: &PoolKey,
         socket: slotnet_net::SslSocket,
+        tls: Rc<ConnectionTls>,
         job: Option<Rc<Job>>,
         riders: VecDeque<Rc<Job>>,
     ) {
-        self.h2.adopt(key, socket, job);
+        self.h2.adopt(key, socket, tls, job);
         // Jobs waiting for this host can now share the multiplexed connection.
         let mut waiting: Vec<Rc<Job>> = riders.into_iter().filter(|j| !j.is_done()).collect();
         {

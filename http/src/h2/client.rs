@@ -24,12 +24,12 @@ use ::h2::{Reason, RecvStream, SendStream};
 use bytes::Bytes;
 use http::HeaderMap;
 use slotnet_core::{Connection as SlotConnection, Timer};
-use slotnet_net::ssl::SslConfiguration;
 use slotnet_net::{AbstractSocket, SocketError};
 
 use super::driver::{Driver, KeyMap, Task};
 use super::io::SocketIo;
 use super::{network_error_for_reason, Http2Configuration};
+use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 
 /// Waker key of the connection itself; streams use keys from 1 up.
@@ -117,16 +117,9 @@ impl StreamLink {
         self.wake();
     }
 
-    /// The TLS configuration and session of the stream's connection, if it runs over TLS.
-    pub(crate) fn tls_configuration(&self) -> Option<SslConfiguration> {
+    /// The TLS session of the stream's connection, if it runs over TLS.
+    pub(crate) fn tls(&self) -> Option<Rc<ConnectionTls>> {
         self.conn.upgrade()?.tls.borrow().clone()
-    }
-
-    /// Whether the connection's TLS handshake found certificate errors that were ignored.
-    pub(crate) fn tls_errors_ignored(&self) -> bool {
-        self.conn
-            .upgrade()
-            .is_some_and(|c| c.tls_errors_ignored.get())
     }
 
     fn wake(&self) {
@@ -229,9 +222,7 @@ pub(crate) struct ClientConn {
     driver: Driver,
     socket: Rc<dyn AbstractSocket>,
     /// The TLS session underneath (a connection adopted after ALPN chose h2).
-    tls: RefCell<Option<SslConfiguration>>,
-    /// Its handshake found certificate errors, which were ignored.
-    tls_errors_ignored: Cell<bool>,
+    tls: RefCell<Option<Rc<ConnectionTls>>>,
     config: Http2Configuration,
     phase: RefCell<Phase>,
     streams: RefCell<KeyMap<StreamRec>>,
@@ -306,7 +297,6 @@ impl ClientConn {
                 driver: Driver::new(task),
                 socket: socket.clone(),
                 tls: RefCell::new(None),
-                tls_errors_ignored: Cell::new(false),
                 config: config.clone(),
                 phase: RefCell::new(Phase::Connecting),
                 streams: RefCell::new(KeyMap::default()),
@@ -348,10 +338,9 @@ impl ClientConn {
     }
 
     /// Records the TLS session the connection runs over (streams report it to their
-    /// replies) and whether its certificate errors were ignored.
-    pub(crate) fn set_tls_session(&self, config: SslConfiguration, errors_ignored: bool) {
-        *self.tls.borrow_mut() = Some(config);
-        self.tls_errors_ignored.set(errors_ignored);
+    /// replies).
+    pub(crate) fn set_tls(&self, tls: Rc<ConnectionTls>) {
+        *self.tls.borrow_mut() = Some(tls);
     }
 
     /// The transport is connected: start the HTTP/2 handshake.

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Version};
-use slotnet_net::ssl::SslConfiguration;
 use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
@@ -25,6 +24,7 @@ use super::client::{
 use super::Http2Configuration;
 use crate::client::job::{BodyAction, Carrier, Job};
 use crate::client::pool::{PoolKey, IDLE_EXPIRY};
+use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use crate::h1::BodyLength;
 use crate::request::Attribute;
@@ -158,10 +158,14 @@ impl H2Pool {
     /// Takes over a TLS connection on which ALPN chose h2, with the job that opened it (whose
     /// request's HTTP/2 configuration the connection uses; the default one if that job was
     /// aborted during the handshake).
-    pub(crate) fn adopt(&self, key: &PoolKey, socket: SslSocket, job: Option<Rc<Job>>) {
+    pub(crate) fn adopt(
+        &self,
+        key: &PoolKey,
+        socket: SslSocket,
+        tls: Rc<ConnectionTls>,
+        job: Option<Rc<Job>>,
+    ) {
         let pool = self.me.clone();
-        let tls = socket.ssl_configuration();
-        let errors_ignored = !socket.ssl_handshake_errors().is_empty();
         let conn = ClientConn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             &configuration_of(job.as_ref()),
@@ -172,7 +176,7 @@ impl H2Pool {
                 }
             }),
         );
-        conn.set_tls_session(tls, errors_ignored);
+        conn.set_tls(tls);
         // Not counted in `opened`: the HTTP/1.1 pool opened (and counted) this connection.
         let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
         if let Some(old) = replaced {
@@ -291,12 +295,8 @@ impl Carrier for StreamLink {
         StreamLink::resume(self);
     }
 
-    fn tls_configuration(&self) -> Option<SslConfiguration> {
-        StreamLink::tls_configuration(self)
-    }
-
-    fn tls_errors_ignored(&self) -> bool {
-        StreamLink::tls_errors_ignored(self)
+    fn tls(&self) -> Option<Rc<ConnectionTls>> {
+        StreamLink::tls(self)
     }
 }
 

@@ -16,6 +16,7 @@ use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 use super::job::{BodyAction, Job};
 use super::pool::{Pool, PoolKey};
 use super::route::Route;
+use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
@@ -105,6 +106,8 @@ pub(crate) struct Conn {
     handed_over: Cell<bool>,
     /// The TLS handshake offers h2 (ALPN): only jobs that allow HTTP/2 may wait for it.
     offers_h2: bool,
+    /// The TLS session, once the handshake completed.
+    tls: RefCell<Option<Rc<ConnectionTls>>>,
     /// Jobs that allow HTTP/2 waiting for this connection's ALPN result, oldest first (Qt
     /// queues them on its single HTTP/2 channel): they share the connection if ALPN chooses
     /// h2, go back to the pool if it chooses HTTP/1.1, and share its fate if the connection
@@ -596,21 +599,9 @@ impl Conn {
         self.held.borrow().is_none()
     }
 
-    /// The TLS configuration and session of the connection (`None` over plain TCP, or
-    /// before a tunnelled connection's TLS starts).
-    pub(crate) fn tls_configuration(&self) -> Option<SslConfiguration> {
-        match self.socket.get() {
-            Socket::Ssl(ssl) => Some(ssl.ssl_configuration()),
-            Socket::Tcp(_) => None,
-        }
-    }
-
-    /// Whether the TLS handshake found certificate errors that were ignored.
-    pub(crate) fn tls_errors_ignored(&self) -> bool {
-        match self.socket.get() {
-            Socket::Ssl(ssl) => !ssl.ssl_handshake_errors().is_empty(),
-            Socket::Tcp(_) => false,
-        }
+    /// The connection's TLS session (`None` over plain TCP, or before the handshake).
+    pub(crate) fn tls(&self) -> Option<Rc<ConnectionTls>> {
+        self.tls.borrow().clone()
     }
 
     /// The reply's buffer drained: continue reading.

@@ -32,6 +32,7 @@ impl Conn {
             tunnel_tls: RefCell::new(if tunnel { tls } else { None }),
             handed_over: Cell::new(false),
             offers_h2,
+            tls: RefCell::new(None),
             riders: RefCell::new(VecDeque::new()),
             state: Cell::new(ConnState::Connecting),
             job: RefCell::new(None),
@@ -214,13 +215,14 @@ impl Conn {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
-        let config = ssl.ssl_configuration();
+        let tls = ConnectionTls::of(&ssl);
+        *self.tls.borrow_mut() = Some(tls.clone());
         if let Some(job) = self.current_job() {
             // Readable from the `encrypted` slots on, as in Qt.
-            job.reply.set_ssl_configuration(config.clone());
+            job.reply.set_ssl_configuration(tls.configuration.clone());
             job.reply.emit_encrypted();
         }
-        let h2 = config.negotiated_protocol() == Some(b"h2".as_slice());
+        let h2 = tls.configuration.negotiated_protocol() == Some(b"h2".as_slice());
         if h2 && self.state.get() == ConnState::Connecting {
             if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
                 let job = self.detach_job();
@@ -228,7 +230,7 @@ impl Conn {
                 self.handed_over.set(true);
                 self.state.set(ConnState::Closed);
                 pool.remove(&me);
-                pool.adopt_h2(&self.key, ssl, job, riders);
+                pool.adopt_h2(&self.key, ssl, tls, job, riders);
                 return;
             }
         }
@@ -287,10 +289,13 @@ impl Conn {
         // `ignore_ssl_errors_list()` before the handshake) continue it without a signal:
         // Qt's socket emits `sslErrors` only for errors it was not told to ignore. One
         // waiting job's acceptance is enough, as Qt applies it to the connection's socket.
+        // (No slot runs here, so the borrows may span the check.)
         let accepted = self
-            .live_jobs()
+            .job
+            .borrow()
             .iter()
-            .any(|job| job.ssl_errors_accepted_in_advance(errors) && job.may_ignore_ssl_errors());
+            .chain(self.riders.borrow().iter())
+            .any(|job| !job.is_done() && job.accepts_ssl_errors_in_advance(errors));
         if accepted {
             ssl.ignore_ssl_errors();
             return;
@@ -302,7 +307,7 @@ impl Conn {
             };
             job.reply.emit_ssl_errors(errors.to_vec());
             // Never for a known HSTS host (RFC 6797 8.4): the failure is final, as in Qt.
-            if job.ssl_errors_ignored() && job.may_ignore_ssl_errors() {
+            if job.ignores_reported_ssl_errors() {
                 ssl.ignore_ssl_errors();
             }
             return;
@@ -314,7 +319,7 @@ impl Conn {
                 continue; // aborted by an earlier slot
             }
             job.reply.emit_ssl_errors(errors.to_vec());
-            ignored |= job.ssl_errors_ignored() && job.may_ignore_ssl_errors();
+            ignored |= job.ignores_reported_ssl_errors();
         }
         if ignored {
             ssl.ignore_ssl_errors();
