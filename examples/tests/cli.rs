@@ -111,16 +111,18 @@ impl Drop for Serve {
     }
 }
 
-/// The test PKI as PEM files (`cert.pem`, `key.pem`, `ca.pem`) in a directory of its own.
+/// A test PKI as PEM files (`cert.pem`, `key.pem`, `ca.pem`) in a directory of its own,
+/// written by `slotnet-tlsbench --write-pem`.
 fn pem_dir(name: &str) -> std::path::PathBuf {
-    use slotnet_net::ssl::test_certs;
     let dir = std::env::temp_dir().join(format!("slotnet-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = test_certs::pki();
-    let chain: String = pki.server.chain.iter().map(|c| c.to_pem()).collect();
-    std::fs::write(dir.join("cert.pem"), chain).unwrap();
-    std::fs::write(dir.join("key.pem"), pki.server.key.to_pem()).unwrap();
-    std::fs::write(dir.join("ca.pem"), pki.ca.to_pem()).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_slotnet-tlsbench"))
+        .arg("--write-pem")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run slotnet-tlsbench");
+    assert!(status.success(), "slotnet-tlsbench --write-pem failed");
     dir
 }
 

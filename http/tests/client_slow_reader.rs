@@ -8,8 +8,8 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 
-use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
-use support::{peak_rss_kib, read_slowly, Next, ScriptedServer, SlowRead};
+use slotnet_http::{NetworkAccessManager, NetworkRequest};
+use support::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly, Next, ScriptedServer};
 
 const SIZE: u64 = 1 << 30;
 const READ_BUFFER: usize = 64 * 1024;
@@ -46,27 +46,13 @@ fn a_1_gib_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact() {
     reply.set_read_buffer_size(READ_BUFFER);
 
     // One 48 KiB piece per loop iteration: slower than the socket fills the buffer.
-    let SlowRead {
-        received,
-        max_buffered,
-        exact,
-    } = read_slowly(
+    let read = read_slowly(
         reply,
         &pattern(),
         48 * 1024,
         Duration::from_secs(300),
         |_| {},
     );
-    assert_eq!(reply.error(), NetworkError::NoError);
-    assert_eq!(received, SIZE);
-    assert!(exact, "bytes arrive in order, unchanged");
-    assert!(
-        max_buffered <= READ_BUFFER,
-        "the reply held {max_buffered} bytes"
-    );
-    let grown_mib = peak_rss_kib().saturating_sub(rss_before) / 1024;
-    assert!(
-        grown_mib < 64,
-        "peak memory grew by {grown_mib} MiB for a 1024 MiB body"
-    );
+    read.assert_complete(reply, SIZE, READ_BUFFER);
+    assert_bounded_memory_for_1_gib(rss_before);
 }

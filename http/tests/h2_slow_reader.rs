@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use h2_support::{pattern, H2Server};
 use slotnet_http::h2::Http2Configuration;
-use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkRequest};
-use support::{peak_rss_kib, read_slowly, SlowRead};
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkRequest};
+use support::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly};
 
 const SIZE: u64 = 1 << 30;
 const READ_BUFFER: usize = 64 * 1024;
@@ -39,11 +39,7 @@ fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact()
     let (lead, server_state) = (worst_lead.clone(), server.state.clone());
     // One 48 KiB piece per loop iteration: slower than the connection could deliver.
     let period: Vec<u8> = (0..PERIOD as u64).map(pattern).collect();
-    let SlowRead {
-        received,
-        max_buffered,
-        exact,
-    } = read_slowly(
+    let read = read_slowly(
         reply,
         &period,
         PIECE,
@@ -53,19 +49,8 @@ fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact()
             lead.set(lead.get().max(sent.saturating_sub(read)));
         },
     );
+    read.assert_complete(reply, SIZE, READ_BUFFER);
     let worst_lead = worst_lead.get();
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
-    assert_eq!(received, SIZE);
-    assert!(exact, "bytes arrive in order, unchanged");
-    assert!(
-        max_buffered <= READ_BUFFER,
-        "the reply held {max_buffered} bytes"
-    );
     // Flow control: the server is never more than one stream window (plus the reply's
     // buffer and the piece being read) ahead of the application.
     let window = Http2Configuration::default().stream_receive_window_size() as u64;
@@ -74,9 +59,5 @@ fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact()
         worst_lead <= bound,
         "server got {worst_lead} bytes ahead of the reader (bound {bound})"
     );
-    let grown_mib = peak_rss_kib().saturating_sub(rss_before) / 1024;
-    assert!(
-        grown_mib < 64,
-        "peak memory grew by {grown_mib} MiB for a 1024 MiB body"
-    );
+    assert_bounded_memory_for_1_gib(rss_before);
 }

@@ -302,6 +302,36 @@ pub struct SlowRead {
     pub exact: bool,
 }
 
+impl SlowRead {
+    /// Asserts that `reply` ended without error after delivering `size` bytes, in order and
+    /// unchanged, and never held more than `read_buffer` of them.
+    pub fn assert_complete(&self, reply: NetworkReply, size: u64, read_buffer: usize) {
+        assert_eq!(
+            reply.error(),
+            slotnet_http::NetworkError::NoError,
+            "{}",
+            reply.error_string()
+        );
+        assert_eq!(self.received, size);
+        assert!(self.exact, "bytes arrive in order, unchanged");
+        assert!(
+            self.max_buffered <= read_buffer,
+            "the reply held {} bytes",
+            self.max_buffered
+        );
+    }
+}
+
+/// Asserts that the process's peak memory grew by less than 64 MiB since `before_kib` (a
+/// [`peak_rss_kib`] reading) while a 1 GiB body went through it.
+pub fn assert_bounded_memory_for_1_gib(before_kib: u64) {
+    let grown_mib = peak_rss_kib().saturating_sub(before_kib) / 1024;
+    assert!(
+        grown_mib < 64,
+        "peak memory grew by {grown_mib} MiB for a 1024 MiB body"
+    );
+}
+
 /// Reads `reply` one `piece`-sized read per loop iteration (slower than a loopback
 /// connection fills it) until it has finished and been emptied, checking the bytes against
 /// `period` repeated; `after_piece` gets the total read so far after each read. Fails the
