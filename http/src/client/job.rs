@@ -21,7 +21,7 @@ use crate::auth::{AuthTarget, Authenticator};
 use crate::body::RequestBody;
 use crate::cache::{CacheWriter, NetworkCacheMetaData};
 use crate::connection_tls::ConnectionTls;
-use crate::decode::{accept_encoding_value, ContentDecoder};
+use crate::decode::{accept_encoding_value, ContentDecoder, DecodeError};
 use crate::error::{http_status_error_string, NetworkError};
 use crate::h1::{BodyLength, RequestHead, TargetForm};
 use crate::manager::{ManagerState, NetworkAccessManager};
@@ -127,6 +127,10 @@ pub(crate) struct Job {
     ssl_expected: RefCell<Vec<SslError>>,
     /// The decoder for the current response's Content-Encoding.
     decoder: RefCell<Option<ContentDecoder>>,
+    /// Why the current response's Content-Encoding cannot be decoded (an unknown coding, or
+    /// too many stacked): the reply fails at the first body byte instead of handing the
+    /// still-encoded bytes to the application as content.
+    undecodable: RefCell<Option<DecodeError>>,
     /// Authentication towards the server and towards a forward proxy.
     server_auth: RefCell<SpaceAuth>,
     proxy_auth: RefCell<SpaceAuth>,
@@ -180,6 +184,7 @@ impl Job {
             ssl_ignored: Cell::new(false),
             ssl_expected: RefCell::new(Vec::new()),
             decoder: RefCell::new(None),
+            undecodable: RefCell::new(None),
             server_auth: RefCell::new(SpaceAuth::default()),
             proxy_auth: RefCell::new(SpaceAuth::default()),
             auth_rounds: Cell::new(0),
@@ -915,12 +920,19 @@ impl Job {
         content_length: Option<u64>,
     ) -> Option<u64> {
         *self.decoder.borrow_mut() = None;
+        *self.undecodable.borrow_mut() = None;
         if !self.auto_decode.get() || self.method() == Method::HEAD {
             return content_length;
         }
         let encoding = headers.joined("content-encoding").unwrap_or_default();
-        // An unsupported coding (never advertised) is passed through undecoded.
+        // A coding slotnet never advertised, or more than it stacks, fails the reply once a
+        // body byte arrives (as curl does); Qt would pass the encoded bytes through as if
+        // they were the content. A response without a body stays fine.
         match ContentDecoder::new(&encoding) {
+            Err(e) => {
+                *self.undecodable.borrow_mut() = Some(e);
+                content_length
+            }
             Ok(Some(decoder)) => {
                 let threshold = self.request.borrow().decompressed_safety_check_threshold();
                 *self.decoder.borrow_mut() =
@@ -931,7 +943,7 @@ impl Job {
                 }
                 None
             }
-            _ => content_length,
+            Ok(None) => content_length,
         }
     }
 
@@ -939,6 +951,14 @@ impl Job {
     /// or suspicious compressed body): the connection must then be dropped.
     pub(crate) fn on_data(&self, data: Bytes) -> bool {
         if self.is_done() {
+            return false;
+        }
+        let undecodable = self.undecodable.borrow_mut().take_if(|_| !data.is_empty());
+        if let Some(e) = undecodable {
+            self.fail(
+                NetworkError::UnknownContentError,
+                format!("Error decoding the response body: {e}"),
+            );
             return false;
         }
         let mut guard = self.decoder.borrow_mut();
@@ -1042,6 +1062,7 @@ impl Job {
         self.parked.set(false);
         *self.cache_writer.borrow_mut() = None;
         *self.decoder.borrow_mut() = None;
+        *self.undecodable.borrow_mut() = None;
         match next {
             Next::Redirect {
                 url,

@@ -56,6 +56,9 @@ pub enum H1Error {
     InvalidTrailer,
     /// The body is larger than `Limits::max_body`.
     BodyTooLarge,
+    /// More than [`MAX_INTERIM_RESPONSES`](super::MAX_INTERIM_RESPONSES) interim (1xx)
+    /// responses came before the final response.
+    TooManyInterimResponses,
     /// The connection closed before a complete message head arrived.
     IncompleteHead,
     /// The connection closed before the end of a `Content-Length` or chunked body.
@@ -113,6 +116,7 @@ impl fmt::Display for H1Error {
             H1Error::InvalidChunkTerminator => "chunk data not followed by CRLF",
             H1Error::InvalidTrailer => "invalid trailer field",
             H1Error::BodyTooLarge => "message body too large",
+            H1Error::TooManyInterimResponses => "too many interim (1xx) responses",
             H1Error::IncompleteHead => "connection closed before a complete message head",
             H1Error::TruncatedBody => "connection closed before the end of the message body",
             H1Error::BodyLengthMismatch { declared, written } => {

@@ -43,7 +43,7 @@ pub use error::H1Error;
 pub use fields::RawFields;
 pub use limits::Limits;
 pub use request::RequestDecoder;
-pub use response::ResponseDecoder;
+pub use response::{ResponseDecoder, MAX_INTERIM_RESPONSES};
 pub use types::{
     BodyLength, Framing, RequestEvent, RequestHead, ResponseEvent, ResponseHead, TargetForm,
 };

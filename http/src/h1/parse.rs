@@ -121,11 +121,89 @@ fn new_stack_slots<'b>() -> StackSlots<'b> {
     [const { MaybeUninit::uninit() }; STACK_HEADERS]
 }
 
+/// What a complete status line and header section parsed to: head length, minor version,
+/// status code and where the reason phrase lies.
+type ParsedStatus = (usize, u8, u16, Span);
+
+/// One httparse pass over a response head, recording the field positions in `spans`.
+fn parse_status_and_fields<'b>(
+    base: &'b [u8],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+    spans: &mut Vec<HeaderSpan>,
+    allow_obs_fold: bool,
+) -> Result<Option<ParsedStatus>, H1Error> {
+    let mut response = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(allow_obs_fold)
+        .parse_response_with_uninit_headers(&mut response, base, slots)
+    {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(len)) => {
+            record_spans(base, response.headers, spans);
+            let reason = span_of(base, response.reason.unwrap_or_default().as_bytes());
+            let minor = response.version.unwrap_or(1);
+            Ok(Some((len, minor, response.code.unwrap_or(0), reason)))
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(H1Error::TooManyHeaders),
+        Err(_) if response.reason.is_some() => Err(H1Error::InvalidHeader),
+        Err(httparse::Error::Version) if is_other_http_version(skip_empty_lines(base)) => {
+            Err(H1Error::UnsupportedVersion)
+        }
+        Err(_) => Err(H1Error::InvalidStatusLine),
+    }
+}
+
+/// Whether a line of `head` starts with whitespace: an obs-fold (RFC 9112 section 5.2), or a
+/// space before the first field, which stays an error.
+fn has_folded_line(head: &[u8]) -> bool {
+    head.windows(2)
+        .any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t'))
+}
+
+/// Replaces every obs-fold in the value at `span` with spaces, in place (RFC 9112 section
+/// 5.2: "replace each received obs-fold with one or more SP octets"), together with the
+/// whitespace around it, and returns the value's span without leading or trailing spaces.
+/// The value keeps its length, so the other spans stay valid.
+fn unfold_value(head: &mut [u8], span: Span) -> Span {
+    let Some(value) = head.get_mut(span.0..span.1) else {
+        return span;
+    };
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] != b'\r' && value[i] != b'\n' {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        while start > 0 && is_ws(value[start - 1]) {
+            start -= 1;
+        }
+        let mut end = i;
+        while end < value.len() && is_ws(value[end]) {
+            end += 1;
+        }
+        value[start..end].fill(b' ');
+        i = end;
+    }
+    let leading = value.iter().take_while(|&&b| b == b' ').count();
+    let trailing = value[leading..]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ')
+        .count();
+    (span.0 + leading, span.1 - trailing)
+}
+
 /// Parses a status line and header fields from the front of `buf`. Returns `None` if the head
 /// is incomplete (and still within limits); on success the head is removed from `buf`.
 ///
 /// The fields always come as [`RawFields`]; `header_map` says whether to also build the
 /// `HeaderMap` (which checks names and values once more and costs a hash per field).
+///
+/// A field folded over several lines (obs-fold) is accepted and unfolded with spaces, as RFC
+/// 9112 asks of a user agent. The strict parse runs first, so only a head that fails it pays
+/// for the second, lenient one.
 pub(crate) fn parse_response_head(
     buf: &mut BytesMut,
     limits: &Limits,
@@ -135,33 +213,22 @@ pub(crate) fn parse_response_head(
     let window = buf.len().min(limits.max_head_bytes);
     let (mut stack, mut heap) = (new_stack_slots(), Vec::new());
     let slots = header_slots(&mut stack, &mut heap, limits.max_headers);
-    let parsed = {
-        let base = &buf[..window];
-        let mut response = httparse::Response::new(&mut []);
-        match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut response,
-            base,
-            slots,
-        ) {
-            Ok(httparse::Status::Partial) => Ok(None),
-            Ok(httparse::Status::Complete(len)) => {
-                record_spans(base, response.headers, spans);
-                let reason = span_of(base, response.reason.unwrap_or_default().as_bytes());
-                let minor = response.version.unwrap_or(1);
-                Ok(Some((len, minor, response.code.unwrap_or(0), reason)))
-            }
-            Err(httparse::Error::TooManyHeaders) => Err(H1Error::TooManyHeaders),
-            Err(_) if response.reason.is_some() => Err(H1Error::InvalidHeader),
-            Err(httparse::Error::Version) if is_other_http_version(skip_empty_lines(base)) => {
-                Err(H1Error::UnsupportedVersion)
-            }
-            Err(_) => Err(H1Error::InvalidStatusLine),
-        }
-    }?;
-    let Some((len, minor, code, reason)) = parsed else {
+    let base = &buf[..window];
+    let mut folded = false;
+    let mut parsed = parse_status_and_fields(base, slots, spans, false);
+    if parsed == Err(H1Error::InvalidHeader) && has_folded_line(base) {
+        folded = true;
+        parsed = parse_status_and_fields(base, slots, spans, true);
+    }
+    let Some((len, minor, code, reason)) = parsed? else {
         return incomplete(buf, limits);
     };
     let status = StatusCode::from_u16(code).map_err(|_| H1Error::InvalidStatusLine)?;
+    if folded {
+        for span in spans.iter_mut() {
+            span.value = unfold_value(&mut buf[..len], span.value);
+        }
+    }
     let head = buf.split_to(len).freeze();
     let headers = if header_map {
         build_header_map(&head, spans, H1Error::InvalidHeader)?

@@ -33,6 +33,11 @@ impl RequestKind {
     }
 }
 
+/// The most interim (1xx) responses accepted before one final response. A server that keeps
+/// sending them would otherwise keep the client waiting forever; legitimate servers send one
+/// or two (`100 Continue`, `103 Early Hints`). CPython, Ruby and fasthttp stop at 100 too.
+pub const MAX_INTERIM_RESPONSES: usize = 100;
+
 #[derive(Debug)]
 enum State {
     Head,
@@ -44,7 +49,9 @@ enum State {
 /// Decodes one HTTP/1.x response from bytes fed incrementally.
 ///
 /// Append received bytes to a `BytesMut` and call [`decode`](Self::decode) until it returns
-/// `Ok(None)` (more bytes needed). Events come in the order `Interim`* `Head` `Data`* `End`.
+/// `Ok(None)` (more bytes needed). Events come in the order `Interim`* `Head` `Data`* `End`,
+/// with at most [`MAX_INTERIM_RESPONSES`] `Interim` events
+/// ([`H1Error::TooManyInterimResponses`] beyond).
 /// Body data is split off the buffer without copying. When the peer closes the connection,
 /// call [`eof`](Self::eof) and keep calling `decode`: a close-delimited body then ends, a
 /// truncated one errors.
@@ -78,6 +85,8 @@ pub struct ResponseDecoder {
     upgrade: bool,
     eof: bool,
     header_map: bool,
+    /// Interim responses received since the last final one.
+    interims: usize,
 }
 
 impl ResponseDecoder {
@@ -99,6 +108,7 @@ impl ResponseDecoder {
             upgrade: false,
             eof: false,
             header_map: true,
+            interims: 0,
         }
     }
 
@@ -118,6 +128,7 @@ impl ResponseDecoder {
         self.framing = Framing::Empty;
         self.keep_alive = false;
         self.upgrade = false;
+        self.interims = 0;
     }
 
     /// The limits in force.
@@ -178,6 +189,10 @@ impl ResponseDecoder {
         };
         self.scan.reset();
         if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+            if self.interims == MAX_INTERIM_RESPONSES {
+                return Err(H1Error::TooManyInterimResponses);
+            }
+            self.interims += 1;
             return Ok(Some(ResponseEvent::Interim(head.status, head.headers)));
         }
         let (framing, keep_alive, upgrade) = self.framing_of(&head)?;

@@ -998,3 +998,115 @@ fn raw_field_decoding_frames_like_the_header_map() {
         }
     }
 }
+
+/// RFC 9112 section 5.2: a user agent that receives obs-fold in a response replaces each fold
+/// with spaces before interpreting the value (as curl does) instead of failing the response.
+#[test]
+fn obs_fold_in_a_response_header_becomes_spaces() {
+    let wire = b"HTTP/1.1 200 OK\r\nX-Folded: first \r\n  second\r\n\tthird\r\n\
+        Content-Length: 2\r\n\r\nok";
+    let out = assert_split_invariant(response_decoder(Method::GET), wire, false);
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.events,
+        vec![
+            response_head(
+                Version::HTTP_11,
+                200,
+                "OK",
+                &[
+                    ("x-folded", "first     second   third"),
+                    ("content-length", "2")
+                ]
+            ),
+            data("ok"),
+            end()
+        ]
+    );
+    // The raw fields (what the client's reply shows) carry the same unfolded value.
+    let Some(ResponseEvent::Head(head)) = out.events.first() else {
+        panic!("no head")
+    };
+    assert_eq!(
+        head.raw.get("x-folded"),
+        Some(&b"first     second   third"[..])
+    );
+    // A raw-fields-only decoder unfolds too.
+    let raw_only = || {
+        let mut decoder = ResponseDecoder::new(&Method::GET);
+        decoder.set_header_map(false);
+        decoder
+    };
+    let raw = assert_split_invariant(raw_only, wire, false);
+    let Some(ResponseEvent::Head(head)) = raw.events.first() else {
+        panic!("no head")
+    };
+    assert_eq!(
+        head.raw.get("X-Folded"),
+        Some(&b"first     second   third"[..])
+    );
+    assert_eq!(head.raw.get("content-length"), Some(&b"2"[..]));
+}
+
+/// A server still rejects obs-fold in a request (RFC 9112 section 5.2 allows either; a fold
+/// in a request is a smuggling pattern), and a fold that only hides a bad byte is no excuse.
+#[test]
+fn obs_fold_stays_an_error_in_requests_and_with_bad_bytes() {
+    assert_eq!(
+        request_error(
+            Limits::default(),
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"
+        ),
+        Some(H1Error::InvalidHeader)
+    );
+    assert_eq!(
+        response_error(
+            &Method::GET,
+            Limits::default(),
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\x01\r\n\r\n"
+        ),
+        Some(H1Error::InvalidHeader)
+    );
+}
+
+/// A server that sends interim responses forever must not keep the client waiting forever:
+/// after `MAX_INTERIM_RESPONSES` of them the response fails, as in CPython, Go and neon.
+#[test]
+fn endless_interim_responses_are_cut_off() {
+    let interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n";
+    let mut decoder = ResponseDecoder::new(&Method::GET);
+    let mut buf = BytesMut::new();
+    let mut interims = 0;
+    let error = loop {
+        buf.extend_from_slice(interim);
+        match decoder.decode(&mut buf) {
+            Ok(Some(ResponseEvent::Interim(..))) => interims += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+        assert!(interims <= MAX_INTERIM_RESPONSES, "never stopped");
+    };
+    assert_eq!(error, H1Error::TooManyInterimResponses);
+    assert_eq!(interims, MAX_INTERIM_RESPONSES);
+    assert!(!error.to_string().is_empty());
+    // Up to the cap, a final response still comes through; the count restarts per response.
+    let mut wire = interim.repeat(MAX_INTERIM_RESPONSES);
+    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let mut decoder = ResponseDecoder::new(&Method::GET);
+    for _ in 0..2 {
+        let out_events = {
+            let mut buf = BytesMut::from(&wire[..]);
+            let mut events = Vec::new();
+            while let Some(event) = decoder.decode(&mut buf).unwrap() {
+                events.push(event);
+            }
+            events
+        };
+        assert_eq!(out_events.len(), MAX_INTERIM_RESPONSES + 2);
+        assert!(matches!(
+            out_events[MAX_INTERIM_RESPONSES],
+            ResponseEvent::Head(_)
+        ));
+        decoder.reset(&Method::GET);
+    }
+}
