@@ -766,9 +766,8 @@ fn header_names_keep_the_servers_case_and_repeats_merge_as_in_qt() {
 #[test]
 fn a_folded_response_header_is_unfolded() {
     let server = ScriptedServer::start(|_, s| {
-        let _ = s.write_all(
-            b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Length: 2\r\n\r\nok",
-        );
+        let _ =
+            s.write_all(b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Length: 2\r\n\r\nok");
         Next::KeepAlive
     });
     let m = NetworkAccessManager::new();
@@ -828,7 +827,12 @@ fn unknown_or_too_deeply_stacked_content_codings_fail() {
     };
     let server = ScriptedServer::start(move |req, s| {
         match req.target.as_str() {
-            "/compress" => respond(s, "200 OK", &[("Content-Encoding", "compress")], b"\x1f\x9d"),
+            "/compress" => respond(
+                s,
+                "200 OK",
+                &[("Content-Encoding", "compress")],
+                b"\x1f\x9d",
+            ),
             "/stacked" => respond(
                 s,
                 "200 OK",
@@ -840,10 +844,20 @@ fn unknown_or_too_deeply_stacked_content_codings_fail() {
                 for _ in 0..4 {
                     body = gzip(&body);
                 }
-                respond(s, "200 OK", &[("Content-Encoding", "gzip,gzip,gzip,gzip")], &body)
+                respond(
+                    s,
+                    "200 OK",
+                    &[("Content-Encoding", "gzip,gzip,gzip,gzip")],
+                    &body,
+                )
             }
             // An unknown coding on a response without a body is harmless.
-            _ => respond(s, "204 No Content", &[("Content-Encoding", "compress")], b""),
+            _ => respond(
+                s,
+                "204 No Content",
+                &[("Content-Encoding", "compress")],
+                b"",
+            ),
         }
         Next::KeepAlive
     });
@@ -851,12 +865,20 @@ fn unknown_or_too_deeply_stacked_content_codings_fail() {
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/compress")));
     let (_, body) = run_traced(&m, reply);
     assert_eq!(reply.error(), NetworkError::UnknownContentError);
-    assert!(reply.error_string().contains("compress"), "{}", reply.error_string());
+    assert!(
+        reply.error_string().contains("compress"),
+        "{}",
+        reply.error_string()
+    );
     assert!(body.is_empty(), "raw bytes reached the application");
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/stacked")));
     let (_, body) = run_traced(&m, reply);
     assert_eq!(reply.error(), NetworkError::UnknownContentError);
-    assert!(reply.error_string().contains("stacked"), "{}", reply.error_string());
+    assert!(
+        reply.error_string().contains("stacked"),
+        "{}",
+        reply.error_string()
+    );
     assert!(body.is_empty(), "raw bytes reached the application");
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/four")));
     let (_, body) = run_traced(&m, reply);
@@ -865,5 +887,10 @@ fn unknown_or_too_deeply_stacked_content_codings_fail() {
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/empty")));
     run_traced(&m, reply);
     assert_eq!(reply.error(), NetworkError::NoError);
-    assert_eq!(reply.attribute(Attribute::HttpStatusCode).and_then(|v| v.as_int()), Some(204));
+    assert_eq!(
+        reply
+            .attribute(Attribute::HttpStatusCode)
+            .and_then(|v| v.as_int()),
+        Some(204)
+    );
 }
