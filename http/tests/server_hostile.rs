@@ -7,8 +7,13 @@ use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
 use server_support::{assert_closed, read_response, roundtrip, TestServer};
-use slotnet_http::server::HttpServerConfiguration;
+use slotnet_core::Timer;
+use slotnet_http::server::{HttpServerConfiguration, HttpServerRequest, HttpServerResponder};
 
 /// Sends `request`, expects `status` with `Connection: close`, then the close.
 fn expect_rejected(server: &TestServer, request: &[u8], status: u16) {
@@ -231,19 +236,43 @@ fn client_that_never_reads_is_not_read_either() {
 }
 
 #[test]
-fn max_connections_pauses_accepting() {
+fn max_connections_pauses_accepting_while_every_connection_is_busy() {
     let config = HttpServerConfiguration {
         max_connections: 2,
         ..HttpServerConfiguration::default()
     };
-    let server = TestServer::start(config, |_| {});
-    let first = server.connect();
-    let mut second = server.connect();
-    second
-        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    let mut second = BufReader::new(second);
-    assert_eq!(read_response(&mut second, false).status, 200);
+    // `/hold` answers after 1.5 s and counts the requests it got.
+    let held = Arc::new(AtomicUsize::new(0));
+    let counter = held.clone();
+    let server = TestServer::start(config, move |server| {
+        server.route(
+            "/hold",
+            Method::GET,
+            move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Timer::single_shot(Duration::from_millis(1500), move || {
+                    resp.write_data(StatusCode::OK, "text/plain", "held");
+                });
+            },
+        );
+    });
+    // Both slots hold a request being answered: neither can be reclaimed.
+    let busy: Vec<BufReader<TcpStream>> = (0..2)
+        .map(|_| {
+            let mut s = server.connect();
+            s.write_all(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            BufReader::new(s)
+        })
+        .collect();
+    let start = Instant::now();
+    while held.load(Ordering::SeqCst) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "requests not received"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // The third waits in the kernel's backlog.
     let mut third = server.connect();
     third
@@ -260,13 +289,16 @@ fn max_connections_pauses_accepting() {
         err.kind(),
         ErrorKind::WouldBlock | ErrorKind::TimedOut
     ));
-    // One closes: the third is taken over and answered.
-    drop(first);
+    // Once answered, the busy ones are idle keep-alive connections: the third is taken
+    // over and answered.
     third
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let resp = read_response(&mut BufReader::new(third), false);
     assert_eq!(resp.body, b"hello");
+    for mut r in busy {
+        assert_eq!(read_response(&mut r, false).body, b"held");
+    }
 }
 
 #[test]

@@ -5,9 +5,10 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
-use slotnet_core::{AsObject, Object, Signal};
+use slotnet_core::{AsObject, Object, Signal, Timer};
 use slotnet_net::{AbstractSocket, LocalServer, SocketState, SslServer, SslSocket, TcpServer};
 
 use super::config::HttpServerConfiguration;
@@ -21,6 +22,11 @@ use crate::h2::Http2Configuration;
 
 /// The ALPN protocol id of HTTP/2 over TLS.
 const ALPN_H2: &[u8] = b"h2";
+/// At `max_connections` with no idle connection to close, accepting pauses and is retried
+/// this often (a busy connection may have become idle); nginx similarly stops accepting for
+/// a while when its connections run out.
+const RECLAIM_RETRY: Duration = Duration::from_millis(100);
+
 /// The ALPN protocol id of HTTP/1.1.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
@@ -110,6 +116,16 @@ impl Served {
         }
     }
 
+    /// Since when the connection has been idle (nothing asked, nothing owed), if it is:
+    /// such a connection may be closed to make room for a new one.
+    fn idle_since(&self) -> Option<Instant> {
+        match self {
+            Served::H1(c) => c.idle_since(),
+            Served::H2(c) => c.idle_since(),
+            Served::Sniffing(c) => Some(c.idle_since()),
+        }
+    }
+
     fn begin_drain(&self) {
         match self {
             Served::H1(c) => c.begin_drain(),
@@ -132,6 +148,8 @@ pub(crate) struct ServerCore {
     connections: RefCell<HashMap<u64, Served>>,
     next_id: Cell<u64>,
     accept_paused: Cell<bool>,
+    /// Retries accepting while paused at `max_connections` ([`RECLAIM_RETRY`]).
+    reclaim_retry: Timer,
     shutting_down: Cell<bool>,
     shutdown_finished: Signal<()>,
 }
@@ -162,10 +180,49 @@ impl ServerCore {
         self.connections.borrow().len() >= self.config.borrow().max_connections
     }
 
+    /// Whether a new connection may be taken: below `max_connections`, or at it once the
+    /// connection idle the longest was closed for a connection `waiting` to be taken (as
+    /// nginx reuses keep-alive connections). When a waiting connection finds no room,
+    /// accepting pauses (clients wait in the kernel's backlog) until a connection closes or
+    /// [`RECLAIM_RETRY`] passed (one may have become idle).
+    fn make_room(&self, waiting: bool) -> bool {
+        if !self.at_capacity() {
+            return true;
+        }
+        if !waiting {
+            return false;
+        }
+        if self.reclaim_idle() && !self.at_capacity() {
+            return true;
+        }
+        self.pause_accepting();
+        self.reclaim_retry.start_interval(RECLAIM_RETRY);
+        false
+    }
+
+    /// Closes the connection idle the longest, if any is idle; returns whether one was.
+    /// A scan of the table, only when it is full: no cost while below the limit.
+    fn reclaim_idle(&self) -> bool {
+        let oldest = self
+            .connections
+            .borrow()
+            .values()
+            .filter_map(|c| Some((c.idle_since()?, c.clone())))
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, c)| c);
+        match oldest {
+            // Reports its close at once (`connection_closed`).
+            Some(conn) => {
+                conn.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
     fn accept_tcp(&self, server: TcpServer) {
         loop {
-            if self.at_capacity() {
-                self.pause_accepting();
+            if !self.make_room(server.has_pending_connections()) {
                 return;
             }
             let Some(socket) = server.next_pending_connection() else {
@@ -182,8 +239,7 @@ impl ServerCore {
 
     fn accept_local(&self, server: LocalServer) {
         loop {
-            if self.at_capacity() {
-                self.pause_accepting();
+            if !self.make_room(server.has_pending_connections()) {
                 return;
             }
             let Some(socket) = server.next_pending_connection() else {
@@ -195,8 +251,7 @@ impl ServerCore {
 
     fn accept_ssl(&self, server: SslServer) {
         loop {
-            if self.at_capacity() {
-                self.pause_accepting();
+            if !self.make_room(server.has_pending_connections()) {
                 return;
             }
             // Handed out once its handshake completed.
@@ -416,8 +471,21 @@ impl AbstractHttpServer {
             connections: RefCell::new(HashMap::new()),
             next_id: Cell::new(0),
             accept_paused: Cell::new(false),
+            reclaim_retry: {
+                let timer = Timer::with_parent(&obj);
+                timer.set_single_shot(true);
+                timer
+            },
             shutting_down: Cell::new(false),
             shutdown_finished: obj.new_signal(),
+        });
+        let weak = core.weak.clone();
+        core.reclaim_retry.timeout().connect(move |_| {
+            if let Some(core) = weak.upgrade() {
+                if !core.shutting_down.get() {
+                    core.resume_accepting();
+                }
+            }
         });
         // Cannot fail: the object was just created.
         let _ = obj.set_data(core);

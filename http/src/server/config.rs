@@ -43,8 +43,12 @@ pub struct HttpServerConfiguration {
     /// (against "slowloris" clients); past it the answer is 408 and the connection closes.
     /// Default 10 s.
     pub header_timeout: Duration,
-    /// Most simultaneous connections; at that number the server stops accepting (clients wait
-    /// in the kernel's backlog) until one closes. Default 10,000.
+    /// Most simultaneous connections (WebSockets included). At that number a new client
+    /// takes the place of the connection idle the longest (an HTTP/1.1 connection between
+    /// requests or that never sent one, an HTTP/2 connection without streams), which is
+    /// closed, as nginx reuses keep-alive connections; when none is idle the server stops
+    /// accepting (clients wait in the kernel's backlog) until one closes or becomes idle
+    /// (checked every 100 ms). Default 10,000.
     pub max_connections: usize,
     /// Most requests of one connection waiting for their answers (pipelining); beyond it the
     /// server stops reading that connection until answers go out. Default 16.

@@ -860,6 +860,14 @@ impl Connection {
         }
     }
 
+    /// Since when the connection has been idle (between requests, nothing owed), if it is.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        if !self.is_open() || self.is_upgraded() || self.current_phase() != Phase::Idle {
+            return None;
+        }
+        Some(self.last_read.get().max(self.last_write.get()))
+    }
+
     fn current_phase(&self) -> Phase {
         if self.partial.borrow().is_some() {
             Phase::Body

@@ -299,6 +299,11 @@ impl H2Connection {
         !self.finished.get() && self.ending.get() != Ending::Calm
     }
 
+    /// Since when the connection has had no stream, if it has none.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        (self.is_open() && self.active.get() == 0).then(|| self.last_activity.get())
+    }
+
     // ----- streams ----------------------------------------------------------------------
 
     /// A stream whose answer started (balanced by [`H2Connection::stream_done`]).

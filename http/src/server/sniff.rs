@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
+use std::time::Instant;
 
 use slotnet_core::{Connection as SlotConnection, Timer};
 use slotnet_net::AbstractSocket;
@@ -63,6 +64,8 @@ pub(crate) struct Sniffer {
     info: ConnectionInfo,
     timer: Timer,
     slots: RefCell<Vec<SlotConnection>>,
+    /// When the connection was taken (it has sent nothing useful since).
+    since: Instant,
 }
 
 impl Sniffer {
@@ -83,6 +86,7 @@ impl Sniffer {
             info,
             timer,
             slots: RefCell::new(Vec::new()),
+            since: Instant::now(),
         });
         let mut slots = Vec::with_capacity(3);
         let weak = sniffer.weak.clone();
@@ -115,6 +119,12 @@ impl Sniffer {
             .timer
             .start_interval(server.config().keep_alive_timeout);
         sniffer
+    }
+
+    /// Since when the connection has been waiting for its first bytes (it is idle: see
+    /// [`ServerCore::reclaim_idle`]).
+    pub(crate) fn idle_since(&self) -> Instant {
+        self.since
     }
 
     /// Decides if the buffered bytes allow it; `eof`: the client sent all it will send.
