@@ -366,3 +366,159 @@ fn fetch_several_urls_prefix_their_trace_lines_and_bench_counts_every_request() 
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("100.0%"), "{stderr:?}");
 }
+
+// ----- several URLs: bodies stream in order with bounded memory ----------------------------
+
+/// A loopback server for the ordering test: `/slow` answers 1000 bytes of `S` in two parts,
+/// the second only once `release` is set; `/endless` streams chunks of `E` until `release`
+/// is set and 8 MiB more went out, counting what it wrote (so what the client let it write).
+struct OrderServer {
+    port: u16,
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    endless_written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl OrderServer {
+    const SLOW_LEN: usize = 1000;
+    const AFTER_RELEASE: u64 = 8 << 20;
+
+    fn start() -> OrderServer {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let release = Arc::new(AtomicBool::new(false));
+        let endless_written = Arc::new(AtomicU64::new(0));
+        let (rel, written) = (release.clone(), endless_written.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (rel, written) = (rel.clone(), written.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    if target == "/slow" {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            Self::SLOW_LEN
+                        );
+                        let _ = stream.write_all(head.as_bytes());
+                        let _ = stream.write_all(&[b'S'; 10]);
+                        while !rel.load(Ordering::SeqCst) {
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
+                        let _ = stream.write_all(&[b'S'; Self::SLOW_LEN - 10]);
+                        return;
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                    );
+                    let mut chunk = b"10000\r\n".to_vec();
+                    chunk.extend_from_slice(&[b'E'; 0x10000]);
+                    chunk.extend_from_slice(b"\r\n");
+                    let mut after_release = 0;
+                    while after_release < Self::AFTER_RELEASE {
+                        if stream.write_all(&chunk).is_err() {
+                            return;
+                        }
+                        written.fetch_add(0x10000, Ordering::SeqCst);
+                        if rel.load(Ordering::SeqCst) {
+                            after_release += 0x10000;
+                        }
+                    }
+                    let _ = stream.write_all(b"0\r\n\r\n");
+                });
+            }
+        });
+        OrderServer {
+            port,
+            release,
+            endless_written,
+        }
+    }
+}
+
+/// The resident set of a process in KiB (Linux), 0 if unknown.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Two URLs, the first slow, the second an endless-until-told body: while the first is in
+/// flight, slotnet-fetch must not read the second's body into memory (the server is held by
+/// TCP backpressure and the process stays small), and the output is the first body, then the
+/// second, complete and in order.
+#[test]
+fn fetch_streams_several_bodies_in_order_without_buffering_later_ones() {
+    use std::io::Read;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let server = OrderServer::start();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotnet-fetch"))
+        .args([format!("{base}/slow"), format!("{base}/endless")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run slotnet-fetch");
+    let mut stdout = child.stdout.take().unwrap();
+    let output = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stdout.read_to_end(&mut all);
+        all
+    });
+    let started = Instant::now();
+    while server.endless_written.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the second request never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Give a buffering client ample time to swallow hundreds of megabytes.
+    std::thread::sleep(Duration::from_secs(3));
+    let written_while_waiting = server.endless_written.load(Ordering::SeqCst);
+    let rss = rss_kib(child.id());
+    server.release.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("slotnet-fetch did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        written_while_waiting < 32 << 20,
+        "the server wrote {written_while_waiting} bytes of the second body while the first was \
+         in flight: they were buffered"
+    );
+    assert!(rss > 0 && rss < 64 * 1024, "slotnet-fetch held {rss} KiB");
+    let out = output.join().unwrap();
+    let total = server.endless_written.load(Ordering::SeqCst) as usize;
+    assert_eq!(out.len(), OrderServer::SLOW_LEN + total, "{stderr}");
+    assert!(out[..OrderServer::SLOW_LEN].iter().all(|&b| b == b'S'));
+    assert!(out[OrderServer::SLOW_LEN..].iter().all(|&b| b == b'E'));
+}

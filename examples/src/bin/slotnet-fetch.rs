@@ -236,6 +236,21 @@ struct Task {
     url: String,
 }
 
+/// How much of a reply's body may wait in memory until its turn to be written: its read
+/// buffer. Beyond that the connection stops reading and TCP holds the server back.
+const WAITING_READ_BUFFER: usize = 256 * 1024;
+
+/// A reply whose body goes to the output when its turn comes (output stays in URL order).
+struct Ordered {
+    reply: NetworkReply,
+    trace: Option<SignalTrace>,
+    /// Body bytes read from the reply so far.
+    received: Cell<u64>,
+    /// Whether `-i`'s status line and headers were written.
+    head_written: Cell<bool>,
+    finished: Cell<bool>,
+}
+
 /// Shared state of the run.
 struct Run {
     opts: Options,
@@ -247,11 +262,10 @@ struct Run {
     ok: Cell<usize>,
     errors: Cell<usize>,
     sink: RefCell<Sink>,
-    /// Bodies of finished replies waiting for earlier ones (output stays in URL order).
-    pending_output: RefCell<Vec<Option<Vec<u8>>>>,
+    /// Replies started and not yet written out, by URL index. Only the one at `next_output`
+    /// is read; the others keep at most their read buffer.
+    ordered: RefCell<Vec<Option<Rc<Ordered>>>>,
     next_output: Cell<usize>,
-    /// The reply whose body streams straight to the output (the next one in order).
-    streaming: Cell<Option<usize>>,
     progress: bool,
     /// The TLS configuration from --cacert (`None`: the system's roots).
     tls: Option<SslConfiguration>,
@@ -377,33 +391,6 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
     } else {
         None
     };
-    let body = Rc::new(RefCell::new(Vec::new()));
-    let received = Rc::new(Cell::new(0u64));
-    let header_printed = Rc::new(Cell::new(false));
-    let (r, b, rec, hp) = (
-        run.clone(),
-        body.clone(),
-        received.clone(),
-        header_printed.clone(),
-    );
-    reply.ready_read().connect(move |_| {
-        while let Some(chunk) = reply.read_chunk() {
-            rec.set(rec.get() + chunk.len() as u64);
-            if r.opts.bench {
-                continue;
-            }
-            if r.streaming.get() == Some(index) || (!multi && r.next_output.get() == index) {
-                r.streaming.set(Some(index));
-                if r.opts.include && !hp.replace(true) {
-                    let head = head_text(reply);
-                    r.sink.borrow_mut().write(head.as_bytes());
-                }
-                r.sink.borrow_mut().write(&chunk);
-            } else {
-                b.borrow_mut().extend_from_slice(&chunk);
-            }
-        }
-    });
     if run.progress {
         let last = Rc::new(Cell::new(Instant::now() - Duration::from_secs(1)));
         reply.download_progress().connect(move |(n, total)| {
@@ -415,78 +402,111 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
             draw_progress(*n, *total);
         });
     }
+    if run.opts.bench {
+        watch_bench(run, reply, trace);
+        return;
+    }
+    // A reply that is not next in line keeps its body in its bounded read buffer; the one
+    // that is streams to the output as it arrives.
+    reply.set_read_buffer_size(WAITING_READ_BUFFER);
+    let ordered = Rc::new(Ordered {
+        reply,
+        trace,
+        received: Cell::new(0),
+        head_written: Cell::new(false),
+        finished: Cell::new(false),
+    });
+    run.ordered.borrow_mut()[index] = Some(ordered.clone());
+    let r = run.clone();
+    reply.ready_read().connect(move |_| {
+        if r.next_output.get() == index {
+            write_in_order(&r);
+        }
+    });
     let r = run.clone();
     reply.finished().connect(move |_| {
-        // Take whatever is left, then account for the reply.
-        while let Some(chunk) = reply.read_chunk() {
-            received.set(received.get() + chunk.len() as u64);
-            if !r.opts.bench {
-                if r.streaming.get() == Some(index) {
-                    r.sink.borrow_mut().write(&chunk);
-                } else {
-                    body.borrow_mut().extend_from_slice(&chunk);
-                }
-            }
-        }
         if r.progress {
             eprintln!();
         }
-        if let Some(t) = &trace {
-            t.push(SignalTrace::result_line(reply, received.get()));
-        }
-        let error = reply.error();
-        if error == NetworkError::NoError {
-            r.ok.set(r.ok.get() + 1);
-        } else {
-            r.errors.set(r.errors.get() + 1);
-            if !r.opts.bench {
-                eprintln!("error: {}: {}", error.name(), reply.error_string());
-            }
-        }
-        if !r.opts.bench {
-            let mut out = Vec::new();
-            if r.opts.include && !header_printed.get() {
-                out.extend_from_slice(head_text(reply).as_bytes());
-            }
-            out.extend(body.borrow_mut().drain(..));
-            if r.streaming.get() == Some(index) {
-                r.sink.borrow_mut().write(&out);
-                r.pending_output.borrow_mut()[index] = Some(Vec::new());
-            } else {
-                r.pending_output.borrow_mut()[index] = Some(out);
-            }
-            flush_in_order(&r);
-        }
-        reply.delete_later();
+        ordered.finished.set(true);
         r.in_flight.set(r.in_flight.get() - 1);
-        r.done.set(r.done.get() + 1);
-        if r.done.get() == r.total {
-            EventLoop::current().quit();
-        } else {
-            start_next(&r);
-        }
+        write_in_order(&r);
+        start_next(&r);
     });
 }
 
-/// Writes finished bodies in URL order; the next unfinished reply may then stream.
-fn flush_in_order(run: &Run) {
+/// `--bench`: bodies are read and dropped, the reply is accounted for when it finishes.
+fn watch_bench(run: &Rc<Run>, reply: NetworkReply, trace: Option<SignalTrace>) {
+    let received = Rc::new(Cell::new(0u64));
+    let rec = received.clone();
+    reply.ready_read().connect(move |_| {
+        while let Some(chunk) = reply.read_chunk() {
+            rec.set(rec.get() + chunk.len() as u64);
+        }
+    });
+    let r = run.clone();
+    reply.finished().connect(move |_| {
+        while let Some(chunk) = reply.read_chunk() {
+            received.set(received.get() + chunk.len() as u64);
+        }
+        r.in_flight.set(r.in_flight.get() - 1);
+        account(&r, reply, trace.as_ref(), received.get());
+        start_next(&r);
+    });
+}
+
+/// Writes what the reply next in URL order has received; once that reply has finished and
+/// its body is out, the next one takes its turn.
+fn write_in_order(run: &Run) {
     loop {
         let i = run.next_output.get();
-        let ready = run
-            .pending_output
-            .borrow_mut()
-            .get_mut(i)
-            .and_then(Option::take);
-        match ready {
-            Some(data) => {
-                run.sink.borrow_mut().write(&data);
-                run.next_output.set(i + 1);
-                if run.streaming.get() == Some(i) {
-                    run.streaming.set(None);
-                }
-            }
-            None => return,
+        let Some(ordered) = run.ordered.borrow().get(i).cloned().flatten() else {
+            return;
+        };
+        let reply = ordered.reply;
+        while let Some(chunk) = reply.read_chunk() {
+            ordered
+                .received
+                .set(ordered.received.get() + chunk.len() as u64);
+            write_head_once(run, &ordered);
+            run.sink.borrow_mut().write(&chunk);
         }
+        if !ordered.finished.get() {
+            return;
+        }
+        write_head_once(run, &ordered);
+        run.ordered.borrow_mut()[i] = None;
+        run.next_output.set(i + 1);
+        account(run, reply, ordered.trace.as_ref(), ordered.received.get());
+    }
+}
+
+/// `-i`: the status line and headers, before the first body byte (or alone).
+fn write_head_once(run: &Run, ordered: &Ordered) {
+    if run.opts.include && !ordered.head_written.replace(true) {
+        let head = head_text(ordered.reply);
+        run.sink.borrow_mut().write(head.as_bytes());
+    }
+}
+
+/// A reply is done (and its body written): its `result` line, its error, the counts.
+fn account(run: &Run, reply: NetworkReply, trace: Option<&SignalTrace>, received: u64) {
+    if let Some(t) = trace {
+        t.push(SignalTrace::result_line(reply, received));
+    }
+    let error = reply.error();
+    if error == NetworkError::NoError {
+        run.ok.set(run.ok.get() + 1);
+    } else {
+        run.errors.set(run.errors.get() + 1);
+        if !run.opts.bench {
+            eprintln!("error: {}: {}", error.name(), reply.error_string());
+        }
+    }
+    reply.delete_later();
+    run.done.set(run.done.get() + 1);
+    if run.done.get() == run.total {
+        EventLoop::current().quit();
     }
 }
 
@@ -623,6 +643,7 @@ fn main() -> ExitCode {
                 )
             });
     }
+    let bench = opts.bench;
     let run = Rc::new(Run {
         opts,
         manager,
@@ -633,9 +654,8 @@ fn main() -> ExitCode {
         ok: Cell::new(0),
         errors: Cell::new(0),
         sink: RefCell::new(sink),
-        pending_output: RefCell::new(vec![None; total]),
+        ordered: RefCell::new(vec![None; if bench { 0 } else { total }]),
         next_output: Cell::new(0),
-        streaming: Cell::new(None),
         progress,
         template: RefCell::new(None),
         tls,
