@@ -667,7 +667,10 @@ impl NetworkAccessManager {
             // before creating the reply.
             request.set_url(upgraded);
         }
-        let reply = NetworkReply::create(Some(self.obj), operation, request.clone(), None);
+        // The reply is the manager's child, as in Qt: destroying the manager destroys it
+        // (its `destroyed` aborts the transfer, see `client::job`), never `finished`.
+        let reply =
+            NetworkReply::create(Some(self.obj), operation, request.clone(), Some(self.obj));
         let Some(state) = state else {
             fail_later(
                 reply,

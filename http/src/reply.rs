@@ -125,6 +125,10 @@ pub(crate) struct ReplyState {
 /// It is an object on the loop: connect to its signals, read the body as it arrives (or all at
 /// once in `finished`), and `delete_later()` it when done (or set the manager's
 /// `auto_delete_replies`). A handle to a deleted reply reports it (`None`, empty reads).
+///
+/// As in Qt, the reply is a child of the manager that made it: destroying the manager
+/// destroys the reply (a running one emits `destroyed`, not `finished`, and its transfer
+/// stops).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NetworkReply {
     obj: Object,

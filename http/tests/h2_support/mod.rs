@@ -252,6 +252,8 @@ pub type RawScript = dyn Fn(usize, &[u32]) -> (RawAction, Option<u32>) + Send + 
 pub struct RawH2Server {
     pub port: u16,
     pub connections: Arc<AtomicUsize>,
+    /// Connections that ended (closed by the client, or dropped by the script).
+    pub closed: Arc<AtomicUsize>,
     /// Stream ids seen, per connection.
     pub streams: Arc<Mutex<Vec<Vec<u32>>>>,
 }
@@ -264,21 +266,26 @@ impl RawH2Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let streams = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<RawScript> = Arc::new(script);
-        let (c, s) = (connections.clone(), streams.clone());
+        let (c, d, s) = (connections.clone(), closed.clone(), streams.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let index = c.fetch_add(1, Ordering::SeqCst);
                 s.lock().unwrap().push(Vec::new());
-                let (script, s) = (script.clone(), s.clone());
-                std::thread::spawn(move || raw_connection(stream, index, &*script, &s));
+                let (script, d, s) = (script.clone(), d.clone(), s.clone());
+                std::thread::spawn(move || {
+                    raw_connection(stream, index, &*script, &s);
+                    d.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
         RawH2Server {
             port,
             connections,
+            closed,
             streams,
         }
     }

@@ -50,6 +50,8 @@ type Handler = dyn Fn(&SeenRequest, &mut TcpStream) -> Next + Send + Sync;
 pub struct ScriptedServer {
     pub port: u16,
     pub connections: Arc<AtomicUsize>,
+    /// Connections that ended (the client closed them, or the handler did).
+    pub closed: Arc<AtomicUsize>,
     pub requests: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
@@ -71,22 +73,25 @@ impl ScriptedServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
-        let (c, r) = (connections.clone(), requests.clone());
+        let (c, d, r) = (connections.clone(), closed.clone(), requests.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let index = c.fetch_add(1, Ordering::SeqCst);
-                let (handler, r) = (handler.clone(), r.clone());
+                let (handler, d, r) = (handler.clone(), d.clone(), r.clone());
                 std::thread::spawn(move || {
-                    serve_connection(stream, index, head_only, &*handler, &r)
+                    serve_connection(stream, index, head_only, &*handler, &r);
+                    d.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
         ScriptedServer {
             port,
             connections,
+            closed,
             requests,
         }
     }
@@ -101,6 +106,11 @@ impl ScriptedServer {
 
     pub fn connection_count(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// How many connections have ended.
+    pub fn closed_count(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
