@@ -52,8 +52,20 @@ pub trait AbstractSocket: AsObject {
     fn write(&self, data: &[u8]) -> usize;
     /// Queues `data` without copying it (large chunks are sent from the `Bytes` itself).
     fn write_bytes(&self, data: Bytes) -> usize;
-    /// Writes as much as the kernel takes right now; returns whether anything was written.
+    /// Writes as much as the kernel takes right now, without blocking (Qt's `flush`);
+    /// returns whether anything was written.
     fn flush(&self) -> bool;
+
+    /// Blocks until connected, at most `msecs` (-1: no limit); see
+    /// [`TcpSocket::wait_for_connected`](crate::TcpSocket::wait_for_connected).
+    fn wait_for_connected(&self, msecs: i32) -> bool;
+    /// Blocks until new data has been read and `ready_read` emitted, at most `msecs`.
+    fn wait_for_ready_read(&self, msecs: i32) -> bool;
+    /// Blocks until queued bytes have been written and `bytes_written` emitted, at most
+    /// `msecs`.
+    fn wait_for_bytes_written(&self, msecs: i32) -> bool;
+    /// Blocks until the socket is unconnected, at most `msecs`.
+    fn wait_for_disconnected(&self, msecs: i32) -> bool;
 
     /// Closes after the write buffer is flushed (state `Closing` meanwhile).
     fn disconnect_from_host(&self);
@@ -193,6 +205,11 @@ macro_rules! impl_stream_socket {
             /// gets it on a later loop iteration, then `bytes_written` is emitted. Data
             /// written while connecting is sent once connected. Returns 0 (and sets
             /// `OperationError`) when the socket is unconnected or closing.
+            ///
+            /// Nothing is sent before control is back in the loop: before a call that blocks
+            /// the thread (waiting for a child process, a blocking read elsewhere), call
+            /// [`Self::flush`] (sends what the kernel takes now) or
+            /// [`Self::wait_for_bytes_written`] (waits until it did), as in Qt.
             pub fn write(&self, data: &[u8]) -> usize {
                 self.core().map_or(0, |c| c.write(data))
             }
@@ -202,10 +219,54 @@ macro_rules! impl_stream_socket {
                 self.core().map_or(0, |c| c.write_bytes(data))
             }
 
-            /// Writes as much of the write buffer as the kernel takes right now (emitting
-            /// `bytes_written`); returns whether anything was written.
+            /// Writes as much of the write buffer as the kernel takes right now, without
+            /// blocking (Qt's `flush`), emitting `bytes_written`; returns whether anything
+            /// was written. Normally not needed: the loop sends on its next iteration.
             pub fn flush(&self) -> bool {
                 self.core().is_some_and(|c| c.flush_now())
+            }
+
+            /// Blocks until the socket is connected, at most `msecs` milliseconds (-1: no
+            /// limit; Qt's default is [`DEFAULT_WAIT_MSECS`](crate::DEFAULT_WAIT_MSECS)).
+            /// Returns true at once when already connected, false when not connecting.
+            ///
+            /// Like Qt's `waitForConnected` this blocks the thread, and the caller's event
+            /// loop with it: only this socket is served meanwhile (its host lookup is done
+            /// right here, blocking, as Qt does; its signals are emitted from inside the
+            /// call), while other sockets, timers and posted calls wait until control is
+            /// back in the loop. On timeout the attempt is abandoned as in Qt: the error is
+            /// `SocketTimeoutError`, the state `Unconnected` (with `state_changed`, without
+            /// `error_occurred`). Use it in command-line programs, tests and worker threads;
+            /// in an event-driven program prefer the `connected` signal.
+            pub fn wait_for_connected(&self, msecs: i32) -> bool {
+                self.core().is_some_and(|c| c.wait_for_connected(msecs))
+            }
+
+            /// Blocks until new data has been read and `ready_read` emitted (from inside this
+            /// call), at most `msecs` milliseconds (-1: no limit); connects first if the socket
+            /// is still connecting. Returns false when unconnected, on error, or on timeout
+            /// (then `error_occurred(SocketTimeoutError)` is emitted and the connection
+            /// stays, as in Qt). Blocks the caller's loop like
+            /// [`Self::wait_for_connected`]; queued writes are sent meanwhile.
+            pub fn wait_for_ready_read(&self, msecs: i32) -> bool {
+                self.core().is_some_and(|c| c.wait_for_ready_read(msecs))
+            }
+
+            /// Blocks until queued bytes have reached the kernel and `bytes_written` has been
+            /// emitted, at most `msecs` milliseconds (-1: no limit). Returns false at once
+            /// when nothing is queued, as Qt. Blocks the caller's loop like
+            /// [`Self::wait_for_connected`]; a timeout is reported as in
+            /// [`Self::wait_for_ready_read`].
+            pub fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+                self.core().is_some_and(|c| c.wait_for_bytes_written(msecs))
+            }
+
+            /// Blocks until the socket is `Unconnected` (the peer closed, an error, or a
+            /// [`Self::disconnect_from_host`] finished sending), at most `msecs`
+            /// milliseconds (-1: no limit). Returns false when already unconnected, as Qt.
+            /// Blocks the caller's loop like [`Self::wait_for_connected`].
+            pub fn wait_for_disconnected(&self, msecs: i32) -> bool {
+                self.core().is_some_and(|c| c.wait_for_disconnected(msecs))
             }
 
             /// Closes the connection once the write buffer has been flushed: the state is
@@ -369,6 +430,18 @@ macro_rules! impl_stream_socket {
             }
             fn flush(&self) -> bool {
                 $ty::flush(self)
+            }
+            fn wait_for_connected(&self, msecs: i32) -> bool {
+                $ty::wait_for_connected(self, msecs)
+            }
+            fn wait_for_ready_read(&self, msecs: i32) -> bool {
+                $ty::wait_for_ready_read(self, msecs)
+            }
+            fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+                $ty::wait_for_bytes_written(self, msecs)
+            }
+            fn wait_for_disconnected(&self, msecs: i32) -> bool {
+                $ty::wait_for_disconnected(self, msecs)
             }
             fn disconnect_from_host(&self) {
                 $ty::disconnect_from_host(self)

@@ -63,6 +63,7 @@ mod ssl_socket;
 mod sys;
 mod tcp;
 mod tcp_server;
+mod wait;
 mod write_queue;
 
 pub use abstract_socket::AbstractSocket;
@@ -75,6 +76,7 @@ pub use ssl_server::{SslServer, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use ssl_socket::{SslMode, SslSocket};
 pub use tcp::TcpSocket;
 pub use tcp_server::TcpServer;
+pub use wait::DEFAULT_WAIT_MSECS;
 
 /// The byte buffer types the socket API uses (the `bytes` crate).
 pub use bytes::{Bytes, BytesMut};

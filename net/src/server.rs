@@ -19,6 +19,7 @@ use crate::error::SocketError;
 use crate::local::LocalSocket;
 use crate::sys::{RawListener, RawStream};
 use crate::tcp::TcpSocket;
+use crate::wait::{self, Deadline};
 
 /// Qt's default for `maxPendingConnections`.
 pub(crate) const DEFAULT_MAX_PENDING: usize = 30;
@@ -50,6 +51,8 @@ pub(crate) struct ServerCore {
     /// The socket file of a local server, removed when it stops listening.
     socket_path: RefCell<Option<PathBuf>>,
     server_name: RefCell<String>,
+    /// Connections accepted so far, for the blocking wait to see a new one.
+    accepted: Cell<u64>,
     pub(crate) new_connection: Signal<()>,
     pub(crate) accept_error: Signal<SocketError>,
 }
@@ -78,6 +81,7 @@ impl ServerCore {
             local_addr: Cell::new(None),
             socket_path: RefCell::new(None),
             server_name: RefCell::new(String::new()),
+            accepted: Cell::new(0),
             new_connection: obj.new_signal(),
             accept_error: obj.new_signal(),
         });
@@ -227,6 +231,7 @@ impl ServerCore {
                     };
                     match socket {
                         Ok(obj) => {
+                            self.accepted.set(self.accepted.get() + 1);
                             self.pending.borrow_mut().push_back(obj);
                             self.new_connection.emit(());
                         }
@@ -314,6 +319,69 @@ impl ServerCore {
     }
 }
 
+// ----- blocking wait (Qt's waitForNewConnection; see `wait.rs`) ---------------------------
+
+impl ServerCore {
+    /// What a blocking wait polls: the listener, unless accepting is paused or stalled.
+    pub(crate) fn listener_interest(&self) -> Option<libc::pollfd> {
+        if self.paused.get() || self.stalled.get() {
+            return None;
+        }
+        let listening = self.listening.borrow();
+        let fd = listening.as_ref()?.listener.fd();
+        Some(wait::pollfd(fd, libc::POLLIN))
+    }
+
+    /// Runs the accept the loop would run next (after a pause, a full queue, a used-up
+    /// budget); returns whether there was one.
+    pub(crate) fn run_deferred_accept(&self) -> bool {
+        if self.accept_posted.replace(false) {
+            self.accept();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Accepts what `poll(2)` announced for [`Self::listener_interest`].
+    pub(crate) fn on_listener_polled(&self) {
+        self.accept();
+    }
+
+    pub(crate) fn wait_for_new_connection(&self, msecs: i32) -> bool {
+        let deadline = Deadline::after_msecs(msecs);
+        let before = self.accepted.get();
+        loop {
+            if self.accepted.get() != before {
+                return true;
+            }
+            if !self.obj.is_alive() {
+                return false;
+            }
+            if self.run_deferred_accept() {
+                continue;
+            }
+            let Some(fd) = self.listener_interest() else {
+                return false;
+            };
+            match wait::poll(&mut [fd], deadline) {
+                Ok(0) => {
+                    self.set_error(
+                        SocketError::SocketTimeoutError,
+                        SocketError::SocketTimeoutError.description(),
+                    );
+                    return false;
+                }
+                Ok(_) => self.on_listener_polled(),
+                Err(e) => {
+                    self.set_io_error(&e);
+                    return false;
+                }
+            }
+        }
+    }
+}
+
 /// Generates the methods [`crate::TcpServer`] and [`crate::LocalServer`] share, for a handle
 /// with an `obj: Object` field whose data is a `ServerCore`.
 macro_rules! impl_server_common {
@@ -367,6 +435,19 @@ macro_rules! impl_server_common {
                 self.core()
                     .and_then(|c| c.next_pending())
                     .map($socket::from_object)
+            }
+
+            /// Blocks until a new connection has been accepted (and `new_connection`
+            /// emitted), at most `msecs` milliseconds (0, Qt's default: only what is already
+            /// waiting in the kernel; -1: no limit); true when one was. On timeout
+            /// `server_error` is `SocketTimeoutError` (Qt's `timedOut`). Like Qt's
+            /// `waitForNewConnection` it blocks the thread and the caller's loop: only this
+            /// server's listener is served meanwhile; the accepted sockets, other objects,
+            /// timers and posted calls wait until control is back in the loop. Returns
+            /// false at once when not listening or when accepting is paused.
+            pub fn wait_for_new_connection(&self, msecs: i32) -> bool {
+                self.core()
+                    .is_some_and(|c| c.is_listening() && c.wait_for_new_connection(msecs))
             }
 
             /// Whether accepted connections are waiting to be taken.

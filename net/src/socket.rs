@@ -25,6 +25,7 @@ use crate::error::{SocketError, SocketOption, SocketState};
 use crate::hostinfo::{HostInfo, HostInfoError, LookupId};
 use crate::read_buffer::ReadBuffer;
 use crate::sys::{self, RawStream};
+use crate::wait::{self, Deadline, Step};
 use crate::write_queue::WriteQueue;
 
 /// Bytes read from the kernel per readiness event before yielding to other sockets.
@@ -132,6 +133,12 @@ pub(crate) struct SocketCore {
     ready_read_again: Cell<bool>,
     in_bytes_written: Cell<bool>,
     bytes_written_pending: Cell<u64>,
+    /// Counts `ready_read` and `bytes_written` emissions (nested ones included), for the
+    /// blocking waits to see that one happened.
+    ready_read_count: Cell<u64>,
+    written_count: Cell<u64>,
+    /// A local connect waits for its retry timer (the server's backlog was full).
+    local_retrying: Cell<bool>,
 
     pub(crate) sig: Signals,
 }
@@ -190,6 +197,9 @@ impl SocketCore {
             ready_read_again: Cell::new(false),
             in_bytes_written: Cell::new(false),
             bytes_written_pending: Cell::new(0),
+            ready_read_count: Cell::new(0),
+            written_count: Cell::new(0),
+            local_retrying: Cell::new(false),
             sig: Signals::new(&obj),
         });
         // Cannot fail: the object was just created.
@@ -429,11 +439,17 @@ impl SocketCore {
         let weak = self.weak.clone();
         EventLoop::current().post(move || {
             if let Some(core) = weak.upgrade() {
-                if core.still(attempt, SocketState::Connecting) {
-                    core.connect_next(None);
-                }
+                core.resume_local_connect(attempt);
             }
         });
+    }
+
+    /// The deferred local connect attempt, unless a blocking wait made it already.
+    fn resume_local_connect(&self, attempt: u64) {
+        if self.still(attempt, SocketState::Connecting) && self.io.borrow().is_none() {
+            self.local_retrying.set(false);
+            self.connect_next(None);
+        }
     }
 
     /// Tries the next address of the target, or fails with the last error once none is left.
@@ -493,11 +509,10 @@ impl SocketCore {
         *self.target.borrow_mut() = Some(Target::Local(path));
         let attempt = self.attempt.get();
         let weak = self.weak.clone();
+        self.local_retrying.set(true);
         Timer::single_shot_with(LOCAL_RETRY, &self.obj, move || {
             if let Some(core) = weak.upgrade() {
-                if core.still(attempt, SocketState::Connecting) {
-                    core.connect_next(None);
-                }
+                core.resume_local_connect(attempt);
             }
         });
     }
@@ -563,6 +578,7 @@ impl SocketCore {
     }
 
     fn cancel_connect(&self) {
+        self.local_retrying.set(false);
         if let Some(id) = self.lookup.take() {
             HostInfo::abort_host_lookup(id);
         }
@@ -730,6 +746,7 @@ impl SocketCore {
     }
 
     fn emit_ready_read(&self) {
+        self.ready_read_count.set(self.ready_read_count.get() + 1);
         // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
         // emission repeats once instead.
         if self.in_ready_read.replace(true) {
@@ -946,6 +963,7 @@ impl SocketCore {
     }
 
     fn emit_bytes_written(&self, n: u64) {
+        self.written_count.set(self.written_count.get() + 1);
         // As in Qt, not recursive: a nested flush adds to what the outer emission reports.
         if self.in_bytes_written.replace(true) {
             self.bytes_written_pending
@@ -1083,5 +1101,228 @@ impl SocketCore {
 
     pub(crate) fn set_server_path(&self, path: Option<PathBuf>) {
         *self.server_path.borrow_mut() = path;
+    }
+}
+
+// ----- blocking waits (Qt's waitFor*; see `wait.rs` for the model) ----------------------
+
+impl SocketCore {
+    /// What a blocking wait on this socket polls: its descriptor and events, or `None` when
+    /// nothing can arrive (no connection, or reading paused and nothing to write).
+    pub(crate) fn wait_interest(&self) -> Option<libc::pollfd> {
+        let io = self.io.borrow();
+        let fd = io.as_ref()?.stream.fd();
+        let state = self.state.get();
+        let read = state == SocketState::Connected && !self.read_paused.get();
+        let write = state == SocketState::Connecting
+            || (matches!(state, SocketState::Connected | SocketState::Closing)
+                && !self.write_queue.borrow().is_empty());
+        (read || write).then(|| wait::pollfd(fd, wait::interest(read, write)))
+    }
+
+    /// Handles what `poll(2)` reported for [`Self::wait_interest`]'s descriptor, as the loop
+    /// would (the handler reads and writes until `WouldBlock` whatever the flags say).
+    pub(crate) fn on_polled(&self) {
+        self.on_ready(Ready::all());
+    }
+
+    /// Work the loop would do for this socket on its next iteration (a posted read or
+    /// flush, a deferred local connect, a host lookup): done now, by a blocking wait.
+    /// Returns whether there was any.
+    pub(crate) fn run_deferred(&self, deadline: Deadline) -> bool {
+        match self.state.get() {
+            SocketState::HostLookup => {
+                self.lookup_blocking();
+                true
+            }
+            SocketState::Connecting if self.io.borrow().is_none() => {
+                if self.local_retrying.get() {
+                    wait::sleep(deadline, LOCAL_RETRY);
+                }
+                self.resume_local_connect(self.attempt.get());
+                true
+            }
+            SocketState::Connected | SocketState::Closing => {
+                if self.read_posted.replace(false) && self.state.get() == SocketState::Connected {
+                    self.read_paused.set(false);
+                    self.read_from_kernel(true);
+                    return true;
+                }
+                if !self.write_queue.borrow().is_empty() && !self.write_blocked.get() {
+                    self.flush_now();
+                    return true;
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Qt's `waitForConnected` does the lookup itself, blocking: so does this.
+    fn lookup_blocking(&self) {
+        if let Some(id) = self.lookup.take() {
+            HostInfo::abort_host_lookup(id);
+        }
+        let attempt = self.attempt.get();
+        let name = self.peer_name.borrow().clone();
+        let info = HostInfo::from_name(&name);
+        self.on_lookup(attempt, &info);
+    }
+
+    /// One step of a blocking wait: deferred work, else one `poll(2)` of the descriptor.
+    pub(crate) fn wait_step(&self, deadline: Deadline) -> Step {
+        if self.run_deferred(deadline) {
+            return Step::Progressed;
+        }
+        let Some(fd) = self.wait_interest() else {
+            return Step::Stuck;
+        };
+        let mut fds = [fd];
+        match wait::poll(&mut fds, deadline) {
+            Ok(0) => Step::TimedOut,
+            Ok(_) => {
+                self.on_polled();
+                Step::Progressed
+            }
+            Err(e) => {
+                self.on_stream_error(e);
+                Step::Progressed
+            }
+        }
+    }
+
+    /// When the connect timeout ([`Self::set_connect_timeout`]) ends the attempt: its timer
+    /// does not fire during a blocking wait, so the wait watches for it.
+    fn connect_deadline(&self) -> Option<Instant> {
+        let started = self.connect_started.get()?;
+        Some(started + self.connect_timeout.get()?)
+    }
+
+    /// Qt's `waitForConnected`: on timeout the attempt is abandoned (`SocketTimeoutError`,
+    /// state `Unconnected` and `state_changed`, no `error_occurred`), as in Qt.
+    pub(crate) fn wait_for_connected(&self, msecs: i32) -> bool {
+        let deadline = Deadline::after_msecs(msecs);
+        loop {
+            match self.state.get() {
+                SocketState::Connected => return true,
+                SocketState::HostLookup | SocketState::Connecting => {}
+                _ => return false,
+            }
+            let connect_deadline = self.connect_deadline();
+            if connect_deadline.is_some_and(|d| Instant::now() >= d) {
+                self.on_connect_timeout();
+                continue;
+            }
+            if deadline.expired() {
+                break;
+            }
+            if self.wait_step(deadline.or_earlier(connect_deadline)) == Step::Stuck {
+                break;
+            }
+        }
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) {
+            self.next_attempt();
+            self.cancel_connect();
+            self.drop_io();
+            self.write_queue.borrow_mut().clear();
+            self.set_error(
+                SocketError::SocketTimeoutError,
+                SocketError::SocketTimeoutError.description(),
+            );
+            self.state.set(SocketState::Unconnected);
+            self.sig.state_changed.emit(SocketState::Unconnected);
+        }
+        false
+    }
+
+    /// The rest of a wait after connecting: reports a timeout as Qt does (the error is set
+    /// and emitted; the connection stays).
+    fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            if !self.obj.is_alive() || self.state.get() == SocketState::Unconnected {
+                return false;
+            }
+            match self.wait_step(deadline) {
+                Step::Progressed => {}
+                Step::Stuck => return done(self),
+                Step::TimedOut => {
+                    if done(self) {
+                        return true;
+                    }
+                    self.set_error(
+                        SocketError::SocketTimeoutError,
+                        SocketError::SocketTimeoutError.description(),
+                    );
+                    self.sig
+                        .error_occurred
+                        .emit(SocketError::SocketTimeoutError);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Connects first if needed (within the same time limit).
+    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
+        let deadline = Deadline::after_msecs(msecs);
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) && !self.wait_for_connected(msecs)
+        {
+            return None;
+        }
+        Some(deadline)
+    }
+
+    /// Qt's `waitForReadyRead`: true once `ready_read` has been emitted with new data.
+    pub(crate) fn wait_for_ready_read(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        let before = self.ready_read_count.get();
+        self.wait_until(deadline, |c| c.ready_read_count.get() != before)
+    }
+
+    /// Qt's `waitForBytesWritten`: false at once when nothing is queued; else true once
+    /// `bytes_written` has been emitted.
+    pub(crate) fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected || self.write_queue.borrow().is_empty() {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        let before = self.written_count.get();
+        self.wait_until(deadline, |c| c.written_count.get() != before)
+    }
+
+    /// Qt's `waitForDisconnected`: true once the socket is `Unconnected` (the peer closed, or
+    /// a `disconnect_from_host` finished flushing).
+    pub(crate) fn wait_for_disconnected(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        let attempt = self.attempt.get();
+        self.wait_until(deadline, |c| {
+            c.attempt.get() != attempt || c.state.get() == SocketState::Unconnected
+        })
+    }
+
+    /// How many times `bytes_written` has been emitted (for the TLS socket's waits).
+    pub(crate) fn written_count(&self) -> u64 {
+        self.written_count.get()
     }
 }

@@ -15,6 +15,7 @@ use crate::ssl::{SslConfiguration, SslError};
 use crate::ssl_socket::SslSocket;
 use crate::tcp::TcpSocket;
 use crate::tcp_server::TcpServer;
+use crate::wait::{self, Deadline};
 
 /// How long a client may take to complete the handshake by default (Qt 6.5's default).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,6 +48,8 @@ struct ServerCore {
     max_pending: Cell<usize>,
     /// The user paused accepting (as opposed to the server pausing on a full queue).
     user_paused: Cell<bool>,
+    /// Connections that completed their handshake so far (for the blocking wait).
+    completed: Cell<u64>,
     sig: ServerSignals,
 }
 
@@ -244,6 +247,22 @@ impl SslServer {
         self.core().and_then(|c| c.next_pending())
     }
 
+    /// Blocks until a connection has completed its handshake and can be taken with
+    /// [`next_pending_connection`](Self::next_pending_connection) (`pending_connection_available`
+    /// emitted), at most `msecs` milliseconds (0: only what is ready now; -1: no limit).
+    ///
+    /// Qt's `QSslServer` inherits `waitForNewConnection` from `QTcpServer`, which returns
+    /// once the TCP connection is accepted, before its handshake, when
+    /// `nextPendingConnection` still has nothing to give; this waits for what the caller
+    /// wants. Like Qt's it blocks the thread and the caller's loop: only the listener and the
+    /// connections in their handshake are served meanwhile (their `ssl_errors` slots run
+    /// from inside this call); the handshake timeout is not enforced during the wait. On
+    /// timeout `server_error` is `SocketTimeoutError`.
+    pub fn wait_for_new_connection(&self, msecs: i32) -> bool {
+        self.core()
+            .is_some_and(|c| c.wait_for_new_connection(msecs))
+    }
+
     /// Whether connections with a completed handshake are waiting to be taken.
     pub fn has_pending_connections(&self) -> bool {
         self.core()
@@ -342,6 +361,7 @@ impl ServerCore {
             pending: RefCell::new(VecDeque::new()),
             max_pending: Cell::new(DEFAULT_MAX_PENDING),
             user_paused: Cell::new(false),
+            completed: Cell::new(0),
             sig: ServerSignals {
                 new_connection: obj.new_signal(),
                 pending_connection_available: obj.new_signal(),
@@ -474,6 +494,7 @@ impl ServerCore {
         if !self.finish_handshake(socket) {
             return;
         }
+        self.completed.set(self.completed.get() + 1);
         self.pending.borrow_mut().push_back(socket);
         self.sig.pending_connection_available.emit(());
     }
@@ -525,6 +546,71 @@ impl ServerCore {
                 socket.abort();
                 socket.delete_later();
             });
+        }
+    }
+
+    fn wait_for_new_connection(&self, msecs: i32) -> bool {
+        let Some(tcp) = crate::server::ServerCore::get(self.tcp.as_object()) else {
+            return false;
+        };
+        let deadline = Deadline::after_msecs(msecs);
+        let before = self.completed.get();
+        loop {
+            if self.completed.get() != before {
+                return true;
+            }
+            if !self.obj.is_alive() {
+                return false;
+            }
+            let sockets: Vec<SslSocket> =
+                self.handshaking.borrow().iter().map(|h| h.socket).collect();
+            let engines: Vec<_> = sockets.iter().filter_map(|s| s.core()).collect();
+            let mut progressed = tcp.run_deferred_accept();
+            for engine in &engines {
+                progressed |= engine.run_deferred(deadline);
+            }
+            if progressed {
+                continue;
+            }
+            let mut fds = Vec::with_capacity(engines.len() + 1);
+            let mut owners = Vec::with_capacity(engines.len() + 1);
+            if let Some(fd) = tcp.listener_interest() {
+                fds.push(fd);
+                owners.push(None);
+            }
+            for engine in &engines {
+                if let Some(fd) = engine.wait_interest() {
+                    fds.push(fd);
+                    owners.push(Some(engine.clone()));
+                }
+            }
+            if fds.is_empty() {
+                return false;
+            }
+            match wait::poll(&mut fds, deadline) {
+                Ok(0) => {
+                    tcp.set_error(
+                        SocketError::SocketTimeoutError,
+                        SocketError::SocketTimeoutError.description(),
+                    );
+                    return false;
+                }
+                Ok(_) => {
+                    for (fd, owner) in fds.iter().zip(&owners) {
+                        if fd.revents == 0 {
+                            continue;
+                        }
+                        match owner {
+                            None => tcp.on_listener_polled(),
+                            Some(engine) => engine.on_polled(),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tcp.set_io_error(&e);
+                    return false;
+                }
+            }
         }
     }
 

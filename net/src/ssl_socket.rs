@@ -4,7 +4,7 @@
 //! socket") and a sans-IO [`TlsSession`](crate::ssl::TlsSession) between that transport and
 //! the user's buffers; the engine that moves bytes between them is in `ssl_socket/engine.rs`.
 
-mod engine;
+pub(crate) mod engine;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -142,7 +142,7 @@ impl SslSocket {
         }
     }
 
-    fn core(&self) -> Option<std::rc::Rc<SslCore>> {
+    pub(crate) fn core(&self) -> Option<std::rc::Rc<SslCore>> {
         SslCore::get(self.obj)
     }
 
@@ -442,10 +442,53 @@ impl SslSocket {
         self.core().map_or(0, |c| c.write_bytes(data))
     }
 
-    /// Encrypts what it can and writes as much as the kernel takes right now; returns
-    /// whether anything was written.
+    /// Encrypts what it can and writes as much as the kernel takes right now, without
+    /// blocking (Qt's `flush`); returns whether anything was written. Call it (or
+    /// [`Self::wait_for_bytes_written`]) after [`Self::write`] before blocking the thread:
+    /// otherwise nothing is sent until control is back in the loop.
     pub fn flush(&self) -> bool {
         self.core().is_some_and(|c| c.flush())
+    }
+
+    // ----- blocking waits ---------------------------------------------------------------------
+
+    /// Blocks until the TCP connection is established, at most `msecs` milliseconds (-1: no
+    /// limit); see [`TcpSocket::wait_for_connected`] for what blocking means here (only this
+    /// socket is served; the rest of the loop waits). The handshake of
+    /// `connect_to_host_encrypted` has started when it returns true; wait for it with
+    /// [`Self::wait_for_encrypted`].
+    pub fn wait_for_connected(&self, msecs: i32) -> bool {
+        self.core().is_some_and(|c| c.wait_for_connected(msecs))
+    }
+
+    /// Blocks until the handshake has completed and `encrypted` has been emitted, at most
+    /// `msecs` milliseconds (-1: no limit), connecting first if needed (Qt's
+    /// `waitForEncrypted`). `ssl_errors` slots run from inside this call and may ignore the
+    /// errors as usual. Returns false in `UnencryptedMode`, when the handshake fails, or on
+    /// timeout (`error_occurred(SocketTimeoutError)`; the connection stays). Blocks the
+    /// caller's loop like [`TcpSocket::wait_for_connected`].
+    pub fn wait_for_encrypted(&self, msecs: i32) -> bool {
+        self.core().is_some_and(|c| c.wait_for_encrypted(msecs))
+    }
+
+    /// Blocks until new decrypted data has been read and `ready_read` emitted, at most
+    /// `msecs` milliseconds (-1: no limit); connects and completes the handshake first if
+    /// needed. Timeouts as [`TcpSocket::wait_for_ready_read`].
+    pub fn wait_for_ready_read(&self, msecs: i32) -> bool {
+        self.core().is_some_and(|c| c.wait_for_ready_read(msecs))
+    }
+
+    /// Blocks until written data, encrypted, has reached the kernel, at most `msecs`
+    /// milliseconds (-1: no limit); completes the handshake first if needed, as Qt. Returns
+    /// false at once when nothing is waiting to be sent.
+    pub fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+        self.core().is_some_and(|c| c.wait_for_bytes_written(msecs))
+    }
+
+    /// Blocks until the socket is `Unconnected`, at most `msecs` milliseconds (-1: no
+    /// limit). Returns false when already unconnected, as Qt.
+    pub fn wait_for_disconnected(&self, msecs: i32) -> bool {
+        self.core().is_some_and(|c| c.wait_for_disconnected(msecs))
     }
 
     /// Closes the connection once the written data has been sent: the state is `Closing`
@@ -648,6 +691,18 @@ impl crate::AbstractSocket for SslSocket {
     }
     fn flush(&self) -> bool {
         SslSocket::flush(self)
+    }
+    fn wait_for_connected(&self, msecs: i32) -> bool {
+        SslSocket::wait_for_connected(self, msecs)
+    }
+    fn wait_for_ready_read(&self, msecs: i32) -> bool {
+        SslSocket::wait_for_ready_read(self, msecs)
+    }
+    fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+        SslSocket::wait_for_bytes_written(self, msecs)
+    }
+    fn wait_for_disconnected(&self, msecs: i32) -> bool {
+        SslSocket::wait_for_disconnected(self, msecs)
     }
     fn disconnect_from_host(&self) {
         SslSocket::disconnect_from_host(self)

@@ -148,6 +148,13 @@ pub(crate) enum RawListener {
 }
 
 impl RawListener {
+    pub(crate) fn fd(&self) -> RawFd {
+        match self {
+            RawListener::Tcp(l) => l.as_raw_fd(),
+            RawListener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
     /// Accepts one connection (already non-blocking and close-on-exec).
     pub(crate) fn accept(&self) -> io::Result<RawStream> {
         match self {

@@ -26,10 +26,12 @@ use slotnet_core::{AsObject, EventLoop, Object, Signal};
 
 use crate::error::{SocketError, SocketState};
 use crate::read_buffer::ReadBuffer;
+use crate::socket::SocketCore;
 use crate::ssl::{
     SessionInfo, SslCertificate, SslConfiguration, SslError, TlsSession, VerifyContext,
 };
 use crate::tcp::TcpSocket;
+use crate::wait::{Deadline, Step};
 use crate::write_queue::WriteQueue;
 
 use super::SslMode;
@@ -153,6 +155,8 @@ pub(crate) struct SslCore {
     ready_read_again: Cell<bool>,
     in_bytes_written: Cell<bool>,
     bytes_written_pending: Cell<u64>,
+    /// Counts `ready_read` emissions (nested ones included), for the blocking waits.
+    ready_read_count: Cell<u64>,
 
     pub(crate) sig: SslSignals,
 }
@@ -207,6 +211,7 @@ impl SslCore {
             ready_read_again: Cell::new(false),
             in_bytes_written: Cell::new(false),
             bytes_written_pending: Cell::new(0),
+            ready_read_count: Cell::new(0),
             sig: SslSignals::new(&obj),
         });
         core.connect_plain();
@@ -973,6 +978,7 @@ impl SslCore {
     // ----- signals with Qt's non-recursion --------------------------------------------------
 
     fn emit_ready_read(&self) {
+        self.ready_read_count.set(self.ready_read_count.get() + 1);
         // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
         // emission repeats once instead.
         if self.in_ready_read.replace(true) {
@@ -1193,6 +1199,167 @@ impl SslCore {
     pub(crate) fn close(&self) {
         self.disconnect_from_host();
         self.read_buf.borrow_mut().clear();
+    }
+}
+
+// ----- blocking waits (Qt's waitFor*; see `wait.rs`) ---------------------------------------
+
+impl SslCore {
+    fn plain_core(&self) -> Option<Rc<SocketCore>> {
+        SocketCore::get(self.plain.as_object())
+    }
+
+    /// One step of a blocking wait: the pump the loop would run next, else one step of the
+    /// transport (whose signals drive the pump, as in the loop).
+    fn wait_step(&self, deadline: Deadline) -> Step {
+        if self.pump_posted.replace(false) {
+            // The posted call still runs later; an extra pass finds nothing to do.
+            self.pump();
+            return Step::Progressed;
+        }
+        match self.plain_core() {
+            Some(plain) => plain.wait_step(deadline),
+            None => Step::Stuck,
+        }
+    }
+
+    /// For a server waiting on several connections: the work the loop would do for this
+    /// one next (a posted pump, the transport's deferred reads and writes).
+    pub(crate) fn run_deferred(&self, deadline: Deadline) -> bool {
+        if self.pump_posted.replace(false) {
+            self.pump();
+            return true;
+        }
+        self.plain_core()
+            .is_some_and(|plain| plain.run_deferred(deadline))
+    }
+
+    /// The transport's descriptor and events, for a wait that polls several connections.
+    pub(crate) fn wait_interest(&self) -> Option<libc::pollfd> {
+        self.plain_core().and_then(|plain| plain.wait_interest())
+    }
+
+    /// Handles what `poll(2)` reported for [`Self::wait_interest`].
+    pub(crate) fn on_polled(&self) {
+        if let Some(plain) = self.plain_core() {
+            plain.on_polled();
+        }
+    }
+
+    fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            if !self.obj.is_alive() || self.state.get() == SocketState::Unconnected {
+                return false;
+            }
+            match self.wait_step(deadline) {
+                Step::Progressed => {}
+                Step::Stuck => return done(self),
+                Step::TimedOut => {
+                    if done(self) {
+                        return true;
+                    }
+                    self.report_error(
+                        SocketError::SocketTimeoutError,
+                        SocketError::SocketTimeoutError.description(),
+                    );
+                    return false;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn wait_for_connected(&self, msecs: i32) -> bool {
+        let Some(plain) = self.plain_core() else {
+            return false;
+        };
+        let connected = plain.wait_for_connected(msecs);
+        if !connected && plain.error() == Some(SocketError::SocketTimeoutError) {
+            self.set_error(
+                SocketError::SocketTimeoutError,
+                SocketError::SocketTimeoutError.description(),
+            );
+        }
+        connected && self.state.get() == SocketState::Connected
+    }
+
+    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
+        let deadline = Deadline::after_msecs(msecs);
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) && !self.wait_for_connected(msecs)
+        {
+            return None;
+        }
+        Some(deadline)
+    }
+
+    pub(crate) fn wait_for_encrypted(&self, msecs: i32) -> bool {
+        if self.encrypted.get() {
+            return true;
+        }
+        if self.mode.get() == SslMode::UnencryptedMode
+            || self.state.get() == SocketState::Unconnected
+        {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        self.wait_until(deadline, |c| c.encrypted.get() && !c.failed.get())
+    }
+
+    pub(crate) fn wait_for_ready_read(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        let before = self.ready_read_count.get();
+        self.wait_until(deadline, |c| c.ready_read_count.get() != before)
+    }
+
+    pub(crate) fn wait_for_bytes_written(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected {
+            return false;
+        }
+        if self.mode.get() == SslMode::UnencryptedMode {
+            return self
+                .plain_core()
+                .is_some_and(|p| p.wait_for_bytes_written(msecs));
+        }
+        let deadline = Deadline::after_msecs(msecs);
+        // As Qt: the handshake first, so that its own records do not count as our bytes.
+        if !self.encrypted.get() && !self.wait_for_encrypted(msecs) {
+            return false;
+        }
+        let Some(plain) = self.plain_core() else {
+            return false;
+        };
+        if self.write_queue.borrow().is_empty() && plain.bytes_to_write() == 0 {
+            return false;
+        }
+        let before = plain.written_count();
+        // Encrypts what the high-water mark allows and hands it to the kernel now.
+        self.pump();
+        self.wait_until(deadline, |_| plain.written_count() != before)
+    }
+
+    pub(crate) fn wait_for_disconnected(&self, msecs: i32) -> bool {
+        if self.state.get() == SocketState::Unconnected {
+            return false;
+        }
+        let Some(deadline) = self.wait_connected_first(msecs) else {
+            return false;
+        };
+        let generation = self.generation.get();
+        self.wait_until(deadline, move |c| {
+            c.state.get() == SocketState::Unconnected || c.generation.get() != generation
+        })
     }
 }
 
