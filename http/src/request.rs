@@ -608,6 +608,11 @@ impl NetworkRequest {
         self.d.ssl_configuration.clone().unwrap_or_default()
     }
 
+    /// The TLS configuration set on the request, without a copy (`None`: the default).
+    pub(crate) fn ssl_configuration_ref(&self) -> Option<&SslConfiguration> {
+        self.d.ssl_configuration.as_ref()
+    }
+
     /// Sets the TLS configuration used for this request's connection.
     pub fn set_ssl_configuration(&mut self, configuration: SslConfiguration) {
         self.d_mut().ssl_configuration = Some(configuration);

@@ -14,7 +14,7 @@ use url::Url;
 use super::auth::{url_credentials, SpaceAuth, Step};
 use super::cache::{self as cache_glue, Lookup};
 use super::conn::Conn;
-use super::pool::{Pool, PoolKey};
+use super::pool::{Pool, PoolKey, TlsKey};
 use super::redirect::{self, Redirect};
 use super::route::{self, Route};
 use crate::auth::{AuthTarget, Authenticator};
@@ -228,6 +228,7 @@ impl Job {
                     url,
                     route,
                     request.bool_attribute(Attribute::Http2Allowed, true),
+                    || TlsKey::of(request.ssl_configuration_ref(), request.peer_verify_name()),
                 ),
                 Err(e) => {
                     *self.route_error.borrow_mut() = Some(e);

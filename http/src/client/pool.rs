@@ -36,9 +36,11 @@ const QUEUE_SCAN: usize = 64;
 
 /// Where a connection goes: scheme, host and port, the way there (connections through
 /// different proxies are never shared), and for https whether the connection's TLS handshake
-/// offers h2. Requests that allow HTTP/2 and those that do not never share a connection, as
-/// in Qt (whose connection cache keys them apart): an HTTP/1.1 connection opened for a
-/// request that refused HTTP/2 must not keep a later request from getting it.
+/// offers h2 and whom it trusts ([`TlsKey`]). Requests that allow HTTP/2 and those that do
+/// not never share a connection, as in Qt (whose connection cache keys them apart): an
+/// HTTP/1.1 connection opened for a request that refused HTTP/2 must not keep a later request
+/// from getting it. Requests with different trust settings never share one either: a
+/// connection's certificate was checked against its own settings only.
 ///
 /// Cloned and hashed several times per request (job, pool maps, connection), so the parts
 /// live behind one `Rc` and the hash is computed once.
@@ -55,14 +57,60 @@ pub(crate) struct KeyParts {
     /// An https connection for requests that allow HTTP/2: its handshake offers h2 (a
     /// preconnect's may not, see `Pool::preconnect`). Always false for http.
     pub h2_offer: bool,
+    /// What the TLS handshake trusts (https only).
+    pub tls: Option<TlsKey>,
+}
+
+/// Everything about an https request that decides which certificate its connection accepts
+/// and which identity it presents: the name the certificate is checked against and the
+/// [trust fingerprint](SslConfiguration::trust_fingerprint) of its TLS configuration (CA
+/// set, system CAs, client certificate and key, protocol range, verify mode), which each
+/// configuration computes once and its clones share, so building a key costs a copy.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TlsKey {
+    /// The peer verify name (empty: the host).
+    pub peer_verify_name: String,
+    pub fingerprint: [u8; 32],
+}
+
+impl TlsKey {
+    /// The trust of a connection made with `config` (the default configuration when
+    /// `None`), checking the certificate against `peer_verify_name` when given, else the
+    /// configuration's own name.
+    pub(crate) fn of(config: Option<&SslConfiguration>, peer_verify_name: Option<&str>) -> TlsKey {
+        let fingerprint = match config {
+            Some(config) => config.trust_fingerprint(),
+            None => default_trust_fingerprint(),
+        };
+        let name = peer_verify_name
+            .or_else(|| config.map(SslConfiguration::peer_verify_name))
+            .unwrap_or_default();
+        TlsKey {
+            peer_verify_name: name.to_owned(),
+            fingerprint,
+        }
+    }
+}
+
+/// The trust fingerprint of the default configuration (requests without one of their own),
+/// computed once per process.
+fn default_trust_fingerprint() -> [u8; 32] {
+    static DEFAULT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| SslConfiguration::default().trust_fingerprint())
 }
 
 impl PoolKey {
     /// The key for `url` over `route`; `http2_allowed` is the request's
-    /// Http2AllowedAttribute.
-    pub(crate) fn from_url(url: &Url, route: Route, http2_allowed: bool) -> Option<PoolKey> {
+    /// Http2AllowedAttribute; `tls` is used for https only.
+    pub(crate) fn from_url(
+        url: &Url,
+        route: Route,
+        http2_allowed: bool,
+        tls: impl FnOnce() -> TlsKey,
+    ) -> Option<PoolKey> {
+        let https = url.scheme() == "https";
         Some(PoolKey::new(KeyParts {
-            h2_offer: http2_allowed && url.scheme() == "https",
+            h2_offer: http2_allowed && https,
             scheme: url.scheme().to_owned(),
             host: url
                 .host_str()?
@@ -70,6 +118,7 @@ impl PoolKey {
                 .to_owned(),
             port: url.port_or_known_default()?,
             route,
+            tls: https.then(tls),
         }))
     }
 
@@ -423,7 +472,8 @@ impl Pool {
         // The preconnect stands for a request with Qt's default attributes, which allow
         // HTTP/2 (so requests that refuse it do not take the connection, whatever its ALPN
         // offered), as Qt's preconnect request does.
-        let Some(key) = PoolKey::from_url(url, route, true) else {
+        let Some(key) = PoolKey::from_url(url, route, true, || TlsKey::of(tls.as_ref(), None))
+        else {
             return;
         };
         let offers_h2 = tls.as_ref().is_some_and(|c| {

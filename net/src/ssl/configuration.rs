@@ -74,6 +74,7 @@ pub struct SessionInfo {
 struct Built {
     client: OnceLock<Result<Arc<ClientConfig>, SslSetupError>>,
     server: OnceLock<Result<Arc<ServerConfig>, SslSetupError>>,
+    trust_fingerprint: OnceLock<[u8; 32]>,
 }
 
 /// TLS settings of a socket (Qt's `QSslConfiguration`): a plain value, cheap to clone.
@@ -291,6 +292,54 @@ impl SslConfiguration {
         &self.session
     }
 
+    /// A SHA-256 digest of everything in this configuration that decides whom a connection
+    /// trusts and who it is: the CA certificates and whether the system set is trusted, the
+    /// local certificate chain and private key, the protocol range and the peer verify mode.
+    /// Two configurations with the same fingerprint make handshakes that trust the same
+    /// certificates and present the same identity, so a connection opened with one may
+    /// carry requests made with the other (the access manager keys its connections by it).
+    ///
+    /// Left out: the peer verify name and the ALPN list (a connection's key carries them
+    /// separately; the access manager sets the ALPN offer itself) and the session data.
+    /// Computed once per configuration value and shared by its clones, like the rustls
+    /// configs; any setter that changes a part starts afresh.
+    pub fn trust_fingerprint(&self) -> [u8; 32] {
+        *self
+            .built
+            .trust_fingerprint
+            .get_or_init(|| self.compute_trust_fingerprint())
+    }
+
+    fn compute_trust_fingerprint(&self) -> [u8; 32] {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        // Every part is length-prefixed, so that no two different configurations feed the
+        // same bytes.
+        let mut part = |bytes: &[u8]| {
+            ctx.update(&(bytes.len() as u64).to_be_bytes());
+            ctx.update(bytes);
+        };
+        part(b"slotnet trust fingerprint v1");
+        part(&[u8::from(self.system_ca_certificates)]);
+        part(&(self.ca_certificates.len() as u64).to_be_bytes());
+        for ca in &self.ca_certificates {
+            part(ca.to_der());
+        }
+        part(&(self.local_certificate_chain.len() as u64).to_be_bytes());
+        for cert in &self.local_certificate_chain {
+            part(cert.to_der());
+        }
+        match &self.private_key {
+            Some(key) => part(key.to_der()),
+            None => part(b"no key"),
+        }
+        part(format!("{:?}", self.protocol).as_bytes());
+        part(format!("{:?}", self.peer_verify_mode).as_bytes());
+        let digest = ctx.finish();
+        let mut out = [0; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+
     fn roots(&self) -> Arc<RootCertStore> {
         let mut roots = RootCertStore::empty();
         if self.system_ca_certificates {
@@ -437,6 +486,47 @@ mod tests {
         let c = config.client_config().unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(c.alpn_protocols, [b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn the_trust_fingerprint_follows_what_decides_trust_and_identity() {
+        let pki = test_certs::pki();
+        let base = SslConfiguration::default();
+        let fp = base.trust_fingerprint();
+        assert_eq!(SslConfiguration::default().trust_fingerprint(), fp);
+        // Not part of it: the name checked, the ALPN offer, the session.
+        let mut same = base.clone();
+        same.set_peer_verify_name("other.example");
+        same.set_allowed_next_protocols(vec![b"h2".to_vec()]);
+        same.set_session_info(SessionInfo {
+            session_resumed: true,
+            ..SessionInfo::default()
+        });
+        assert_eq!(same.trust_fingerprint(), fp);
+        // Each of these changes it.
+        let changes: [&dyn Fn(&mut SslConfiguration); 7] = [
+            &|c| c.add_ca_certificate(pki.ca.clone()),
+            &|c| c.set_ca_certificates(vec![pki.ca.clone()]),
+            &|c| c.set_system_ca_certificates_enabled(false),
+            &|c| c.set_local_certificate(pki.client.chain[0].clone()),
+            &|c| c.set_private_key(pki.client.key.clone()),
+            &|c| c.set_protocol(SslProtocol::TlsV1_3OrLater),
+            &|c| c.set_peer_verify_mode(PeerVerifyMode::VerifyNone),
+        ];
+        let mut seen = vec![fp];
+        for change in changes {
+            let mut c = base.clone();
+            change(&mut c);
+            let other = c.trust_fingerprint();
+            assert!(!seen.contains(&other), "{c:?}");
+            seen.push(other);
+        }
+        // Another CA set: another fingerprint, even with as many certificates.
+        let mut a = base.clone();
+        a.set_ca_certificates(vec![pki.ca.clone()]);
+        let mut b = base.clone();
+        b.set_ca_certificates(vec![pki.self_signed.chain[0].clone()]);
+        assert_ne!(a.trust_fingerprint(), b.trust_fingerprint());
     }
 
     #[test]
