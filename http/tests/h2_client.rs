@@ -13,7 +13,9 @@ use std::time::Duration;
 use h2_support::{pattern, H2Server, RawAction, RawH2Server};
 use slotnet_core::{EventLoop, Timer};
 use slotnet_http::h2::Http2Configuration;
-use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_http::{
+    Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest, RequestBody,
+};
 use support::{run_all, run_traced};
 
 fn h2_request(url: &str) -> NetworkRequest {
@@ -81,6 +83,32 @@ fn post_reports_upload_progress_like_qt() {
         ]
     );
     assert_eq!(body, b"hello=world");
+}
+
+#[test]
+fn a_streamed_body_reports_upload_progress_like_qt() {
+    // As over HTTP/1.1 (client_h1): Qt's HTTP reply ends an upload with uploadProgress(0, 0)
+    // after the real (n, n), whatever the body is made of.
+    let server = H2Server::start();
+    let m = NetworkAccessManager::new();
+    let body = RequestBody::from_reader(std::io::Cursor::new(b"hello=world".to_vec()), Some(11));
+    let reply = m.post(h2_request(&server.url("/echo")), body);
+    let (lines, echoed) = run_traced(&m, reply);
+    assert_eq!(
+        lines,
+        [
+            "reply.socketStartedConnecting()",
+            "reply.uploadProgress(11, 11)",
+            "reply.requestSent()",
+            "reply.metaDataChanged()",
+            "reply.readyRead()",
+            "reply.downloadProgress(11, 11)",
+            "reply.uploadProgress(0, 0)",
+            "manager.finished()",
+            "reply.finished()",
+        ]
+    );
+    assert_eq!(echoed, b"hello=world");
 }
 
 #[test]
