@@ -72,6 +72,19 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
+    /// Cuts every connection to these signals (a TLS socket taking this one over: slots
+    /// written for the plaintext stream must not see the TLS records).
+    pub(crate) fn disconnect_all(&self) {
+        self.host_found.disconnect_all();
+        self.connected.disconnect_all();
+        self.disconnected.disconnect_all();
+        self.state_changed.disconnect_all();
+        self.error_occurred.disconnect_all();
+        self.ready_read.disconnect_all();
+        self.bytes_written.disconnect_all();
+        self.read_channel_finished.disconnect_all();
+    }
+
     fn new(obj: &Object) -> Signals {
         Signals {
             host_found: obj.new_signal(),

@@ -129,12 +129,20 @@ impl SslSocket {
         }
     }
 
-    /// Wraps an existing TCP socket (typically a connected one, from a
-    /// [`TcpServer`](crate::TcpServer) or [`TcpSocket::from_std`]). The TCP socket becomes a child of the
-    /// new socket and must no longer be used directly; bytes it has buffered are kept. The
-    /// state is the TCP socket's; call
+    /// Takes over an existing TCP socket (typically a connected one, from a
+    /// [`TcpServer`](crate::TcpServer) or [`TcpSocket::from_std`]), for instance after a
+    /// plaintext STARTTLS exchange. The TCP socket becomes a child of the new socket and
+    /// must no longer be used directly: **every connection to its signals is cut** (a
+    /// `ready_read` slot written for the plaintext protocol would otherwise read the TLS
+    /// records as text and break the handshake); connect to this socket's signals instead.
+    /// Bytes it has buffered are kept. The state is the TCP socket's; call
     /// [`start_server_encryption`](Self::start_server_encryption) or
     /// [`start_client_encryption`](Self::start_client_encryption) next.
+    ///
+    /// Qt has no such function: its pattern is an `SslSocket` used in plain mode from the
+    /// start ([`connect_to_host`](Self::connect_to_host), or a server's accepted
+    /// connection wrapped at once), then `start_client_encryption`; that works here too and
+    /// needs no take-over.
     pub fn from_tcp_socket(tcp: TcpSocket) -> SslSocket {
         let parent = tcp.as_object().parent();
         SslSocket {

@@ -248,6 +248,101 @@ fn starttls_upgrades_a_plain_connection() {
     assert_eq!(client.mode(), SslMode::SslClientMode);
 }
 
+/// The STARTTLS trap: both sides speak the plaintext protocol on a `TcpSocket` with their
+/// own `ready_read` slots, then hand the socket to `SslSocket::from_tcp_socket`. The old
+/// slots must not see the TLS records.
+#[test]
+fn from_tcp_socket_takes_the_socket_over_for_starttls() {
+    let pki = test_certs::pki();
+    let log = Log::default();
+    let plain_slot_calls = Rc::new(RefCell::new((0, 0)));
+
+    let tcp_server = TcpServer::new();
+    assert!(tcp_server.listen(Ipv4Addr::LOCALHOST, 0));
+    let l = log.clone();
+    let calls = plain_slot_calls.clone();
+    tcp_server.new_connection().connect(move |_| {
+        let conn = tcp_server.next_pending_connection().unwrap();
+        let l = l.clone();
+        let calls = calls.clone();
+        conn.ready_read().connect(move |_| {
+            calls.borrow_mut().0 += 1;
+            // A plaintext line reader, as a Qt program has it.
+            let line = String::from_utf8_lossy(&conn.read_line(0))
+                .trim()
+                .to_owned();
+            l.push(format!("server.plain:{line}"));
+            if line == "STARTTLS" {
+                conn.write(b"220 go ahead\r\n");
+                let tls = SslSocket::from_tcp_socket(conn);
+                tls.set_ssl_configuration(pki.server.configuration());
+                let l2 = l.clone();
+                tls.ready_read().connect(move |_| {
+                    let data = tls.read_all();
+                    l2.push(format!("server.tls:{}", String::from_utf8_lossy(&data)));
+                    tls.write(b"secret-reply");
+                });
+                tls.start_server_encryption();
+            }
+        });
+    });
+
+    let plain = slotnet_net::TcpSocket::new();
+    plain.connected().connect(move |_| {
+        plain.write(b"STARTTLS\r\n");
+    });
+    let l = log.clone();
+    let calls = plain_slot_calls.clone();
+    plain.ready_read().connect(move |_| {
+        calls.borrow_mut().1 += 1;
+        let line = String::from_utf8_lossy(&plain.read_line(0))
+            .trim()
+            .to_owned();
+        l.push(format!("client.plain:{line}"));
+        if line.starts_with("220") {
+            let tls = SslSocket::from_tcp_socket(plain);
+            tls.set_ssl_configuration(trusting());
+            let l2 = l.clone();
+            tls.encrypted().connect(move |_| {
+                l2.push("client.encrypted");
+                tls.write(b"secret");
+            });
+            let l2 = l.clone();
+            tls.ready_read().connect(move |_| {
+                if tls.bytes_available() == 12 {
+                    l2.push(format!(
+                        "client.tls:{}",
+                        String::from_utf8_lossy(&tls.read_all())
+                    ));
+                    EventLoop::current().quit();
+                }
+            });
+            let l2 = l.clone();
+            tls.error_occurred()
+                .connect(move |e| l2.push(format!("client.error:{}", e.name())));
+            tls.set_peer_verify_name("localhost");
+            tls.start_client_encryption();
+        }
+    });
+    plain.connect_to_host("127.0.0.1", tcp_server.server_port());
+    assert!(exec_within(LIMIT), "timed out: {:?}", log.entries());
+    assert_eq!(
+        log.entries(),
+        [
+            "server.plain:STARTTLS",
+            "client.plain:220 go ahead",
+            "client.encrypted",
+            "server.tls:secret",
+            "client.tls:secret-reply"
+        ]
+    );
+    assert_eq!(
+        *plain_slot_calls.borrow(),
+        (1, 1),
+        "the plaintext slots never saw a TLS record"
+    );
+}
+
 #[test]
 fn a_dead_handle_reports_an_unconnected_socket() {
     let socket = SslSocket::new();

@@ -169,6 +169,12 @@ impl SslCore {
             Some(tcp) => {
                 // Cannot fail: both objects are alive and `obj` is new, so no cycle.
                 let _ = tcp.as_object().set_parent(Some(obj));
+                // The socket is taken over: slots connected for the plaintext protocol
+                // (say, the `ready_read` that read "220 go ahead") would otherwise read the
+                // TLS records as text and break the handshake.
+                if let Some(core) = SocketCore::get(tcp.as_object()) {
+                    core.sig.disconnect_all();
+                }
                 tcp
             }
             None => TcpSocket::with_parent(&obj),
