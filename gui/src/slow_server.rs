@@ -14,7 +14,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use slotnet_http::core::{EventLoop, Thread, Timer};
 use slotnet_http::net::TcpServer;
-use slotnet_http::server::{HttpServer, HttpServerRequest, HttpServerResponder};
+use slotnet_http::server::{HttpServer, HttpServerRequest, HttpServerResponder, WriteChunkError};
 
 /// The largest body `/bytes/<n>` serves. The server writes ahead of a slow reader, so this is
 /// also a bound on what one response can hold in memory.
@@ -127,7 +127,12 @@ fn send_paced(mut responder: HttpServerResponder, n: u64, tick: Duration) {
         let chunk: Vec<u8> = (sent.get()..sent.get() + len)
             .map(|i| (i % 256) as u8)
             .collect();
-        let alive = r.write_chunk(chunk);
+        let alive = match r.write_chunk(chunk) {
+            Ok(()) => true,
+            // The client lags behind: the same piece again on the next tick.
+            Err(WriteChunkError::Full(_)) => return,
+            Err(_) => false,
+        };
         sent.set(sent.get() + len);
         if !alive || sent.get() == n {
             // Done, or the client went away (a cancelled download): dropping a half-sent

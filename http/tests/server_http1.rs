@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode};
 use server_support::{assert_closed, read_response, roundtrip, TestServer};
-use slotnet_http::server::{HttpServerConfiguration, HttpServerRequest, HttpServerResponder};
+use slotnet_http::server::{
+    HttpServerConfiguration, HttpServerRequest, HttpServerResponder, WriteChunkError,
+};
 
 #[test]
 fn get_has_date_length_and_body() {
@@ -273,10 +275,10 @@ fn streaming_with_length_and_server_header() {
             Method::GET,
             |_: &HttpServerRequest, mut resp: HttpServerResponder| {
                 resp.write_begin(StatusCode::OK, http::HeaderMap::new(), Some(6));
-                assert!(resp.write_chunk("abc"));
-                assert!(!resp.write_chunk("too long"));
+                assert_eq!(resp.write_chunk("abc"), Ok(()));
+                assert_eq!(resp.write_chunk("too long"), Err(WriteChunkError::TooLong));
                 Timer::single_shot(Duration::from_millis(20), move || {
-                    resp.write_chunk("def");
+                    assert_eq!(resp.write_chunk("def"), Ok(()));
                     resp.write_end();
                 });
             },

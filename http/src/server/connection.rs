@@ -27,6 +27,7 @@ use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
 use super::config::HttpServerConfiguration;
+use super::pacing::{is_not_ready, Pacing};
 use super::pipeline::{Pipeline, Pump, Source};
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::{HttpServerResponder, ResponderCtx};
@@ -35,6 +36,7 @@ use crate::h1::{
     encode_chunk_header, encode_response_head, BodyLength, ByteStr, Framing, H1Error,
     RequestDecoder, RequestEvent, RequestHead, ResponseHead,
 };
+use crate::h2::driver::spawn_local;
 
 /// Bytes of a pulled body (file, reader) read per piece.
 const PUMP_CHUNK: usize = 64 * 1024;
@@ -61,13 +63,24 @@ fn header_bytes(headers: &HeaderMap) -> usize {
         .sum()
 }
 
-/// Reads the next piece of a pulled body, framed for the wire. `Ok(None)` when the body is
-/// complete (the last chunk of a chunked body is the final piece); `Err` when the source
-/// failed or ended before the announced length.
-fn read_piece(pump: &mut Pump) -> Result<Option<Bytes>, ()> {
+/// The next piece of a pulled body.
+enum Piece {
+    /// Bytes framed for the wire.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The reader has nothing yet (`WouldBlock`): wait for its waker.
+    NotReady,
+    /// The source failed or ended before the announced length.
+    Failed,
+}
+
+/// Reads the next piece of a pulled body, framed for the wire (the last chunk of a chunked
+/// body is the final piece).
+fn read_piece(pump: &mut Pump) -> Piece {
     let want = match pump.framing {
-        Framing::Empty => return Ok(None),
-        Framing::Length(_) if pump.remaining == 0 => return Ok(None),
+        Framing::Empty => return Piece::End,
+        Framing::Length(_) if pump.remaining == 0 => return Piece::End,
         Framing::Length(_) => usize::try_from(pump.remaining)
             .unwrap_or(PUMP_CHUNK)
             .min(PUMP_CHUNK),
@@ -82,36 +95,41 @@ fn read_piece(pump: &mut Pump) -> Result<Option<Bytes>, ()> {
             Source::File { file, offset } => file.read_at(target, *offset).inspect(|n| {
                 *offset += *n as u64;
             }),
-            Source::Reader(reader) => reader.read(target),
+            Source::Reader { reader, waker } => {
+                // A wake from now on means news after this read.
+                waker.reset();
+                reader.read(target)
+            }
         };
         match read {
             Ok(n) => break n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(()),
+            Err(e) if is_not_ready(&e) => return Piece::NotReady,
+            Err(_) => return Piece::Failed,
         }
     };
     match pump.framing {
         Framing::Length(_) => {
             if n == 0 {
-                return Err(());
+                return Piece::Failed;
             }
             pump.remaining -= n as u64;
-            Ok(Some(Bytes::from(buf).slice(FRAME..FRAME + n)))
+            Piece::Data(Bytes::from(buf).slice(FRAME..FRAME + n))
         }
         Framing::Chunked => {
             if n == 0 {
                 pump.framing = Framing::Empty;
-                return Ok(Some(Bytes::from_static(b"0\r\n\r\n")));
+                return Piece::Data(Bytes::from_static(b"0\r\n\r\n"));
             }
             let mut line = BytesMut::with_capacity(FRAME);
             encode_chunk_header(n as u64, &mut line);
             let start = FRAME - line.len();
             buf[start..FRAME].copy_from_slice(&line);
             buf[FRAME + n..FRAME + n + 2].copy_from_slice(b"\r\n");
-            Ok(Some(Bytes::from(buf).slice(start..FRAME + n + 2)))
+            Piece::Data(Bytes::from(buf).slice(start..FRAME + n + 2))
         }
-        _ if n == 0 => Ok(None),
-        _ => Ok(Some(Bytes::from(buf).slice(FRAME..FRAME + n))),
+        _ if n == 0 => Piece::End,
+        _ => Piece::Data(Bytes::from(buf).slice(FRAME..FRAME + n)),
     }
 }
 
@@ -725,6 +743,7 @@ impl Connection {
                 Next::Flush(None) => {}
             }
         }
+        self.pace();
         if self.processing.get() {
             return;
         }
@@ -749,18 +768,27 @@ impl Connection {
                 let Some(pump) = slot.pump.as_mut() else {
                     return true;
                 };
+                if pump.parked {
+                    return false;
+                }
                 let piece = read_piece(pump);
-                if matches!(piece, Ok(None)) {
-                    slot.pump = None;
+                match piece {
+                    Piece::End => slot.pump = None,
+                    Piece::NotReady => pump.parked = true,
+                    _ => {}
                 }
                 piece
             };
             match piece {
-                Ok(Some(bytes)) => {
+                Piece::Data(bytes) => {
                     self.socket.write_bytes(bytes);
                 }
-                Ok(None) => return true,
-                Err(()) => {
+                Piece::End => return true,
+                Piece::NotReady => {
+                    self.wait_for_reader();
+                    return false;
+                }
+                Piece::Failed => {
                     // The announced body cannot be completed: close after what was sent, so
                     // the client sees it cut short (fewer bytes than announced, or no last
                     // chunk) rather than a complete wrong body.
@@ -771,6 +799,74 @@ impl Connection {
                     self.close_gracefully();
                     return false;
                 }
+            }
+        }
+    }
+
+    /// The front answer's reader is not ready: read again once its waker is woken (from any
+    /// thread). Dropping the reader (the connection closed) wakes it too.
+    fn wait_for_reader(&self) {
+        let waker = match self
+            .pipeline
+            .borrow_mut()
+            .front_mut()
+            .and_then(|s| s.pump.as_ref())
+        {
+            Some(Pump {
+                source: Source::Reader { waker, .. },
+                ..
+            }) => waker.clone(),
+            _ => return,
+        };
+        let weak = self.weak.clone();
+        spawn_local(async move {
+            std::future::poll_fn(|cx| waker.poll_woken(cx)).await;
+            let Some(conn) = weak.upgrade() else {
+                return;
+            };
+            if let Some(pump) = conn
+                .pipeline
+                .borrow_mut()
+                .front_mut()
+                .and_then(|s| s.pump.as_mut())
+            {
+                pump.parked = false;
+            }
+            conn.advance();
+        });
+    }
+
+    // ----- pacing pushed answers ----------------------------------------------------------
+
+    /// What a pushed answer may queue before `write_chunk` refuses more.
+    pub(crate) fn stream_budget(&self) -> usize {
+        self.config.max_buffered_output
+    }
+
+    /// Attaches a pushed answer's pacing to its slot.
+    pub(crate) fn set_pacing(&self, seq: u64, pacing: Rc<Pacing>) {
+        if let Some(slot) = self.pipeline.borrow_mut().get_mut(seq) {
+            slot.pacing = Some(pacing);
+        }
+    }
+
+    /// The bytes of answer `seq` not yet taken by the client: the socket's queue (an answer
+    /// behind others waits for theirs too) plus what the answer buffered behind them.
+    pub(crate) fn queued_for(&self, seq: u64) -> usize {
+        let own = self
+            .pipeline
+            .borrow_mut()
+            .get_mut(seq)
+            .map_or(0, |slot| slot.buffered.len());
+        self.socket.bytes_to_write() + own
+    }
+
+    /// Tells pushed answers how far their queues went down (`drained` when owed).
+    fn pace(&self) {
+        let queue = self.socket.bytes_to_write();
+        for slot in self.pipeline.borrow().iter() {
+            if let Some(pacing) = &slot.pacing {
+                pacing.progress(queue + slot.buffered.len());
             }
         }
     }
@@ -836,6 +932,11 @@ impl Connection {
         self.closing.set(true);
         self.timer.stop();
         self.partial.borrow_mut().take();
+        for slot in self.pipeline.borrow().iter() {
+            if let Some(pacing) = &slot.pacing {
+                pacing.client_gone();
+            }
+        }
         if let Some(server) = self.server.upgrade() {
             server.connection_closed(self.id);
         }

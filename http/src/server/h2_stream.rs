@@ -3,8 +3,9 @@
 //!
 //! - A body given whole (`write`) goes to h2 at once: it is in memory already, and h2 sends
 //!   it as the client's flow-control window opens.
-//! - Pieces written by the handler (`write_begin`/`write_chunk`/`write_end`) become DATA
-//!   frames in the same way (as over HTTP/1.1, what a handler pushes is queued).
+//! - Pieces written by the handler (`write_begin`/`write_chunk`/`write_end`) wait in a
+//!   bounded outbox and go to h2 as the window opens ([`PushedBody`]): `write_chunk` refuses
+//!   beyond the answer's budget and `drained` asks for more.
 //! - Pulled bodies (files, readers) are read by a task of their own, one piece at a time and
 //!   only once the window has room: a slow client keeps at most one piece plus h2's send
 //!   buffer of such a body in memory, however large it is.
@@ -34,10 +35,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use super::config::HttpServerConfiguration;
 use super::h2_conn::{ActiveGuard, H2Connection};
+use super::h2_push::PushedBody;
+use super::pacing::{is_not_ready, Pacing};
 use super::pipeline::Source;
 use super::request::HttpServerRequest;
+use super::responder::WriteChunkError;
 use crate::h1::date_header_value;
 use crate::h2::driver::spawn_local;
+use slotnet_core::Signal;
 
 /// Bytes of a pulled body read per piece.
 const PUMP_CHUNK: usize = 64 * 1024;
@@ -131,8 +136,8 @@ fn was_reset_by_peer(
 struct State {
     /// Until the head is sent.
     respond: Option<SendResponse<Bytes>>,
-    /// The body being sent (`write_begin` with a body allowed).
-    send: Option<SendStream<Bytes>>,
+    /// The body being pushed (`write_begin` with a body allowed).
+    pushed: Option<PushedBody>,
     /// Counts the stream as being answered until the answer is complete.
     guard: Option<ActiveGuard>,
     /// `write_begin` was called.
@@ -162,7 +167,7 @@ impl H2Stream {
             request,
             state: RefCell::new(State {
                 respond: Some(respond),
-                send: None,
+                pushed: None,
                 guard: Some(guard),
                 streaming: false,
                 declared: None,
@@ -179,7 +184,10 @@ impl H2Stream {
 
     /// Whether answers can still reach the client.
     pub(crate) fn is_open(&self) -> bool {
-        !self.state.borrow().failed && self.conn.upgrade().is_some_and(|c| c.is_open())
+        let state = self.state.borrow();
+        !state.failed
+            && !state.pushed.as_ref().is_some_and(PushedBody::is_failed)
+            && self.conn.upgrade().is_some_and(|c| c.is_open())
     }
 
     /// Whether `write_begin` was called.
@@ -212,7 +220,7 @@ impl H2Stream {
         let guard = {
             let mut state = self.state.borrow_mut();
             state.failed = true;
-            state.send = None;
+            state.pushed = None;
             state.respond = None;
             state.guard.take()
         };
@@ -277,12 +285,13 @@ impl H2Stream {
         }
     }
 
-    /// Starts a streamed answer: the head goes now.
+    /// Starts a streamed answer: the head goes now; `drained` is the responder's signal.
     pub(crate) fn begin(
         &self,
         status: StatusCode,
         headers: HeaderMap,
         length: Option<u64>,
+        drained: Signal<()>,
     ) -> bool {
         {
             let state = self.state.borrow();
@@ -295,67 +304,79 @@ impl H2Stream {
         let Ok(send) = self.send_head(head, end) else {
             return false;
         };
+        let budget = self
+            .conn
+            .upgrade()
+            .map_or(0, |c| c.config.max_buffered_output);
         let mut state = self.state.borrow_mut();
         state.streaming = true;
         state.declared = length;
-        state.send = send;
+        if let Some(send) = send {
+            if let Some(guard) = state.guard.take() {
+                state.pushed = Some(PushedBody::start(send, guard, Pacing::new(drained, budget)));
+            }
+        }
         true
     }
 
-    /// A piece of a streamed answer; false past the announced length or when the stream
-    /// is gone.
-    pub(crate) fn chunk(&self, data: Bytes) -> bool {
-        let len = data.len() as u64;
-        let result = {
-            let mut state = self.state.borrow_mut();
-            if !state.streaming || state.failed {
-                return false;
-            }
-            if state.declared.is_some_and(|d| state.written + len > d) {
-                return false;
-            }
-            state.written += len;
-            match state.send.as_mut() {
-                Some(send) if !data.is_empty() => match send.send_data(data, false) {
-                    Ok(()) => Ok(()),
-                    Err(_) => Err(was_reset_by_peer(|cx| send.poll_reset(cx))),
-                },
-                _ => Ok(()),
-            }
-        };
-        match result {
-            Ok(()) => self.is_open(),
-            Err(reset) => {
-                self.fail(reset);
-                false
-            }
+    /// A piece of a streamed answer (see `HttpServerResponder::write_chunk`); `force`
+    /// queues it whatever the outbox holds.
+    pub(crate) fn chunk(&self, data: Bytes, force: bool) -> Result<(), WriteChunkError> {
+        if !self.is_open() {
+            return Err(WriteChunkError::Closed);
         }
+        let len = data.len() as u64;
+        let mut state = self.state.borrow_mut();
+        if !state.streaming {
+            return Err(WriteChunkError::NotStreaming);
+        }
+        if state.declared.is_some_and(|d| state.written + len > d) {
+            return Err(WriteChunkError::TooLong);
+        }
+        if let Some(pushed) = &state.pushed {
+            pushed.push(data, force)?;
+        }
+        state.written += len;
+        Ok(())
+    }
+
+    /// Bytes of the pushed body the client's window has not admitted yet.
+    pub(crate) fn bytes_to_write(&self) -> usize {
+        self.state
+            .borrow()
+            .pushed
+            .as_ref()
+            .map_or(0, PushedBody::queued)
+    }
+
+    /// The pushed body's budget (0 when nothing is being pushed).
+    pub(crate) fn write_budget(&self) -> usize {
+        self.state
+            .borrow()
+            .pushed
+            .as_ref()
+            .map_or(0, PushedBody::budget)
     }
 
     /// Ends a streamed answer; a body shorter than announced is reset (the client sees it
     /// incomplete).
     pub(crate) fn end(&self) {
-        let (send, short) = {
+        let (pushed, short) = {
             let mut state = self.state.borrow_mut();
             let short = state.declared.is_some_and(|d| state.written < d);
-            (state.send.take(), short)
+            (state.pushed.take(), short)
         };
-        if let Some(mut send) = send {
-            if short {
-                send.send_reset(Reason::INTERNAL_ERROR);
-            } else if send.send_data(Bytes::new(), true).is_err() {
-                let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
-                return self.fail(reset);
-            }
+        if let Some(pushed) = pushed {
+            pushed.end(!short);
         }
         self.complete();
     }
 
     /// The responder was dropped in the middle of a streamed answer.
     pub(crate) fn abandon(&self) {
-        let send = self.state.borrow_mut().send.take();
-        if let Some(mut send) = send {
-            send.send_reset(Reason::INTERNAL_ERROR);
+        let pushed = self.state.borrow_mut().pushed.take();
+        if let Some(pushed) = pushed {
+            pushed.end(false);
         }
         self.complete();
     }
@@ -368,7 +389,11 @@ fn read_source(source: &mut Source, buf: &mut [u8]) -> std::io::Result<usize> {
             Source::File { file, offset } => file.read_at(buf, *offset).inspect(|n| {
                 *offset += *n as u64;
             }),
-            Source::Reader(reader) => reader.read(buf),
+            Source::Reader { reader, waker } => {
+                // A wake from now on means news after this read.
+                waker.reset();
+                reader.read(buf)
+            }
         };
         match read {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -389,6 +414,21 @@ async fn wait_capacity(send: &mut SendStream<Bytes>) -> Result<(), ()> {
             Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(Err(())),
             Poll::Pending => return Poll::Pending,
         }
+    })
+    .await
+}
+
+/// Waits until a reader that was not ready is woken; `Err` if the client reset the stream
+/// (or the connection ended) meanwhile.
+async fn wait_reader(send: &mut SendStream<Bytes>, source: &Source) -> Result<(), ()> {
+    let Source::Reader { waker, .. } = source else {
+        return Ok(());
+    };
+    poll_fn(|cx| {
+        if send.poll_reset(cx).is_ready() {
+            return Poll::Ready(Err(()));
+        }
+        waker.poll_woken(cx).map(Ok)
     })
     .await
 }
@@ -429,6 +469,16 @@ async fn pump(
                     *r -= n as u64;
                 }
                 if send.send_data(Bytes::from(buf), false).is_err() {
+                    break;
+                }
+            }
+            Err(e) if is_not_ready(&e) => {
+                if wait_reader(&mut send, &source).await.is_err() {
+                    if was_reset_by_peer(|cx| send.poll_reset(cx)) {
+                        if let Some(conn) = conn.upgrade() {
+                            conn.peer_reset();
+                        }
+                    }
                     break;
                 }
             }

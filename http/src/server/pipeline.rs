@@ -7,17 +7,32 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
+use std::rc::Rc;
 
 use bytes::BytesMut;
 
+use super::pacing::{Pacing, ReaderWaker};
 use crate::h1::Framing;
 
 /// Where a pulled body comes from.
 pub(crate) enum Source {
     /// A file, read at an offset that advances.
     File { file: File, offset: u64 },
-    /// Any reader.
-    Reader(Box<dyn Read>),
+    /// Any reader; a reader that returns `WouldBlock` is read again once `waker` is woken.
+    Reader {
+        reader: Box<dyn Read>,
+        waker: ReaderWaker,
+    },
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        // A task waiting for the reader's wake-up ends now instead of whenever (if ever)
+        // the producer wakes it.
+        if let Source::Reader { waker, .. } = self {
+            waker.wake();
+        }
+    }
 }
 
 /// A body read in pieces as the client takes them (files, readers).
@@ -27,6 +42,8 @@ pub(crate) struct Pump {
     pub(crate) framing: Framing,
     /// Bytes still owed for a `Content-Length` body.
     pub(crate) remaining: u64,
+    /// The reader returned `WouldBlock`: a task waits for its waker.
+    pub(crate) parked: bool,
 }
 
 impl std::fmt::Debug for Pump {
@@ -49,6 +66,8 @@ pub(crate) struct Slot {
     pub(crate) done: bool,
     /// The connection closes once this answer is out.
     pub(crate) close: bool,
+    /// A pushed body's backpressure (`write_begin` was called for this answer).
+    pub(crate) pacing: Option<Rc<Pacing>>,
 }
 
 /// The slots of one connection.
@@ -85,6 +104,11 @@ impl Pipeline {
     pub(crate) fn get_mut(&mut self, seq: u64) -> Option<&mut Slot> {
         let index = seq.checked_sub(self.front)?;
         self.slots.get_mut(usize::try_from(index).ok()?)
+    }
+
+    /// The slots, front first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter()
     }
 
     /// The front slot.

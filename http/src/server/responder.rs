@@ -1,13 +1,16 @@
 //! [`HttpServerResponder`]: the handle a handler answers one request with.
 
+use std::cell::OnceCell;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use slotnet_core::Signal;
 
 use super::connection::Connection;
 use super::h2_stream::H2Stream;
+use super::pacing::Pacing;
 use super::pipeline::{Pump, Source};
 use super::request::HttpServerRequest;
 use super::response::{HttpServerResponse, ResponseBody};
@@ -35,7 +38,44 @@ struct Stream {
     framing: Framing,
     written: u64,
     close: bool,
+    pacing: Rc<Pacing>,
 }
+
+/// Why [`HttpServerResponder::write_chunk`] did not take a piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteChunkError {
+    /// The answer's queue is at its budget ([`HttpServerResponder::bytes_to_write`] reached
+    /// [`HttpServerResponder::write_budget`]): nothing was queued, and the piece is handed
+    /// back. Write it again after [`drained`](HttpServerResponder::drained).
+    Full(Bytes),
+    /// The client is gone (connection closed, HTTP/2 stream reset): stop producing.
+    Closed,
+    /// The piece would go past the length announced to
+    /// [`write_begin`](HttpServerResponder::write_begin); nothing was queued.
+    TooLong,
+    /// No streamed answer is in progress ([`write_begin`](HttpServerResponder::write_begin)
+    /// was not called, or failed).
+    NotStreaming,
+}
+
+impl std::fmt::Display for WriteChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteChunkError::Full(piece) => write!(
+                f,
+                "the answer's send queue is full ({} bytes handed back): write again after drained",
+                piece.len()
+            ),
+            WriteChunkError::Closed => f.write_str("the client is gone"),
+            WriteChunkError::TooLong => {
+                f.write_str("the piece goes past the length announced by write_begin")
+            }
+            WriteChunkError::NotStreaming => f.write_str("write_begin was not called"),
+        }
+    }
+}
+
+impl std::error::Error for WriteChunkError {}
 
 /// Answers one request (Qt's `QHttpServerResponder`).
 ///
@@ -48,6 +88,64 @@ struct Stream {
 /// [`write_chunk`](Self::write_chunk), then [`write_end`](Self::write_end). Without a
 /// length the body is chunked (HTTP/1.1), delimited by closing the connection (HTTP/1.0),
 /// or sent as DATA frames until END_STREAM (HTTP/2).
+///
+/// # Pacing a streamed answer
+///
+/// A pushed body is bounded: an answer may queue
+/// [`write_budget`](Self::write_budget) bytes that the client has not taken yet
+/// ([`HttpServerConfiguration::max_buffered_output`], 1 MiB by default). While
+/// [`bytes_to_write`](Self::bytes_to_write) is below it, `write_chunk` takes the next piece
+/// (so the queue can exceed the budget by at most one piece); at or above it, `write_chunk`
+/// refuses with [`WriteChunkError::Full`] and hands the piece back. [`drained`](Self::drained)
+/// is emitted once the queue has fallen below half the budget. A producer therefore writes
+/// while `write_chunk` accepts, then waits for `drained`: the pattern Qt programs write with
+/// `responder.socket()->bytesToWrite()` and `bytesWritten`, here per answer and over
+/// HTTP/2 too (where the queue is what the client's flow-control window has not admitted).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{HeaderMap, StatusCode};
+/// use slotnet_http::server::{HttpServerResponder, WriteChunkError};
+/// use std::cell::{Cell, RefCell};
+/// use std::rc::Rc;
+///
+/// const TOTAL: u64 = 500 << 20;
+///
+/// /// Writes while the answer accepts more; `drained` calls it again.
+/// fn produce(slot: &RefCell<Option<HttpServerResponder>>, sent: &Cell<u64>, block: &Bytes) {
+///     let mut slot = slot.borrow_mut();
+///     let Some(resp) = slot.as_mut() else { return };
+///     while sent.get() < TOTAL {
+///         match resp.write_chunk(block.clone()) {
+///             Ok(()) => sent.set(sent.get() + block.len() as u64),
+///             Err(WriteChunkError::Full(_)) => return, // wait for `drained`
+///             Err(_) => {
+///                 slot.take(); // the client is gone: stop, and drop the responder
+///                 return;
+///             }
+///         }
+///     }
+///     if let Some(resp) = slot.take() {
+///         resp.write_end();
+///     }
+/// }
+///
+/// fn handler(mut resp: HttpServerResponder) {
+///     resp.write_begin(StatusCode::OK, HeaderMap::new(), Some(TOTAL));
+///     let drained = resp.drained();
+///     let slot = Rc::new(RefCell::new(Some(resp)));
+///     let sent = Rc::new(Cell::new(0));
+///     let block = Bytes::from(vec![b'x'; 1 << 20]);
+///     let (s, n, b) = (slot.clone(), sent.clone(), block.clone());
+///     // The slot owns the responder; its connection is dropped when the answer ends or
+///     // the client goes away, which ends that cycle.
+///     drained.connect(move |_| produce(&s, &n, &b));
+///     produce(&slot, &sent, &block);
+/// }
+/// # let _ = handler;
+/// ```
+///
+/// [`HttpServerConfiguration::max_buffered_output`]: super::HttpServerConfiguration::max_buffered_output
 ///
 /// Over HTTP/2 the same calls answer one stream: bodies go out as the client's flow-control
 /// window allows, and a file or reader body ([`send_response`](Self::send_response)) is
@@ -63,6 +161,8 @@ struct Stream {
 pub struct HttpServerResponder {
     ctx: Option<Target>,
     stream: Option<Stream>,
+    /// `drained`, made when first asked for or when streaming starts.
+    drained: OnceCell<Signal<()>>,
 }
 
 impl std::fmt::Debug for HttpServerResponder {
@@ -79,6 +179,7 @@ impl HttpServerResponder {
         HttpServerResponder {
             ctx: Some(Target::H1(ctx)),
             stream: None,
+            drained: OnceCell::new(),
         }
     }
 
@@ -87,6 +188,7 @@ impl HttpServerResponder {
         HttpServerResponder {
             ctx: Some(Target::H2(Box::new(stream))),
             stream: None,
+            drained: OnceCell::new(),
         }
     }
 
@@ -135,8 +237,9 @@ impl HttpServerResponder {
     pub fn write(mut self, status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>) {
         let body = body.into();
         if self.stream.is_some() || self.h2_streaming() {
-            // Already streaming: the body continues the stream.
-            self.write_chunk(body);
+            // Already streaming: the body continues the stream (past the budget if need
+            // be: the caller gave it whole).
+            let _ = self.push_chunk(body, true);
             return self.write_end();
         }
         if let Some(stream) = self.take_h2() {
@@ -182,16 +285,22 @@ impl HttpServerResponder {
     }
 
     /// Sends a complete [`HttpServerResponse`] (Qt's `sendResponse`). A file or reader
-    /// body is read and sent in pieces as the client takes them.
+    /// body is read and sent in pieces as the client takes them. A reader that returns
+    /// `WouldBlock` is read again when its response's
+    /// [`reader_waker`](HttpServerResponse::reader_waker) is woken; a reader that fails, or
+    /// ends before the announced length, cuts the answer short (HTTP/1.1 closes the
+    /// connection after what was sent, HTTP/2 resets the stream): the client sees an
+    /// incomplete body, never a complete wrong one. The reader is dropped when the client
+    /// goes away.
     pub fn send_response(mut self, response: HttpServerResponse) {
-        let (status, headers, body) = response.into_parts();
+        let (status, headers, body, waker) = response.into_parts();
         let (source, len) = match body {
             ResponseBody::Bytes(bytes) => return self.write(status, headers, bytes),
             ResponseBody::File { file, offset, len } => {
                 (Source::File { file, offset }, BodyLength::Known(len))
             }
             ResponseBody::Reader { reader, len } => (
-                Source::Reader(reader),
+                Source::Reader { reader, waker },
                 len.map_or(BodyLength::Unknown, BodyLength::Known),
             ),
         };
@@ -225,6 +334,7 @@ impl HttpServerResponder {
                     source,
                     framing,
                     remaining,
+                    parked: false,
                 },
             );
         }
@@ -243,9 +353,10 @@ impl HttpServerResponder {
         if self.stream.is_some() {
             return false;
         }
+        let signal = self.drained.get_or_init(Signal::new).clone();
         let ctx = match &self.ctx {
             Some(Target::H1(ctx)) => ctx,
-            Some(Target::H2(stream)) => return stream.begin(status, headers, length),
+            Some(Target::H2(stream)) => return stream.begin(status, headers, length, signal),
             None => return false,
         };
         let Some(conn) = ctx.conn.upgrade() else {
@@ -257,37 +368,50 @@ impl HttpServerResponder {
         };
         let (framing, close) = conn.encode_head(ctx, status, headers, length);
         conn.emit_scratch(ctx.seq);
+        let pacing = Pacing::new(signal, conn.stream_budget());
+        conn.set_pacing(ctx.seq, pacing.clone());
         self.stream = Some(Stream {
             framing,
             written: 0,
             close,
+            pacing,
         });
         true
     }
 
-    /// Sends a piece of a streamed answer (one chunk when chunked). Returns false before
-    /// [`write_begin`](Self::write_begin), when the piece would exceed the announced length,
-    /// or when the connection is gone.
-    pub fn write_chunk(&mut self, data: impl Into<Bytes>) -> bool {
-        let data = data.into();
+    /// Queues a piece of a streamed answer (one chunk when chunked), if the answer's queue
+    /// is below its [budget](Self::write_budget); see [pacing](Self#pacing-a-streamed-answer).
+    /// Nothing is queued when it fails: [`WriteChunkError::Full`] hands the piece back (write
+    /// it again after [`drained`](Self::drained)), [`WriteChunkError::Closed`] says the
+    /// client is gone, [`WriteChunkError::TooLong`] that the piece would exceed the length
+    /// given to [`write_begin`](Self::write_begin).
+    pub fn write_chunk(&mut self, data: impl Into<Bytes>) -> Result<(), WriteChunkError> {
+        self.push_chunk(data.into(), false)
+    }
+
+    /// `write_chunk`; `force` queues past the budget (a whole body handed to `write`).
+    fn push_chunk(&mut self, data: Bytes, force: bool) -> Result<(), WriteChunkError> {
         if let Some(Target::H2(stream)) = &self.ctx {
-            return stream.chunk(data);
+            return stream.chunk(data, force);
         }
         let (Some(Target::H1(ctx)), Some(stream)) = (&self.ctx, &mut self.stream) else {
-            return false;
+            return Err(WriteChunkError::NotStreaming);
         };
-        let Some(conn) = ctx.conn.upgrade() else {
-            return false;
+        let Some(conn) = ctx.conn.upgrade().filter(|c| c.is_open()) else {
+            return Err(WriteChunkError::Closed);
         };
         let len = data.len() as u64;
+        if matches!(stream.framing, Framing::Length(declared) if stream.written + len > declared) {
+            return Err(WriteChunkError::TooLong);
+        }
+        let level = conn.queued_for(ctx.seq);
+        if !force && !stream.pacing.accepts(level) {
+            stream.pacing.queued(level);
+            return Err(WriteChunkError::Full(data));
+        }
         match stream.framing {
             Framing::Empty => {}
-            Framing::Length(declared) => {
-                if stream.written + len > declared {
-                    return false;
-                }
-                conn.emit_bytes(ctx.seq, data);
-            }
+            Framing::Length(_) | Framing::CloseDelimited => conn.emit_bytes(ctx.seq, data),
             Framing::Chunked => {
                 if len > 0 {
                     conn.chunk_header(len);
@@ -302,10 +426,51 @@ impl HttpServerResponder {
                     }
                 }
             }
-            Framing::CloseDelimited => conn.emit_bytes(ctx.seq, data),
         }
         stream.written += len;
-        conn.is_open()
+        stream.pacing.queued(conn.queued_for(ctx.seq));
+        Ok(())
+    }
+
+    /// Bytes of this answer queued but not yet taken by the client (Qt programs read
+    /// `responder.socket()->bytesToWrite()`): over HTTP/1.1 what waits in the connection's
+    /// send queue (for an answer behind pipelined ones, plus what waits for them), over
+    /// HTTP/2 what the stream's flow-control window has not admitted yet. 0 when no
+    /// streamed answer is in progress.
+    pub fn bytes_to_write(&self) -> usize {
+        match (&self.ctx, &self.stream) {
+            (Some(Target::H1(ctx)), Some(_)) => {
+                ctx.conn.upgrade().map_or(0, |c| c.queued_for(ctx.seq))
+            }
+            (Some(Target::H2(stream)), _) => stream.bytes_to_write(),
+            _ => 0,
+        }
+    }
+
+    /// The queue level at which [`write_chunk`](Self::write_chunk) starts refusing pieces:
+    /// [`HttpServerConfiguration::max_buffered_output`] of the server (0 before
+    /// [`write_begin`](Self::write_begin)).
+    ///
+    /// [`HttpServerConfiguration::max_buffered_output`]: super::HttpServerConfiguration::max_buffered_output
+    pub fn write_budget(&self) -> usize {
+        match (&self.ctx, &self.stream) {
+            (Some(Target::H1(_)), Some(stream)) => stream.pacing.budget(),
+            (Some(Target::H2(stream)), _) => stream.write_budget(),
+            _ => 0,
+        }
+    }
+
+    /// Emitted when a streamed answer's queue, after reaching half its
+    /// [budget](Self::write_budget) or refusing a piece, has fallen below half the budget:
+    /// write more (Qt's `bytesWritten` pacing, see
+    /// [pacing](Self#pacing-a-streamed-answer)). Emitted once more if the client goes away
+    /// while the producer waits (its next `write_chunk` then says
+    /// [`WriteChunkError::Closed`]); after that, and once the answer is complete, its slots
+    /// are disconnected, so a slot may own the responder.
+    ///
+    /// Always emitted from the event loop, never from inside a responder method.
+    pub fn drained(&self) -> Signal<()> {
+        self.drained.get_or_init(Signal::new).clone()
     }
 
     /// Ends a streamed answer. A body shorter than the announced length cannot be repaired:
@@ -321,6 +486,7 @@ impl HttpServerResponder {
             // Not started: an empty 200, like Qt's writeEnd after no writeBeginning.
             return self.write_status(StatusCode::OK);
         };
+        stream.pacing.finish();
         let Some(ctx) = self.take_h1() else {
             return;
         };
@@ -358,8 +524,9 @@ impl Drop for HttpServerResponder {
             }
             return;
         }
-        if self.stream.is_some() {
+        if let Some(stream) = self.stream.take() {
             // Half-sent: close after what was written.
+            stream.pacing.finish();
             if let Some(ctx) = self.take_h1() {
                 if let Some(conn) = ctx.conn.upgrade() {
                     conn.finish(ctx.seq, true);
@@ -370,6 +537,7 @@ impl Drop for HttpServerResponder {
         let responder = HttpServerResponder {
             ctx: self.ctx.take(),
             stream: None,
+            drained: OnceCell::new(),
         };
         responder.write_status(StatusCode::INTERNAL_SERVER_ERROR);
     }

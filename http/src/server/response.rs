@@ -1,5 +1,6 @@
 //! [`HttpServerResponse`]: a complete response built before it is sent.
 
+use std::cell::OnceCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -9,6 +10,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::mime::mime_type_for_path;
+use super::pacing::ReaderWaker;
 
 /// The body of an [`HttpServerResponse`].
 pub enum ResponseBody {
@@ -26,7 +28,13 @@ pub enum ResponseBody {
     },
     /// Bytes pulled from a reader as the client takes them: exactly `len` bytes
     /// (`Content-Length`), or until the reader's end when `len` is `None` (chunked, one chunk
-    /// per `read`). The reader runs on the loop's thread: it must not block for long.
+    /// per `read`). The reader runs on the loop's thread: it must not block. A reader with
+    /// nothing to give yet returns [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock): the
+    /// server waits, without polling, until the response's
+    /// [`reader_waker`](HttpServerResponse::reader_waker) is woken, then reads again. Any
+    /// other error ends the body (see [`HttpServerResponder::send_response`]).
+    ///
+    /// [`HttpServerResponder::send_response`]: super::HttpServerResponder::send_response
     Reader {
         /// The source.
         reader: Box<dyn Read>,
@@ -82,6 +90,8 @@ pub struct HttpServerResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: ResponseBody,
+    /// Wakes a reader body that returned `WouldBlock` (made when first asked for).
+    reader_waker: OnceCell<ReaderWaker>,
 }
 
 impl HttpServerResponse {
@@ -91,6 +101,7 @@ impl HttpServerResponse {
             status,
             headers: HeaderMap::new(),
             body: ResponseBody::Bytes(Bytes::new()),
+            reader_waker: OnceCell::new(),
         }
     }
 
@@ -151,11 +162,61 @@ impl HttpServerResponse {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             body: ResponseBody::File { file, offset, len },
+            reader_waker: OnceCell::new(),
         }
     }
 
     /// A response with `status` whose body is pulled from `reader` while it is sent (see
     /// [`ResponseBody::Reader`]); `len` is its exact length if known.
+    ///
+    /// The reader may be fed by another thread: it returns `WouldBlock` while it has nothing,
+    /// and the producer calls [`reader_waker`](Self::reader_waker)`().wake()` after each
+    /// piece (and after the end). Where Qt's `write(QIODevice *)` needs a device that is
+    /// already complete or signals `readyRead` on the server's thread, this takes any
+    /// producer.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use slotnet_http::server::HttpServerResponse;
+    /// use std::io::{self, Read};
+    /// use std::sync::mpsc::{channel, Receiver, TryRecvError};
+    ///
+    /// /// Reads what another thread sends; `WouldBlock` while nothing is there yet.
+    /// struct ChannelReader(Receiver<Vec<u8>>, Vec<u8>);
+    ///
+    /// impl Read for ChannelReader {
+    ///     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    ///         if self.1.is_empty() {
+    ///             self.1 = match self.0.try_recv() {
+    ///                 Ok(piece) => piece,
+    ///                 Err(TryRecvError::Empty) => return Err(io::ErrorKind::WouldBlock.into()),
+    ///                 Err(TryRecvError::Disconnected) => return Ok(0), // the end
+    ///             };
+    ///         }
+    ///         let n = buf.len().min(self.1.len());
+    ///         buf[..n].copy_from_slice(&self.1[..n]);
+    ///         self.1.drain(..n);
+    ///         Ok(n)
+    ///     }
+    /// }
+    ///
+    /// let (tx, rx) = channel();
+    /// let response = HttpServerResponse::from_reader(
+    ///     StatusCode::OK, "text/plain", ChannelReader(rx, Vec::new()), None);
+    /// let waker = response.reader_waker().expect("a reader body");
+    /// std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         // A send error means the client went away: the server dropped the reader.
+    ///         if tx.send(format!("line {i}\n").into_bytes()).is_err() {
+    ///             break;
+    ///         }
+    ///         waker.wake();
+    ///     }
+    ///     drop(tx); // the end of the body...
+    ///     waker.wake(); // ...is news too
+    /// });
+    /// // responder.send_response(response);
+    /// ```
     pub fn from_reader<R: Read + 'static>(
         status: StatusCode,
         mime_type: &str,
@@ -222,6 +283,18 @@ impl HttpServerResponse {
         }
     }
 
+    /// The waker of a reader body (`None` for other bodies): call
+    /// [`wake`](ReaderWaker::wake) on it, from any thread, when a reader that returned
+    /// `WouldBlock` has something to give. Every call returns the same waker.
+    pub fn reader_waker(&self) -> Option<ReaderWaker> {
+        match self.body {
+            ResponseBody::Reader { .. } => {
+                Some(self.reader_waker.get_or_init(ReaderWaker::new).clone())
+            }
+            _ => None,
+        }
+    }
+
     /// The body.
     pub fn body(&self) -> &ResponseBody {
         &self.body
@@ -245,8 +318,10 @@ impl HttpServerResponse {
         self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
     }
 
-    pub(crate) fn into_parts(self) -> (StatusCode, HeaderMap, ResponseBody) {
-        (self.status, self.headers, self.body)
+    /// The parts, with the reader body's waker (made now if nobody asked for it).
+    pub(crate) fn into_parts(self) -> (StatusCode, HeaderMap, ResponseBody, ReaderWaker) {
+        let waker = self.reader_waker.into_inner().unwrap_or_default();
+        (self.status, self.headers, self.body, waker)
     }
 }
 
