@@ -72,7 +72,9 @@ pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
 pub use local::LocalSocket;
 pub use local_server::LocalServer;
 pub use proxy::{NetworkProxy, NetworkProxyQuery, ProxiedConnector, ProxyFactory, ProxyType};
-pub use ssl_server::{SslServer, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use ssl_server::{
+    SslServer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKING, PRESSURE_HANDSHAKE_TIMEOUT,
+};
 pub use ssl_socket::{SslMode, SslSocket};
 pub use tcp::TcpSocket;
 pub use tcp_server::TcpServer;

@@ -20,6 +20,15 @@ use crate::wait::{self, Deadline};
 /// How long a client may take to complete the handshake by default (Qt 6.5's default).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many connections may be in their handshake at once by default; past it the oldest
+/// handshake is ended to make room (see [`SslServer::set_max_handshaking_connections`]).
+pub const DEFAULT_MAX_HANDSHAKING: usize = 1024;
+
+/// The handshake timeout of connections accepted while more than half of the handshake
+/// budget is in use (if shorter than the configured one): a flood of clients that never
+/// send a ClientHello ends sooner.
+pub const PRESSURE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+
 struct ServerSignals {
     new_connection: Signal<()>,
     pending_connection_available: Signal<()>,
@@ -43,7 +52,9 @@ struct ServerCore {
     tcp: TcpServer,
     config: RefCell<SslConfiguration>,
     handshake_timeout: Cell<Option<Duration>>,
-    handshaking: RefCell<Vec<Handshaking>>,
+    /// Oldest first.
+    handshaking: RefCell<VecDeque<Handshaking>>,
+    max_handshaking: Cell<usize>,
     pending: RefCell<VecDeque<SslSocket>>,
     max_pending: Cell<usize>,
     /// The user paused accepting (as opposed to the server pausing on a full queue).
@@ -70,9 +81,15 @@ struct ServerCore {
 ///   [handshake timeout](Self::set_handshake_timeout), so that slow or malicious clients
 ///   cannot pin connections.
 ///
-/// Connections in their handshake count against
-/// [`max_pending_connections`](Self::max_pending_connections) like completed ones not yet
-/// taken (as in Qt 6.4); at the limit the server stops accepting until one is taken or fails.
+/// Completed connections not yet taken count against
+/// [`max_pending_connections`](Self::max_pending_connections); at the limit the server stops
+/// accepting until one is taken. Connections in their handshake have a budget of their own
+/// ([`max_handshaking_connections`](Self::max_handshaking_connections), larger): when it is
+/// full, a new connection ends the oldest handshake (`error_occurred(socket,
+/// SocketTimeoutError)`) instead of waiting, and while more than half of it is used new
+/// connections get a handshake timeout of at most [`PRESSURE_HANDSHAKE_TIMEOUT`]. Idle
+/// connections that never send a ClientHello can therefore not lock real clients out (Qt
+/// 6.4 counted handshakes against the pending limit: 30 silent connections blocked it).
 ///
 /// ```no_run
 /// use slotnet_core::EventLoop;
@@ -274,18 +291,33 @@ impl SslServer {
         self.core().map_or(0, |c| c.handshaking.borrow().len())
     }
 
-    /// How many connections may be in their handshake or waiting to be taken (30 by
-    /// default, as in Qt).
+    /// How many connections with a completed handshake may wait to be taken (30 by default,
+    /// as in Qt); at the limit the server stops accepting.
     pub fn max_pending_connections(&self) -> usize {
         self.core()
             .map_or(DEFAULT_MAX_PENDING, |c| c.max_pending.get())
     }
 
-    /// Sets how many connections may be in their handshake or waiting to be taken.
+    /// Sets how many connections with a completed handshake may wait to be taken.
     pub fn set_max_pending_connections(&self, n: usize) {
         if let Some(c) = self.core() {
             c.max_pending.set(n);
             c.update_accepting();
+        }
+    }
+
+    /// How many connections may be in their handshake at once
+    /// ([`DEFAULT_MAX_HANDSHAKING`] by default); a connection accepted beyond it ends the
+    /// oldest handshake.
+    pub fn max_handshaking_connections(&self) -> usize {
+        self.core()
+            .map_or(DEFAULT_MAX_HANDSHAKING, |c| c.max_handshaking.get())
+    }
+
+    /// Sets how many connections may be in their handshake at once (at least 1).
+    pub fn set_max_handshaking_connections(&self, n: usize) {
+        if let Some(c) = self.core() {
+            c.max_handshaking.set(n.max(1));
         }
     }
 
@@ -357,7 +389,8 @@ impl ServerCore {
             tcp,
             config: RefCell::new(SslConfiguration::default()),
             handshake_timeout: Cell::new(Some(DEFAULT_HANDSHAKE_TIMEOUT)),
-            handshaking: RefCell::new(Vec::new()),
+            handshaking: RefCell::new(VecDeque::new()),
+            max_handshaking: Cell::new(DEFAULT_MAX_HANDSHAKING),
             pending: RefCell::new(VecDeque::new()),
             max_pending: Cell::new(DEFAULT_MAX_PENDING),
             user_paused: Cell::new(false),
@@ -390,14 +423,15 @@ impl ServerCore {
         obj
     }
 
-    fn in_flight(&self) -> usize {
+    /// Completed connections waiting to be taken.
+    fn waiting(&self) -> usize {
         self.pending.borrow_mut().retain(|s| s.is_alive());
-        self.handshaking.borrow().len() + self.pending.borrow().len()
+        self.pending.borrow().len()
     }
 
     /// Pauses the TCP server at the limit and resumes it below.
     fn update_accepting(&self) {
-        if self.user_paused.get() || self.in_flight() >= self.max_pending.get() {
+        if self.user_paused.get() || self.waiting() >= self.max_pending.get() {
             self.tcp.pause_accepting();
         } else {
             self.tcp.resume_accepting();
@@ -415,6 +449,15 @@ impl ServerCore {
     }
 
     fn start(&self, tcp: TcpSocket) {
+        let budget = self.max_handshaking.get();
+        while self.handshaking.borrow().len() >= budget {
+            let oldest = self.handshaking.borrow().front().map(|h| h.socket);
+            match oldest {
+                Some(socket) => self.on_timeout(socket),
+                None => break,
+            }
+        }
+        let under_pressure = self.handshaking.borrow().len() >= budget / 2;
         let socket = SslSocket::from_tcp_socket(tcp);
         // The TCP socket was the server's child; its wrapper takes that place.
         let _ = socket.as_object().set_parent(Some(self.obj));
@@ -422,8 +465,12 @@ impl ServerCore {
         let relays = self.relay(socket);
         self.handshaking
             .borrow_mut()
-            .push(Handshaking { socket, relays });
-        if let Some(timeout) = self.handshake_timeout.get() {
+            .push_back(Handshaking { socket, relays });
+        let timeout = match self.handshake_timeout.get() {
+            Some(t) if under_pressure => Some(t.min(PRESSURE_HANDSHAKE_TIMEOUT)),
+            other => other,
+        };
+        if let Some(timeout) = timeout {
             let weak = self.weak.clone();
             Timer::single_shot_with(timeout, &socket, move || {
                 if let Some(core) = weak.upgrade() {
@@ -476,8 +523,9 @@ impl ServerCore {
     fn finish_handshake(&self, socket: SslSocket) -> bool {
         let entry = {
             let mut list = self.handshaking.borrow_mut();
+            // Usually the oldest (handshakes complete in about the order they started).
             let index = list.iter().position(|h| h.socket == socket);
-            index.map(|i| list.swap_remove(i))
+            index.and_then(|i| list.remove(i))
         };
         match entry {
             Some(entry) => {
@@ -496,6 +544,7 @@ impl ServerCore {
         }
         self.completed.set(self.completed.get() + 1);
         self.pending.borrow_mut().push_back(socket);
+        self.update_accepting();
         self.sig.pending_connection_available.emit(());
     }
 

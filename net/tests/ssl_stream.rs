@@ -16,7 +16,8 @@ use slotnet_core::{EventLoop, Timer};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::{SocketError, SocketState, SslSocket, TcpSocket};
 use ssl_support::{
-    exec_within, logged_client, pattern, run_until, server, trusting, Log, PatternChecker, LIMIT,
+    exec_within, logged_client, pattern, run_until, server, trusting, Counter, Log, PatternChecker,
+    LIMIT,
 };
 
 const TOTAL: u64 = 64 << 20;
@@ -330,19 +331,20 @@ fn a_full_server_stops_accepting_until_a_connection_is_taken() {
     let server = server(pki.server.configuration());
     server.set_max_pending_connections(1);
     let encrypted = Rc::new(Cell::new(0));
-    let clients: Vec<SslSocket> = (0..2)
-        .map(|_| {
-            let c = SslSocket::new();
-            c.set_ssl_configuration(trusting());
-            let e = encrypted.clone();
-            c.encrypted().connect(move |_| e.set(e.get() + 1));
-            c.connect_to_host_encrypted("localhost", server.server_port());
-            c
-        })
-        .collect();
-    // The first handshake completes; the second client waits in the kernel's backlog.
+    let connect = || {
+        let c = SslSocket::new();
+        c.set_ssl_configuration(trusting());
+        let e = encrypted.clone();
+        c.encrypted().connect(move |_| e.set(e.get() + 1));
+        c.connect_to_host_encrypted("localhost", server.server_port());
+        c
+    };
+    // The first handshake completes and is not taken: the server is full.
+    let _first_client = connect();
     let e = encrypted.clone();
     assert!(run_until(LIMIT, move || e.get() == 1));
+    // The second client waits in the kernel's backlog.
+    let _second_client = connect();
     ssl_support::run_until(Duration::from_millis(200), || false);
     assert_eq!(encrypted.get(), 1);
     assert!(server.has_pending_connections());
@@ -351,5 +353,37 @@ fn a_full_server_stops_accepting_until_a_connection_is_taken() {
     assert!(run_until(LIMIT, || server.has_pending_connections()));
     assert_eq!(encrypted.get(), 2);
     assert!(server.next_pending_connection().is_some());
-    drop(clients);
+}
+
+#[test]
+fn silent_connections_cannot_lock_out_a_real_client() {
+    let pki = test_certs::pki();
+    let server = server(pki.server.configuration());
+    server.set_max_handshaking_connections(8);
+    let timeouts = Counter::default();
+    let t = timeouts.clone();
+    server.error_occurred().connect(move |(_, e)| {
+        assert_eq!(*e, SocketError::SocketTimeoutError);
+        t.bump();
+    });
+    // Far more than the pending limit (30) and the handshake budget (8): clients that
+    // connect and never send a ClientHello.
+    let silent: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.server_port())).unwrap())
+        .collect();
+    assert!(run_until(LIMIT, || timeouts.get() >= 32));
+    // Still 8 in their handshake (the newest); the oldest were ended to make room.
+    assert_eq!(server.handshaking_connections(), 8);
+    let mut oldest = &silent[0];
+    oldest.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(oldest.read(&mut [0u8; 16]).unwrap_or(0), 0, "closed");
+    // A real client completes its handshake at once.
+    let client = SslSocket::new();
+    client.set_ssl_configuration(trusting());
+    client.connect_to_host_encrypted("localhost", server.server_port());
+    assert!(run_until(LIMIT, || server.has_pending_connections()));
+    let conn = server.next_pending_connection().unwrap();
+    assert!(conn.is_encrypted());
+    assert!(run_until(LIMIT, || client.is_encrypted()));
+    drop(silent);
 }

@@ -9,11 +9,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
+use slotnet_core::AsObject;
 use slotnet_core::{EventLoop, LoopHandle, Timer};
 use slotnet_http::server::{
     HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder, Methods,
 };
-use slotnet_net::TcpServer;
+use slotnet_net::ssl::test_certs;
+use slotnet_net::{SslServer, TcpServer};
 
 /// How long a test client waits for any single read.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +33,22 @@ impl TestServer {
     where
         F: FnOnce(&HttpServer) + Send + 'static,
     {
+        Self::start_on(false, config, setup)
+    }
+
+    /// Like [`TestServer::start`], over TLS (an `SslServer` with the test PKI's server
+    /// certificate, ALPN `h2` and `http/1.1`).
+    pub fn start_tls<F>(config: HttpServerConfiguration, setup: F) -> TestServer
+    where
+        F: FnOnce(&HttpServer) + Send + 'static,
+    {
+        Self::start_on(true, config, setup)
+    }
+
+    fn start_on<F>(tls: bool, config: HttpServerConfiguration, setup: F) -> TestServer
+    where
+        F: FnOnce(&HttpServer) + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let lp = EventLoop::current();
@@ -38,13 +56,21 @@ impl TestServer {
             server.set_configuration(config);
             standard_routes(&server);
             setup(&server);
-            let tcp = TcpServer::new();
-            assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0));
-            assert!(server.bind(&tcp));
-            tx.send((tcp.server_port(), lp.handle())).unwrap();
+            let port = if tls {
+                let ssl = SslServer::with_parent(&server.as_object());
+                ssl.set_ssl_configuration(test_certs::pki().server.configuration());
+                assert!(ssl.listen(Ipv4Addr::LOCALHOST, 0));
+                assert!(server.bind_ssl(&ssl));
+                ssl.server_port()
+            } else {
+                let tcp = TcpServer::with_parent(&server.as_object());
+                assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0));
+                assert!(server.bind(&tcp));
+                tcp.server_port()
+            };
+            tx.send((port, lp.handle())).unwrap();
             lp.exec();
             server.destroy();
-            tcp.destroy();
         });
         let (port, handle) = rx.recv().expect("server thread started");
         TestServer {
