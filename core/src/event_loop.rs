@@ -115,13 +115,22 @@ impl LoopInner {
         self.deferred_deletes
             .borrow()
             .iter()
-            .any(|&(_, at)| depth <= at)
+            .any(|&(_, at)| delete_due(at, depth))
     }
 
     pub(crate) fn defer_delete(&self, id: ObjectId) {
         let depth = self.frames.borrow().len();
         self.deferred_deletes.borrow_mut().push((id, depth));
     }
+}
+
+/// Whether a `delete_later` requested at loop level `at` is carried out at level `depth`: by
+/// the level it was requested at or an outer one, never by a loop nested deeper (the slot
+/// that asked may still be running). One requested outside any loop (level 0) is carried out
+/// as soon as a loop runs, as Qt does: "if deleteLater() is called before the event loop
+/// starts, the object will be deleted once the event loop is started".
+fn delete_due(at: usize, depth: usize) -> bool {
+    at == 0 || depth <= at
 }
 
 /// Error returned when posting to a loop whose thread has ended.
@@ -424,7 +433,7 @@ impl EventLoop {
             }
             let mut ready = Vec::new();
             list.retain(|&(id, at)| {
-                if depth <= at {
+                if delete_due(at, depth) {
                     ready.push(id);
                     false
                 } else {

@@ -374,8 +374,9 @@ impl Object {
     }
 
     /// Schedules destruction for when control returns to the event loop (at the nesting level
-    /// this was called from, or an outer one). Safe to call more than once and from inside the
-    /// object's own slots.
+    /// this was called from, or an outer one). Called outside any `exec()` (from `main`, before
+    /// the loop starts), the object is destroyed once a loop runs, as in Qt. Safe to call more
+    /// than once and from inside the object's own slots.
     pub fn delete_later(&self) {
         let first = with_node(self.id, |n| !std::mem::replace(&mut n.delete_pending, true));
         if first == Some(true) {

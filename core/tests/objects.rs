@@ -176,3 +176,52 @@ fn invoke_later_skips_destroyed_objects() {
     assert_eq!(calls.get(), 1);
     live.destroy();
 }
+
+#[test]
+fn delete_later_before_exec_is_carried_out_once_exec_starts() {
+    // Qt: "if deleteLater() is called before the event loop starts, the object will be deleted
+    // once the event loop is started".
+    let lp = EventLoop::current();
+    let obj = Object::new();
+    obj.delete_later();
+    let alive_at_start = Rc::new(Cell::new(true));
+    let a = alive_at_start.clone();
+    lp.post(move || {
+        // The first posted call of the first iteration: the delete comes right after.
+        a.set(obj.is_alive());
+        EventLoop::current().post(|| EventLoop::current().quit());
+    });
+    lp.exec();
+    assert!(
+        alive_at_start.get(),
+        "not deleted before control reached the loop"
+    );
+    assert!(
+        !obj.is_alive(),
+        "deleted by the exec() that started after delete_later()"
+    );
+}
+
+#[test]
+fn wait_helper_called_fifty_times_from_main_leaves_no_object_behind() {
+    // The shape of the guide's `get_text` helper: create an object, run the loop until it is
+    // done, read it, `delete_later()` it, return to `main` (outside any exec).
+    fn wait_for_work() -> u32 {
+        let work = Object::new();
+        let done: Signal<u32> = work.new_signal();
+        done.connect(|_| EventLoop::current().quit());
+        Timer::single_shot(Duration::ZERO, move || done.emit(7));
+        EventLoop::current().exec();
+        work.delete_later();
+        7
+    }
+    let lp = EventLoop::current();
+    let start = lp.object_count();
+    for _ in 0..50 {
+        assert_eq!(wait_for_work(), 7);
+    }
+    // Each exec() deleted the previous call's object; only the last one is still pending.
+    assert_eq!(lp.object_count(), start + 1);
+    lp.process_events(Some(Duration::ZERO));
+    assert_eq!(lp.object_count(), start);
+}
