@@ -69,18 +69,25 @@ pub fn date_header_value() -> HeaderValue {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        match &*cache {
-            Some((secs, value)) if *secs == now => value.clone(),
-            _ => {
-                let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(fmt_unix_secs(now)))
-                    .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-                *cache = Some((now, value.clone()));
-                value
+    let format = |now| {
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(fmt_unix_secs(now)))
+            .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
+    };
+    // `try_with`: a responder dropped while its thread is being torn down (a loop's pending
+    // timer holding it) still gets a date, without the cache that is already gone.
+    CACHE
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            match &*cache {
+                Some((secs, value)) if *secs == now => value.clone(),
+                _ => {
+                    let value = format(now);
+                    *cache = Some((now, value.clone()));
+                    value
+                }
             }
-        }
-    })
+        })
+        .unwrap_or_else(|_| format(now))
 }
 
 #[cfg(test)]
