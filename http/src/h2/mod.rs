@@ -8,7 +8,8 @@
 //!   connection per host: flow control tied to the reply's read buffer, RST_STREAM on abort,
 //!   retries of streams the server never processed (GOAWAY, REFUSED_STREAM), and the peer's
 //!   concurrent-stream limit (excess requests wait in a queue).
-//! - [`server`] serves HTTP/2 connections (used by the HTTP server and by tests).
+//! - [`server`] serves HTTP/2 connections (used by the HTTP server and by tests); the
+//!   client's frames pass [`precheck`] first, so protocol errors get RFC 9113's codes.
 //!
 //! Requests use HTTP/2 in cleartext ("prior knowledge", h2c) when they set
 //! [`Attribute::Http2Direct`](crate::Attribute::Http2Direct); replies that used HTTP/2 report
@@ -18,6 +19,7 @@ pub(crate) mod client;
 pub mod driver;
 pub(crate) mod glue;
 pub mod io;
+pub mod precheck;
 pub mod server;
 
 use crate::error::NetworkError;

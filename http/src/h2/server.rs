@@ -42,8 +42,12 @@ use http::Request;
 use slotnet_net::AbstractSocket;
 
 use super::driver::{spawn_local, SpawnHandle};
-use super::io::SocketIo;
+use super::io::{CheckedIo, SocketIo};
+use super::precheck::FramePrecheck;
 use super::Http2Configuration;
+
+/// Header blocks up to this size are checked for HPACK errors before h2 reads them.
+const PRECHECKED_BLOCK: usize = 256 * 1024;
 
 /// Requests from the application to a served connection's task.
 #[derive(Default)]
@@ -95,7 +99,8 @@ impl ServerConnection {
 }
 
 /// Serves HTTP/2 on a connected `socket` (cleartext prior knowledge, or TLS that negotiated
-/// "h2"): every request is handed to `handler` with the means to answer it. The socket is
+/// "h2"): every request is handed to `handler` with the means to answer it. The client's
+/// frames pass the [`precheck`](super::precheck) first. The socket is
 /// deleted (`delete_later`) when the connection ends.
 pub fn serve_connection<S, H>(
     socket: S,
@@ -109,12 +114,16 @@ where
     let socket: Rc<dyn AbstractSocket> = Rc::new(socket);
     let control = Rc::new(Control::default());
     let builder = config.server_builder();
+    let precheck = FramePrecheck::new(config.max_frame_size(), PRECHECKED_BLOCK);
     let (sock, ctl) = (socket.clone(), control.clone());
     let task = spawn_local(async move {
-        let io = SocketIo::new(sock.clone());
-        if let Ok(mut conn) = builder.handshake::<SocketIo, Bytes>(io).await {
+        let (io, verdict) = CheckedIo::new(SocketIo::new(sock.clone()), precheck);
+        if let Ok(mut conn) = builder.handshake::<CheckedIo, Bytes>(io).await {
             let mut shutting_down = false;
             poll_fn(|cx| loop {
+                if let Some(reason) = verdict.take() {
+                    conn.abrupt_shutdown(reason);
+                }
                 if ctl.graceful.get() && !shutting_down {
                     shutting_down = true;
                     conn.graceful_shutdown();

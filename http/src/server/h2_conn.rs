@@ -43,7 +43,8 @@ use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::HttpServerResponder;
 use crate::h1::ByteStr;
 use crate::h2::driver::{spawn_local, SpawnHandle};
-use crate::h2::io::SocketIo;
+use crate::h2::io::{CheckedIo, SocketIo};
+use crate::h2::precheck::FramePrecheck;
 use crate::h2::Http2Configuration;
 
 /// Streams the client may reset before they were accepted, at once, before the connection
@@ -206,33 +207,41 @@ impl H2Connection {
         });
         conn.timer.start_interval(conn.config.keep_alive_timeout);
         let builder = conn.builder(&h2config);
+        let precheck = FramePrecheck::new(h2config.max_frame_size(), conn.header_list_size());
         let me = conn.clone();
-        let task = spawn_local(async move { me.run(builder).await });
+        let task = spawn_local(async move { me.run(builder, precheck).await });
         *conn.task.borrow_mut() = Some(task);
         Some(conn)
     }
 
     fn builder(&self, h2config: &Http2Configuration) -> ::h2::server::Builder {
         let mut builder = h2config.server_builder();
-        // The same header sections as over HTTP/1.1 fit (h2 counts 32 bytes per field on top
-        // of name and value); the exact limits are checked on each request.
-        let list = self
-            .config
-            .max_header_bytes
-            .saturating_add(self.config.max_header_count.saturating_mul(FIELD_OVERHEAD));
         builder
-            .max_header_list_size(u32::try_from(list).unwrap_or(u32::MAX))
+            .max_header_list_size(u32::try_from(self.header_list_size()).unwrap_or(u32::MAX))
             .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
             .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
         builder
     }
 
+    /// SETTINGS_MAX_HEADER_LIST_SIZE: the same header sections as over HTTP/1.1 fit (h2
+    /// counts 32 bytes per field on top of name and value); the exact limits are checked on
+    /// each request.
+    fn header_list_size(&self) -> usize {
+        self.config
+            .max_header_bytes
+            .saturating_add(self.config.max_header_count.saturating_mul(FIELD_OVERHEAD))
+    }
+
     /// The connection's task: handshake, then accept streams until h2 says it is over.
-    async fn run(self: Rc<Self>, builder: ::h2::server::Builder) {
-        let io = SocketIo::new(self.socket.clone());
-        if let Ok(mut conn) = builder.handshake::<SocketIo, Bytes>(io).await {
+    async fn run(self: Rc<Self>, builder: ::h2::server::Builder, precheck: FramePrecheck) {
+        let (io, verdict) = CheckedIo::new(SocketIo::new(self.socket.clone()), precheck);
+        if let Ok(mut conn) = builder.handshake::<CheckedIo, Bytes>(io).await {
             poll_fn(|cx| loop {
                 self.last_activity.set(Instant::now());
+                // A frame the pre-check rejected: GOAWAY with the RFC's code.
+                if let Some(reason) = verdict.take() {
+                    conn.abrupt_shutdown(reason);
+                }
                 self.pass_ending(&mut conn);
                 match conn.poll_accept(cx) {
                     Poll::Ready(Some(Ok((request, respond)))) => self.accept(request, respond),
@@ -246,7 +255,7 @@ impl H2Connection {
     }
 
     /// Hands a requested GOAWAY to h2 (once per kind).
-    fn pass_ending(&self, conn: &mut H2ServerConnection<SocketIo, Bytes>) {
+    fn pass_ending(&self, conn: &mut H2ServerConnection<CheckedIo, Bytes>) {
         let ending = self.ending.get();
         if ending == self.ended.get() {
             return;

@@ -8,8 +8,11 @@ pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 pub const DATA: u8 = 0x0;
 pub const HEADERS: u8 = 0x1;
+pub const PRIORITY: u8 = 0x2;
 pub const RST_STREAM: u8 = 0x3;
 pub const SETTINGS: u8 = 0x4;
+pub const PUSH_PROMISE: u8 = 0x5;
+pub const PING: u8 = 0x6;
 pub const GOAWAY: u8 = 0x7;
 pub const WINDOW_UPDATE: u8 = 0x8;
 pub const CONTINUATION: u8 = 0x9;
@@ -18,6 +21,10 @@ pub const CONTINUATION: u8 = 0x9;
 pub const ACK: u8 = 0x1;
 pub const END_STREAM: u8 = 0x1;
 pub const END_HEADERS: u8 = 0x4;
+/// DATA and HEADERS: a pad length byte opens the payload.
+pub const PADDED: u8 = 0x8;
+/// HEADERS: a stream dependency and weight open the payload.
+pub const PRIORITY_FLAG: u8 = 0x20;
 
 /// One frame: the 9-byte header (24-bit length, type, flags, stream id), then `payload`.
 pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
