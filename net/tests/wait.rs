@@ -40,6 +40,32 @@ fn std_echo_server() -> u16 {
     port
 }
 
+/// A loopback port bound by a socket that does not listen: connecting is refused, and no
+/// other test can take the port meanwhile (as it could after dropping a listener).
+fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; `addr` outlives them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        let mut len = len;
+        assert_eq!(
+            libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len),
+            0
+        );
+        (owned, u16::from_be(addr.sin_port))
+    }
+}
+
 /// Reads from `socket` until `len` bytes came, waiting with `wait_for_ready_read` when
 /// nothing is buffered (Qt's idiom: data may have come with an earlier wait).
 fn read_exactly(socket: &dyn AbstractSocket, len: usize) -> Vec<u8> {
@@ -111,10 +137,7 @@ fn wait_for_disconnected_sees_the_peer_close() {
 
 #[test]
 fn refused_connect_returns_false_with_the_error() {
-    let port = {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_reserved, port) = bound_not_listening();
     let socket = TcpSocket::new();
     socket.connect_to_host("127.0.0.1", port);
     assert!(!socket.wait_for_connected(WAIT));

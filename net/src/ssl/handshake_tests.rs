@@ -454,16 +454,31 @@ fn mutual_tls_with_verify_peer() {
     );
     assert_data_flows(&mut p);
 
-    // No client certificate: VerifyPeer requires one.
-    let mut p = pair_with(
-        &test_certs::client_configuration(),
-        "localhost",
-        &server_config,
-        false,
-    );
-    let outcome = pump(&mut p.client, &mut p.server);
-    assert_eq!(outcome.server, Some(rustls::Error::NoCertificatesPresented));
-    assert!(outcome.client.is_some());
+    // No client certificate: VerifyPeer requires one; the hook hears of it first
+    // (NoPeerCertificate, as Qt) and decides.
+    for answer in [false, true] {
+        let mut p = pair_with(
+            &test_certs::client_configuration(),
+            "localhost",
+            &server_config,
+            false,
+        );
+        let server_calls = record_hook(p.server.verify_context(), answer);
+        let outcome = pump(&mut p.client, &mut p.server);
+        assert_eq!(names(&server_calls), ["NoPeerCertificate"]);
+        if answer {
+            assert!(outcome.ok(), "{outcome:?}");
+            assert!(p
+                .server
+                .session_info()
+                .unwrap()
+                .peer_certificate_chain
+                .is_empty());
+            assert_data_flows(&mut p);
+        } else {
+            assert_eq!(outcome.server, Some(rustls::Error::NoCertificatesPresented));
+        }
+    }
 }
 
 #[test]

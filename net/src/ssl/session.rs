@@ -137,10 +137,28 @@ impl TlsSession {
             State::Active(conn) => {
                 let io = conn.process_new_packets()?;
                 self.peer_closed |= io.peer_has_closed();
+                if self.verify.take_missing_client_certificate() {
+                    return self.decide_missing_client_certificate();
+                }
                 Ok(())
             }
             State::Accepting { .. } | State::Refused => Ok(()),
         }
+    }
+
+    /// A server requiring a client certificate got none: Qt's `NoPeerCertificate` goes to
+    /// the `sslErrors` hook (still inside the handshake: rustls has processed the client's
+    /// last flight, but nothing of it has been handed on). Ignored, the session goes on
+    /// without a client certificate. Otherwise it ends here, its pending output (session
+    /// tickets, early data) dropped: rustls has no way to send a `certificate_required`
+    /// alert at this point, so the client sees the connection close.
+    fn decide_missing_client_certificate(&mut self) -> Result<(), rustls::Error> {
+        let error = super::error::SslError::from(super::error::SslErrorKind::NoPeerCertificate);
+        if self.verify.decide(&[error]) {
+            return Ok(());
+        }
+        self.state = State::Refused;
+        Err(rustls::Error::NoCertificatesPresented)
     }
 
     fn refuse(&mut self, error: rustls::Error, alert: AcceptedAlert) -> rustls::Error {

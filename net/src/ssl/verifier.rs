@@ -414,8 +414,16 @@ impl ClientCertVerifier for QtClientCertVerifier {
         self.mode != PeerVerifyMode::VerifyNone
     }
 
+    /// rustls asks this when the client's Certificate message arrives, before looking at
+    /// it. Never mandatory for rustls: with `VerifyPeer`, an empty answer is Qt's
+    /// `NoPeerCertificate`, which goes to the `sslErrors` slots like any certificate error
+    /// so that the server can decide; the session checks for it once rustls has processed
+    /// the message (see `TlsSession::process_new_packets`).
     fn client_auth_mandatory(&self) -> bool {
-        self.mode == PeerVerifyMode::VerifyPeer
+        if self.mode == PeerVerifyMode::VerifyPeer {
+            verify::note_client_certificate_answer(false);
+        }
+        false
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
@@ -432,6 +440,7 @@ impl ClientCertVerifier for QtClientCertVerifier {
         if self.mode != PeerVerifyMode::VerifyPeer {
             return Ok(ClientCertVerified::assertion());
         }
+        verify::note_client_certificate_answer(true);
         let errors = self.analyzer.errors(end_entity, intermediates, None, now)?;
         if verify::decide(&errors) {
             Ok(ClientCertVerified::assertion())

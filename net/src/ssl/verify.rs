@@ -23,6 +23,9 @@ struct Inner {
     ignore_all: Cell<bool>,
     ignore_list: RefCell<Vec<SslError>>,
     handshake_errors: RefCell<Vec<SslError>>,
+    /// A client answered a required certificate request; `Some(false)` until a certificate
+    /// is seen in that answer.
+    client_certificate: Cell<Option<bool>>,
 }
 
 /// One connection's answer to certificate errors: the `sslErrors` hook, the errors to
@@ -113,6 +116,18 @@ impl VerifyContext {
         }
     }
 
+    /// Whether a client answered a required certificate request without a certificate
+    /// (reported once).
+    pub(crate) fn take_missing_client_certificate(&self) -> bool {
+        match self.inner.client_certificate.get() {
+            Some(false) => {
+                self.inner.client_certificate.set(Some(true));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Makes this the context the verifier consults until the guard is dropped.
     pub(crate) fn enter(&self) -> ActiveGuard {
         ACTIVE.with(|stack| stack.borrow_mut().push(self.clone()));
@@ -159,6 +174,16 @@ pub(crate) fn decide(errors: &[SslError]) -> bool {
         Some(ctx) => ctx.decide(errors),
         None => errors.is_empty(),
     }
+}
+
+/// Records on the active context that a client answered a required certificate request,
+/// with (`presented`) or without a certificate.
+pub(crate) fn note_client_certificate_answer(presented: bool) {
+    ACTIVE.with(|stack| {
+        if let Some(ctx) = stack.borrow().last() {
+            ctx.inner.client_certificate.set(Some(presented));
+        }
+    });
 }
 
 /// Whether the active connection verified without certificate errors (true without an

@@ -704,7 +704,10 @@ impl SslCore {
         let code = classify(&error, during_handshake);
         let verify_errors = self.ssl_handshake_errors();
         let message = match (&error, verify_errors.first()) {
-            (rustls::Error::InvalidCertificate(_), Some(first)) => first.error_string().to_owned(),
+            (
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented,
+                Some(first),
+            ) => first.error_string().to_owned(),
             _ => error.to_string(),
         };
         self.report_error(code, &message);
