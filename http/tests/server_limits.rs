@@ -6,11 +6,14 @@ mod server_support;
 
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use http::{Method, StatusCode};
 use server_support::{assert_closed, read_response, TestServer};
 use slotnet_core::EventLoop;
-use slotnet_http::server::HttpServerConfiguration;
+use slotnet_http::server::{
+    HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder,
+};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 
@@ -80,4 +83,70 @@ fn idle_tcp_connections_to_the_tls_port_do_not_lock_out_https_clients() {
         assert_eq!(https_get(server.port, "/").as_deref(), Ok(&b"hello"[..]));
     }
     drop(idle);
+}
+
+/// Adds `/held`: the server's `buffered_output_bytes()` as text.
+fn held_route(server: &HttpServer) {
+    let abstract_server = server.as_abstract();
+    server.route(
+        "/held",
+        Method::GET,
+        move |_: &HttpServerRequest, resp: HttpServerResponder| {
+            let held = abstract_server.buffered_output_bytes();
+            resp.write_data(StatusCode::OK, "text/plain", held.to_string());
+        },
+    );
+}
+
+/// The server's `buffered_output_bytes()`, asked on a fresh connection.
+fn held(server: &TestServer) -> usize {
+    let mut s = BufReader::new(server.connect());
+    s.get_mut()
+        .write_all(b"GET /held HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    read_response(&mut s, false).text().parse().unwrap()
+}
+
+#[test]
+fn pipelining_without_reading_holds_at_most_the_output_budget() {
+    let server = TestServer::start(HttpServerConfiguration::default(), held_route);
+    assert_eq!(held(&server), 0);
+    // 1,000 pipelined requests for 16 KiB each (16 MB of answers), never read: far more
+    // than the kernel's socket buffers take.
+    const ANSWER: usize = 16 * 1024;
+    let request = format!("GET /bytes/{ANSWER} HTTP/1.1\r\nHost: t\r\n\r\n");
+    // (40 kB of requests: the kernel takes them all; the answers are what piles up.)
+    let mut attacker = server.connect();
+    attacker.write_all(request.repeat(1000).as_bytes()).unwrap();
+    let budget = HttpServerConfiguration::default().max_buffered_output;
+    assert_eq!(budget, 256 * 1024);
+    // Once the kernel's buffers are full, answers pile up in the server: never beyond the
+    // budget plus one answer, however long the server has to go further.
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while samples.len() < 10 {
+        let held = held(&server);
+        assert!(
+            held <= budget + ANSWER + 1024,
+            "{held} bytes held for one connection that does not read"
+        );
+        if held > 0 {
+            samples.push(held);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the kernel took every answer: the test proves nothing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.assert_serves_fresh_client();
+    // Reading resumes the connection: every answer arrives, complete and in order.
+    attacker
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut r = BufReader::new(attacker);
+    for _ in 0..3 {
+        let resp = read_response(&mut r, false);
+        assert_eq!(resp.body.len(), ANSWER);
+    }
 }

@@ -126,6 +126,16 @@ impl Served {
         }
     }
 
+    /// Answer bytes held in memory for the client (see
+    /// [`AbstractHttpServer::buffered_output_bytes`]).
+    fn output_held(&self) -> usize {
+        match self {
+            Served::H1(c) => c.output_held(),
+            Served::H2(c) => c.output_held(),
+            Served::Sniffing(_) => 0,
+        }
+    }
+
     fn begin_drain(&self) {
         match self {
             Served::H1(c) => c.begin_drain(),
@@ -714,6 +724,21 @@ impl AbstractHttpServer {
     /// Number of open connections.
     pub fn connection_count(&self) -> usize {
         self.core().map_or(0, |c| c.connections.borrow().len())
+    }
+
+    /// Answer bytes held in memory, over all connections, for clients that have not taken
+    /// them yet (socket queues, answers waiting behind earlier ones, HTTP/2 data handed to
+    /// the protocol and not yet written): what slow or non-reading clients cost. Each
+    /// connection's share is bounded (see [`HttpServerConfiguration::max_buffered_output`]);
+    /// for monitoring. Computed on call, over every connection.
+    pub fn buffered_output_bytes(&self) -> usize {
+        self.core().map_or(0, |c| {
+            c.connections
+                .borrow()
+                .values()
+                .map(Served::output_held)
+                .sum()
+        })
     }
 
     /// Adds a hook run on every response head before it is sent (Qt's

@@ -53,8 +53,12 @@ pub struct HttpServerConfiguration {
     /// Most requests of one connection waiting for their answers (pipelining); beyond it the
     /// server stops reading that connection until answers go out. Default 16.
     pub max_pipelined_requests: usize,
-    /// Most response bytes queued on one connection whose client does not read; beyond it the
-    /// server stops reading that connection's further requests. Default 1 MiB.
+    /// Most answer bytes held in memory for one HTTP/1.1 connection whose client does not
+    /// read (the socket's queue plus pipelined answers waiting behind an earlier one);
+    /// beyond it the server stops reading that connection's further requests until output
+    /// drains, so a client pipelining any number of requests without reading costs at most
+    /// this plus one answer. Also what a pushed answer may queue before `write_chunk`
+    /// refuses more. Default 256 KiB (nginx answers pipelined requests one at a time).
     pub max_buffered_output: usize,
     /// A `Server` header added to every response that has none (default none).
     pub server_header: Option<HeaderValue>,
@@ -77,7 +81,7 @@ impl Default for HttpServerConfiguration {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_pipelined_requests: 16,
-            max_buffered_output: 1024 * 1024,
+            max_buffered_output: 256 * 1024,
             server_header: None,
             h2c: false,
         }

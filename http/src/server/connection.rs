@@ -3,7 +3,7 @@
 //!
 //! Bounded by construction: the socket's read buffer is limited (a whole head fits, not
 //! more); a request body is limited by the decoder; at most `max_pipelined_requests` answers
-//! are owed and at most `max_buffered_output` bytes wait for a slow reader before the
+//! are owed and at most `max_buffered_output` answer bytes wait for a slow reader before the
 //! connection stops reading further requests. One timer per connection covers the idle,
 //! slow-head, stalled-body and stalled-reader cases; it is only restarted when the
 //! connection changes phase, and when it fires it checks the real deadline (activity pushes
@@ -384,7 +384,21 @@ impl Connection {
         // A request whose head arrived already has its slot: let its body in.
         let owed = self.pipeline.borrow().len() - usize::from(self.partial.borrow().is_some());
         owed >= self.config.max_pipelined_requests.max(1)
-            || self.socket.bytes_to_write() > self.config.max_buffered_output
+            || self.output_held() > self.config.max_buffered_output
+    }
+
+    /// Answer bytes held in memory for a client that has not taken them: the socket's queue
+    /// and the answers buffered behind an incomplete earlier one. Reading further requests
+    /// stops past `max_buffered_output`, so this stays below it plus one answer whatever the
+    /// number of pipelined requests.
+    pub(crate) fn output_held(&self) -> usize {
+        let behind: usize = self
+            .pipeline
+            .borrow()
+            .iter()
+            .map(|slot| slot.buffered.len())
+            .sum();
+        self.socket.bytes_to_write() + behind
     }
 
     fn decode_step(&self) -> Step {

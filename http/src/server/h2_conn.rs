@@ -308,6 +308,12 @@ impl H2Connection {
         !self.finished.get() && self.ending.get() != Ending::Calm
     }
 
+    /// Answer bytes held in memory for the client: the socket's queue (h2's own buffers are
+    /// bounded by the send-buffer size per stream).
+    pub(crate) fn output_held(&self) -> usize {
+        self.socket.bytes_to_write()
+    }
+
     /// Since when the connection has had no stream, if it has none.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
         (self.is_open() && self.active.get() == 0).then(|| self.last_activity.get())

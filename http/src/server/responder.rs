@@ -93,7 +93,7 @@ impl std::error::Error for WriteChunkError {}
 ///
 /// A pushed body is bounded: an answer may queue
 /// [`write_budget`](Self::write_budget) bytes that the client has not taken yet
-/// ([`HttpServerConfiguration::max_buffered_output`], 1 MiB by default). While
+/// ([`HttpServerConfiguration::max_buffered_output`], 256 KiB by default). While
 /// [`bytes_to_write`](Self::bytes_to_write) is below it, `write_chunk` takes the next piece
 /// (so the queue can exceed the budget by at most one piece); at or above it, `write_chunk`
 /// refuses with [`WriteChunkError::Full`] and hands the piece back. [`drained`](Self::drained)
