@@ -83,13 +83,15 @@ impl Drop for SlowServer {
 fn serve(pace: Duration) -> io::Result<u16> {
     let server = HttpServer::new();
     let tick = pace / TICKS as u32;
-    server.route(
-        "/bytes/<arg>",
-        Method::GET,
-        move |n: u64, _: &HttpServerRequest, responder: HttpServerResponder| {
-            send_paced(responder, n, tick)
-        },
-    );
+    server
+        .route(
+            "/bytes/<arg>",
+            Method::GET,
+            move |n: u64, _: &HttpServerRequest, responder: HttpServerResponder| {
+                send_paced(responder, n, tick)
+            },
+        )
+        .map_err(io::Error::other)?;
     let tcp = TcpServer::new();
     if !tcp.listen(Ipv4Addr::LOCALHOST, 0) {
         return Err(io::Error::other("cannot listen on 127.0.0.1"));

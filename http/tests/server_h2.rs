@@ -89,40 +89,46 @@ fn extra_routes(
     held: Arc<AtomicUsize>,
 ) -> impl FnOnce(&slotnet_http::server::HttpServer) + Send {
     move |server| {
-        server.route(
-            "/pull/<arg>",
-            Method::GET,
-            move |n: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
-                let reader = CountingReader {
-                    pos: 0,
-                    len: n,
-                    pulled: pulled.clone(),
-                };
-                resp.send_response(HttpServerResponse::from_reader(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    reader,
-                    None,
-                ));
-            },
-        );
-        server.route(
-            "/version",
-            Methods::ANY,
-            |req: &HttpServerRequest, resp: HttpServerResponder| {
-                let text = format!("{:?} {} {}", req.version(), req.method(), req.url());
-                resp.write_data(StatusCode::OK, "text/plain", text);
-            },
-        );
+        server
+            .route(
+                "/pull/<arg>",
+                Method::GET,
+                move |n: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
+                    let reader = CountingReader {
+                        pos: 0,
+                        len: n,
+                        pulled: pulled.clone(),
+                    };
+                    resp.send_response(HttpServerResponse::from_reader(
+                        StatusCode::OK,
+                        "application/octet-stream",
+                        reader,
+                        None,
+                    ));
+                },
+            )
+            .expect("valid route");
+        server
+            .route(
+                "/version",
+                Methods::ANY,
+                |req: &HttpServerRequest, resp: HttpServerResponder| {
+                    let text = format!("{:?} {} {}", req.version(), req.method(), req.url());
+                    resp.write_data(StatusCode::OK, "text/plain", text);
+                },
+            )
+            .expect("valid route");
         let kept: Rc<std::cell::RefCell<Vec<HttpServerResponder>>> = Rc::default();
-        server.route(
-            "/hold",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                held.fetch_add(1, Ordering::SeqCst);
-                kept.borrow_mut().push(resp);
-            },
-        );
+        server
+            .route(
+                "/hold",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    held.fetch_add(1, Ordering::SeqCst);
+                    kept.borrow_mut().push(resp);
+                },
+            )
+            .expect("valid route");
     }
 }
 
@@ -346,18 +352,20 @@ fn shutdown_sends_goaway_and_finishes_streams_in_flight() {
             .shutdown_finished()
             .connect(move |_| t.send("finished").unwrap());
         let srv = server.as_abstract();
-        server.route(
-            "/last",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                // Shut down while this stream is in flight; it is still answered.
-                srv.shutdown();
-                tx.send("shutdown").unwrap();
-                Timer::single_shot(Duration::from_millis(100), move || {
-                    resp.write_data(StatusCode::OK, "text/plain", "last answer");
-                });
-            },
-        );
+        server
+            .route(
+                "/last",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    // Shut down while this stream is in flight; it is still answered.
+                    srv.shutdown();
+                    tx.send("shutdown").unwrap();
+                    Timer::single_shot(Duration::from_millis(100), move || {
+                        resp.write_data(StatusCode::OK, "text/plain", "last answer");
+                    });
+                },
+            )
+            .expect("valid route");
     });
     let m = NetworkAccessManager::new();
     let first = m.get(request(&server, "/"));

@@ -245,16 +245,18 @@ fn max_connections_pauses_accepting_while_every_connection_is_busy() {
     let held = Arc::new(AtomicUsize::new(0));
     let counter = held.clone();
     let server = TestServer::start(config, move |server| {
-        server.route(
-            "/hold",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Timer::single_shot(Duration::from_millis(1500), move || {
-                    resp.write_data(StatusCode::OK, "text/plain", "held");
-                });
-            },
-        );
+        server
+            .route(
+                "/hold",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Timer::single_shot(Duration::from_millis(1500), move || {
+                        resp.write_data(StatusCode::OK, "text/plain", "held");
+                    });
+                },
+            )
+            .expect("valid route");
     });
     // Both slots hold a request being answered: neither can be reclaimed.
     let busy: Vec<BufReader<TcpStream>> = (0..2)

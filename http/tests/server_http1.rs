@@ -199,6 +199,54 @@ fn missing_route_and_unparsable_argument_are_404() {
 }
 
 #[test]
+fn a_refused_route_says_why_and_serves_nothing() {
+    type Req<'a> = &'a HttpServerRequest;
+    type Resp = HttpServerResponder;
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let e = errors.clone();
+    let server = TestServer::start(HttpServerConfiguration::default(), move |server| {
+        let mut e = e.lock().unwrap();
+        // One placeholder, a handler taking two path arguments.
+        let mismatch = server.route(
+            "/pair/<arg>",
+            Method::GET,
+            |a: u8, b: u8, _: Req, r: Resp| {
+                r.write_data(StatusCode::OK, "text/plain", format!("{a} {b}"))
+            },
+        );
+        e.push(mismatch.unwrap_err());
+        let no_slash = server.route("plain", Method::GET, |_: Req, r: Resp| {
+            r.write_status(StatusCode::OK)
+        });
+        e.push(no_slash.unwrap_err());
+        let glued = server.route("/item<arg>", Method::GET, |_: u8, _: Req, r: Resp| {
+            r.write_status(StatusCode::OK)
+        });
+        e.push(glued.unwrap_err());
+    });
+    let texts: Vec<String> = errors
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            r#"route "/pair/<arg>": the pattern has 1 placeholder but the handler takes 2 path arguments"#,
+            r#"route "plain": a pattern must start with '/'"#,
+            r#"route "/item<arg>": a placeholder (<arg>, <path>) must be a whole path segment, found "item<arg>""#,
+        ]
+    );
+    // Nothing was added: those paths get the missing handler's 404.
+    for path in ["/pair/1", "/plain", "plain", "/item1", "/item<arg>"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let (resp, _) = roundtrip(&server, request.as_bytes());
+        assert_eq!(resp.status, 404, "{path}");
+    }
+}
+
+#[test]
 fn custom_missing_handler_and_after_request_hooks() {
     let server = TestServer::start(HttpServerConfiguration::default(), |server| {
         server.set_missing_handler(|req: &HttpServerRequest, resp: HttpServerResponder| {
@@ -235,20 +283,22 @@ fn dropped_responder_answers_500_and_the_connection_goes_on() {
 #[test]
 fn request_accessors_and_typed_arguments() {
     let server = TestServer::start(HttpServerConfiguration::default(), |server| {
-        server.route(
-            "/info/<arg>/<arg>",
-            Method::GET,
-            |name: String, n: u8, req: &HttpServerRequest, resp: HttpServerResponder| {
-                let text = format!(
-                    "{name} {n} {} {:?} {} {}",
-                    req.url(),
-                    req.query_items(),
-                    req.remote_address().unwrap(),
-                    req.local_port() != 0,
-                );
-                resp.write_data(StatusCode::OK, "text/plain", text);
-            },
-        );
+        server
+            .route(
+                "/info/<arg>/<arg>",
+                Method::GET,
+                |name: String, n: u8, req: &HttpServerRequest, resp: HttpServerResponder| {
+                    let text = format!(
+                        "{name} {n} {} {:?} {} {}",
+                        req.url(),
+                        req.query_items(),
+                        req.remote_address().unwrap(),
+                        req.local_port() != 0,
+                    );
+                    resp.write_data(StatusCode::OK, "text/plain", text);
+                },
+            )
+            .expect("valid route");
     });
     let (resp, _) = roundtrip(
         &server,
@@ -270,19 +320,21 @@ fn streaming_with_length_and_server_header() {
         ..HttpServerConfiguration::default()
     };
     let server = TestServer::start(config, |server| {
-        server.route(
-            "/sized",
-            Method::GET,
-            |_: &HttpServerRequest, mut resp: HttpServerResponder| {
-                resp.write_begin(StatusCode::OK, http::HeaderMap::new(), Some(6));
-                assert_eq!(resp.write_chunk("abc"), Ok(()));
-                assert_eq!(resp.write_chunk("too long"), Err(WriteChunkError::TooLong));
-                Timer::single_shot(Duration::from_millis(20), move || {
-                    assert_eq!(resp.write_chunk("def"), Ok(()));
-                    resp.write_end();
-                });
-            },
-        );
+        server
+            .route(
+                "/sized",
+                Method::GET,
+                |_: &HttpServerRequest, mut resp: HttpServerResponder| {
+                    resp.write_begin(StatusCode::OK, http::HeaderMap::new(), Some(6));
+                    assert_eq!(resp.write_chunk("abc"), Ok(()));
+                    assert_eq!(resp.write_chunk("too long"), Err(WriteChunkError::TooLong));
+                    Timer::single_shot(Duration::from_millis(20), move || {
+                        assert_eq!(resp.write_chunk("def"), Ok(()));
+                        resp.write_end();
+                    });
+                },
+            )
+            .expect("valid route");
     });
     let (resp, _) = roundtrip(&server, b"GET /sized HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(resp.header("content-length"), Some("6"));
@@ -301,15 +353,17 @@ fn files_are_served_with_guessed_type() {
     std::fs::write(dir.join("page.html"), "<p>hi</p>").unwrap();
     let root = dir.clone();
     let server = TestServer::start(HttpServerConfiguration::default(), move |server| {
-        server.route(
-            "/f/<arg>",
-            Method::GET,
-            move |name: String, _: &HttpServerRequest, resp: HttpServerResponder| {
-                resp.send_response(slotnet_http::server::HttpServerResponse::from_file(
-                    root.join(name),
-                ));
-            },
-        );
+        server
+            .route(
+                "/f/<arg>",
+                Method::GET,
+                move |name: String, _: &HttpServerRequest, resp: HttpServerResponder| {
+                    resp.send_response(slotnet_http::server::HttpServerResponse::from_file(
+                        root.join(name),
+                    ));
+                },
+            )
+            .expect("valid route");
     });
     let mut s = server.connect();
     s.write_all(
@@ -383,14 +437,16 @@ fn bind_refuses_a_server_that_is_not_listening() {
 fn shutdown_finishes_answers_in_flight() {
     let server = TestServer::start(HttpServerConfiguration::default(), |server| {
         let s = server.clone();
-        server.route(
-            "/shutdown",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                s.shutdown();
-                resp.write_status(StatusCode::NO_CONTENT);
-            },
-        );
+        server
+            .route(
+                "/shutdown",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    s.shutdown();
+                    resp.write_status(StatusCode::NO_CONTENT);
+                },
+            )
+            .expect("valid route");
         server.shutdown_finished().connect(|_| {
             slotnet_core::EventLoop::current().quit();
         });
@@ -457,46 +513,52 @@ impl std::io::Read for Lines {
 fn reader_bodies_are_pulled_chunked_or_sized() {
     use slotnet_http::server::HttpServerResponse;
     let server = TestServer::start(HttpServerConfiguration::default(), |server| {
-        server.route(
-            "/lines/<arg>",
-            Method::GET,
-            |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
-                let reader = Lines { next: 0, count: n };
-                resp.send_response(HttpServerResponse::from_reader(
-                    StatusCode::OK,
-                    "text/plain",
-                    reader,
-                    None,
-                ));
-            },
-        );
-        server.route(
-            "/zeros/<arg>",
-            Method::GET,
-            |n: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
-                let reader = std::io::repeat(0).take(n);
-                resp.send_response(HttpServerResponse::from_reader(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    reader,
-                    Some(n),
-                ));
-            },
-        );
-        server.route(
-            "/short",
-            Method::GET,
-            |_: &HttpServerRequest, resp: HttpServerResponder| {
-                // Announces more than the reader has: the client must see a cut body.
-                let reader = std::io::repeat(1).take(10);
-                resp.send_response(HttpServerResponse::from_reader(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    reader,
-                    Some(20),
-                ));
-            },
-        );
+        server
+            .route(
+                "/lines/<arg>",
+                Method::GET,
+                |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
+                    let reader = Lines { next: 0, count: n };
+                    resp.send_response(HttpServerResponse::from_reader(
+                        StatusCode::OK,
+                        "text/plain",
+                        reader,
+                        None,
+                    ));
+                },
+            )
+            .expect("valid route");
+        server
+            .route(
+                "/zeros/<arg>",
+                Method::GET,
+                |n: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
+                    let reader = std::io::repeat(0).take(n);
+                    resp.send_response(HttpServerResponse::from_reader(
+                        StatusCode::OK,
+                        "application/octet-stream",
+                        reader,
+                        Some(n),
+                    ));
+                },
+            )
+            .expect("valid route");
+        server
+            .route(
+                "/short",
+                Method::GET,
+                |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    // Announces more than the reader has: the client must see a cut body.
+                    let reader = std::io::repeat(1).take(10);
+                    resp.send_response(HttpServerResponse::from_reader(
+                        StatusCode::OK,
+                        "application/octet-stream",
+                        reader,
+                        Some(20),
+                    ));
+                },
+            )
+            .expect("valid route");
     });
     let mut s = server.connect();
     s.write_all(

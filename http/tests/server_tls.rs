@@ -35,14 +35,16 @@ fn start() -> TlsServer {
         let lp = EventLoop::current();
         let server = HttpServer::new();
         server_support::standard_routes(&server);
-        server.route(
-            "/whoami",
-            Method::GET,
-            |req: &HttpServerRequest, resp: HttpServerResponder| {
-                let text = format!("{} secure={}", req.url(), req.is_secure());
-                resp.write_data(StatusCode::OK, "text/plain", text);
-            },
-        );
+        server
+            .route(
+                "/whoami",
+                Method::GET,
+                |req: &HttpServerRequest, resp: HttpServerResponder| {
+                    let text = format!("{} secure={}", req.url(), req.is_secure());
+                    resp.write_data(StatusCode::OK, "text/plain", text);
+                },
+            )
+            .expect("valid route");
         let mut config = test_certs::pki().server.configuration();
         config.set_allowed_next_protocols(vec![b"http/1.1".to_vec()]);
         let ssl = SslServer::new();

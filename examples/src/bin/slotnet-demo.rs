@@ -29,42 +29,52 @@ fn start_server() -> (u16, Thread) {
     thread
         .run(move || {
             let server = HttpServer::new();
-            server.route("/", Method::GET, |_: Req, r: Resp| {
-                r.write_data(StatusCode::OK, "text/plain", "hello")
-            });
-            server.route("/echo", Methods::ANY, |req: Req, r: Resp| {
-                r.write_data(StatusCode::OK, "text/plain", req.body().clone())
-            });
-            server.route("/redirect/<arg>", Method::GET, |n: u32, _: Req, r: Resp| {
-                let target = if n <= 1 {
-                    "/".to_owned()
-                } else {
-                    format!("/redirect/{}", n - 1)
-                };
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    LOCATION,
-                    HeaderValue::from_str(&target).expect("ascii path"),
-                );
-                r.write(StatusCode::FOUND, headers, Vec::new());
-            });
-            server.route("/private", Method::GET, |req: Req, r: Resp| {
-                // "demo:secret" in Basic form.
-                if req.value(AUTHORIZATION.as_str()) == Some("Basic ZGVtbzpzZWNyZXQ=") {
-                    r.write_data(StatusCode::OK, "text/plain", "welcome, demo");
-                } else {
+            server
+                .route("/", Method::GET, |_: Req, r: Resp| {
+                    r.write_data(StatusCode::OK, "text/plain", "hello")
+                })
+                .expect("valid route");
+            server
+                .route("/echo", Methods::ANY, |req: Req, r: Resp| {
+                    r.write_data(StatusCode::OK, "text/plain", req.body().clone())
+                })
+                .expect("valid route");
+            server
+                .route("/redirect/<arg>", Method::GET, |n: u32, _: Req, r: Resp| {
+                    let target = if n <= 1 {
+                        "/".to_owned()
+                    } else {
+                        format!("/redirect/{}", n - 1)
+                    };
                     let mut headers = HeaderMap::new();
                     headers.insert(
-                        WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"demo\""),
+                        LOCATION,
+                        HeaderValue::from_str(&target).expect("ascii path"),
                     );
-                    r.write(StatusCode::UNAUTHORIZED, headers, Vec::new());
-                }
-            });
-            server.route("/bytes/<arg>", Method::GET, |n: usize, _: Req, r: Resp| {
-                let body: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
-                r.write_data(StatusCode::OK, "application/octet-stream", body);
-            });
+                    r.write(StatusCode::FOUND, headers, Vec::new());
+                })
+                .expect("valid route");
+            server
+                .route("/private", Method::GET, |req: Req, r: Resp| {
+                    // "demo:secret" in Basic form.
+                    if req.value(AUTHORIZATION.as_str()) == Some("Basic ZGVtbzpzZWNyZXQ=") {
+                        r.write_data(StatusCode::OK, "text/plain", "welcome, demo");
+                    } else {
+                        let mut headers = HeaderMap::new();
+                        headers.insert(
+                            WWW_AUTHENTICATE,
+                            HeaderValue::from_static("Basic realm=\"demo\""),
+                        );
+                        r.write(StatusCode::UNAUTHORIZED, headers, Vec::new());
+                    }
+                })
+                .expect("valid route");
+            server
+                .route("/bytes/<arg>", Method::GET, |n: usize, _: Req, r: Resp| {
+                    let body: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
+                    r.write_data(StatusCode::OK, "application/octet-stream", body);
+                })
+                .expect("valid route");
             let tcp = TcpServer::new();
             assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0), "listen on 127.0.0.1");
             assert!(server.bind(&tcp));

@@ -438,169 +438,196 @@ fn add_routes(server: &HttpServer, root: Option<PathBuf>) {
     type Req<'a> = &'a HttpServerRequest;
     type Resp = HttpServerResponder;
 
-    server.route("/", Method::GET, |_: Req, resp: Resp| {
-        resp.write_data(StatusCode::OK, "text/plain", "hello");
-    });
+    server
+        .route("/", Method::GET, |_: Req, resp: Resp| {
+            resp.write_data(StatusCode::OK, "text/plain", "hello");
+        })
+        .expect("valid route");
 
-    server.route("/bytes/<arg>", Method::GET, |n: u64, _: Req, resp: Resp| {
-        const MIME: &str = "application/octet-stream";
-        if n <= 64 * 1024 {
-            return resp.write_data(StatusCode::OK, MIME, pattern_bytes(n as usize));
-        }
-        let reader = PatternReader { pos: 0, len: n };
-        resp.send_response(HttpServerResponse::from_reader(
-            StatusCode::OK,
-            MIME,
-            reader,
-            Some(n),
-        ));
-    });
-
-    server.route("/echo", Methods::ANY, |req: Req, resp: Resp| {
-        let mut headers = HeaderMap::new();
-        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, ct.clone());
-        }
-        resp.write(StatusCode::OK, headers, req.body().clone());
-    });
-
-    server.route("/headers", Method::GET, |req: Req, resp: Resp| {
-        json(resp, StatusCode::OK, headers_json(req.headers()));
-    });
-
-    server.route(
-        "/status/<arg>",
-        Method::GET,
-        |code: u16, _: Req, resp: Resp| {
-            match StatusCode::from_u16(code) {
-                // An interim status cannot be a final answer.
-                Ok(status) if code >= 200 => resp.write_status(status),
-                _ => text(resp, StatusCode::BAD_REQUEST, "bad status code\n"),
+    server
+        .route("/bytes/<arg>", Method::GET, |n: u64, _: Req, resp: Resp| {
+            const MIME: &str = "application/octet-stream";
+            if n <= 64 * 1024 {
+                return resp.write_data(StatusCode::OK, MIME, pattern_bytes(n as usize));
             }
-        },
-    );
-
-    server.route(
-        "/redirect/<arg>",
-        Method::GET,
-        |n: u32, _: Req, resp: Resp| {
-            let location = match n {
-                0 => "/".to_owned(),
-                n => format!("/redirect/{}", n - 1),
-            };
-            let mut headers = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                headers.insert(LOCATION, v);
-            }
-            resp.write(StatusCode::FOUND, headers, Vec::new());
-        },
-    );
-
-    server.route(
-        "/basic-auth/<arg>/<arg>",
-        Method::GET,
-        |user: String, pass: String, req: Req, resp: Resp| {
-            let given = header(req, AUTHORIZATION)
-                .and_then(|v| v.strip_prefix("Basic ").or(v.strip_prefix("basic ")))
-                .and_then(|b64| base64_decode(b64.trim()))
-                .and_then(|raw| String::from_utf8(raw).ok());
-            if given.as_deref() == Some(&format!("{user}:{pass}")) {
-                let mut body = String::from("{\"authenticated\":true,\"user\":");
-                push_json_string(&mut body, &user);
-                body.push('}');
-                return json(resp, StatusCode::OK, body);
-            }
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"slotnet\""),
-            );
-            resp.write(StatusCode::UNAUTHORIZED, headers, Vec::new());
-        },
-    );
-
-    server.route(
-        "/delay/<arg>",
-        Method::GET,
-        |ms: u64, _: Req, resp: Resp| {
-            Timer::single_shot(Duration::from_millis(ms), move || {
-                json(resp, StatusCode::OK, format!("{{\"delay\":{ms}}}"));
-            });
-        },
-    );
-
-    server.route(
-        "/stream/<arg>",
-        Method::GET,
-        |n: u64, req: Req, resp: Resp| {
-            let lines = LineStream {
-                next: 0,
-                count: n,
-                url: req.url().to_string(),
-            };
+            let reader = PatternReader { pos: 0, len: n };
             resp.send_response(HttpServerResponse::from_reader(
                 StatusCode::OK,
-                "application/json",
-                lines,
-                None,
+                MIME,
+                reader,
+                Some(n),
             ));
-        },
-    );
+        })
+        .expect("valid route");
 
-    server.route("/gzip", Method::GET, |req: Req, resp: Resp| {
-        let mut doc = String::from("{\"gzipped\":true,\"method\":");
-        push_json_string(&mut doc, req.method().as_str());
-        doc.push_str(",\"headers\":");
-        doc.push_str(&headers_json(req.headers()));
-        doc.push_str("}\n");
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let gz = encoder
-            .write_all(doc.as_bytes())
-            .and_then(|_| encoder.finish());
-        match gz {
-            Ok(gz) => {
+    server
+        .route("/echo", Methods::ANY, |req: Req, resp: Resp| {
+            let mut headers = HeaderMap::new();
+            if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, ct.clone());
+            }
+            resp.write(StatusCode::OK, headers, req.body().clone());
+        })
+        .expect("valid route");
+
+    server
+        .route("/headers", Method::GET, |req: Req, resp: Resp| {
+            json(resp, StatusCode::OK, headers_json(req.headers()));
+        })
+        .expect("valid route");
+
+    server
+        .route(
+            "/status/<arg>",
+            Method::GET,
+            |code: u16, _: Req, resp: Resp| {
+                match StatusCode::from_u16(code) {
+                    // An interim status cannot be a final answer.
+                    Ok(status) if code >= 200 => resp.write_status(status),
+                    _ => text(resp, StatusCode::BAD_REQUEST, "bad status code\n"),
+                }
+            },
+        )
+        .expect("valid route");
+
+    server
+        .route(
+            "/redirect/<arg>",
+            Method::GET,
+            |n: u32, _: Req, resp: Resp| {
+                let location = match n {
+                    0 => "/".to_owned(),
+                    n => format!("/redirect/{}", n - 1),
+                };
                 let mut headers = HeaderMap::new();
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                resp.write(StatusCode::OK, headers, gz);
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    headers.insert(LOCATION, v);
+                }
+                resp.write(StatusCode::FOUND, headers, Vec::new());
+            },
+        )
+        .expect("valid route");
+
+    server
+        .route(
+            "/basic-auth/<arg>/<arg>",
+            Method::GET,
+            |user: String, pass: String, req: Req, resp: Resp| {
+                let given = header(req, AUTHORIZATION)
+                    .and_then(|v| v.strip_prefix("Basic ").or(v.strip_prefix("basic ")))
+                    .and_then(|b64| base64_decode(b64.trim()))
+                    .and_then(|raw| String::from_utf8(raw).ok());
+                if given.as_deref() == Some(&format!("{user}:{pass}")) {
+                    let mut body = String::from("{\"authenticated\":true,\"user\":");
+                    push_json_string(&mut body, &user);
+                    body.push('}');
+                    return json(resp, StatusCode::OK, body);
+                }
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"slotnet\""),
+                );
+                resp.write(StatusCode::UNAUTHORIZED, headers, Vec::new());
+            },
+        )
+        .expect("valid route");
+
+    server
+        .route(
+            "/delay/<arg>",
+            Method::GET,
+            |ms: u64, _: Req, resp: Resp| {
+                Timer::single_shot(Duration::from_millis(ms), move || {
+                    json(resp, StatusCode::OK, format!("{{\"delay\":{ms}}}"));
+                });
+            },
+        )
+        .expect("valid route");
+
+    server
+        .route(
+            "/stream/<arg>",
+            Method::GET,
+            |n: u64, req: Req, resp: Resp| {
+                let lines = LineStream {
+                    next: 0,
+                    count: n,
+                    url: req.url().to_string(),
+                };
+                resp.send_response(HttpServerResponse::from_reader(
+                    StatusCode::OK,
+                    "application/json",
+                    lines,
+                    None,
+                ));
+            },
+        )
+        .expect("valid route");
+
+    server
+        .route("/gzip", Method::GET, |req: Req, resp: Resp| {
+            let mut doc = String::from("{\"gzipped\":true,\"method\":");
+            push_json_string(&mut doc, req.method().as_str());
+            doc.push_str(",\"headers\":");
+            doc.push_str(&headers_json(req.headers()));
+            doc.push_str("}\n");
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let gz = encoder
+                .write_all(doc.as_bytes())
+                .and_then(|_| encoder.finish());
+            match gz {
+                Ok(gz) => {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    resp.write(StatusCode::OK, headers, gz);
+                }
+                Err(_) => resp.write_status(StatusCode::INTERNAL_SERVER_ERROR),
             }
-            Err(_) => resp.write_status(StatusCode::INTERNAL_SERVER_ERROR),
-        }
-    });
+        })
+        .expect("valid route");
 
-    server.route("/cookies/set", Method::GET, |req: Req, resp: Resp| {
-        let mut headers = HeaderMap::new();
-        for (name, value) in req.query_items() {
-            if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; Path=/")) {
-                headers.append(SET_COOKIE, v);
+    server
+        .route("/cookies/set", Method::GET, |req: Req, resp: Resp| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in req.query_items() {
+                if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; Path=/")) {
+                    headers.append(SET_COOKIE, v);
+                }
             }
-        }
-        headers.insert(LOCATION, HeaderValue::from_static("/cookies"));
-        resp.write(StatusCode::FOUND, headers, Vec::new());
-    });
+            headers.insert(LOCATION, HeaderValue::from_static("/cookies"));
+            resp.write(StatusCode::FOUND, headers, Vec::new());
+        })
+        .expect("valid route");
 
-    server.route("/cookies", Method::GET, |req: Req, resp: Resp| {
-        let pairs: Vec<(String, String)> = req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.split_once('='))
-            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-            .collect();
-        let cookies = object_json(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        json(resp, StatusCode::OK, format!("{{\"cookies\":{cookies}}}"));
-    });
+    server
+        .route("/cookies", Method::GET, |req: Req, resp: Resp| {
+            let pairs: Vec<(String, String)> = req
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|c| c.split_once('='))
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            let cookies = object_json(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            json(resp, StatusCode::OK, format!("{{\"cookies\":{cookies}}}"));
+        })
+        .expect("valid route");
 
-    server.route(
-        "/files/<path>",
-        Method::GET,
-        move |rel: String, req: Req, resp: Resp| match &root {
-            Some(root) => serve_file(root, &rel, req, resp),
-            None => resp.write_status(StatusCode::NOT_FOUND),
-        },
-    );
+    server
+        .route(
+            "/files/<path>",
+            Method::GET,
+            move |rel: String, req: Req, resp: Resp| match &root {
+                Some(root) => serve_file(root, &rel, req, resp),
+                None => resp.write_status(StatusCode::NOT_FOUND),
+            },
+        )
+        .expect("valid route");
 }
 
 // ----- main -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use slotnet_core::{AsObject, Object};
 use super::abstract_server::{AbstractHttpServer, RequestHandler};
 use super::request::HttpServerRequest;
 use super::responder::HttpServerResponder;
-use super::router::{Methods, Pattern, RouteHandler};
+use super::router::{Methods, Pattern, RouteError, RouteHandler};
 
 type RouteFn = dyn Fn(
     &[Cow<'_, str>],
@@ -91,10 +91,10 @@ impl RequestHandler for RouterHandler {
 /// let server = HttpServer::new();
 /// server.route("/", Method::GET, |_req: &HttpServerRequest, resp: HttpServerResponder| {
 ///     resp.write_data(StatusCode::OK, "text/plain", "hello");
-/// });
+/// }).expect("valid route");
 /// server.route("/user/<arg>", Method::GET, |id: u32, _req: &HttpServerRequest, resp: HttpServerResponder| {
 ///     resp.write_json(StatusCode::OK, format!("{{\"id\":{id}}}"));
-/// });
+/// }).expect("valid route");
 /// server.after_request(|_req, _status, headers| {
 ///     headers.insert("x-powered-by", http::HeaderValue::from_static("slotnet"));
 /// });
@@ -155,27 +155,52 @@ impl HttpServer {
     /// is in `methods` go to `handler`, which receives the captured arguments parsed into
     /// its parameter types, the request and the responder.
     ///
-    /// Returns false (and adds nothing) if the pattern is invalid (it must start with `/`;
-    /// `<path>` only at the end) or captures a different number of arguments than the
-    /// handler takes.
-    pub fn route<Args, H>(&self, pattern: &str, methods: impl Into<Methods>, handler: H) -> bool
+    /// A pattern starts with `/`; `<arg>` stands for one whole path segment and a final
+    /// `<path>` for the rest of the path. A pattern that breaks these rules, or captures a
+    /// different number of arguments than the handler takes, is refused with a
+    /// [`RouteError`] saying what is wrong, and nothing is added (Qt's `route` returns
+    /// `false`, or fails to compile for a count mismatch). A program that ignored it would
+    /// answer 404 where it meant to serve, hence `#[must_use]`:
+    ///
+    /// ```
+    /// use http::Method;
+    /// use slotnet_http::server::{HttpServer, HttpServerRequest, HttpServerResponder, RouteError};
+    ///
+    /// let server = HttpServer::new();
+    /// server
+    ///     .route("/user/<arg>", Method::GET, |id: u32, _: &HttpServerRequest, r: HttpServerResponder| {
+    ///         r.write_json(http::StatusCode::OK, format!("{{\"id\":{id}}}"));
+    ///     })
+    ///     .expect("a valid route");
+    /// let refused = server.route("/user/<arg>", Method::GET, |_: &HttpServerRequest, _: HttpServerResponder| {});
+    /// assert!(matches!(refused, Err(RouteError::ArgumentCountMismatch { placeholders: 1, handler_arguments: 0, .. })));
+    /// ```
+    #[must_use = "a refused route is not added (requests get 404): check the error"]
+    pub fn route<Args, H>(
+        &self,
+        pattern: &str,
+        methods: impl Into<Methods>,
+        handler: H,
+    ) -> Result<(), RouteError>
     where
         H: RouteHandler<Args>,
     {
-        let Some(pattern) = Pattern::parse(pattern) else {
-            return false;
-        };
-        if pattern.arg_count() != handler.arg_count() {
-            return false;
+        let parsed = Pattern::parse(pattern)?;
+        if parsed.arg_count() != handler.arg_count() {
+            return Err(RouteError::ArgumentCountMismatch {
+                pattern: pattern.to_owned(),
+                placeholders: parsed.arg_count(),
+                handler_arguments: handler.arg_count(),
+            });
         }
         self.router.routes.borrow_mut().push(Rc::new(Route {
-            pattern,
+            pattern: parsed,
             methods: methods.into(),
             handler: Box::new(move |args, request, responder| {
                 handler.call(args, request, responder)
             }),
         }));
-        true
+        Ok(())
     }
 
     /// Replaces the handler for requests no route answers (Qt's `setMissingHandler`); the

@@ -39,7 +39,7 @@
 //! server.route("/hello/<arg>", Method::GET, |name: String, _: &HttpServerRequest, resp: HttpServerResponder| {
 //!     resp.write_data(StatusCode::OK, "text/plain", format!("hello {name}"));
 //!     EventLoop::current().quit();
-//! });
+//! }).expect("valid route");
 //! let tcp = TcpServer::new();
 //! assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0));
 //! assert!(server.bind(&tcp));
@@ -88,7 +88,7 @@ pub use pacing::ReaderWaker;
 pub use request::{ConnectionInfo, HttpServerRequest};
 pub use responder::{HttpServerResponder, WriteChunkError};
 pub use response::{HttpServerResponse, ResponseBody};
-pub use router::{Methods, RouteHandler};
+pub use router::{Methods, RouteError, RouteHandler};
 pub use websocket::{
     WebSocket, WebSocketError, WebSocketUpgradeResponse, DEFAULT_MAX_MESSAGE_SIZE,
 };

@@ -63,6 +63,95 @@ enum Segment {
     Rest,
 }
 
+/// Why [`HttpServer::route`](super::HttpServer::route) refused a route (nothing was added).
+///
+/// Its `Display` text names the pattern and what is wrong with it, e.g.
+/// `route "/user<arg>": the placeholder <arg> must be a whole path segment, found "user<arg>"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// The pattern does not start with `/`.
+    MissingLeadingSlash {
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// A placeholder shares its path segment with other text (`/user<arg>`,
+    /// `/v<arg>.json`): a placeholder stands for a whole segment.
+    PlaceholderInsideSegment {
+        /// The pattern as given.
+        pattern: String,
+        /// The offending segment.
+        segment: String,
+    },
+    /// A segment in angle brackets other than `<arg>` and `<path>` (such as `<id>`).
+    UnknownPlaceholder {
+        /// The pattern as given.
+        pattern: String,
+        /// The offending segment.
+        segment: String,
+    },
+    /// `<path>` (the rest of the path) is not the last segment.
+    PathNotLast {
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// The pattern captures a different number of arguments than the handler takes.
+    ArgumentCountMismatch {
+        /// The pattern as given.
+        pattern: String,
+        /// Placeholders in the pattern.
+        placeholders: usize,
+        /// Path arguments the handler takes (its parameters before the request).
+        handler_arguments: usize,
+    },
+}
+
+impl RouteError {
+    /// The pattern the error is about.
+    pub fn pattern(&self) -> &str {
+        match self {
+            RouteError::MissingLeadingSlash { pattern }
+            | RouteError::PlaceholderInsideSegment { pattern, .. }
+            | RouteError::UnknownPlaceholder { pattern, .. }
+            | RouteError::PathNotLast { pattern }
+            | RouteError::ArgumentCountMismatch { pattern, .. } => pattern,
+        }
+    }
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "route {:?}: ", self.pattern())?;
+        match self {
+            RouteError::MissingLeadingSlash { .. } => f.write_str("a pattern must start with '/'"),
+            RouteError::PlaceholderInsideSegment { segment, .. } => write!(
+                f,
+                "a placeholder (<arg>, <path>) must be a whole path segment, found {segment:?}"
+            ),
+            RouteError::UnknownPlaceholder { segment, .. } => write!(
+                f,
+                "unknown placeholder {segment}: the placeholders are <arg> (one segment) and \
+                 <path> (the rest of the path)"
+            ),
+            RouteError::PathNotLast { .. } => {
+                f.write_str("<path> takes the rest of the path, so it must be the last segment")
+            }
+            RouteError::ArgumentCountMismatch {
+                placeholders,
+                handler_arguments,
+                ..
+            } => write!(
+                f,
+                "the pattern has {placeholders} placeholder{} but the handler takes \
+                 {handler_arguments} path argument{}",
+                if *placeholders == 1 { "" } else { "s" },
+                if *handler_arguments == 1 { "" } else { "s" },
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
 /// A parsed route pattern such as `/user/<arg>/posts` or `/files/<path>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pattern {
@@ -71,16 +160,37 @@ pub(crate) struct Pattern {
 }
 
 impl Pattern {
-    /// Parses a pattern; `None` if it does not start with `/` or `<path>` is not last.
-    pub(crate) fn parse(pattern: &str) -> Option<Pattern> {
-        let rest = pattern.strip_prefix('/')?;
+    /// Parses a pattern: it starts with `/`, placeholders (`<arg>`, a final `<path>`) are
+    /// whole segments.
+    pub(crate) fn parse(pattern: &str) -> Result<Pattern, RouteError> {
+        let Some(rest) = pattern.strip_prefix('/') else {
+            return Err(RouteError::MissingLeadingSlash {
+                pattern: pattern.to_owned(),
+            });
+        };
         let parts: Vec<&str> = rest.split('/').collect();
         let mut segments = Vec::with_capacity(parts.len());
         for (i, part) in parts.iter().enumerate() {
             segments.push(match *part {
                 "<arg>" => Segment::Arg,
                 "<path>" if i + 1 == parts.len() => Segment::Rest,
-                "<path>" => return None,
+                "<path>" => {
+                    return Err(RouteError::PathNotLast {
+                        pattern: pattern.to_owned(),
+                    })
+                }
+                part if part.starts_with('<') && part.ends_with('>') => {
+                    return Err(RouteError::UnknownPlaceholder {
+                        pattern: pattern.to_owned(),
+                        segment: (*part).to_owned(),
+                    })
+                }
+                part if part.contains("<arg>") || part.contains("<path>") => {
+                    return Err(RouteError::PlaceholderInsideSegment {
+                        pattern: pattern.to_owned(),
+                        segment: (*part).to_owned(),
+                    })
+                }
                 literal => Segment::Literal(literal.to_owned()),
             });
         }
@@ -88,7 +198,7 @@ impl Pattern {
             .iter()
             .filter(|s| !matches!(s, Segment::Literal(_)))
             .count();
-        Some(Pattern { segments, args })
+        Ok(Pattern { segments, args })
     }
 
     /// Number of arguments the pattern captures.
@@ -263,9 +373,66 @@ mod tests {
         assert_eq!(matched("/files/<path>", "/files/"), None);
         assert_eq!(matched("/x/<arg>", "/x/%zz"), None);
         assert_eq!(matched("/x/<arg>", "/x/%ff"), None);
-        assert!(Pattern::parse("/<path>/x").is_none());
-        assert!(Pattern::parse("x").is_none());
+        assert!(Pattern::parse("/<path>/x").is_err());
+        assert!(Pattern::parse("x").is_err());
         assert_eq!(Pattern::parse("/a/<arg>/<path>").unwrap().arg_count(), 2);
+    }
+
+    fn refused(pattern: &str) -> String {
+        Pattern::parse(pattern).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn each_pattern_error_says_what_is_wrong() {
+        assert_eq!(
+            Pattern::parse("user/<arg>"),
+            Err(RouteError::MissingLeadingSlash {
+                pattern: "user/<arg>".into()
+            })
+        );
+        assert_eq!(
+            refused("user/<arg>"),
+            r#"route "user/<arg>": a pattern must start with '/'"#
+        );
+        assert_eq!(
+            Pattern::parse("/user<arg>"),
+            Err(RouteError::PlaceholderInsideSegment {
+                pattern: "/user<arg>".into(),
+                segment: "user<arg>".into()
+            })
+        );
+        assert_eq!(
+            refused("/v1/item-<arg>.json"),
+            r#"route "/v1/item-<arg>.json": a placeholder (<arg>, <path>) must be a whole path segment, found "item-<arg>.json""#
+        );
+        assert!(matches!(
+            Pattern::parse("/files/x<path>"),
+            Err(RouteError::PlaceholderInsideSegment { .. })
+        ));
+        assert_eq!(
+            refused("/user/<id>"),
+            r#"route "/user/<id>": unknown placeholder <id>: the placeholders are <arg> (one segment) and <path> (the rest of the path)"#
+        );
+        assert_eq!(
+            refused("/<path>/x"),
+            r#"route "/<path>/x": <path> takes the rest of the path, so it must be the last segment"#
+        );
+        // Literal text with angle brackets elsewhere stays a literal.
+        assert!(Pattern::parse("/a<b").is_ok());
+    }
+
+    #[test]
+    fn the_count_mismatch_names_both_counts() {
+        let error = RouteError::ArgumentCountMismatch {
+            pattern: "/u/<arg>".into(),
+            placeholders: 1,
+            handler_arguments: 2,
+        };
+        assert_eq!(
+            error.to_string(),
+            r#"route "/u/<arg>": the pattern has 1 placeholder but the handler takes 2 path arguments"#
+        );
+        assert_eq!(error.pattern(), "/u/<arg>");
     }
 
     #[test]

@@ -125,62 +125,74 @@ impl Drop for TestServer {
 /// `/` hello; `/echo` the body back; `/delay/<ms>` answers `delayed <ms>` after a timer;
 /// `/bytes/<n>` n bytes; `/stream/<n>` n chunked lines; `/drop` drops the responder.
 pub fn standard_routes(server: &HttpServer) {
-    server.route(
-        "/",
-        Method::GET,
-        |_: &HttpServerRequest, resp: HttpServerResponder| {
-            resp.write_data(StatusCode::OK, "text/plain", "hello");
-        },
-    );
-    server.route(
-        "/echo",
-        Methods::ANY,
-        |req: &HttpServerRequest, resp: HttpServerResponder| {
-            let ct = req
-                .value("content-type")
-                .unwrap_or("application/octet-stream")
-                .to_owned();
-            resp.write_data(StatusCode::OK, &ct, req.body().clone());
-        },
-    );
-    server.route(
-        "/delay/<arg>",
-        Method::GET,
-        |ms: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
-            Timer::single_shot(Duration::from_millis(ms), move || {
-                resp.write_data(StatusCode::OK, "text/plain", format!("delayed {ms}"));
-            });
-        },
-    );
-    server.route(
-        "/bytes/<arg>",
-        Method::GET,
-        |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
-            let body: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
-            resp.write_data(StatusCode::OK, "application/octet-stream", body);
-        },
-    );
-    server.route(
-        "/stream/<arg>",
-        Method::GET,
-        |n: u32, _: &HttpServerRequest, mut resp: HttpServerResponder| {
-            resp.write_begin(StatusCode::OK, http::HeaderMap::new(), None);
-            for i in 0..n {
-                // A few short lines: far below the budget.
-                if resp.write_chunk(format!("line {i}\n")).is_err() {
-                    break;
+    server
+        .route(
+            "/",
+            Method::GET,
+            |_: &HttpServerRequest, resp: HttpServerResponder| {
+                resp.write_data(StatusCode::OK, "text/plain", "hello");
+            },
+        )
+        .expect("valid route");
+    server
+        .route(
+            "/echo",
+            Methods::ANY,
+            |req: &HttpServerRequest, resp: HttpServerResponder| {
+                let ct = req
+                    .value("content-type")
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                resp.write_data(StatusCode::OK, &ct, req.body().clone());
+            },
+        )
+        .expect("valid route");
+    server
+        .route(
+            "/delay/<arg>",
+            Method::GET,
+            |ms: u64, _: &HttpServerRequest, resp: HttpServerResponder| {
+                Timer::single_shot(Duration::from_millis(ms), move || {
+                    resp.write_data(StatusCode::OK, "text/plain", format!("delayed {ms}"));
+                });
+            },
+        )
+        .expect("valid route");
+    server
+        .route(
+            "/bytes/<arg>",
+            Method::GET,
+            |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
+                let body: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
+                resp.write_data(StatusCode::OK, "application/octet-stream", body);
+            },
+        )
+        .expect("valid route");
+    server
+        .route(
+            "/stream/<arg>",
+            Method::GET,
+            |n: u32, _: &HttpServerRequest, mut resp: HttpServerResponder| {
+                resp.write_begin(StatusCode::OK, http::HeaderMap::new(), None);
+                for i in 0..n {
+                    // A few short lines: far below the budget.
+                    if resp.write_chunk(format!("line {i}\n")).is_err() {
+                        break;
+                    }
                 }
-            }
-            resp.write_end();
-        },
-    );
-    server.route(
-        "/drop",
-        Method::GET,
-        |_: &HttpServerRequest, resp: HttpServerResponder| {
-            drop(resp);
-        },
-    );
+                resp.write_end();
+            },
+        )
+        .expect("valid route");
+    server
+        .route(
+            "/drop",
+            Method::GET,
+            |_: &HttpServerRequest, resp: HttpServerResponder| {
+                drop(resp);
+            },
+        )
+        .expect("valid route");
 }
 
 /// A response as read off the wire.
