@@ -127,33 +127,35 @@ impl Producer {
 
 /// `/push/<n>`: n pattern bytes pushed in blocks, chunked over HTTP/1.1.
 fn push_route(server: &HttpServer, stats: Arc<Stats>) {
-    server.route(
-        "/push/<arg>",
-        Method::GET,
-        move |total: u64, _: &HttpServerRequest, mut resp: HttpServerResponder| {
-            assert_eq!(resp.bytes_to_write(), 0);
-            assert_eq!(
-                resp.write_chunk("early"),
-                Err(WriteChunkError::NotStreaming)
-            );
-            assert!(resp.write_begin(StatusCode::OK, HeaderMap::new(), None));
-            let drained = resp.drained();
-            let producer = Rc::new(Producer {
-                resp: RefCell::new(Some(resp)),
-                sent: Cell::new(0),
-                total,
-                block: Bytes::from(pattern(BLOCK)),
-                stats: stats.clone(),
-                _guard: ReleaseGuard(stats.clone()),
-            });
-            let p = producer.clone();
-            drained.connect(move |_| {
-                p.stats.drained.fetch_add(1, Ordering::SeqCst);
-                p.produce();
-            });
-            producer.produce();
-        },
-    );
+    server
+        .route(
+            "/push/<arg>",
+            Method::GET,
+            move |total: u64, _: &HttpServerRequest, mut resp: HttpServerResponder| {
+                assert_eq!(resp.bytes_to_write(), 0);
+                assert_eq!(
+                    resp.write_chunk("early"),
+                    Err(WriteChunkError::NotStreaming)
+                );
+                assert!(resp.write_begin(StatusCode::OK, HeaderMap::new(), None));
+                let drained = resp.drained();
+                let producer = Rc::new(Producer {
+                    resp: RefCell::new(Some(resp)),
+                    sent: Cell::new(0),
+                    total,
+                    block: Bytes::from(pattern(BLOCK)),
+                    stats: stats.clone(),
+                    _guard: ReleaseGuard(stats.clone()),
+                });
+                let p = producer.clone();
+                drained.connect(move |_| {
+                    p.stats.drained.fetch_add(1, Ordering::SeqCst);
+                    p.produce();
+                });
+                producer.produce();
+            },
+        )
+        .expect("valid route");
 }
 
 fn start_push() -> (TestServer, Arc<Stats>) {
@@ -388,21 +390,25 @@ struct Feed {
 fn later_routes(server: &HttpServer, feed: Arc<Feed>) {
     for (path, fail) in [("/later/<arg>", false), ("/fail/<arg>", true)] {
         let feed = feed.clone();
-        server.route(
-            path,
-            Method::GET,
-            move |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
-                resp.send_response(fed_response(feed.clone(), Some(n), fail));
-            },
-        );
+        server
+            .route(
+                path,
+                Method::GET,
+                move |n: usize, _: &HttpServerRequest, resp: HttpServerResponder| {
+                    resp.send_response(fed_response(feed.clone(), Some(n), fail));
+                },
+            )
+            .expect("valid route");
     }
-    server.route(
-        "/forever",
-        Method::GET,
-        move |_: &HttpServerRequest, resp: HttpServerResponder| {
-            resp.send_response(fed_response(feed.clone(), None, false));
-        },
-    );
+    server
+        .route(
+            "/forever",
+            Method::GET,
+            move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                resp.send_response(fed_response(feed.clone(), None, false));
+            },
+        )
+        .expect("valid route");
 }
 
 /// A reader body fed by a thread (`pieces` blocks, or until the reader is dropped).
