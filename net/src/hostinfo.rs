@@ -1,16 +1,24 @@
 //! `HostInfo`, Qt's `QHostInfo`: host name lookups on a small pool of worker threads, with the
 //! result delivered on the requesting thread's event loop.
 //!
-//! The loop thread never blocks on DNS: the blocking `getaddrinfo` runs in a worker, and the
-//! answer is posted back through a [`LoopHandle`](slotnet_core::LoopHandle). IP literals and `localhost` are answered
-//! without a lookup, and names under the reserved `.invalid` domain (RFC 6761) fail without
-//! one; these answers too arrive on a later loop iteration, so callers see the same ordering
-//! whatever the name. Successful lookups are cached for [`CACHE_TTL`].
+//! The loop thread never blocks on DNS: the blocking `getaddrinfo` (or, for an IP literal,
+//! the reverse lookup with `getnameinfo`, as Qt does) runs in a worker, and the answer is
+//! posted back through a [`LoopHandle`](slotnet_core::LoopHandle). Every name goes to the
+//! system resolver, `localhost` included (as Qt); names under the reserved `.invalid` domain
+//! (RFC 6761) fail without a lookup; these answers too arrive on a later loop iteration, so
+//! callers see the same ordering whatever the name. Successful forward lookups are cached for
+//! [`CACHE_TTL`].
+//!
+//! Sockets connecting to a host use a variant without the reverse lookup: an IP literal
+//! (IPv6 with or without brackets, as URLs write it) is answered at once, as Qt's
+//! `connectToHost` does, and `localhost` (and `*.localhost`) is the loopback addresses
+//! without a lookup, as RFC 6761 asks and curl does.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::{CStr, CString};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -137,30 +145,29 @@ impl HostInfo {
     /// Looks `name` up without blocking the loop; `callback` runs on this thread's loop with
     /// the result, on a later iteration, unless [`HostInfo::abort_host_lookup`] is called
     /// first.
+    ///
+    /// As Qt's `lookupHost`: an IP literal gets a reverse lookup (`"127.0.0.1"` gives the
+    /// host name `localhost` with the address 127.0.0.1; without a name the host name is the
+    /// literal); a name is looked up as given (no trimming: `" localhost "` and `"[::1]"` fail
+    /// with `HostNotFound` and "Invalid hostname"; an empty name with "No host name given");
+    /// resolver failures say "Host not found" (`HostNotFound`) or the resolver's own text
+    /// (`UnknownError`).
     pub fn lookup_host<F: FnOnce(&HostInfo) + 'static>(name: &str, callback: F) -> LookupId {
-        let id = LookupId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        PENDING.with(|p| p.borrow_mut().insert(id, Box::new(callback)));
-        let name = name.trim().to_owned();
-        if let Some(answer) = immediate_answer(&name) {
-            EventLoop::current().post(move || deliver(id, answer));
-            return id;
-        }
-        let key = name.to_ascii_lowercase();
-        if let Some(addresses) = cache_get(&key) {
-            let answer = HostInfo::found(&name, addresses);
-            EventLoop::current().post(move || deliver(id, answer));
-            return id;
-        }
-        let handle = EventLoop::current().handle();
-        Pool::get().submit(Box::new(move || {
-            let answer = resolve(&name);
-            if answer.error == HostInfoError::NoError {
-                cache_put(key, answer.addresses.clone());
-            }
-            // A loop that has ended no longer wants the answer.
-            let _ = handle.post(move || deliver(id, answer));
-        }));
-        id
+        start_lookup(plan_qt(name), Box::new(callback))
+    }
+
+    /// The lookup a socket's `connect_to_host` makes: IP literals (IPv6 in brackets too) are
+    /// answered without a reverse lookup, surrounding spaces are ignored.
+    pub(crate) fn lookup_for_connect<F: FnOnce(&HostInfo) + 'static>(
+        name: &str,
+        callback: F,
+    ) -> LookupId {
+        start_lookup(plan_connect(name), Box::new(callback))
+    }
+
+    /// The blocking form of [`HostInfo::lookup_for_connect`] (for the blocking waits).
+    pub(crate) fn from_name_for_connect(name: &str) -> HostInfo {
+        run_plan(plan_connect(name))
     }
 
     /// Like [`HostInfo::lookup_host`], but the callback is not called if `context` has been
@@ -187,22 +194,44 @@ impl HostInfo {
         drop(callback);
     }
 
-    /// Looks `name` up, blocking the calling thread (Qt's `QHostInfo::fromName`). Never call
-    /// it on a thread whose loop serves sockets.
+    /// Looks `name` up, blocking the calling thread (Qt's `QHostInfo::fromName`), with the
+    /// rules of [`HostInfo::lookup_host`]. Never call it on a thread whose loop serves
+    /// sockets.
     pub fn from_name(name: &str) -> HostInfo {
-        let name = name.trim();
-        if let Some(answer) = immediate_answer(name) {
-            return answer;
+        run_plan(plan_qt(name))
+    }
+
+    /// This machine's host name (Qt's `QHostInfo::localHostName`), empty if unknown.
+    pub fn local_host_name() -> String {
+        let mut buf = [0u8; 256];
+        // SAFETY: `buf` is writable for its length; gethostname NUL-terminates on success
+        // (the last byte stays 0 if it truncates).
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+        if rc != 0 {
+            return String::new();
         }
-        let key = name.to_ascii_lowercase();
-        if let Some(addresses) = cache_get(&key) {
-            return HostInfo::found(name, addresses);
+        CStr::from_bytes_until_nul(&buf)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// This machine's DNS domain (Qt's `QHostInfo::localDomainName`): what the resolver
+    /// appends to bare names (`LOCALDOMAIN`, else the last `domain` or `search` line of
+    /// /etc/resolv.conf, else the domain part of the host name); empty if none.
+    pub fn local_domain_name() -> String {
+        if let Ok(env) = std::env::var("LOCALDOMAIN") {
+            if let Some(first) = env.split_whitespace().next() {
+                return first.to_owned();
+            }
         }
-        let answer = resolve(name);
-        if answer.error == HostInfoError::NoError {
-            cache_put(key, answer.addresses.clone());
+        let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        if let Some(domain) = resolv_conf_domain(&conf) {
+            return domain;
         }
-        answer
+        let host = HostInfo::local_host_name();
+        host.split_once('.')
+            .map(|(_, domain)| domain.to_owned())
+            .unwrap_or_default()
     }
 
     /// Forgets every cached lookup.
@@ -236,11 +265,103 @@ fn deliver(id: LookupId, mut answer: HostInfo) {
     }
 }
 
-/// Answers that need no resolver: IP literals (IPv6 optionally in brackets), `localhost`,
-/// and the reserved `.invalid` domain.
-fn immediate_answer(name: &str) -> Option<HostInfo> {
+/// What a lookup needs.
+enum Plan {
+    /// Known without the resolver.
+    Answer(HostInfo),
+    /// `getaddrinfo` for `query` (the ASCII form of `name`).
+    Forward { name: String, query: String },
+    /// `getnameinfo` for an IP literal.
+    Reverse { name: String, ip: IpAddr },
+}
+
+fn start_lookup(plan: Plan, callback: Callback) -> LookupId {
+    let id = LookupId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    PENDING.with(|p| p.borrow_mut().insert(id, callback));
+    let plan = match plan {
+        Plan::Forward { name, query } => match cache_get(&query) {
+            Some(addresses) => Plan::Answer(HostInfo::found(&name, addresses)),
+            None => Plan::Forward { name, query },
+        },
+        other => other,
+    };
+    if let Plan::Answer(answer) = plan {
+        EventLoop::current().post(move || deliver(id, answer));
+        return id;
+    }
+    let handle = EventLoop::current().handle();
+    Pool::get().submit(Box::new(move || {
+        let answer = run_plan(plan);
+        // A loop that has ended no longer wants the answer.
+        let _ = handle.post(move || deliver(id, answer));
+    }));
+    id
+}
+
+/// Runs a plan on this thread (blocking for the resolver).
+fn run_plan(plan: Plan) -> HostInfo {
+    match plan {
+        Plan::Answer(answer) => answer,
+        Plan::Forward { name, query } => {
+            if let Some(addresses) = cache_get(&query) {
+                return HostInfo::found(&name, addresses);
+            }
+            let answer = resolve(&name, &query);
+            if answer.error == HostInfoError::NoError {
+                cache_put(query, answer.addresses.clone());
+            }
+            answer
+        }
+        Plan::Reverse { name, ip } => {
+            let host_name = reverse(ip).unwrap_or(name);
+            HostInfo::found(&host_name, vec![ip])
+        }
+    }
+}
+
+/// Qt's rules for `lookupHost`/`fromName`.
+fn plan_qt(name: &str) -> Plan {
     if name.is_empty() {
-        return Some(HostInfo::failed(
+        return Plan::Answer(HostInfo::failed(
+            name,
+            HostInfoError::HostNotFound,
+            "No host name given",
+        ));
+    }
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Plan::Reverse {
+            name: name.to_owned(),
+            ip,
+        };
+    }
+    // Qt's test is whether the name has an ACE form (`QUrl::toAce`); brackets, spaces and
+    // the other characters a host name cannot hold do not.
+    let query = match url::Host::parse(name) {
+        Ok(url::Host::Domain(ace)) if !name.contains(['[', ']']) => ace,
+        // Short IPv4 forms ("127.1"), which Qt's address parser takes too.
+        Ok(url::Host::Ipv4(ip)) => {
+            return Plan::Reverse {
+                name: name.to_owned(),
+                ip: IpAddr::V4(ip),
+            }
+        }
+        _ => {
+            return Plan::Answer(HostInfo::failed(
+                name,
+                HostInfoError::HostNotFound,
+                "Invalid hostname",
+            ))
+        }
+    };
+    plan_domain(name, query)
+}
+
+/// The rules for a socket's connect: surrounding spaces ignored, IP literals (IPv6 in
+/// brackets too) answered as they are.
+fn plan_connect(name: &str) -> Plan {
+    let name = name.trim();
+    if name.is_empty() {
+        return Plan::Answer(HostInfo::failed(
             name,
             HostInfoError::HostNotFound,
             "No host name given",
@@ -251,12 +372,15 @@ fn immediate_answer(name: &str) -> Option<HostInfo> {
         .and_then(|n| n.strip_suffix(']'))
         .unwrap_or(name);
     if let Ok(ip) = literal.parse::<IpAddr>() {
-        return Some(HostInfo::found(name, vec![ip]));
+        return Plan::Answer(HostInfo::found(name, vec![ip]));
     }
-    let lower = name.trim_end_matches('.').to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") {
-        // IPv4 first: most local servers bind 127.0.0.1 only.
-        return Some(HostInfo::found(
+    let query = name.to_ascii_lowercase();
+    let bare = query.trim_end_matches('.');
+    if bare == "localhost" || bare.ends_with(".localhost") {
+        // RFC 6761 (and curl): a connection to localhost never leaves the machine, whatever
+        // the resolver says, and needs no lookup. IPv4 first: most local servers bind
+        // 127.0.0.1 only. (`HostInfo::lookup_host` asks the resolver, as Qt.)
+        return Plan::Answer(HostInfo::found(
             name,
             vec![
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -264,36 +388,168 @@ fn immediate_answer(name: &str) -> Option<HostInfo> {
             ],
         ));
     }
-    if lower == "invalid" || lower.ends_with(".invalid") {
-        return Some(HostInfo::failed(
+    plan_domain(name, query)
+}
+
+/// A domain name: the reserved `.invalid` domain fails at once; the rest is for the
+/// resolver.
+fn plan_domain(name: &str, query: String) -> Plan {
+    let bare = query.trim_end_matches('.');
+    if bare == "invalid" || bare.ends_with(".invalid") {
+        return Plan::Answer(HostInfo::failed(
             name,
             HostInfoError::HostNotFound,
             "Host not found",
         ));
     }
-    None
+    Plan::Forward {
+        name: name.to_owned(),
+        query,
+    }
 }
 
-/// The blocking lookup, run on a worker thread.
-fn resolve(name: &str) -> HostInfo {
-    match (name, 0u16).to_socket_addrs() {
-        Ok(addrs) => {
-            let mut addresses: Vec<IpAddr> = Vec::new();
-            for addr in addrs {
-                if !addresses.contains(&addr.ip()) {
-                    addresses.push(addr.ip());
-                }
-            }
-            if addresses.is_empty() {
-                HostInfo::failed(name, HostInfoError::HostNotFound, "Host not found")
-            } else {
-                HostInfo::found(name, addresses)
+/// The blocking forward lookup (`getaddrinfo`), run on a worker thread. Errors as Qt
+/// reports them: no such name is `HostNotFound` "Host not found", anything else
+/// `UnknownError` with the resolver's text.
+fn resolve(name: &str, query: &str) -> HostInfo {
+    let Ok(c_query) = CString::new(query) else {
+        return HostInfo::failed(name, HostInfoError::HostNotFound, "Invalid hostname");
+    };
+    // SAFETY: zeroed addrinfo is a valid "no hints" value; the fields set are plain ints.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    // As Qt: only address families the machine has configured.
+    hints.ai_flags = libc::AI_ADDRCONFIG;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C string and hints; on success `list` is freed below.
+    let mut rc =
+        unsafe { libc::getaddrinfo(c_query.as_ptr(), std::ptr::null(), &hints, &mut list) };
+    if rc == libc::EAI_BADFLAGS {
+        hints.ai_flags = 0;
+        // SAFETY: as above.
+        rc = unsafe { libc::getaddrinfo(c_query.as_ptr(), std::ptr::null(), &hints, &mut list) };
+    }
+    if rc != 0 {
+        return if matches!(rc, libc::EAI_NONAME | libc::EAI_FAIL | libc::EAI_NODATA) {
+            HostInfo::failed(name, HostInfoError::HostNotFound, "Host not found")
+        } else {
+            // SAFETY: gai_strerror returns a static NUL-terminated string.
+            let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
+            HostInfo::failed(name, HostInfoError::UnknownError, &text.to_string_lossy())
+        };
+    }
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut cursor = list;
+    while !cursor.is_null() {
+        // SAFETY: `cursor` walks the list getaddrinfo returned, not yet freed.
+        let entry = unsafe { &*cursor };
+        if let Some(addr) = sockaddr_ip(entry.ai_addr, entry.ai_addrlen) {
+            if !addresses.contains(&addr) {
+                addresses.push(addr);
             }
         }
-        // std does not expose getaddrinfo's EAI code; a failed lookup is "not found" as far
-        // as a caller can act on it, and the message keeps the resolver's reason.
-        Err(e) => HostInfo::failed(name, HostInfoError::HostNotFound, &e.to_string()),
+        cursor = entry.ai_next;
     }
+    // SAFETY: `list` came from a successful getaddrinfo.
+    unsafe { libc::freeaddrinfo(list) };
+    if addresses.is_empty() {
+        HostInfo::failed(name, HostInfoError::HostNotFound, "Host not found")
+    } else {
+        HostInfo::found(name, addresses)
+    }
+}
+
+/// The IP of a socket address from the resolver.
+fn sockaddr_ip(addr: *const libc::sockaddr, len: libc::socklen_t) -> Option<IpAddr> {
+    if addr.is_null() {
+        return None;
+    }
+    // SAFETY: the resolver gives `len` valid bytes at `addr`; the family says which
+    // structure they hold, and the length is checked before reading it.
+    unsafe {
+        match i32::from((*addr).sa_family) {
+            libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+                let v4 = &*(addr as *const libc::sockaddr_in);
+                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
+            }
+            libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                let v6 = &*(addr as *const libc::sockaddr_in6);
+                Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The reverse lookup (`getnameinfo`, as Qt): the name, or `None` when the resolver has
+/// none.
+fn reverse(ip: IpAddr) -> Option<String> {
+    let mut host = [0u8; 1025]; // NI_MAXHOST
+    let rc = match SocketAddr::new(ip, 0) {
+        SocketAddr::V4(v4) => {
+            // SAFETY: zeroed sockaddr_in is valid; the fields set are plain values.
+            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+            // SAFETY: `sa` and `host` are valid for the lengths passed.
+            unsafe {
+                libc::getnameinfo(
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    host.as_mut_ptr().cast(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    0,
+                )
+            }
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: as above.
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_addr.s6_addr = v6.ip().octets();
+            // SAFETY: as above.
+            unsafe {
+                libc::getnameinfo(
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                    host.as_mut_ptr().cast(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    0,
+                )
+            }
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    let name = CStr::from_bytes_until_nul(&host)
+        .ok()?
+        .to_string_lossy()
+        .into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The default domain in resolv.conf: the last `domain` or `search` line wins (as glibc
+/// reads it); `search` gives its first entry.
+fn resolv_conf_domain(conf: &str) -> Option<String> {
+    let mut domain = None;
+    for line in conf.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("domain") | Some("search") => {
+                if let Some(first) = words.next() {
+                    domain = Some(first.trim_end_matches('.').to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    domain.filter(|d| !d.is_empty())
 }
 
 type CacheMap = HashMap<String, (Instant, Vec<IpAddr>)>;
@@ -397,19 +653,55 @@ impl Pool {
 mod tests {
     use super::*;
 
+    fn answer(plan: Plan) -> Option<HostInfo> {
+        match plan {
+            Plan::Answer(a) => Some(a),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn literals_need_no_lookup() {
-        let v6 = immediate_answer("[::1]").unwrap();
+    fn qt_rules_reject_what_qt_rejects() {
+        let invalid = |name: &str| {
+            let a = answer(plan_qt(name)).unwrap();
+            assert_eq!(a.error(), HostInfoError::HostNotFound, "{name}");
+            a.error_string().to_owned()
+        };
+        assert_eq!(invalid(" localhost "), "Invalid hostname");
+        assert_eq!(invalid("[::1]"), "Invalid hostname");
+        assert_eq!(invalid("a b"), "Invalid hostname");
+        assert_eq!(invalid(""), "No host name given");
+        assert_eq!(invalid("something.invalid"), "Host not found");
+        assert!(matches!(plan_qt("127.0.0.1"), Plan::Reverse { .. }));
+        assert!(matches!(plan_qt("::1"), Plan::Reverse { .. }));
+        assert!(matches!(plan_qt("localhost"), Plan::Forward { .. }));
+    }
+
+    #[test]
+    fn connect_rules_answer_literals_at_once() {
+        let v6 = answer(plan_connect("[::1]")).unwrap();
         assert_eq!(v6.addresses(), &[IpAddr::V6(Ipv6Addr::LOCALHOST)]);
-        let local = immediate_answer("LocalHost").unwrap();
-        assert_eq!(local.addresses().len(), 2);
-        let invalid = immediate_answer("something.invalid").unwrap();
-        assert_eq!(invalid.error(), HostInfoError::HostNotFound);
-        assert!(immediate_answer("example.com").is_none());
         assert_eq!(
-            immediate_answer("").unwrap().error(),
-            HostInfoError::HostNotFound
+            answer(plan_connect("LocalHost")).unwrap().addresses().len(),
+            2
         );
+        assert!(matches!(
+            plan_connect(" example.com "),
+            Plan::Forward { .. }
+        ));
+    }
+
+    #[test]
+    fn resolv_conf_last_domain_or_search_wins() {
+        assert_eq!(
+            resolv_conf_domain("nameserver 1.1.1.1\nsearch corp.example other.example\n"),
+            Some("corp.example".into())
+        );
+        assert_eq!(
+            resolv_conf_domain("search a.example\ndomain b.example.\n"),
+            Some("b.example".into())
+        );
+        assert_eq!(resolv_conf_domain("nameserver 10.0.0.1\n"), None);
     }
 
     #[test]

@@ -384,7 +384,7 @@ impl SocketCore {
         }
         self.start_connect_timer();
         let weak = self.weak.clone();
-        let id = HostInfo::lookup_host(host, move |info| {
+        let id = HostInfo::lookup_for_connect(host, move |info| {
             if let Some(core) = weak.upgrade() {
                 core.on_lookup(attempt, info);
             }
@@ -1178,7 +1178,7 @@ impl SocketCore {
         }
         let attempt = self.attempt.get();
         let name = self.peer_name.borrow().clone();
-        let info = HostInfo::from_name(&name);
+        let info = HostInfo::from_name_for_connect(&name);
         self.on_lookup(attempt, &info);
     }
 

@@ -13,11 +13,11 @@ use slotnet_net::{HostInfo, HostInfoError};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-#[test]
-fn literals_are_answered_on_a_later_iteration() {
+/// Runs one asynchronous lookup to its answer.
+fn lookup(name: &str) -> (HostInfo, slotnet_net::LookupId) {
     let answer = Rc::new(RefCell::new(None));
     let a = answer.clone();
-    let id = HostInfo::lookup_host("[::1]", move |info| {
+    let id = HostInfo::lookup_host(name, move |info| {
         *a.borrow_mut() = Some(info.clone());
         quit();
     });
@@ -27,10 +27,98 @@ fn literals_are_answered_on_a_later_iteration() {
     );
     assert!(exec_within(LIMIT));
     let info = answer.borrow().clone().unwrap();
+    (info, id)
+}
+
+#[test]
+fn ip_literals_get_a_reverse_lookup_as_in_qt() {
+    let (info, id) = lookup("127.0.0.1");
     assert_eq!(info.error(), HostInfoError::NoError);
-    assert_eq!(info.addresses(), &["::1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(info.addresses(), &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     assert_eq!(info.lookup_id(), Some(id));
-    assert_eq!(info.host_name(), "[::1]");
+    // /etc/hosts maps 127.0.0.1 to localhost (Qt gives the same).
+    assert_eq!(info.host_name(), "localhost");
+    assert_eq!(HostInfo::from_name("127.0.0.1").host_name(), "localhost");
+    // An address without a name keeps its literal.
+    let (unnamed, _) = lookup("192.0.2.77");
+    assert_eq!(unnamed.error(), HostInfoError::NoError);
+    assert_eq!(
+        unnamed.addresses(),
+        &["192.0.2.77".parse::<IpAddr>().unwrap()]
+    );
+    assert!(!unnamed.host_name().is_empty());
+}
+
+#[test]
+fn names_qt_rejects_are_invalid_hostnames() {
+    for name in [" localhost ", "[::1]", "exa mple.com"] {
+        let (info, _) = lookup(name);
+        assert_eq!(info.error(), HostInfoError::HostNotFound, "{name:?}");
+        assert_eq!(info.error_string(), "Invalid hostname", "{name:?}");
+        assert!(info.addresses().is_empty());
+        assert_eq!(info.host_name(), name);
+    }
+    let (empty, _) = lookup("");
+    assert_eq!(empty.error_string(), "No host name given");
+    let blocking = HostInfo::from_name("[::1]");
+    assert_eq!(blocking.error_string(), "Invalid hostname");
+}
+
+#[test]
+fn localhost_is_asked_of_the_resolver() {
+    let (info, _) = lookup("localhost");
+    assert_eq!(
+        info.error(),
+        HostInfoError::NoError,
+        "{}",
+        info.error_string()
+    );
+    // What the system says, not a built-in pair: getaddrinfo's own answer.
+    let system: Vec<IpAddr> = {
+        use std::net::ToSocketAddrs;
+        let mut v: Vec<IpAddr> = Vec::new();
+        for a in ("localhost", 0).to_socket_addrs().unwrap() {
+            if !v.contains(&a.ip()) {
+                v.push(a.ip());
+            }
+        }
+        v
+    };
+    for ip in info.addresses() {
+        assert!(
+            system.contains(ip),
+            "{ip} not from the resolver ({system:?})"
+        );
+    }
+    assert!(info.addresses().contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+}
+
+#[test]
+fn resolver_errors_use_qt_texts() {
+    // The reserved .test domain never resolves.
+    let (info, _) = lookup("no-such-host.slotnet.test");
+    assert_ne!(info.error(), HostInfoError::NoError);
+    if info.error() == HostInfoError::HostNotFound {
+        assert_eq!(info.error_string(), "Host not found");
+    } else {
+        // No DNS at all: the resolver's text, as Qt shows gai_strerror's.
+        assert!(
+            !info
+                .error_string()
+                .contains("failed to lookup address information"),
+            "{}",
+            info.error_string()
+        );
+    }
+}
+
+#[test]
+fn local_host_and_domain_names() {
+    let host = HostInfo::local_host_name();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(host, kernel.trim());
+    let domain = HostInfo::local_domain_name();
+    assert!(!domain.starts_with('.') && !domain.contains(char::is_whitespace));
 }
 
 #[test]
@@ -73,13 +161,11 @@ fn reserved_invalid_domain_is_not_found() {
 
 #[test]
 fn resolver_path_runs_on_a_worker_and_is_cached() {
-    // "127.1" is not a Rust IP literal, so it goes to the system resolver (getaddrinfo
-    // accepts the inet_aton short form without any network access).
     HostInfo::clear_cache();
     let loop_thread = std::thread::current().id();
     let answer = Rc::new(RefCell::new(None));
     let a = answer.clone();
-    HostInfo::lookup_host("127.1", move |info| {
+    HostInfo::lookup_host("localhost", move |info| {
         assert_eq!(std::thread::current().id(), loop_thread);
         *a.borrow_mut() = Some(info.clone());
         quit();
@@ -92,7 +178,15 @@ fn resolver_path_runs_on_a_worker_and_is_cached() {
         "{}",
         info.error_string()
     );
-    assert_eq!(info.addresses(), &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    assert!(info.addresses().contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
     // The blocking form agrees (and is served from the cache now).
-    assert_eq!(HostInfo::from_name("127.1").addresses(), info.addresses());
+    assert_eq!(
+        HostInfo::from_name("localhost").addresses(),
+        info.addresses()
+    );
+    // Short IPv4 forms are literals, as in Qt.
+    assert_eq!(
+        HostInfo::from_name("127.1").addresses(),
+        &[IpAddr::V4(Ipv4Addr::LOCALHOST)]
+    );
 }

@@ -424,7 +424,7 @@ impl ConnectorCore {
             return;
         }
         let weak = self.weak.clone();
-        let id = HostInfo::lookup_host(host, move |info| {
+        let id = HostInfo::lookup_for_connect(host, move |info| {
             if let Some(core) = weak.upgrade() {
                 core.lookup.set(None);
                 if core.current(generation, Phase::Resolving) {
