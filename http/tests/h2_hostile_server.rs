@@ -217,3 +217,153 @@ fn a_server_closing_before_the_response_is_remote_host_closed() {
     });
     assert_error(reply, NetworkError::RemoteHostClosedError);
 }
+
+/// An HPACK literal field without indexing, with a new name (RFC 7541, 6.2.2).
+fn literal(name: &[u8], value: &[u8]) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, s: &[u8]) {
+        // Length: a 7-bit prefix integer (RFC 7541, 5.1), no Huffman.
+        let mut n = s.len();
+        if n < 127 {
+            out.push(n as u8);
+        } else {
+            out.push(127);
+            n -= 127;
+            while n >= 128 {
+                out.push((n % 128) as u8 | 0x80);
+                n /= 128;
+            }
+            out.push(n as u8);
+        }
+        out.extend_from_slice(s);
+    }
+    let mut out = vec![0x00];
+    string(&mut out, name);
+    string(&mut out, value);
+    out
+}
+
+/// `:status 200` and `fields` literal fields `x-field-N: value`, as HEADERS then
+/// CONTINUATION frames of at most 16 KiB, END_STREAM set.
+fn head_with_fields(id: u32, fields: usize, value: &[u8]) -> Vec<u8> {
+    let mut block = vec![0x88];
+    for i in 0..fields {
+        block.extend(literal(format!("x-field-{i}").as_bytes(), value));
+    }
+    let mut out = Vec::new();
+    let mut pieces = block.chunks(16 * 1024).peekable();
+    let mut kind = HEADERS;
+    while let Some(piece) = pieces.next() {
+        let last = pieces.peek().is_none();
+        let flags = if kind == HEADERS { END_STREAM } else { 0 };
+        out.extend(frame(
+            kind,
+            flags | if last { END_HEADERS } else { 0 },
+            id,
+            piece,
+        ));
+        kind = CONTINUATION;
+    }
+    out
+}
+
+/// The same head over HTTP/1.1: `fields` fields after the status line, no body.
+fn http1_head_with_fields(fields: usize, value: &[u8]) -> Vec<u8> {
+    let mut out = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n".to_vec();
+    for i in 1..fields {
+        out.extend_from_slice(format!("x-field-{i}: ").as_bytes());
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// What the access manager reports for a response head of `fields` fields over HTTP/1.1.
+fn http1_verdict(fields: usize, value: &'static [u8]) -> (NetworkError, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(&http1_head_with_fields(fields, value));
+            drain(&mut s);
+        }
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&format!(
+        "http://127.0.0.1:{port}/"
+    )));
+    run_all(&[reply]);
+    (reply.error(), reply.error_string())
+}
+
+#[test]
+fn a_head_with_more_fields_than_http1_allows_fails_as_over_http1() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            // 129 small fields: far below any byte limit, one field too many.
+            let _ = s.write_all(&head_with_fields(id, 129, b"v"));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+    let over_http1 = http1_verdict(129, b"v");
+    assert_eq!(over_http1.0, NetworkError::ProtocolFailure);
+    assert_eq!(reply.error_string(), over_http1.1);
+    assert!(reply.error_string().contains("too many header fields"));
+}
+
+#[test]
+fn a_head_larger_than_http1_allows_fails_as_over_http1() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            // 100 fields of 700 bytes: 70 KB, over the 64 KiB head limit.
+            let _ = s.write_all(&head_with_fields(id, 100, &[b'v'; 700]));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+    assert!(
+        reply.error_string().contains("header"),
+        "{}",
+        reply.error_string()
+    );
+}
+
+#[test]
+fn a_head_of_ten_thousand_fields_and_10_mb_is_refused() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            let _ = s.write_all(&head_with_fields(id, 10_000, &[b'v'; 1000]));
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+    assert!(
+        reply.error_string().contains("header"),
+        "{}",
+        reply.error_string()
+    );
+    assert!(reply.raw_header_list().is_empty());
+}
+
+#[test]
+fn a_head_at_the_http1_limits_is_accepted() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            // 128 fields (HTTP/1.1 allows 128 with content-length among them).
+            let _ = s.write_all(&head_with_fields(id, 128, &[b'v'; 400]));
+            drain(s);
+        }
+    });
+    assert_eq!(
+        reply.error(),
+        NetworkError::NoError,
+        "{}",
+        reply.error_string()
+    );
+    assert_eq!(reply.raw_header_list().len(), 128);
+    let over_http1 = http1_verdict(128, &[b'v'; 400]);
+    assert_eq!(over_http1.0, NetworkError::NoError, "{}", over_http1.1);
+}

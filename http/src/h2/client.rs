@@ -829,12 +829,24 @@ impl ClientConn {
                 Poll::Ready(Ok(resp)) => {
                     let (parts, body) = resp.into_parts();
                     rec.response = None;
+                    if let Some(e) = head_over_limits(&parts.headers) {
+                        // The stream is reset (CANCEL) when the step removes it.
+                        rec.link.cancelled.set(true);
+                        return Step::Failed(
+                            NetworkError::ProtocolFailure,
+                            format!("Invalid response: {e}"),
+                            false,
+                        );
+                    }
                     rec.body = Some(body);
                     rec.got_head = true;
                     Step::Head(parts)
                 }
                 Poll::Ready(Err(e)) => {
-                    let (error, message, unprocessed) = conn.classify(&e, false);
+                    let (error, mut message, unprocessed) = conn.classify(&e, false);
+                    if let Some(refused) = refused_head_message(&e) {
+                        message = refused;
+                    }
                     Step::Failed(error, message, unprocessed)
                 }
             };
@@ -986,5 +998,41 @@ impl ClientConn {
                 return Some(Step::Progress(up.sent, up.total));
             }
         }
+    }
+}
+
+/// Whether a response head goes beyond the limits an HTTP/1.1 head has
+/// ([`Limits`](crate::h1::Limits)): the same error, with the same words, whichever version
+/// carried the response. Fields count with `": "` and CRLF, as on the HTTP/1.1 wire.
+fn head_over_limits(headers: &HeaderMap) -> Option<crate::h1::H1Error> {
+    let limits = crate::h1::Limits::default();
+    if headers.len() > limits.max_headers {
+        return Some(crate::h1::H1Error::TooManyHeaders);
+    }
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (bytes > limits.max_head_bytes).then_some(crate::h1::H1Error::HeadersTooLarge)
+}
+
+/// The message for an error h2 raised by itself while a response head was awaited, when it
+/// comes from the head: a header list beyond [`response_header_list_size`] or a malformed
+/// one (the stream is reset with PROTOCOL_ERROR), a header block far beyond it or spread
+/// over too many CONTINUATION frames (the connection ends with ENHANCE_YOUR_CALM).
+///
+/// [`response_header_list_size`]: super::response_header_list_size
+fn refused_head_message(e: &::h2::Error) -> Option<String> {
+    if !e.is_library() {
+        return None;
+    }
+    match e.reason()? {
+        Reason::PROTOCOL_ERROR if e.is_reset() => {
+            Some("Invalid response: header section too large or malformed".to_owned())
+        }
+        Reason::ENHANCE_YOUR_CALM if e.is_go_away() => {
+            Some(format!("Invalid response: header section too large ({e})"))
+        }
+        _ => None,
     }
 }

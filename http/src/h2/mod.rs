@@ -157,7 +157,8 @@ impl Http2Configuration {
             .max_frame_size(self.max_frame_size)
             .enable_push(self.server_push)
             .initial_max_send_streams(self.max_concurrent_streams as usize)
-            .max_concurrent_streams(self.max_concurrent_streams);
+            .max_concurrent_streams(self.max_concurrent_streams)
+            .max_header_list_size(response_header_list_size());
         b
     }
 
@@ -170,6 +171,16 @@ impl Http2Configuration {
             .max_concurrent_streams(self.max_concurrent_streams);
         b
     }
+}
+
+/// SETTINGS_MAX_HEADER_LIST_SIZE the client announces: the HTTP/1.1 response head limits
+/// ([`Limits`](crate::h1::Limits): 128 fields, 64 KiB) in HTTP/2's accounting (32 octets per
+/// field on top of name and value). h2 keeps no field past it (the stream fails) and drops
+/// the connection past four times it; heads within it are checked exactly as over HTTP/1.1.
+pub(crate) fn response_header_list_size() -> u32 {
+    let limits = crate::h1::Limits::default();
+    let size = limits.max_head_bytes + limits.max_headers * 32;
+    u32::try_from(size).unwrap_or(u32::MAX)
 }
 
 /// The reply error for an HTTP/2 error code received in RST_STREAM or GOAWAY, with a message.
