@@ -88,14 +88,16 @@ fn idle_tcp_connections_to_the_tls_port_do_not_lock_out_https_clients() {
 /// Adds `/held`: the server's `buffered_output_bytes()` as text.
 fn held_route(server: &HttpServer) {
     let abstract_server = server.as_abstract();
-    server.route(
-        "/held",
-        Method::GET,
-        move |_: &HttpServerRequest, resp: HttpServerResponder| {
-            let held = abstract_server.buffered_output_bytes();
-            resp.write_data(StatusCode::OK, "text/plain", held.to_string());
-        },
-    );
+    server
+        .route(
+            "/held",
+            Method::GET,
+            move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                let held = abstract_server.buffered_output_bytes();
+                resp.write_data(StatusCode::OK, "text/plain", held.to_string());
+            },
+        )
+        .expect("valid route");
 }
 
 /// The server's `buffered_output_bytes()`, asked on a fresh connection.
