@@ -243,9 +243,13 @@ fn a_connection_whose_errors_were_ignored_never_teaches_a_policy() {
         .connect(move |_| first.ignore_ssl_errors());
     run_all(&[first]);
     assert_eq!(first.error(), NetworkError::NoError);
-    // The next request reuses that connection: it ignored nothing itself, but the
-    // connection's certificate was never verified, so its header is not trusted either.
+    // The next request reuses that connection once it accepted the errors too (it is
+    // asked before its request is sent): the connection's certificate was never verified,
+    // so its header is not trusted either.
     let second = m.get(NetworkRequest::from_url_str(&url));
+    second
+        .ssl_errors()
+        .connect(move |_| second.ignore_ssl_errors());
     run_all(&[second]);
     assert_eq!(second.error(), NetworkError::NoError);
     assert_eq!(m.connections_opened(), 1, "the connection was reused");

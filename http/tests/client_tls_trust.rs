@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, PeerVerifyMode, SslConfiguration, SslError};
-use support::run_traced;
 use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
+use support::{run_all, run_traced};
 
 const BOTH: [(&str, &[&[u8]]); 2] = [("http/1.1", H1_ONLY), ("h2", H2_AND_H1)];
 
@@ -166,4 +166,149 @@ fn a_preconnect_serves_only_requests_with_its_trust() {
     assert_eq!(body, b"hello");
     assert!(!lines.iter().any(|l| l == "reply.encrypted()"), "{lines:?}");
     assert_eq!(m.connections_opened(), 2);
+}
+
+/// A GET with the default configuration (which does not trust the test certificates).
+fn untrusting(server: &TlsServer) -> NetworkRequest {
+    NetworkRequest::from_url_str(&server.url("/hello.txt"))
+}
+
+/// Makes `reply`'s `sslErrors` slot call `ignore_ssl_errors()`.
+fn ignore_in_slot(reply: NetworkReply) {
+    reply
+        .ssl_errors()
+        .connect(move |_: &Vec<SslError>| reply.ignore_ssl_errors());
+}
+
+#[test]
+fn each_reply_waiting_for_the_handshake_decides_for_itself() {
+    const N: usize = 6;
+    for (alpn, offer) in BOTH {
+        let server = TlsServer::start(&test_certs::pki().self_signed, offer);
+        let m = NetworkAccessManager::new();
+        // Started together: they all wait for one handshake (ALPN is not known yet), and
+        // every one of them is shown its errors. The odd ones ignore them.
+        let replies: Vec<_> = (0..N).map(|_| m.get(untrusting(&server))).collect();
+        let shown: Vec<_> = replies.iter().map(|r| record_ssl_errors(*r)).collect();
+        for reply in replies.iter().skip(1).step_by(2) {
+            ignore_in_slot(*reply);
+        }
+        run_all(&replies);
+        for (i, reply) in replies.iter().enumerate() {
+            if i % 2 == 1 {
+                assert_eq!(reply.error(), NetworkError::NoError, "{alpn} reply {i}");
+                assert_eq!(reply.read_all(), b"hello", "{alpn} reply {i}");
+                assert_eq!(http2_was_used(*reply), Some(alpn == "h2"));
+                // Over HTTP/1.1 a reply that goes on to a connection of its own is asked
+                // again there.
+                assert!(
+                    shown[i]
+                        .borrow()
+                        .iter()
+                        .all(|names| names == "SelfSignedCertificate"),
+                    "{alpn} reply {i}"
+                );
+            } else {
+                assert_eq!(
+                    reply.error(),
+                    NetworkError::SslHandshakeFailedError,
+                    "{alpn} reply {i}: another reply's consent does not carry it"
+                );
+                assert!(reply.read_all().is_empty(), "{alpn} reply {i}");
+                assert_eq!(*shown[i].borrow(), ["SelfSignedCertificate"], "{alpn}");
+            }
+        }
+        if alpn == "h2" {
+            assert_eq!(server.accepted(), 1);
+        }
+    }
+}
+
+#[test]
+fn a_reply_that_does_not_ignore_fails_whatever_a_concurrent_one_decided() {
+    // The first case: reply A ignores the errors in its slot, reply B checks the
+    // certificate against another name and does not ignore what it is shown.
+    for (alpn, offer) in BOTH {
+        let server = TlsServer::start(&test_certs::pki().self_signed, offer);
+        let m = NetworkAccessManager::new();
+        let a = m.get(untrusting(&server));
+        ignore_in_slot(a);
+        let mut req = untrusting(&server);
+        req.set_peer_verify_name("wrong.example");
+        let b = m.get(req);
+        let shown_b = record_ssl_errors(b);
+        run_all(&[a, b]);
+        assert_eq!(a.error(), NetworkError::NoError, "{alpn}");
+        assert_eq!(a.read_all(), b"hello");
+        assert_eq!(b.error(), NetworkError::SslHandshakeFailedError, "{alpn}");
+        assert_eq!(b.status_code(), None, "{alpn}");
+        assert_eq!(
+            *shown_b.borrow(),
+            ["HostNameMismatch,SelfSignedCertificate"],
+            "{alpn}"
+        );
+    }
+}
+
+#[test]
+fn a_later_reply_on_a_connection_whose_errors_were_ignored_is_asked_first() {
+    let self_signed = test_certs::pki().self_signed.chain[0].clone();
+    for (alpn, offer) in BOTH {
+        let server = TlsServer::start(&test_certs::pki().self_signed, offer);
+        let m = NetworkAccessManager::new();
+        let first = m.get(untrusting(&server));
+        ignore_in_slot(first);
+        let (_, body) = run_traced(&m, first);
+        assert_eq!(body, b"hello", "{alpn}");
+
+        // Same trust settings, so the same connection: but this reply never accepted its
+        // certificate. It is shown the errors before its request is sent, and refuses.
+        let refusing = m.get(untrusting(&server));
+        let (lines, body) = run_traced(&m, refusing);
+        assert_eq!(
+            lines,
+            [
+                "manager.sslErrors(SelfSignedCertificate)",
+                "reply.sslErrors(SelfSignedCertificate)",
+                "reply.errorOccurred(SslHandshakeFailedError)",
+                "reply.downloadProgress(0, 0)",
+                "manager.finished()",
+                "reply.finished()",
+            ],
+            "{alpn}"
+        );
+        assert!(body.is_empty());
+
+        // One that accepts in its slot rides the connection (no new handshake, no
+        // `encrypted`).
+        let accepting = m.get(untrusting(&server));
+        ignore_in_slot(accepting);
+        let (lines, body) = run_traced(&m, accepting);
+        assert_eq!(body, b"hello", "{alpn}");
+        assert_eq!(
+            lines[..2],
+            [
+                "manager.sslErrors(SelfSignedCertificate)",
+                "reply.sslErrors(SelfSignedCertificate)"
+            ]
+        );
+        assert!(!lines.iter().any(|l| l.contains("encrypted")), "{lines:?}");
+
+        // Accepted beforehand, by list or by `ignore_ssl_errors()`: no signal.
+        // (One at a time: two at once would open a second HTTP/1.1 connection.)
+        let listed = m.get(untrusting(&server));
+        listed.ignore_ssl_errors_list(vec![SslError::new(
+            slotnet_net::ssl::SslErrorKind::SelfSignedCertificate,
+            self_signed.clone(),
+        )]);
+        let (lines, body) = run_traced(&m, listed);
+        assert_eq!(body, b"hello", "{alpn}");
+        assert!(!lines.iter().any(|l| l.contains("sslErrors")), "{lines:?}");
+        let blanket = m.get(untrusting(&server));
+        blanket.ignore_ssl_errors();
+        let (lines, body) = run_traced(&m, blanket);
+        assert_eq!(body, b"hello", "{alpn}");
+        assert!(!lines.iter().any(|l| l.contains("sslErrors")), "{lines:?}");
+        assert_eq!(server.accepted(), 1, "{alpn}: one connection throughout");
+    }
 }

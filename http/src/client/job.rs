@@ -52,6 +52,10 @@ impl Carrier for Conn {
     }
 }
 
+/// Why a reply that refused a connection's certificate errors failed.
+pub(crate) const REFUSED_CERTIFICATE: &str =
+    "The TLS handshake failed: the certificate errors were not ignored";
+
 /// Largest piece of decoded body handed to the reply at once.
 const DECODE_PIECE: usize = 64 * 1024;
 /// At most this many challenges are answered for one reply.
@@ -121,8 +125,17 @@ pub(crate) struct Job {
     pool_key: RefCell<Option<PoolKey>>,
     /// Why the current hop has no route (no usable proxy).
     route_error: RefCell<Option<(NetworkError, String)>>,
-    /// `ignore_ssl_errors()` was called on the reply.
-    ssl_ignored: Cell<bool>,
+    /// `ignore_ssl_errors()` was called on the reply outside an `sslErrors` slot: every
+    /// certificate error of every connection is accepted in advance.
+    ssl_ignore_all: Cell<bool>,
+    /// `ignore_ssl_errors()` was called from the `sslErrors` slot being run: it accepts the
+    /// errors of that connection only.
+    ssl_ignored_now: Cell<bool>,
+    /// The reply is being shown `sslErrors`.
+    ssl_asking: Cell<bool>,
+    /// The connection (`connection_tls::next_connection_id`) whose certificate errors the
+    /// reply accepted last (0: none): it is not asked again while it rides that one.
+    ssl_consented: Cell<u64>,
     /// The certificate errors `ignore_ssl_errors_list()` accepts in advance.
     ssl_expected: RefCell<Vec<SslError>>,
     /// The decoder for the current response's Content-Encoding.
@@ -181,7 +194,10 @@ impl Job {
             auto_decode: Cell::new(false),
             pool_key: RefCell::new(None),
             route_error: RefCell::new(None),
-            ssl_ignored: Cell::new(false),
+            ssl_ignore_all: Cell::new(false),
+            ssl_ignored_now: Cell::new(false),
+            ssl_asking: Cell::new(false),
+            ssl_consented: Cell::new(0),
             ssl_expected: RefCell::new(Vec::new()),
             decoder: RefCell::new(None),
             undecodable: RefCell::new(None),
@@ -342,23 +358,61 @@ impl Job {
         Some(answer)
     }
 
-    /// Whether the handshake may go on despite the certificate errors just reported: the
-    /// application called `ignore_ssl_errors()` (from its `sslErrors` slot) and the host is
-    /// not a known HSTS host.
-    pub(crate) fn ignores_reported_ssl_errors(&self) -> bool {
-        self.ssl_ignored.get() && self.may_ignore_ssl_errors()
-    }
-
     /// Whether the application accepted `errors` before they were reported, so that the
     /// handshake goes on without `sslErrors` (Qt's socket emits nothing for errors it was
     /// told to ignore): it called `ignore_ssl_errors()` beforehand, or every one of them is
     /// in its `ignore_ssl_errors_list()`; never for a known HSTS host.
-    pub(crate) fn accepts_ssl_errors_in_advance(&self, errors: &[SslError]) -> bool {
-        let accepted = self.ssl_ignored.get() || {
+    fn accepts_ssl_errors_in_advance(&self, errors: &[SslError]) -> bool {
+        let accepted = self.ssl_ignore_all.get() || {
             let expected = self.ssl_expected.borrow();
             !expected.is_empty() && errors.iter().all(|e| expected.contains(e))
         };
         accepted && self.may_ignore_ssl_errors()
+    }
+
+    /// Asks the reply whether it accepts the certificate `errors` of connection
+    /// `connection` (an id from `connection_tls::next_connection_id`): yes if it accepted
+    /// them in advance (no signal then, as Qt's socket), else it is shown `sslErrors` and
+    /// accepts them if its slot calls `ignore_ssl_errors()`. That answer holds for this
+    /// connection only: a new connection asks again. Never for a known HSTS host (RFC 6797
+    /// 8.4). Not asked again about the connection it last accepted.
+    pub(crate) fn consents_to_ssl_errors(&self, connection: u64, errors: &[SslError]) -> bool {
+        if errors.is_empty() || self.ssl_consented.get() == connection {
+            return true;
+        }
+        let accepted = self.accepts_ssl_errors_in_advance(errors) || {
+            self.ssl_ignored_now.set(false);
+            self.ssl_asking.set(true);
+            self.reply.emit_ssl_errors(errors.to_vec());
+            self.ssl_asking.set(false);
+            self.ssl_ignored_now.replace(false) && self.may_ignore_ssl_errors()
+        };
+        let accepted = accepted && !self.is_done();
+        if accepted {
+            self.ssl_consented.set(connection);
+        }
+        accepted
+    }
+
+    /// Whether the reply must be asked about `tls`'s certificate errors before its request
+    /// may ride that connection (see [`Job::admit_to`]).
+    pub(crate) fn must_be_asked_about(&self, tls: &ConnectionTls) -> bool {
+        !tls.errors.is_empty() && self.ssl_consented.get() != tls.id
+    }
+
+    /// Whether the reply may ride `tls`, a connection that is already up: its certificate
+    /// had no errors, or the reply accepts them (it is shown `sslErrors` if need be, before
+    /// its request is sent). A reply that refuses ends with `SslHandshakeFailedError`
+    /// (`false`): no request goes out over a certificate its reply was never asked about.
+    pub(crate) fn admit_to(&self, tls: &ConnectionTls) -> bool {
+        if self.consents_to_ssl_errors(tls.id, &tls.errors) {
+            return true;
+        }
+        self.fail(
+            NetworkError::SslHandshakeFailedError,
+            REFUSED_CERTIFICATE.to_owned(),
+        );
+        false
     }
 
     /// The TLS session of the connection carrying the current hop, if any.
@@ -746,7 +800,7 @@ impl Job {
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
         // The connection knows: its errors may have been ignored for another request.
         let errors_ignored =
-            || self.ssl_ignored.get() || self.carrier_tls().is_some_and(|t| t.errors_ignored);
+            || self.ssl_ignore_all.get() || self.carrier_tls().is_some_and(|t| t.errors_ignored());
         if url.scheme() == "https" && features.hsts_enabled.get() && !errors_ignored() {
             let sts = headers.get("strict-transport-security");
             if let (Some(value), Some(host)) = (sts, url.host_str()) {
@@ -1239,7 +1293,11 @@ impl ReplyBackend for Job {
     }
 
     fn ignore_ssl_errors(&self) {
-        self.ssl_ignored.set(true);
+        if self.ssl_asking.get() {
+            self.ssl_ignored_now.set(true);
+        } else {
+            self.ssl_ignore_all.set(true);
+        }
     }
 
     fn ignore_ssl_errors_list(&self, errors: Vec<SslError>) {

@@ -343,6 +343,11 @@ impl ClientConn {
         *self.tls.borrow_mut() = Some(tls);
     }
 
+    /// The TLS session the connection runs over (`None` for h2c).
+    pub(crate) fn tls(&self) -> Option<Rc<ConnectionTls>> {
+        self.tls.borrow().clone()
+    }
+
     /// The transport is connected: start the HTTP/2 handshake.
     pub(crate) fn transport_ready(&self) {
         if !matches!(*self.phase.borrow(), Phase::Connecting) {

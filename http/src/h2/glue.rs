@@ -136,6 +136,10 @@ impl H2Pool {
             .cloned();
         match existing {
             Some(conn) => {
+                if let Some(tls) = conn.tls().filter(|tls| job.must_be_asked_about(tls)) {
+                    self.ask_then_submit(job, tls, front);
+                    return Ok(());
+                }
                 conn.submit(
                     Rc::new(JobStream {
                         job,
@@ -148,6 +152,33 @@ impl H2Pool {
             }
             None => Err(job),
         }
+    }
+
+    /// Shows `job`'s reply the certificate errors that another reply accepted for a
+    /// connection (`tls`) before its request may ride it; a reply that refuses fails. Done
+    /// from the loop (this may be called inside `get()`, before the application connected
+    /// its slots), after which the job goes to the connection if it is still usable, else
+    /// to the HTTP/1.1 pool.
+    fn ask_then_submit(&self, job: Rc<Job>, tls: Rc<ConnectionTls>, front: bool) {
+        let pool = self.me.clone();
+        let reply = job.reply;
+        slotnet_core::AsObject::as_object(&reply).invoke_later(move || {
+            if job.is_done() || !job.admit_to(&tls) {
+                return;
+            }
+            let Some(pool) = pool.upgrade() else {
+                return;
+            };
+            if let Err(job) = pool.try_submit(job, front) {
+                match pool.fallback.borrow().upgrade() {
+                    Some(fallback) => fallback.enqueue_h1(job, front),
+                    None => job.fail(
+                        NetworkError::OperationCanceledError,
+                        "The network access manager was deleted".into(),
+                    ),
+                }
+            }
+        });
     }
 
     /// Where https jobs go when no HTTP/2 connection to their host is up.

@@ -13,10 +13,10 @@ use slotnet_net::proxy::{NetworkProxy, ProxiedConnector};
 use slotnet_net::ssl::{SslConfiguration, SslError};
 use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 
-use super::job::{BodyAction, Job};
+use super::job::{BodyAction, Job, REFUSED_CERTIFICATE};
 use super::pool::{Pool, PoolKey};
 use super::route::Route;
-use crate::connection_tls::ConnectionTls;
+use crate::connection_tls::{next_connection_id, ConnectionTls};
 use crate::error::NetworkError;
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
@@ -94,6 +94,9 @@ struct Pipelined {
 
 pub(crate) struct Conn {
     me: Weak<Conn>,
+    /// This connection's id (`connection_tls::next_connection_id`), which its TLS session
+    /// and the HTTP/2 connection it may become keep.
+    id: u64,
     pool: Weak<Pool>,
     pub(crate) key: PoolKey,
     /// TCP until a tunnelled https connection turns it into TLS.
@@ -228,11 +231,14 @@ impl Conn {
         let Some(me) = self.me.upgrade() else {
             return;
         };
+        let connecting = self.state.get() == ConnState::Connecting;
+        if !connecting && !self.admits(&job) {
+            return;
+        }
         if let Some(t) = *self.idle_timer.borrow() {
             t.stop();
         }
         job.attach(&me);
-        let connecting = self.state.get() == ConnState::Connecting;
         if connecting {
             job.reply.emit_socket_started_connecting();
         }
@@ -240,6 +246,16 @@ impl Conn {
         if !connecting {
             self.state.set(ConnState::Busy);
             self.send();
+        }
+    }
+
+    /// Whether `job` may ride this connection, which is up: a reply is shown the
+    /// certificate errors another reply accepted for it and must accept them too (it fails
+    /// otherwise, and the connection stays for the others).
+    fn admits(&self, job: &Job) -> bool {
+        match self.tls() {
+            Some(tls) => job.admit_to(&tls),
+            None => true,
         }
     }
 

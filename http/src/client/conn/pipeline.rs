@@ -31,6 +31,9 @@ impl Conn {
         let Some(me) = self.me.upgrade() else {
             return;
         };
+        if !self.admits(&job) {
+            return;
+        }
         let head = match job.build_head() {
             Some((head, BodyLength::Empty)) => head,
             Some(_) => {

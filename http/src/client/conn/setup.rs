@@ -25,6 +25,7 @@ impl Conn {
         socket.io().set_read_buffer_size(SOCKET_READ_BUFFER);
         let conn = Rc::new_cyclic(|me| Conn {
             me: me.clone(),
+            id: next_connection_id(),
             pool,
             key: key.clone(),
             socket: Cell::new(socket),
@@ -215,7 +216,7 @@ impl Conn {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
-        let tls = ConnectionTls::of(&ssl);
+        let tls = ConnectionTls::of(&ssl, self.id);
         *self.tls.borrow_mut() = Some(tls.clone());
         if let Some(job) = self.current_job() {
             // Readable from the `encrypted` slots on, as in Qt.
@@ -276,53 +277,54 @@ impl Conn {
             .collect()
     }
 
-    /// Certificate problems found during the handshake: Qt's `sslErrors` on the reply (and
-    /// the manager); a slot calling `ignore_ssl_errors()` lets the handshake go on.
-    ///
-    /// Every job waiting for the connection's ALPN result hears about them too, as each
-    /// request queued on Qt's HTTP/2 channel does; one of them ignoring the errors is enough.
+    /// Certificate problems found during the handshake: each job that would use the
+    /// connection (the current one and those waiting for its ALPN result, as each request
+    /// queued on Qt's HTTP/2 channel) decides for itself: accepted in advance, or shown
+    /// `sslErrors` (reply and manager) and accepted if its slot calls `ignore_ssl_errors()`.
+    /// The handshake goes on if one of them accepts; those that refused end with
+    /// `SslHandshakeFailedError` whatever the others decided, and never ride the connection.
     fn on_ssl_errors(&self, errors: &[SslError]) {
         let Socket::Ssl(ssl) = self.socket.get() else {
             return;
         };
-        // Errors accepted in advance (`ignore_ssl_errors()` or a matching
-        // `ignore_ssl_errors_list()` before the handshake) continue it without a signal:
-        // Qt's socket emits `sslErrors` only for errors it was not told to ignore. One
-        // waiting job's acceptance is enough, as Qt applies it to the connection's socket.
-        // (No slot runs here, so the borrows may span the check.)
-        let accepted = self
-            .job
-            .borrow()
-            .iter()
-            .chain(self.riders.borrow().iter())
-            .any(|job| !job.is_done() && job.accepts_ssl_errors_in_advance(errors));
-        if accepted {
-            ssl.ignore_ssl_errors();
-            return;
-        }
-        if self.riders.borrow().is_empty() {
-            // The common case: one job, no list to build.
-            let Some(job) = self.current_job() else {
-                return;
-            };
-            job.reply.emit_ssl_errors(errors.to_vec());
-            // Never for a known HSTS host (RFC 6797 8.4): the failure is final, as in Qt.
-            if job.ignores_reported_ssl_errors() {
-                ssl.ignore_ssl_errors();
-            }
-            return;
-        }
+        let mut accepted = false;
+        let mut refused = Vec::new();
         // A snapshot: the slots may abort replies or make new requests.
-        let mut ignored = false;
         for job in self.live_jobs() {
             if job.is_done() {
                 continue; // aborted by an earlier slot
             }
-            job.reply.emit_ssl_errors(errors.to_vec());
-            ignored |= job.ignores_reported_ssl_errors();
+            if job.consents_to_ssl_errors(self.id, errors) {
+                accepted = true;
+            } else if !job.is_done() {
+                refused.push(job);
+            }
         }
-        if ignored {
-            ssl.ignore_ssl_errors();
+        if !accepted {
+            // The handshake fails, and with it every job of the connection.
+            return;
+        }
+        ssl.ignore_ssl_errors();
+        if refused.is_empty() {
+            return;
+        }
+        let is_refused = |job: &Rc<Job>| refused.iter().any(|r| Rc::ptr_eq(r, job));
+        self.riders.borrow_mut().retain(|job| !is_refused(job));
+        let current_refused = self.job.borrow().as_ref().is_some_and(is_refused);
+        if current_refused {
+            // Nothing was sent yet: a job that accepted takes its place.
+            self.detach_job();
+            self.promote_rider();
+        }
+        // Failed from the loop, not from inside the handshake.
+        for job in refused {
+            let reply = job.reply;
+            slotnet_core::AsObject::as_object(&reply).invoke_later(move || {
+                job.fail(
+                    NetworkError::SslHandshakeFailedError,
+                    REFUSED_CERTIFICATE.to_owned(),
+                );
+            });
         }
     }
 }
