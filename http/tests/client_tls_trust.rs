@@ -312,3 +312,145 @@ fn a_later_reply_on_a_connection_whose_errors_were_ignored_is_asked_first() {
         assert_eq!(server.accepted(), 1, "{alpn}: one connection throughout");
     }
 }
+
+/// The issue's trace of real Qt 6.4 (`qnam_trace --insecure`: the slot ignores the errors
+/// every time it is called) for a redirect between two TLS servers whose certificates have
+/// errors: every connection asks again, and each tells `encrypted`.
+fn qt_redirect_trace(target: &str) -> Vec<String> {
+    let errors = "UnableToGetLocalIssuerCertificate,UnableToVerifyFirstCertificate";
+    let connection = [
+        format!("manager.sslErrors({errors})"),
+        format!("reply.sslErrors({errors})"),
+        "manager.encrypted()".to_owned(),
+        "reply.encrypted()".to_owned(),
+        "reply.metaDataChanged()".to_owned(),
+    ];
+    let mut lines = connection.to_vec();
+    lines.push(format!("reply.redirected({target})"));
+    lines.extend(connection);
+    lines.push("manager.finished()".to_owned());
+    lines.push("reply.finished()".to_owned());
+    lines
+}
+
+/// The lines of a trace for the signals the issue's trace lists (the others, such as
+/// `requestSent` and `downloadProgress`, are left out there).
+fn as_in_the_issue(lines: &[String]) -> Vec<String> {
+    let listed = [
+        "sslErrors",
+        "encrypted",
+        "metaDataChanged",
+        "redirected",
+        "finished",
+    ];
+    lines
+        .iter()
+        .filter(|l| listed.iter().any(|name| l.contains(&format!(".{name}("))))
+        .cloned()
+        .collect()
+}
+
+/// Two servers with certificates of the test CA, which the default configuration does not
+/// trust; the first redirects to the second's `/small.txt`.
+fn redirect_pair(offer: &'static [&'static [u8]]) -> (TlsServer, TlsServer, String) {
+    let pki = test_certs::pki();
+    let target_server = TlsServer::start(&pki.server, offer);
+    let target = target_server.url("/small.txt");
+    let redirecting = TlsServer::start_redirecting(&pki.server, offer, target.clone());
+    (redirecting, target_server, target)
+}
+
+#[test]
+fn a_redirect_to_another_tls_server_asks_again_as_qt_does() {
+    for (alpn, offer) in BOTH {
+        let (first, second, target) = redirect_pair(offer);
+        let m = NetworkAccessManager::new();
+        let reply = m.get(untrusting(&first));
+        let shown = record_ssl_errors(reply);
+        ignore_in_slot(reply);
+        let (lines, body) = run_traced(&m, reply);
+        assert_eq!(
+            as_in_the_issue(&lines),
+            qt_redirect_trace(&target),
+            "{alpn}"
+        );
+        assert_eq!(reply.error(), NetworkError::NoError, "{alpn}");
+        assert_eq!(body, b"hello");
+        assert_eq!(reply.url().map(|u| u.to_string()), Some(target));
+        assert_eq!(shown.borrow().len(), 2, "{alpn}");
+        assert_eq!(http2_was_used(reply), Some(alpn == "h2"));
+        assert_eq!((first.accepted(), second.accepted()), (1, 1));
+    }
+}
+
+#[test]
+fn ignoring_in_the_slot_does_not_carry_over_to_the_redirects_connection() {
+    for (alpn, offer) in BOTH {
+        let (first, _second, target) = redirect_pair(offer);
+        let m = NetworkAccessManager::new();
+        let reply = m.get(untrusting(&first));
+        // Ignores the first connection's errors only.
+        let calls = Rc::new(std::cell::Cell::new(0));
+        let c = calls.clone();
+        reply.ssl_errors().connect(move |_: &Vec<SslError>| {
+            c.set(c.get() + 1);
+            if c.get() == 1 {
+                reply.ignore_ssl_errors();
+            }
+        });
+        let (lines, body) = run_traced(&m, reply);
+        assert_eq!(
+            calls.get(),
+            2,
+            "{alpn}: asked again for the second connection"
+        );
+        assert_eq!(
+            reply.error(),
+            NetworkError::SslHandshakeFailedError,
+            "{alpn}: {lines:?}"
+        );
+        assert!(body.is_empty());
+        assert!(
+            lines.contains(&format!("reply.redirected({target})")),
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn errors_accepted_beforehand_hold_for_every_connection_of_the_reply() {
+    let expected = || {
+        let leaf = test_certs::pki().server.chain[0].clone();
+        vec![
+            SslError::new(
+                slotnet_net::ssl::SslErrorKind::UnableToGetLocalIssuerCertificate,
+                leaf.clone(),
+            ),
+            SslError::new(
+                slotnet_net::ssl::SslErrorKind::UnableToVerifyFirstCertificate,
+                leaf,
+            ),
+        ]
+    };
+    for (alpn, offer) in BOTH {
+        for by_list in [true, false] {
+            let (first, _second, target) = redirect_pair(offer);
+            let m = NetworkAccessManager::new();
+            let reply = m.get(untrusting(&first));
+            if by_list {
+                reply.ignore_ssl_errors_list(expected());
+            } else {
+                reply.ignore_ssl_errors();
+            }
+            let (lines, body) = run_traced(&m, reply);
+            assert_eq!(reply.error(), NetworkError::NoError, "{alpn}: {lines:?}");
+            assert_eq!(body, b"hello");
+            // No sslErrors (accepted in advance), and `encrypted` for both connections.
+            let expected_lines: Vec<String> = qt_redirect_trace(&target)
+                .into_iter()
+                .filter(|l| !l.contains("sslErrors"))
+                .collect();
+            assert_eq!(as_in_the_issue(&lines), expected_lines, "{alpn}");
+        }
+    }
+}

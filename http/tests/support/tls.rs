@@ -1,7 +1,7 @@
 //! An https server for the client tests: on its own slotnet thread, with a test identity and
-//! the ALPN protocols it accepts; it answers every GET over h2 when ALPN picks it, else over
-//! HTTP/1.1 with keep-alive, and counts the TCP connections it accepts and the TLS handshakes
-//! that complete.
+//! the ALPN protocols it accepts; it answers every GET (200 with a body, or a redirect) over
+//! h2 when ALPN picks it, else over HTTP/1.1 with keep-alive, and counts the TCP connections
+//! it accepts and the TLS handshakes that complete.
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
@@ -41,10 +41,30 @@ fn hello(_path: &str) -> Vec<u8> {
     b"hello".to_vec()
 }
 
+/// What a server answers: 200 with `body_for(path)`, or a 302 to `location`.
+#[derive(Clone)]
+struct Answer {
+    body_for: BodyFor,
+    location: Option<String>,
+}
+
 impl TlsServer {
     /// A server answering `hello` to every path.
     pub fn start(identity: &'static TestIdentity, alpn: &'static [&'static [u8]]) -> TlsServer {
         Self::start_with(identity, alpn, hello, None)
+    }
+
+    /// A server answering every path with a `302 Found` to `location` (empty body).
+    pub fn start_redirecting(
+        identity: &'static TestIdentity,
+        alpn: &'static [&'static [u8]],
+        location: String,
+    ) -> TlsServer {
+        let answer = Answer {
+            body_for: |_| Vec::new(),
+            location: Some(location),
+        };
+        Self::start_answering(identity, alpn, answer, None)
     }
 
     /// A server answering `body_for(path)`; `on_count` runs after each count.
@@ -52,6 +72,19 @@ impl TlsServer {
         identity: &'static TestIdentity,
         alpn: &'static [&'static [u8]],
         body_for: BodyFor,
+        on_count: Option<OnCount>,
+    ) -> TlsServer {
+        let answer = Answer {
+            body_for,
+            location: None,
+        };
+        Self::start_answering(identity, alpn, answer, on_count)
+    }
+
+    fn start_answering(
+        identity: &'static TestIdentity,
+        alpn: &'static [&'static [u8]],
+        answer: Answer,
         on_count: Option<OnCount>,
     ) -> TlsServer {
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -80,7 +113,7 @@ impl TlsServer {
                     while let Some(socket) = server.next_pending_connection() {
                         h.fetch_add(1, Ordering::SeqCst);
                         on_count();
-                        serve(socket, body_for);
+                        serve(socket, answer.clone());
                     }
                 });
             })
@@ -109,19 +142,20 @@ impl TlsServer {
     }
 }
 
-fn serve(socket: SslSocket, body_for: BodyFor) {
+fn serve(socket: SslSocket, answer: Answer) {
     if socket.ssl_configuration().negotiated_protocol() == Some(b"h2".as_slice()) {
         let conn = serve_connection(
             socket,
             &Http2Configuration::default(),
             move |req, mut respond| {
-                let body = Bytes::from(body_for(req.uri().path()));
+                let body = Bytes::from((answer.body_for)(req.uri().path()));
+                let mut head = Response::builder();
+                head = match &answer.location {
+                    Some(location) => head.status(StatusCode::FOUND).header("location", location),
+                    None => head.status(StatusCode::OK),
+                };
+                let head = head.header("content-length", body.len()).body(()).unwrap();
                 spawn_local(async move {
-                    let head = Response::builder()
-                        .status(StatusCode::OK)
-                        .header("content-length", body.len())
-                        .body(())
-                        .unwrap();
                     if let Ok(mut s) = respond.send_response(head, false) {
                         let _ = send_body(&mut s, body, true).await;
                     }
@@ -138,9 +172,16 @@ fn serve(socket: SslSocket, body_for: BodyFor) {
                 let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                 buf.drain(..end + 4);
                 let path = head.split(' ').nth(1).unwrap_or("/");
-                let body = body_for(path);
-                let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
-                    .into_bytes();
+                let body = (answer.body_for)(path);
+                let status = match &answer.location {
+                    Some(location) => format!("302 Found\r\nLocation: {location}"),
+                    None => "200 OK".to_owned(),
+                };
+                let mut out = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
                 out.extend_from_slice(&body);
                 socket.write(&out);
             }
