@@ -101,4 +101,34 @@ fn default_proxy_follows_the_application_setting() {
     let out = run("localhost", "http");
     assert_eq!(out.error, None, "{}", out.error_string);
     assert_eq!((http_log.count("conn"), socks_log.count("conn")), (2, 2));
+
+    // Qt's rules without ALL_PROXY: ftp and plain TCP take http_proxy, every answer ends
+    // with NoProxy, and `.corp.local` exempts the subdomains only.
+    std::env::remove_var("ALL_PROXY");
+    std::env::set_var("no_proxy", ".corp.local");
+    let http = NetworkProxy::new(ProxyType::HttpProxy, "127.0.0.1", http_addr.port());
+    for (host, tag, proxied) in [
+        ("files.example", "ftp", true),
+        ("db.example", "", true),
+        ("corp.local", "http", true),
+        ("www.corp.local", "http", false),
+    ] {
+        let q = NetworkProxyQuery::for_host(host, 21, tag, QueryType::TcpSocket);
+        let expected = if proxied {
+            vec![http.clone(), NetworkProxy::no_proxy()]
+        } else {
+            vec![NetworkProxy::no_proxy()]
+        };
+        assert_eq!(system_proxy_for_query(&q), expected, "{host} {tag:?}");
+    }
+    set_use_system_configuration(true);
+    let out = run("localhost", "");
+    assert_eq!(out.error, None, "{}", out.error_string);
+    assert_eq!(out.received, b"hi");
+    assert_eq!(
+        http_log.count(&format!("CONNECT localhost:{}", target.port())),
+        2,
+        "a plain TCP connection tunnels through http_proxy"
+    );
+    set_use_system_configuration(false);
 }

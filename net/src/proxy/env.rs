@@ -6,30 +6,36 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use super::query::NetworkProxyQuery;
+use super::query::{NetworkProxyQuery, QueryType};
 use super::types::{NetworkProxy, ProxyCapabilities, ProxyType};
 
 /// Longest `no_proxy` value considered (longer values are cut): the list is parsed on every
 /// query and should stay cheap.
 const NO_PROXY_MAX_LEN: usize = 64 * 1024;
 
-/// The proxy settings read from the environment.
+/// The proxy settings read from the environment, with the rules of Qt 6.4's
+/// `QNetworkProxyFactory::systemProxyForQuery` on Linux.
 ///
 /// - `http_proxy` applies to `http` (and `ws`) connections, `https_proxy` to `https` (and
-///   `wss`), `all_proxy` to everything else and to those two when their own variable is
-///   unset. The lower-case name wins over the upper-case one; an empty value is unset.
+///   `wss`), `ftp_proxy` to `ftp`; `all_proxy` (curl's variable, which Qt does not read) to
+///   everything when the protocol's own variable is unset; and, as in Qt, `http_proxy` to
+///   everything still without a proxy: `ftp`, `https` and plain TCP connections included.
+///   The lower-case name wins over the upper-case one; an empty value is unset.
 ///   `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: in a CGI program it comes from
 ///   the client's `Proxy:` header ("httpoxy").
+/// - The answer ends with `NoProxy`, as Qt's: `[proxy, NoProxy]`, or `[NoProxy]` when no
+///   variable applies or `no_proxy` matches. An HTTP proxy is not offered for a
+///   `TcpServer` or `UdpSocket` query (it cannot carry them), as in Qt.
 /// - Values are URLs: `http://` (or no scheme) → [`ProxyType::HttpProxy`] (port 8080 when
 ///   none is given, as Qt), `socks5://` → [`ProxyType::Socks5Proxy`] resolving names
 ///   locally, `socks5h://` → SOCKS5 with the proxy resolving names (port 1080). Credentials
 ///   in the URL (`http://user:p%40ss@host:3128`) are percent-decoded. Other schemes (TLS to
 ///   the proxy, SOCKS4) are not supported and leave the variable unused.
 /// - `no_proxy` is a list separated by commas or spaces: `*` (no proxy at all), domain
-///   names matching themselves and their subdomains (`example.com`, `.example.com` and
-///   `*.example.com` are the same entry), IP addresses, CIDR blocks (`10.0.0.0/8`), any of
-///   them with a `:port` (`[::1]:8080` for IPv6). Matching ignores ASCII case and a
-///   trailing dot.
+///   names (`example.com` matches itself and its subdomains; `.example.com` and
+///   `*.example.com` only the subdomains, as in Qt, where curl would also match
+///   `example.com`), IP addresses, CIDR blocks (`10.0.0.0/8`), any of them with a `:port`
+///   (`[::1]:8080` for IPv6). Matching ignores ASCII case and a trailing dot.
 ///
 /// ```
 /// use slotnet_net::proxy::{EnvProxyConfig, NetworkProxyQuery, ProxyType, QueryType};
@@ -49,6 +55,7 @@ const NO_PROXY_MAX_LEN: usize = 64 * 1024;
 pub struct EnvProxyConfig {
     http: Option<NetworkProxy>,
     https: Option<NetworkProxy>,
+    ftp: Option<NetworkProxy>,
     all: Option<NetworkProxy>,
     no_proxy: NoProxyList,
 }
@@ -73,6 +80,7 @@ impl EnvProxyConfig {
         EnvProxyConfig {
             http: get("http_proxy", http_upper).and_then(|v| parse_proxy_url(&v)),
             https: get("https_proxy", Some("HTTPS_PROXY")).and_then(|v| parse_proxy_url(&v)),
+            ftp: get("ftp_proxy", Some("FTP_PROXY")).and_then(|v| parse_proxy_url(&v)),
             all: get("all_proxy", Some("ALL_PROXY")).and_then(|v| parse_proxy_url(&v)),
             no_proxy: get("no_proxy", Some("NO_PROXY"))
                 .map(|v| NoProxyList::parse(&v))
@@ -82,7 +90,7 @@ impl EnvProxyConfig {
 
     /// Whether no proxy variable is set.
     pub fn is_empty(&self) -> bool {
-        self.http.is_none() && self.https.is_none() && self.all.is_none()
+        self.http.is_none() && self.https.is_none() && self.ftp.is_none() && self.all.is_none()
     }
 
     /// The `no_proxy` list.
@@ -90,22 +98,31 @@ impl EnvProxyConfig {
         &self.no_proxy
     }
 
-    /// The proxies for `query`: the matching variable's proxy, or `NoProxy` when none is
-    /// set or `no_proxy` matches the peer. Never empty.
+    /// The proxies for `query`: the variable's proxy followed by `NoProxy`, or `NoProxy`
+    /// alone when none applies or `no_proxy` matches the peer. Never empty.
     pub fn proxy_for_query(&self, query: &NetworkProxyQuery) -> Vec<NetworkProxy> {
         let specific = match query.protocol_tag() {
             "http" | "ws" => self.http.as_ref(),
             "https" | "wss" => self.https.as_ref(),
+            "ftp" => self.ftp.as_ref(),
             _ => None,
         };
-        let chosen = specific.or(self.all.as_ref());
+        let chosen = specific.or(self.all.as_ref()).or(self.http.as_ref());
+        let carries = |proxy: &NetworkProxy| {
+            proxy.proxy_type() != ProxyType::HttpProxy
+                || !matches!(
+                    query.query_type(),
+                    QueryType::TcpServer | QueryType::UdpSocket
+                )
+        };
         match chosen {
             Some(proxy)
-                if !self
-                    .no_proxy
-                    .matches(query.peer_host_name(), query.peer_port()) =>
+                if carries(proxy)
+                    && !self
+                        .no_proxy
+                        .matches(query.peer_host_name(), query.peer_port()) =>
             {
-                vec![proxy.clone()]
+                vec![proxy.clone(), NetworkProxy::no_proxy()]
             }
             _ => vec![NetworkProxy::no_proxy()],
         }
@@ -197,6 +214,8 @@ enum NoProxyHost {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct NoProxyEntry {
     host: NoProxyHost,
+    /// `.example.com` / `*.example.com`: not `example.com` itself (Qt's rule).
+    subdomains_only: bool,
     port: Option<u16>,
 }
 
@@ -276,7 +295,7 @@ impl NoProxyList {
             match (&entry.host, ip) {
                 (NoProxyHost::Network(net, len), Some(ip)) => in_network(ip, *net, *len),
                 (NoProxyHost::Domain(domain), None) => {
-                    host == *domain
+                    (host == *domain && !entry.subdomains_only)
                         || (host.len() > domain.len()
                             && host.ends_with(domain.as_str())
                             && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
@@ -308,7 +327,8 @@ fn parse_entry(item: &str) -> Option<NoProxyEntry> {
     if host.contains('/') || host.parse::<IpAddr>().is_ok() {
         return network_entry(host, port);
     }
-    let host = host.strip_prefix("*.").unwrap_or(host);
+    let host = host.strip_prefix('*').unwrap_or(host);
+    let subdomains_only = host.starts_with('.');
     let host = host.trim_start_matches('.');
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     if host.is_empty() {
@@ -316,6 +336,7 @@ fn parse_entry(item: &str) -> Option<NoProxyEntry> {
     }
     Some(NoProxyEntry {
         host: NoProxyHost::Domain(host),
+        subdomains_only,
         port,
     })
 }
@@ -333,6 +354,7 @@ fn network_entry(text: &str, port: Option<u16>) -> Option<NoProxyEntry> {
     }
     Some(NoProxyEntry {
         host: NoProxyHost::Network(addr, len),
+        subdomains_only: false,
         port,
     })
 }
@@ -374,7 +396,9 @@ mod tests {
     fn pick(config: &EnvProxyConfig, host: &str, port: u16, tag: &str) -> NetworkProxy {
         let q = NetworkProxyQuery::for_host(host, port, tag, QueryType::TcpSocket);
         let list = config.proxy_for_query(&q);
-        assert_eq!(list.len(), 1);
+        // Qt's shape: the proxy, then NoProxy; or NoProxy alone.
+        assert_eq!(list.last(), Some(&NetworkProxy::no_proxy()), "{list:?}");
+        assert!(list.len() <= 2, "{list:?}");
         list.into_iter().next().unwrap()
     }
 
@@ -537,7 +561,9 @@ mod tests {
             ("example.com", "www.example.com", 80, true),
             ("example.com", "wwwexample.com", 80, false),
             ("example.com", "example.com.evil", 80, false),
-            (".example.com", "example.com", 80, true),
+            (".example.com", "example.com", 80, false),
+            (".example.com", "www.example.com", 80, true),
+            ("*.example.com", "example.com", 80, false),
             ("*.example.com", "a.b.example.com", 80, true),
             ("Example.COM.", "EXAMPLE.com.", 80, true),
             ("example.com:8080", "example.com", 8080, true),
@@ -576,6 +602,36 @@ mod tests {
         // NO_PROXY is read when no_proxy is unset.
         let c = config(&[("all_proxy", "http://p:1"), ("NO_PROXY", "x.org")]);
         assert_eq!(pick(&c, "a.x.org", 1, "").proxy_type(), ProxyType::NoProxy);
+    }
+
+    #[test]
+    fn qt_fallbacks_and_trailing_no_proxy() {
+        let c = config(&[("http_proxy", "http://web:1")]);
+        for tag in ["http", "https", "ftp", ""] {
+            assert_eq!(pick(&c, "e.com", 21, tag).host_name(), "web", "{tag:?}");
+        }
+        let q = NetworkProxyQuery::for_host("e.com", 80, "http", QueryType::TcpSocket);
+        assert_eq!(
+            c.proxy_for_query(&q),
+            vec![
+                parse_proxy_url("http://web:1").unwrap(),
+                NetworkProxy::no_proxy()
+            ]
+        );
+        // An HTTP proxy cannot carry a server or UDP: NoProxy, as Qt.
+        for kind in [QueryType::TcpServer, QueryType::UdpSocket] {
+            let q = NetworkProxyQuery::for_host("e.com", 80, "", kind);
+            assert_eq!(c.proxy_for_query(&q), vec![NetworkProxy::no_proxy()]);
+        }
+        // ftp_proxy for ftp only; all_proxy before the http_proxy fallback.
+        let c = config(&[
+            ("http_proxy", "http://web:1"),
+            ("ftp_proxy", "http://files:2"),
+            ("all_proxy", "socks5://all:3"),
+        ]);
+        assert_eq!(pick(&c, "e.com", 21, "ftp").host_name(), "files");
+        assert_eq!(pick(&c, "e.com", 22, "").host_name(), "all");
+        assert_eq!(pick(&c, "e.com", 443, "https").host_name(), "all");
     }
 
     #[test]
