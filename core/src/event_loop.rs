@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::io::{IoRegistration, IoTable, Ready};
 use crate::object::{self, Arena, Object, ObjectId};
 use crate::timer::fire_node_timer;
-use crate::timer_queue::{TimerAction, TimerQueue};
+use crate::timer_queue::{TimerAction, TimerKey, TimerQueue};
 
 type LocalTask = Box<dyn FnOnce()>;
 type RemoteTask = Box<dyn FnOnce() + Send>;
@@ -38,7 +38,12 @@ pub(crate) struct LoopInner {
     poll: RefCell<Poll>,
     registry: Registry,
     events: RefCell<Option<Events>>,
-    ready_scratch: RefCell<Vec<(Token, Ready)>>,
+    /// Readiness from the last poll not dispatched yet. Kept in the loop, not on the stack,
+    /// so that a panicking handler loses no other source's edge (mio is edge-triggered: a
+    /// lost event is a socket that never hears from the loop again).
+    ready: RefCell<VecDeque<(Token, Ready)>>,
+    /// Timers taken as due and not fired yet, for the same reason.
+    due: RefCell<VecDeque<(TimerKey, TimerAction)>>,
     pub(crate) arena: RefCell<Arena>,
     pub(crate) io: RefCell<IoTable>,
     pub(crate) timers: RefCell<TimerQueue>,
@@ -46,8 +51,9 @@ pub(crate) struct LoopInner {
     remote: Arc<Remote>,
     remote_rx: Receiver<RemoteTask>,
     remote_tx: Sender<RemoteTask>,
-    /// One entry per running `exec()`, innermost last: `Some(code)` once asked to exit.
-    frames: RefCell<Vec<Option<i32>>>,
+    /// One entry per running `exec()` (of the thread's loop or of a [`LocalLoop`]),
+    /// innermost last.
+    frames: RefCell<Vec<Frame>>,
     /// Objects to delete once control is back in a loop at most this deep.
     deferred_deletes: RefCell<Vec<(ObjectId, usize)>>,
     iterations: Cell<u64>,
@@ -84,7 +90,8 @@ impl LoopInner {
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(Some(Events::with_capacity(1024))),
-            ready_scratch: RefCell::new(Vec::new()),
+            ready: RefCell::new(VecDeque::new()),
+            due: RefCell::new(VecDeque::new()),
             arena: RefCell::new(Arena::default()),
             io: RefCell::new(IoTable::default()),
             timers: RefCell::new(TimerQueue::default()),
@@ -107,7 +114,11 @@ impl LoopInner {
     }
 
     fn has_immediate_work(&self) -> bool {
-        !self.posted.borrow().is_empty() || !self.remote_rx.is_empty() || self.deletes_ready()
+        !self.posted.borrow().is_empty()
+            || !self.remote_rx.is_empty()
+            || self.deletes_ready()
+            || !self.ready.borrow().is_empty()
+            || !self.due.borrow().is_empty()
     }
 
     fn deletes_ready(&self) -> bool {
@@ -131,6 +142,67 @@ impl LoopInner {
 /// starts, the object will be deleted once the event loop is started".
 fn delete_due(at: usize, depth: usize) -> bool {
     at == 0 || depth <= at
+}
+
+/// Whether an `exec()` was asked to return, and with which code; shared between the running
+/// `exec()` and whoever may end it (the thread's loop, or a [`LocalLoop`] handle).
+#[derive(Default)]
+pub(crate) struct FrameState {
+    exit: Cell<Option<i32>>,
+    running: Cell<bool>,
+}
+
+impl FrameState {
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// Asks the running `exec()` to return `code`; nothing if it is not running (as Qt's
+    /// `QEventLoop::exec` clears a pending exit when it starts).
+    pub(crate) fn exit(&self, code: i32) {
+        if self.running.get() {
+            self.exit.set(Some(code));
+        }
+    }
+}
+
+/// A running `exec()`.
+struct Frame {
+    state: Rc<FrameState>,
+    /// Started by [`EventLoop::exec`], so [`EventLoop::exit`] may end it; a [`LocalLoop`]'s
+    /// frame is ended only through its own handle.
+    thread_loop: bool,
+}
+
+/// Removes a frame when its `exec()` returns or a panic unwinds through it, so that
+/// `loop_level()` and the deferred deletes' bookkeeping stay right after a panic.
+struct FrameGuard<'a> {
+    inner: &'a LoopInner,
+}
+
+impl Drop for FrameGuard<'_> {
+    fn drop(&mut self) {
+        let frame = self.inner.frames.borrow_mut().pop();
+        if let Some(frame) = frame {
+            frame.state.running.set(false);
+        }
+    }
+}
+
+/// Destroys the objects whose deferred delete is due, one by one; if a `destroyed` slot
+/// panics, the ones not reached yet go back to the list instead of being forgotten.
+struct DueDeletes<'a> {
+    inner: &'a LoopInner,
+    rest: std::vec::IntoIter<(ObjectId, usize)>,
+}
+
+impl Drop for DueDeletes<'_> {
+    fn drop(&mut self) {
+        if self.rest.len() > 0 {
+            let rest = std::mem::take(&mut self.rest);
+            self.inner.deferred_deletes.borrow_mut().extend(rest);
+        }
+    }
 }
 
 /// Error returned when posting to a loop whose thread has ended.
@@ -249,25 +321,45 @@ impl EventLoop {
 
     /// Runs the loop until [`EventLoop::exit`] or [`EventLoop::quit`] is called from inside it,
     /// and returns the exit code. May be called from inside a slot (a nested loop, as in Qt's
-    /// modal-wait idiom); `exit` then ends the innermost `exec`.
+    /// modal-wait idiom); `exit` then ends the innermost `EventLoop::exec`. To wait for one
+    /// thing from inside a slot, prefer a [`LocalLoop`]: only its own `quit` ends it.
+    ///
+    /// # Panics
+    ///
+    /// A panic in a slot, handler, timer or posted call unwinds out of `exec()` (and out of
+    /// [`process_events`](Self::process_events)) to the caller, as an exception leaving a slot
+    /// does in Qt. The loop stays usable: this `exec()`'s level is removed (`loop_level()` is
+    /// back to what it was), and the work of that iteration not done yet (other readiness
+    /// events, timers due in the same batch, posted calls, deferred deletes) stays queued and
+    /// runs on the next iteration of whichever loop runs next.
     pub fn exec(&self) -> i32 {
-        self.inner.frames.borrow_mut().push(None);
-        let depth = self.inner.frames.borrow().len();
+        self.run_frame(Rc::new(FrameState::default()), true)
+    }
+
+    /// Runs a frame of the loop until its state is asked to exit.
+    pub(crate) fn run_frame(&self, state: Rc<FrameState>, thread_loop: bool) -> i32 {
+        state.exit.set(None);
+        state.running.set(true);
+        self.inner.frames.borrow_mut().push(Frame {
+            state: state.clone(),
+            thread_loop,
+        });
+        let _frame = FrameGuard { inner: &self.inner };
         loop {
-            let exit = self.inner.frames.borrow().get(depth - 1).copied().flatten();
-            if let Some(code) = exit {
-                self.inner.frames.borrow_mut().pop();
+            if let Some(code) = state.exit.get() {
                 return code;
             }
             self.process_events(None);
         }
     }
 
-    /// Makes the innermost running `exec()` return `code` once control is back in it. Does
-    /// nothing if no `exec()` is running, as in Qt.
+    /// Makes the innermost running [`EventLoop::exec`] return `code` once control is back in
+    /// it (a [`LocalLoop`] running inside it first returns on its own terms). Does nothing if
+    /// no `EventLoop::exec` is running, as in Qt.
     pub fn exit(&self, code: i32) {
-        if let Some(top) = self.inner.frames.borrow_mut().last_mut() {
-            *top = Some(code);
+        let frames = self.inner.frames.borrow();
+        if let Some(frame) = frames.iter().rev().find(|f| f.thread_loop) {
+            frame.state.exit(code);
         }
     }
 
@@ -281,7 +373,7 @@ impl EventLoop {
         !self.inner.frames.borrow().is_empty()
     }
 
-    /// How many `exec()` calls are running (nesting depth).
+    /// How many `exec()` calls are running (nesting depth), [`LocalLoop`]s included.
     pub fn loop_level(&self) -> usize {
         self.inner.frames.borrow().len()
     }
@@ -339,8 +431,6 @@ impl EventLoop {
 
     fn poll_io(&self, timeout: Option<Duration>) -> usize {
         let inner = &*self.inner;
-        let mut ready = std::mem::take(&mut *inner.ready_scratch.borrow_mut());
-        ready.clear();
         {
             let mut events = inner
                 .events
@@ -349,7 +439,7 @@ impl EventLoop {
                 .unwrap_or_else(|| Events::with_capacity(256));
             let result = inner.poll.borrow_mut().poll(&mut events, timeout);
             if result.is_ok() {
-                ready.extend(
+                inner.ready.borrow_mut().extend(
                     events
                         .iter()
                         .filter(|e| e.token() != WAKER_TOKEN)
@@ -359,16 +449,18 @@ impl EventLoop {
             // EINTR and friends: nothing happened; the caller loops.
             *inner.events.borrow_mut() = Some(events);
         }
-        let count = ready.len();
-        for &(token, readiness) in &ready {
+        let mut count = 0;
+        loop {
+            let next = inner.ready.borrow_mut().pop_front();
+            let Some((token, readiness)) = next else {
+                return count;
+            };
+            count += 1;
             let handler = inner.io.borrow().handler(token);
             if let Some(handler) = handler {
                 handler(readiness);
             }
         }
-        ready.clear();
-        *inner.ready_scratch.borrow_mut() = ready;
-        count
     }
 
     fn drain_remote(&self) -> usize {
@@ -391,22 +483,27 @@ impl EventLoop {
         let inner = &*self.inner;
         let now = Instant::now();
         // Take everything due first: timers armed by these slots wait for the next iteration,
-        // so a zero-interval timer cannot starve I/O.
-        let mut due = Vec::new();
+        // so a zero-interval timer cannot starve I/O. Those left by a panicking slot of an
+        // earlier batch are at the front.
         {
             let mut timers = inner.timers.borrow_mut();
+            let mut due = inner.due.borrow_mut();
             while let Some(item) = timers.pop_due(now) {
-                due.push(item);
+                due.push_back(item);
             }
         }
-        let count = due.len();
-        for (key, action) in due {
+        let mut count = 0;
+        loop {
+            let next = inner.due.borrow_mut().pop_front();
+            let Some((key, action)) = next else {
+                return count;
+            };
+            count += 1;
             match action {
                 TimerAction::Once(f) => f(),
                 TimerAction::Node(id) => fire_node_timer(id, key, now),
             }
         }
-        count
     }
 
     fn run_posted(&self) -> usize {
@@ -426,15 +523,15 @@ impl EventLoop {
     fn run_deferred_deletes(&self) -> usize {
         let inner = &*self.inner;
         let depth = inner.frames.borrow().len();
-        let ready: Vec<ObjectId> = {
+        let ready: Vec<(ObjectId, usize)> = {
             let mut list = inner.deferred_deletes.borrow_mut();
             if list.is_empty() {
                 return 0;
             }
             let mut ready = Vec::new();
-            list.retain(|&(id, at)| {
-                if delete_due(at, depth) {
-                    ready.push(id);
+            list.retain(|&entry| {
+                if delete_due(entry.1, depth) {
+                    ready.push(entry);
                     false
                 } else {
                     true
@@ -443,7 +540,11 @@ impl EventLoop {
             ready
         };
         let count = ready.len();
-        for id in ready {
+        let mut due = DueDeletes {
+            inner,
+            rest: ready.into_iter(),
+        };
+        while let Some((id, _)) = due.rest.next() {
             if let Some(obj) = Object::from_id(id) {
                 obj.destroy();
             }

@@ -5,6 +5,7 @@
 //!
 //! - [`EventLoop`]: one per thread; `exec()`, `process_events()`, `post()`, and
 //!   `as_raw_fd()`/`next_timeout()` for embedding in another loop.
+//! - [`LocalLoop`]: Qt's `QEventLoop` object, a wait that only its own `quit` ends.
 //! - [`LoopHandle`]: `Send + Clone`; other threads post closures through it.
 //! - [`Object`]: a node in the loop's object tree (parent, children, name, `destroyed`,
 //!   `delete_later`), addressed by a generational id. Handles are `Copy` and `!Send`.
@@ -29,6 +30,7 @@
 
 mod event_loop;
 mod io;
+mod local_loop;
 mod object;
 mod signal;
 mod thread;
@@ -37,6 +39,7 @@ mod timer_queue;
 
 pub use event_loop::{EventLoop, LoopEnded, LoopHandle};
 pub use io::{IoRegistration, Ready};
+pub use local_loop::LocalLoop;
 pub use object::{AsObject, Destroyed, Object, ObjectId};
 pub use signal::{Connection, LazySignal, Signal};
 pub use thread::Thread;

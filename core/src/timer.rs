@@ -101,7 +101,10 @@ impl Timer {
         });
     }
 
-    /// Like [`Timer::single_shot`], but `f` is not called if `context` is destroyed first.
+    /// Like [`Timer::single_shot`], but `f` is not called if `context` is destroyed first
+    /// (Qt's `singleShot(msec, context, functor)`). As in Qt, a context passed to
+    /// `delete_later` exists until that deferred delete is carried out (at the end of the
+    /// loop iteration): a timer due before then still runs, one due after it does not.
     pub fn single_shot_with<C: AsObject, F: FnOnce() + 'static>(
         delay: Duration,
         context: &C,
@@ -140,10 +143,18 @@ impl Timer {
         key.is_some()
     }
 
-    /// Sets the interval and starts (or restarts) the timer.
+    /// Sets the interval and starts (or restarts) the timer (Qt's
+    /// `start(std::chrono::milliseconds)`).
     pub fn start_interval(&self, interval: Duration) -> bool {
         self.set_interval(interval);
         self.start()
+    }
+
+    /// Sets the interval to `msec` milliseconds and starts (or restarts) the timer: Qt's
+    /// `start(int msec)` (Rust has no overloading, and [`Timer::start`] is Qt's `start()`).
+    #[doc(alias = "start")]
+    pub fn start_msec(&self, msec: u64) -> bool {
+        self.start_interval(Duration::from_millis(msec))
     }
 
     /// Stops the timer; `timeout` will not be emitted until it is started again.

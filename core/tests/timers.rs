@@ -178,3 +178,62 @@ fn many_timers_all_fire_once_none_early() {
     assert_eq!(early.get(), 0);
     assert!(start.elapsed() >= Duration::from_millis(49));
 }
+
+#[test]
+fn single_shot_with_a_context_deleted_later_before_exec_does_not_fire() {
+    let lp = EventLoop::current();
+    let ctx = Object::new();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    ctx.delete_later();
+    Timer::single_shot_with(Duration::from_millis(5), &ctx, move || f.set(true));
+    Timer::single_shot(Duration::from_millis(30), || EventLoop::current().quit());
+    lp.exec();
+    assert!(!ctx.is_alive());
+    assert!(!fired.get(), "fired after its context was deleted");
+}
+
+#[test]
+fn single_shot_with_a_context_deleted_later_in_a_slot_does_not_fire() {
+    let lp = EventLoop::current();
+    let ctx = Object::new();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    Timer::single_shot_with(Duration::from_millis(20), &ctx, move || f.set(true));
+    Timer::single_shot(Duration::ZERO, move || ctx.delete_later());
+    Timer::single_shot(Duration::from_millis(50), || EventLoop::current().quit());
+    lp.exec();
+    assert!(!fired.get(), "fired after its context was deleted");
+}
+
+#[test]
+fn single_shot_with_a_context_fires_while_its_deferred_delete_is_still_pending() {
+    // As Qt (the single-shot checks a QPointer to the context): until the deferred delete is
+    // carried out the context exists, so a timer due in the same batch still runs.
+    let lp = EventLoop::current();
+    let ctx = Object::new();
+    let fired = Rc::new(Cell::new(false));
+    Timer::single_shot(Duration::ZERO, move || ctx.delete_later());
+    let f = fired.clone();
+    Timer::single_shot_with(Duration::ZERO, &ctx, move || f.set(ctx.is_alive()));
+    std::thread::sleep(Duration::from_millis(2));
+    lp.process_events(Some(Duration::ZERO));
+    assert!(fired.get());
+    assert!(!ctx.is_alive(), "deleted at the end of that iteration");
+}
+
+#[test]
+fn start_msec_sets_the_interval_and_starts() {
+    // Qt's QTimer::start(int msec).
+    let lp = EventLoop::current();
+    let timer = Timer::new();
+    timer.set_single_shot(true);
+    timer.timeout().connect(|_| EventLoop::current().quit());
+    let started = Instant::now();
+    assert!(timer.start_msec(15));
+    assert_eq!(timer.interval(), Duration::from_millis(15));
+    assert!(timer.is_active());
+    lp.exec();
+    assert!(started.elapsed() >= Duration::from_millis(15));
+    assert!(!timer.is_active());
+}
