@@ -544,7 +544,7 @@ impl EventLoop {
             inner,
             rest: ready.into_iter(),
         };
-        while let Some((id, _)) = due.rest.next() {
+        for (id, _) in due.rest.by_ref() {
             if let Some(obj) = Object::from_id(id) {
                 obj.destroy();
             }
