@@ -64,31 +64,35 @@ fn stream_server_process() {
     let refused = Rc::new(Cell::new(0u64));
     let block = Bytes::from(pattern(BLOCK));
     let r = refused.clone();
-    server.route(
-        "/push/<arg>",
-        Method::GET,
-        move |total: u64, _: &HttpServerRequest, mut resp: HttpServerResponder| {
-            resp.write_begin(StatusCode::OK, HeaderMap::new(), None);
-            let drained = resp.drained();
-            let producer = Rc::new(Producer {
-                resp: RefCell::new(Some(resp)),
-                sent: Cell::new(0),
-                total,
-                block: block.clone(),
-                refused: r.clone(),
-            });
-            let p = producer.clone();
-            drained.connect(move |_| p.produce());
-            producer.produce();
-        },
-    );
-    server.route(
-        "/refused",
-        Method::GET,
-        move |_: &HttpServerRequest, resp: HttpServerResponder| {
-            resp.write_data(StatusCode::OK, "text/plain", refused.get().to_string());
-        },
-    );
+    server
+        .route(
+            "/push/<arg>",
+            Method::GET,
+            move |total: u64, _: &HttpServerRequest, mut resp: HttpServerResponder| {
+                resp.write_begin(StatusCode::OK, HeaderMap::new(), None);
+                let drained = resp.drained();
+                let producer = Rc::new(Producer {
+                    resp: RefCell::new(Some(resp)),
+                    sent: Cell::new(0),
+                    total,
+                    block: block.clone(),
+                    refused: r.clone(),
+                });
+                let p = producer.clone();
+                drained.connect(move |_| p.produce());
+                producer.produce();
+            },
+        )
+        .expect("a valid route");
+    server
+        .route(
+            "/refused",
+            Method::GET,
+            move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                resp.write_data(StatusCode::OK, "text/plain", refused.get().to_string());
+            },
+        )
+        .expect("a valid route");
     let tcp = TcpServer::new();
     assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0));
     assert!(server.bind(&tcp));
