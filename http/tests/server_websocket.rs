@@ -317,3 +317,62 @@ fn shutdown_closes_web_sockets_with_1001() {
     assert_eq!(read_until_closed(&mut client), Some(1001));
     await_log(&log, "closed 1001 server shutting down");
 }
+
+#[test]
+fn an_accepted_upgrade_runs_the_after_request_hooks_once_with_101() {
+    let log: Log = Arc::default();
+    let server_log = log.clone();
+    let server = TestServer::start(HttpServerConfiguration::default(), move |server| {
+        let abstract_server = server.as_abstract();
+        server.add_web_socket_upgrade_verifier(
+            &abstract_server.as_object(),
+            |req: &HttpServerRequest| match req.path() {
+                "/ws" => WebSocketUpgradeResponse::Accept,
+                _ => WebSocketUpgradeResponse::PassToNext,
+            },
+        );
+        let hook_log = server_log.clone();
+        server.after_request(move |req, status, headers| {
+            hook_log
+                .lock()
+                .unwrap()
+                .push(format!("hook {} {}", req.path(), status.as_u16()));
+            headers.insert("x-hook", http::HeaderValue::from_static("seen"));
+            // A hook that rewrites statuses cannot turn an accepted handshake into
+            // something else: the verifier decided.
+            *status = http::StatusCode::GONE;
+        });
+        server.new_web_socket_connection().connect(move |_| {
+            while let Some(ws) = abstract_server.next_pending_web_socket_connection() {
+                serve(ws, server_log.clone());
+            }
+        });
+    });
+    let url = format!("ws://127.0.0.1:{}/ws", server.port);
+    let (mut client, response) =
+        tungstenite::client(url.as_str(), server.connect()).expect("the handshake succeeds");
+    assert_eq!(response.status(), 101);
+    assert_eq!(
+        response.headers().get("x-hook").map(|v| v.as_bytes()),
+        Some(&b"seen"[..]),
+        "headers a hook adds go out with the 101"
+    );
+    client.send(Message::text("hi")).unwrap();
+    assert_eq!(client.read().unwrap(), Message::text("hi"));
+    client
+        .close(Some(tungstenite::protocol::CloseFrame {
+            code: 1000u16.into(),
+            reason: "done".into(),
+        }))
+        .unwrap();
+    assert_eq!(read_until_closed(&mut client), Some(1000));
+    await_log(&log, "closed 1000 done");
+    let hooks: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("hook"))
+        .cloned()
+        .collect();
+    assert_eq!(hooks, ["hook /ws 101"]);
+}

@@ -745,7 +745,11 @@ impl AbstractHttpServer {
     /// `addAfterRequestHandler`): it may change the status and the header fields, for
     /// instance to add a header to every response or to log requests. Hooks run in the order
     /// they were added. Error answers to malformed requests (which have no request) skip
-    /// them.
+    /// them. An accepted WebSocket upgrade passes through them once, with status `101`: the
+    /// fields they add go out with the `101` (not the handshake's own), a status they set is
+    /// ignored (the verifier accepted the upgrade). Qt 6's QHttpServer does not show upgrades
+    /// to its after-request handlers at all; slotnet does, so that a logging hook sees every
+    /// answer.
     pub fn after_request<F>(&self, hook: F)
     where
         F: Fn(&HttpServerRequest, &mut StatusCode, &mut HeaderMap) + 'static,

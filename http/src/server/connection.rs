@@ -459,6 +459,12 @@ impl Connection {
             body.into_bytes(),
             self.info,
         ));
+        let upgrade =
+            upgrade_key(&request).map(|key| (key, self.settings.web_socket.verify(&request)));
+        if let Some((key, WebSocketUpgradeResponse::Accept)) = upgrade {
+            // Answered by the 101 itself: no responder (whose drop would answer 500).
+            return self.upgrade(seq, key, &request);
+        }
         let responder = HttpServerResponder::new(ResponderCtx {
             conn: self.weak.clone(),
             seq,
@@ -466,16 +472,14 @@ impl Connection {
             keep_alive,
         });
         let handler = self.settings.handler.clone();
-        if let Some(key) = upgrade_key(&request) {
-            match self.settings.web_socket.verify(&request) {
-                WebSocketUpgradeResponse::Accept => return self.upgrade(seq, key, &request),
-                WebSocketUpgradeResponse::Deny => {
-                    return responder.write_status(StatusCode::FORBIDDEN);
-                }
-                WebSocketUpgradeResponse::PassToNext => {
-                    return handler.missing_handler(&request, responder);
-                }
+        match upgrade {
+            Some((_, WebSocketUpgradeResponse::Deny)) => {
+                return responder.write_status(StatusCode::FORBIDDEN);
             }
+            Some((_, WebSocketUpgradeResponse::PassToNext)) => {
+                return handler.missing_handler(&request, responder);
+            }
+            _ => {}
         }
         if let Err(responder) = handler.handle_request(&request, responder) {
             handler.missing_handler(&request, responder);
@@ -495,7 +499,18 @@ impl Connection {
         self.pipeline.borrow_mut().pop_front();
         self.read_stopped.set(true);
         self.timer.stop();
-        self.socket.write(&switching_protocols(key));
+        // The hooks see the 101 as they see every answer, and may add fields to it; a status
+        // they set is ignored: the verifier accepted the upgrade, the client expects the 101.
+        // (Qt 6's QHttpServer never shows the upgrade to its after-request handlers: there it
+        // bypasses the router, so a logging hook would miss it.)
+        let mut status = StatusCode::SWITCHING_PROTOCOLS;
+        let mut headers = HeaderMap::new();
+        if let Some(server) = &self.config.server_header {
+            headers.insert(SERVER, server.clone());
+        }
+        self.settings
+            .run_after_request(request, &mut status, &mut headers);
+        self.socket.write(&switching_protocols(key, &headers));
         WebSocket::start(me, request, &self.settings.web_socket);
     }
 

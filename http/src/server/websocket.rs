@@ -170,14 +170,36 @@ pub(crate) fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(ctx.finish().as_ref())
 }
 
-/// The `101 Switching Protocols` answer to an upgrade with `key`.
-pub(crate) fn switching_protocols(key: &str) -> Vec<u8> {
-    format!(
+/// The `101 Switching Protocols` answer to an upgrade with `key`, with the fields `extra`
+/// (from the after-request hooks) that do not belong to the handshake.
+pub(crate) fn switching_protocols(key: &str, extra: &http::HeaderMap) -> Vec<u8> {
+    let mut out = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
+         Sec-WebSocket-Accept: {}\r\n",
         accept_key(key)
     )
-    .into_bytes()
+    .into_bytes();
+    // Fields the after-request hooks added; the handshake's own fields are not theirs to
+    // change (a client would refuse the upgrade).
+    for (name, value) in extra {
+        if [
+            http::header::UPGRADE,
+            http::header::CONNECTION,
+            http::header::SEC_WEBSOCKET_ACCEPT,
+            http::header::CONTENT_LENGTH,
+            http::header::TRANSFER_ENCODING,
+        ]
+        .contains(name)
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 /// The in-memory stream tungstenite runs over: reads what the socket received, writes to a
