@@ -1071,3 +1071,140 @@ fn hpack_errors_get_compression_error() {
         ),
     ]);
 }
+
+#[test]
+fn valid_hpack_representations_are_served() {
+    // `x-k: v` in every representation (RFC 7541, 6), the name and value Huffman-coded in
+    // some: "x-k" is not in the static table; `user-agent` (58) is.
+    let huffman_v = [0x81, 0xef]; // "v": 1110111 + 1 padding bit
+    let with = |field: Vec<u8>| cat(&[get_block("/"), field]);
+    let cases: Vec<(&'static str, Vec<u8>)> = vec![
+        ("indexed (static)", with(vec![0x90])), // accept-encoding: gzip, deflate
+        (
+            "literal with incremental indexing, indexed name",
+            with(vec![0x7a, 1, b'v']),
+        ),
+        (
+            "literal with incremental indexing, new name",
+            with(cat(&[vec![0x40, 3], b"x-k".to_vec(), huffman_v.to_vec()])),
+        ),
+        (
+            "literal without indexing, indexed name",
+            with(cat(&[vec![0x0f, 0x2b], huffman_v.to_vec()])),
+        ),
+        (
+            "literal without indexing, new name",
+            with(cat(&[vec![0x00, 3], b"x-k".to_vec(), vec![1, b'v']])),
+        ),
+        (
+            "literal never indexed, indexed name",
+            with(vec![0x1f, 0x2b, 1, b'v']),
+        ),
+        (
+            "literal never indexed, new name",
+            with(cat(&[vec![0x10, 3], b"x-k".to_vec(), huffman_v.to_vec()])),
+        ),
+        (
+            "a table size update first",
+            cat(&[vec![0x3f, 0xe1, 0x1f], get_block("/")]),
+        ),
+    ];
+    run_all(
+        cases
+            .into_iter()
+            .map(|(name, block)| {
+                case(
+                    "generic 5",
+                    name,
+                    frame(HEADERS, END_HEADERS | END_STREAM, 1, &block),
+                    Expect::Served(1),
+                )
+            })
+            .collect(),
+    );
+}
+
+#[test]
+fn frames_on_streams_in_every_state_that_are_allowed() {
+    let closed = |extra: Vec<u8>, name| Case {
+        section: "generic 3",
+        name,
+        steps: vec![
+            Step::Send(get(1, "/")),
+            Step::AwaitEnd(1),
+            Step::Send(extra),
+        ],
+        expect: Expect::Fine,
+    };
+    run_all(vec![
+        case(
+            "generic 3",
+            "PRIORITY on an idle stream",
+            frame(PRIORITY, 0, 7, &priority_fields(0)),
+            Expect::Fine,
+        ),
+        case(
+            "generic 3",
+            "PRIORITY on a half-closed (remote) stream",
+            cat(&[get(1, SLOW), frame(PRIORITY, 0, 1, &priority_fields(0))]),
+            Expect::Fine,
+        ),
+        closed(
+            frame(PRIORITY, 0, 1, &priority_fields(0)),
+            "PRIORITY on a closed stream",
+        ),
+        case(
+            "generic 3",
+            "WINDOW_UPDATE on a half-closed (remote) stream",
+            cat(&[get(1, SLOW), window_update(1, 1000)]),
+            Expect::Fine,
+        ),
+        case(
+            "generic 3",
+            "RST_STREAM on a half-closed (remote) stream",
+            cat(&[get(1, SLOW), rst(1, CANCEL)]),
+            Expect::Fine,
+        ),
+        case(
+            "generic 3",
+            "WINDOW_UPDATE on the connection",
+            window_update(0, 1000),
+            Expect::Fine,
+        ),
+        case(
+            "generic 3",
+            "padded DATA",
+            cat(&[
+                post(1, "/echo"),
+                frame(DATA, PADDED | END_STREAM, 1, &[3, b'a', b'b', 0, 0, 0]),
+            ]),
+            Expect::Served(1),
+        ),
+        case(
+            "generic 3",
+            "DATA in several frames",
+            cat(&[
+                post(1, "/echo"),
+                frame(DATA, 0, 1, b"ab"),
+                frame(DATA, 0, 1, b""),
+                frame(DATA, END_STREAM, 1, b"cd"),
+            ]),
+            Expect::Served(1),
+        ),
+        case(
+            "generic 3",
+            "trailers end a request",
+            cat(&[
+                post(1, "/echo"),
+                frame(DATA, 0, 1, b"ab"),
+                frame(
+                    HEADERS,
+                    END_HEADERS | END_STREAM,
+                    1,
+                    &[0x40, 1, b't', 1, b'1'],
+                ),
+            ]),
+            Expect::Served(1),
+        ),
+    ]);
+}
