@@ -814,6 +814,12 @@ fn header_blocks_and_continuation() {
         ),
         case(
             "6.10",
+            "CONTINUATION without HEADERS, its block undecodable",
+            frame(CONTINUATION, END_HEADERS, 1, &[0x80]),
+            Expect::Connection(&[PROTOCOL_ERROR]),
+        ),
+        case(
+            "6.10",
             "CONTINUATION on stream 0",
             cat(&[
                 frame(HEADERS, END_STREAM, 1, first),

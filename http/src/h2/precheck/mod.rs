@@ -160,6 +160,8 @@ pub struct FramePrecheck {
     /// A header block open (HEADERS without END_HEADERS): its fragments so far.
     block: Vec<u8>,
     in_block: bool,
+    /// The stream of the open header block.
+    block_stream: u32,
     /// `None` once a header block went past `max_block` (HPACK is no longer checked).
     hpack: Option<HpackCheck>,
     streams: ClientStreams,
@@ -181,6 +183,7 @@ impl FramePrecheck {
             payload: Vec::new(),
             block: Vec::new(),
             in_block: false,
+            block_stream: 0,
             hpack: Some(HpackCheck::new(HEADER_TABLE_SIZE)),
             streams: ClientStreams::default(),
             failed: None,
@@ -277,7 +280,7 @@ impl FramePrecheck {
     /// Whether the payload of `head` is read (SETTINGS values, header blocks).
     fn reads_payload(&self, head: Head) -> bool {
         match head.kind {
-            SETTINGS => !head.has(ACK),
+            SETTINGS => head.stream == 0 && !head.has(ACK),
             HEADERS | CONTINUATION => self.hpack.is_some(),
             _ => false,
         }
@@ -288,8 +291,18 @@ impl FramePrecheck {
         if head.len > self.max_frame_size {
             return Err(Reason::FRAME_SIZE_ERROR);
         }
-        if self.in_block && head.kind != CONTINUATION {
-            // h2 rejects it (PROTOCOL_ERROR): nothing to add.
+        let stray = match head.kind {
+            CONTINUATION => !self.in_block || head.stream != self.block_stream,
+            HEADERS => self.in_block || head.stream == 0,
+            _ => self.in_block,
+        };
+        if stray {
+            // A frame h2 rejects as a connection error (PROTOCOL_ERROR) before decoding
+            // any header block in it: h2 has the last word. Header blocks are no longer
+            // followed (the connection is ending).
+            self.hpack = None;
+            self.block = Vec::new();
+            self.in_block = false;
             return Ok(());
         }
         let wrong_len = match head.kind {
@@ -314,6 +327,7 @@ impl FramePrecheck {
             },
             HEADERS => {
                 self.in_block = !head.has(END_HEADERS);
+                self.block_stream = head.stream;
                 self.block.clear();
                 if client_stream {
                     match self.streams.side(head.stream) {
@@ -325,7 +339,7 @@ impl FramePrecheck {
                 }
             }
             RST_STREAM if client_stream => self.streams.end(head.stream),
-            CONTINUATION => self.in_block = self.in_block && !head.has(END_HEADERS),
+            CONTINUATION => self.in_block = !head.has(END_HEADERS),
             _ => {}
         }
         Ok(())
@@ -576,6 +590,28 @@ mod tests {
         ));
         bytes.extend(frame(HEADERS, END_HEADERS, 3, &[0x82, 0xbe]));
         assert_eq!(verdict(&bytes), Ok(()));
+    }
+
+    #[test]
+    fn frames_h2_rejects_before_decoding_are_left_to_h2() {
+        // Undecodable blocks (index 0) where h2 answers PROTOCOL_ERROR without decoding them:
+        // a CONTINUATION without HEADERS, one for another stream, HEADERS inside a block,
+        // HEADERS on stream 0.
+        let bad = [0x80];
+        let mut cases = Vec::new();
+        cases.push(frame(CONTINUATION, END_HEADERS, 1, &bad));
+        let mut other_stream = frame(HEADERS, 0, 1, GET);
+        other_stream.extend(frame(CONTINUATION, END_HEADERS, 3, &bad));
+        cases.push(other_stream);
+        let mut nested = frame(HEADERS, 0, 1, GET);
+        nested.extend(frame(HEADERS, END_HEADERS, 3, &bad));
+        cases.push(nested);
+        cases.push(frame(HEADERS, END_HEADERS, 0, &bad));
+        for case in cases {
+            let mut bytes = opening();
+            bytes.extend(case);
+            assert_eq!(verdict(&bytes), Ok(()));
+        }
     }
 
     #[test]
