@@ -195,12 +195,17 @@ impl Attribute {
 /// Qt's `QNetworkRequest::CacheLoadControl`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum CacheLoadControl {
-    /// Always load from the network; do not check the cache.
+    /// Always load from the network; do not check the cache. GET and HEAD requests carry
+    /// `Cache-Control: no-cache` and `Pragma: no-cache` (unless the request sets its own
+    /// `Cache-Control`), so that intermediate caches revalidate too, as in Qt; the answer
+    /// replaces the cached copy.
     AlwaysNetwork,
     /// Default: load from the cache if the entry is fresh, else from the network.
     #[default]
     PreferNetwork,
-    /// Load from the cache if possible (even stale), else from the network.
+    /// Load from the cache if the entry is fresh, else from the network, revalidating a
+    /// stale entry: what Qt 6.4 does (its documentation promises possibly stale entries;
+    /// its code, like this, serves only fresh ones).
     PreferCache,
     /// Only the cache; a miss fails with ContentNotFoundError.
     AlwaysCache,

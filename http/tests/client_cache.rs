@@ -32,6 +32,15 @@ fn cache_server() -> ScriptedServer {
                 &[("Cache-Control", "max-age=600")],
                 body.as_bytes(),
             ),
+            "/stale" if req.header("if-none-match") == Some(ETAG) => {
+                respond(s, "304 Not Modified", &[("ETag", ETAG)], b"")
+            }
+            "/stale" => respond(
+                s,
+                "200 OK",
+                &[("Cache-Control", "max-age=0"), ("ETag", ETAG)],
+                body.as_bytes(),
+            ),
             "/etag" if req.header("if-none-match") == Some(ETAG) => respond(
                 s,
                 "304 Not Modified",
@@ -109,7 +118,7 @@ fn fresh_entries_are_served_without_the_network() {
     let m = cached_manager();
     let first = get(&m, req(&server, "/fresh"));
     assert_eq!(first.read_all(), b"response 0");
-    assert_eq!(from_cache(first), Some(false));
+    assert_eq!(from_cache(first), None, "unset on a network reply, as Qt");
     let second = m.get(req(&server, "/fresh"));
     let (lines, body) = run_traced(&m, second);
     assert_eq!(
@@ -130,13 +139,44 @@ fn fresh_entries_are_served_without_the_network() {
         Some("max-age=600")
     );
     assert_eq!(server.seen().len(), 1);
-    // AlwaysNetwork goes out anyway (and refreshes the entry).
+    // AlwaysNetwork goes out anyway, tells intermediate caches to revalidate (as Qt), and
+    // replaces the entry.
     let mut always = req(&server, "/fresh");
     always.set_attribute(Attribute::CacheLoadControl, CacheLoadControl::AlwaysNetwork);
-    let third = get(&m, always);
+    let third = get(&m, always.clone());
     assert_eq!(third.read_all(), b"response 1");
-    assert_eq!(from_cache(third), Some(false));
-    assert_eq!(get(&m, req(&server, "/fresh")).read_all(), b"response 1");
+    assert_eq!(from_cache(third), None);
+    let sent = &server.seen()[1];
+    assert_eq!(sent.header("cache-control"), Some("no-cache"));
+    assert_eq!(sent.header("pragma"), Some("no-cache"));
+    let replaced = get(&m, req(&server, "/fresh"));
+    assert_eq!(replaced.read_all(), b"response 1");
+    assert_eq!(from_cache(replaced), Some(true));
+    // The request's own Cache-Control is kept (and then Qt adds no Pragma either).
+    always.set_raw_header("Cache-Control", "max-age=0");
+    get(&m, always);
+    let sent = &server.seen()[2];
+    assert_eq!(sent.header("cache-control"), Some("max-age=0"));
+    assert_eq!(sent.header("pragma"), None);
+}
+
+#[test]
+fn prefer_cache_revalidates_a_stale_entry_as_qt_does() {
+    let server = cache_server();
+    let m = cached_manager();
+    assert_eq!(get(&m, req(&server, "/stale")).read_all(), b"response 0");
+    let mut prefer = req(&server, "/stale");
+    prefer.set_attribute(Attribute::CacheLoadControl, CacheLoadControl::PreferCache);
+    let reply = get(&m, prefer);
+    assert_eq!(
+        reply.read_all(),
+        b"response 0",
+        "the 304 serves the cached body"
+    );
+    assert_eq!(from_cache(reply), Some(true));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "Qt 6.4 asks the server about a stale entry");
+    assert_eq!(seen[1].header("if-none-match"), Some(ETAG));
 }
 
 #[test]
@@ -170,10 +210,11 @@ fn stale_entries_are_revalidated_and_304_serves_the_cached_body() {
         server.seen()[3].header("if-modified-since"),
         Some(LAST_MODIFIED)
     );
-    // PreferCache uses a stale entry without asking (no-cache forbids that: revalidated).
+    // PreferCache revalidates as well.
     let mut prefer = req(&server, "/etag");
     prefer.set_attribute(Attribute::CacheLoadControl, CacheLoadControl::PreferCache);
     assert_eq!(get(&m, prefer).read_all(), b"response 0");
+    assert_eq!(server.seen().len(), 5);
 }
 
 #[test]

@@ -232,16 +232,19 @@ pub fn is_storable(
         || HEURISTICALLY_CACHEABLE.contains(&status)
 }
 
-/// What a request does with the cache (Qt's `CacheLoadControl` semantics):
+/// What a request does with the cache (what Qt 6.4's `CacheLoadControl` does):
 ///
 /// | load control    | fresh    | stale                 | stale, must revalidate | none/unusable |
 /// |-----------------|----------|-----------------------|------------------------|---------------|
 /// | `AlwaysNetwork` | network  | network               | network                | network       |
 /// | `PreferNetwork` | cache    | revalidate            | revalidate             | network       |
-/// | `PreferCache`   | cache    | cache                 | revalidate             | network       |
+/// | `PreferCache`   | cache    | revalidate            | revalidate             | network       |
 /// | `AlwaysCache`   | cache    | cache                 | content not found      | content not found |
 ///
-/// "Revalidate" without validators is plain network.
+/// "Revalidate" without validators is plain network. `PreferCache` on a stale entry: Qt's
+/// documentation says it may return "possibly stale (but not expired)" items, but Qt 6.4's
+/// code (`loadFromCacheIfAllowed`) serves only fresh entries whatever the load control and
+/// sends the others to the network with their validators; this follows the code.
 pub fn decide(load_control: CacheLoadControl, freshness: &Freshness) -> CacheDecision {
     let revalidate = |validators: &HeaderMap| {
         if validators.is_empty() {
@@ -255,13 +258,6 @@ pub fn decide(load_control: CacheLoadControl, freshness: &Freshness) -> CacheDec
         (_, Freshness::Fresh) => CacheDecision::UseCache,
         (
             CacheLoadControl::AlwaysCache,
-            Freshness::Stale {
-                must_revalidate: false,
-                ..
-            },
-        )
-        | (
-            CacheLoadControl::PreferCache,
             Freshness::Stale {
                 must_revalidate: false,
                 ..

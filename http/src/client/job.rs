@@ -650,6 +650,15 @@ impl Job {
                 }
             }
         }
+        // Qt's AlwaysNetwork: intermediate caches must revalidate too.
+        if request.cache_load_control() == crate::CacheLoadControl::AlwaysNetwork
+            && matches!(method, "GET" | "HEAD")
+            && !headers.contains_key(http::header::CACHE_CONTROL)
+        {
+            let no_cache = HeaderValue::from_static("no-cache");
+            headers.insert(http::header::CACHE_CONTROL, no_cache.clone());
+            headers.insert(http::header::PRAGMA, no_cache);
+        }
     }
 
     /// Takes the next piece of the body to send (at most `max` bytes).
@@ -817,10 +826,8 @@ impl Job {
                 .borrow_mut()
                 .succeeded(&mut features.credentials.borrow_mut(), "/");
         }
-        if features.cache.borrow().is_some() {
-            self.reply
-                .set_attribute(Attribute::SourceIsFromCache, false);
-        }
+        // SourceIsFromCache stays unset on a network reply, as in Qt (only replies served
+        // from the cache, 304 revalidations included, set it to true).
     }
 
     /// A 401 (or a 407 from a forward proxy) with a challenge: find credentials and send the
