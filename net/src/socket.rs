@@ -450,6 +450,21 @@ impl SocketCore {
         }
         self.start_connect_timer();
         let weak = self.weak.clone();
+        if name.is_empty() {
+            // Qt: ServerNotFoundError, "Invalid name" (reported from the loop, as every
+            // other connect error here).
+            EventLoop::current().post(move || {
+                if let Some(core) = weak.upgrade() {
+                    if core.still(attempt, SocketState::Connecting) {
+                        core.fail_connect(
+                            SocketError::HostNotFoundError,
+                            &local_error_text(SocketError::HostNotFoundError),
+                        );
+                    }
+                }
+            });
+            return;
+        }
         EventLoop::current().post(move || {
             if let Some(core) = weak.upgrade() {
                 core.resume_local_connect(attempt);
@@ -478,9 +493,10 @@ impl SocketCore {
                 None => return,
             };
             let Some(result) = next else {
-                let (code, message) = match &last_error {
-                    Some(e) => (SocketError::from_io(e), e.to_string()),
-                    None => (
+                let (code, message) = match (&last_error, self.kind) {
+                    (Some(e), Kind::Local) => local_connect_error(e),
+                    (Some(e), Kind::Tcp) => (SocketError::from_io(e), e.to_string()),
+                    (None, _) => (
                         SocketError::ConnectionRefusedError,
                         SocketError::ConnectionRefusedError.description().to_owned(),
                     ),
@@ -514,7 +530,7 @@ impl SocketCore {
         if started.elapsed() >= limit {
             self.fail_connect(
                 SocketError::SocketTimeoutError,
-                "The server's connection backlog stayed full",
+                &local_error_text(SocketError::SocketTimeoutError),
             );
             return;
         }
@@ -574,14 +590,27 @@ impl SocketCore {
         }
     }
 
-    /// Ends a connect attempt with an error: state `Unconnected` first, then
-    /// `error_occurred`, then `state_changed(Unconnected)`, in Qt's order.
+    /// Ends a connect attempt with an error, in Qt's order: for TCP (QAbstractSocket) the
+    /// state is `Unconnected` first, then `error_occurred`, then
+    /// `state_changed(Unconnected)`; a local socket (QLocalSocket) emits `error_occurred`
+    /// while still `Connecting`, then becomes `Unconnected`.
     fn fail_connect(&self, code: SocketError, message: &str) {
-        self.next_attempt();
+        let attempt = self.next_attempt();
         self.cancel_connect();
         self.drop_io();
         self.write_queue.borrow_mut().clear();
         self.set_error(code, message);
+        if self.kind == Kind::Local {
+            self.sig.error_occurred.emit(code);
+            // A slot may have aborted or destroyed the socket; do not contradict it.
+            if self.attempt.get() == attempt
+                && self.obj.is_alive()
+                && self.state.replace(SocketState::Unconnected) != SocketState::Unconnected
+            {
+                self.sig.state_changed.emit(SocketState::Unconnected);
+            }
+            return;
+        }
         self.state.set(SocketState::Unconnected);
         self.sig.error_occurred.emit(code);
         // A slot may have started a new connection already; do not contradict it.
@@ -644,10 +673,11 @@ impl SocketCore {
             self.state.get(),
             SocketState::HostLookup | SocketState::Connecting
         ) {
-            self.fail_connect(
-                SocketError::SocketTimeoutError,
-                SocketError::SocketTimeoutError.description(),
-            );
+            let message = match self.kind {
+                Kind::Local => local_error_text(SocketError::SocketTimeoutError),
+                Kind::Tcp => SocketError::SocketTimeoutError.description().to_owned(),
+            };
+            self.fail_connect(SocketError::SocketTimeoutError, &message);
         }
     }
 
@@ -1115,6 +1145,41 @@ impl SocketCore {
     pub(crate) fn set_server_path(&self, path: Option<PathBuf>) {
         *self.server_path.borrow_mut() = path;
     }
+}
+
+/// A local connect's failure as QLocalSocket reports it: its error code and text
+/// ("QLocalSocket::connectToServer: Invalid name" for a missing socket file, "...:
+/// Connection refused" for one nobody accepts on, ...).
+fn local_connect_error(e: &io::Error) -> (SocketError, String) {
+    let code = match e.raw_os_error() {
+        Some(libc::ENOENT) => SocketError::HostNotFoundError,
+        Some(libc::ECONNREFUSED) | Some(libc::EINVAL) => SocketError::ConnectionRefusedError,
+        Some(libc::EACCES) | Some(libc::EPERM) => SocketError::SocketAccessError,
+        Some(libc::ETIMEDOUT) => SocketError::SocketTimeoutError,
+        _ => SocketError::UnknownSocketError,
+    };
+    let text = if code == SocketError::UnknownSocketError {
+        format!(
+            "QLocalSocket::connectToServer: Unknown error {}",
+            e.raw_os_error().unwrap_or(0)
+        )
+    } else {
+        local_error_text(code)
+    };
+    (code, text)
+}
+
+/// QLocalSocket's text for a connect error `code`.
+fn local_error_text(code: SocketError) -> String {
+    let what = match code {
+        SocketError::HostNotFoundError => "Invalid name",
+        SocketError::ConnectionRefusedError => "Connection refused",
+        SocketError::SocketAccessError => "Socket access error",
+        SocketError::SocketTimeoutError => "Socket operation timed out",
+        SocketError::SocketResourceError => "Socket resource error",
+        _ => "Connection error",
+    };
+    format!("QLocalSocket::connectToServer: {what}")
 }
 
 // ----- blocking waits (Qt's waitFor*; see `wait.rs` for the model) ----------------------

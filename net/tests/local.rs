@@ -96,6 +96,58 @@ fn missing_server_is_host_not_found() {
     assert_eq!(client.error(), Some(SocketError::HostNotFoundError));
 }
 
+/// Connects to `name` and returns (error, state seen inside the error slot, error string).
+fn failed_connect(name: &str) -> (Option<SocketError>, SocketState, String) {
+    let client = LocalSocket::new();
+    let seen = std::rc::Rc::new(std::cell::Cell::new(SocketState::Unconnected));
+    let s = seen.clone();
+    client
+        .error_occurred()
+        .connect(move |_| s.set(client.state()));
+    client.state_changed().connect(|s| {
+        if *s == SocketState::Unconnected {
+            quit()
+        }
+    });
+    client.connect_to_server(name);
+    assert!(exec_within(LIMIT));
+    assert_eq!(client.state(), SocketState::Unconnected);
+    (client.error(), seen.get(), client.error_string())
+}
+
+#[test]
+fn connect_errors_come_while_connecting_with_qts_texts() {
+    let missing = socket_path("missing-texts");
+    assert_eq!(
+        failed_connect(missing.to_str().unwrap()),
+        (
+            Some(SocketError::HostNotFoundError),
+            SocketState::Connecting,
+            "QLocalSocket::connectToServer: Invalid name".to_owned()
+        )
+    );
+    // A socket file nobody accepts on (a crashed server's leftover).
+    let stale = socket_path("stale-texts");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert_eq!(
+        failed_connect(stale.to_str().unwrap()),
+        (
+            Some(SocketError::ConnectionRefusedError),
+            SocketState::Connecting,
+            "QLocalSocket::connectToServer: Connection refused".to_owned()
+        )
+    );
+    let _ = std::fs::remove_file(&stale);
+    assert_eq!(
+        failed_connect(""),
+        (
+            Some(SocketError::HostNotFoundError),
+            SocketState::Connecting,
+            "QLocalSocket::connectToServer: Invalid name".to_owned()
+        )
+    );
+}
+
 #[test]
 fn stale_socket_files_are_replaced_but_live_ones_and_other_files_are_not() {
     let path = socket_path("stale");
