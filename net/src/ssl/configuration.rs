@@ -6,13 +6,13 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::Resumption;
 use rustls::server::NoClientAuth;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use rustls_pki_types::TrustAnchor;
 
 use super::certificate::SslCertificate;
 use super::key::SslKey;
 use super::protocol::{PeerVerifyMode, SslCipher, SslProtocol};
 use super::provider::provider;
 use super::resumption::CleanSessionStore;
+use super::system_roots::{self, SystemCaSource};
 use super::verifier::{QtClientCertVerifier, QtServerCertVerifier};
 
 /// A configuration could not be turned into a rustls config.
@@ -125,16 +125,30 @@ impl Default for SslConfiguration {
 }
 
 impl SslConfiguration {
-    /// The default configuration (Qt's `defaultConfiguration()`): system CAs, secure
+    /// The default configuration (Qt's `defaultConfiguration()`): the system's CAs (see
+    /// [`system_ca_certificates`](Self::system_ca_certificates)), secure
     /// protocols, `AutoVerifyPeer`, no local certificate, no ALPN.
     pub fn default_configuration() -> Self {
         Self::default()
     }
 
-    /// The system CA set: webpki-roots' Mozilla roots, compiled in as trust anchors (subject
-    /// and key; their certificates are not shipped, so they are not `SslCertificate`s).
-    pub fn system_ca_certificates() -> &'static [TrustAnchor<'static>] {
-        webpki_roots::TLS_SERVER_ROOTS
+    /// The system CA certificates (Qt's `systemCaCertificates()`): the operating system's
+    /// store, which a configuration trusts by default (on Linux the distribution's bundle,
+    /// or the certificates named by `SSL_CERT_FILE` / `SSL_CERT_DIR` when either is set).
+    /// Read once per process, on first use. Empty when that store is empty or unreadable:
+    /// then the Mozilla roots compiled into the library are trusted instead (trust anchors
+    /// only, not certificates), as [`system_ca_certificates_source`] says.
+    ///
+    /// [`system_ca_certificates_source`]: Self::system_ca_certificates_source
+    pub fn system_ca_certificates() -> &'static [SslCertificate] {
+        system_roots::certificates()
+    }
+
+    /// Where the system CA set that configurations trust by default comes from: the
+    /// operating system's store, or the bundled Mozilla roots when that store is empty or
+    /// unreadable (slotnet extension; Qt has no fallback).
+    pub fn system_ca_certificates_source() -> SystemCaSource {
+        system_roots::source()
     }
 
     fn changed(&mut self) {
@@ -341,9 +355,13 @@ impl SslConfiguration {
     }
 
     fn roots(&self) -> Arc<RootCertStore> {
+        if self.system_ca_certificates && self.ca_certificates.is_empty() {
+            // The common case: the system set alone, shared.
+            return system_roots::store().clone();
+        }
         let mut roots = RootCertStore::empty();
         if self.system_ca_certificates {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            roots.extend(system_roots::store().roots.iter().cloned());
         }
         // A CA certificate webpki cannot turn into a trust anchor is left out: it would
         // fail every verification it took part in anyway.
@@ -534,14 +552,13 @@ mod tests {
         let pki = test_certs::pki();
         let mut config = SslConfiguration::default();
         assert!(config.uses_system_ca_certificates());
-        assert!(SslConfiguration::system_ca_certificates().len() > 50);
+        let system = system_roots::store().len();
+        assert!(system > 50, "{system} system roots");
+        assert_eq!(config.roots().len(), system);
         config.add_ca_certificate(pki.ca.clone());
         assert!(config.uses_system_ca_certificates());
         assert_eq!(config.ca_certificates(), std::slice::from_ref(&pki.ca));
-        assert_eq!(
-            config.roots().len(),
-            SslConfiguration::system_ca_certificates().len() + 1
-        );
+        assert_eq!(config.roots().len(), system + 1);
         config.set_ca_certificates(vec![pki.ca.clone()]);
         assert!(!config.uses_system_ca_certificates());
         assert_eq!(config.roots().len(), 1);

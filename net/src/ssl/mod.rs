@@ -4,6 +4,7 @@
 //!
 //! - [`SslConfiguration`]: Qt's `QSslConfiguration` (CA certificates, local certificate and
 //!   key, [`PeerVerifyMode`], [`SslProtocol`] range, ALPN), building shared rustls configs.
+//!   By default it trusts the operating system's CA store, as Qt does ([`SystemCaSource`]).
 //! - [`SslCertificate`], [`SslKey`]: Qt's `QSslCertificate` and `QSslKey`.
 //! - [`SslError`]: Qt's `QSslError` with Qt's names. Verification reports the full list
 //!   Qt 6 on OpenSSL reports (e.g. `HostNameMismatch` first, `CertificateExpired` last) to
@@ -34,6 +35,7 @@ mod protocol;
 mod provider;
 mod resumption;
 mod session;
+mod system_roots;
 mod verifier;
 mod verify;
 
@@ -53,4 +55,5 @@ pub use protocol::{
 };
 pub use provider::provider;
 pub use session::TlsSession;
+pub use system_roots::SystemCaSource;
 pub use verify::{SslErrorsHook, VerifyContext};

@@ -1,0 +1,87 @@
+//! The system's CA certificates, as Qt trusts them by default: the operating system's store
+//! (on Linux the distribution's bundle, or the files named by `SSL_CERT_FILE` and
+//! `SSL_CERT_DIR`, read through the `rustls-native-certs` crate), loaded once per process on
+//! first use because reading and parsing a few hundred certificates is slow. When that store
+//! is empty or unreadable, the Mozilla roots compiled into the library (`webpki-roots`)
+//! stand in for it, and [`SystemCaSource`] says so.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+
+use super::certificate::SslCertificate;
+
+/// Where the system CA set comes from (see
+/// [`SslConfiguration::system_ca_certificates_source`](super::SslConfiguration::system_ca_certificates_source)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SystemCaSource {
+    /// The operating system's store: the distribution's bundle, or the certificates of
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when either is set (as OpenSSL, and so Qt on Linux,
+    /// reads them).
+    OperatingSystem,
+    /// The Mozilla roots compiled into the library, because the operating system's store
+    /// was empty or could not be read.
+    BundledMozillaRoots,
+}
+
+/// The system set, loaded once.
+struct SystemRoots {
+    source: SystemCaSource,
+    /// The store's certificates as found (empty for the bundled roots, which are trust
+    /// anchors only).
+    ders: Vec<CertificateDer<'static>>,
+    /// Their trust anchors, shared by every configuration that adds no CA of its own.
+    store: Arc<RootCertStore>,
+}
+
+fn system_roots() -> &'static SystemRoots {
+    static ROOTS: OnceLock<SystemRoots> = OnceLock::new();
+    ROOTS.get_or_init(load)
+}
+
+fn load() -> SystemRoots {
+    // Errors (an unreadable file among readable ones) leave out what could not be read, as
+    // OpenSSL does; only an empty result falls back.
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    let (added, _unparsable) = store.add_parsable_certificates(found.certs.iter().cloned());
+    if added > 0 {
+        return SystemRoots {
+            source: SystemCaSource::OperatingSystem,
+            ders: found.certs,
+            store: Arc::new(store),
+        };
+    }
+    let mut store = RootCertStore::empty();
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    SystemRoots {
+        source: SystemCaSource::BundledMozillaRoots,
+        ders: Vec::new(),
+        store: Arc::new(store),
+    }
+}
+
+/// Where the system set comes from.
+pub(crate) fn source() -> SystemCaSource {
+    system_roots().source
+}
+
+/// The system set's trust anchors.
+pub(crate) fn store() -> &'static Arc<RootCertStore> {
+    &system_roots().store
+}
+
+/// The system set's certificates (parsed on first request only: the handshakes need the
+/// anchors alone). Empty when the bundled roots stand in.
+pub(crate) fn certificates() -> &'static [SslCertificate] {
+    static CERTIFICATES: OnceLock<Vec<SslCertificate>> = OnceLock::new();
+    CERTIFICATES.get_or_init(|| {
+        system_roots()
+            .ders
+            .iter()
+            .filter_map(|der| SslCertificate::from_der(der).ok())
+            .collect()
+    })
+}
