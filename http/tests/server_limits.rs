@@ -2,12 +2,15 @@
 //! slots, per-connection memory, stalled peers. Each test asserts the bound and that a
 //! normal client is still served.
 
+#[path = "h2_support/wire.rs"]
+mod h2_wire;
 mod server_support;
 
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
+use h2_wire::{frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
 use http::{Method, StatusCode};
 use server_support::{assert_closed, read_response, TestServer};
 use slotnet_core::EventLoop;
@@ -151,4 +154,63 @@ fn pipelining_without_reading_holds_at_most_the_output_budget() {
         let resp = read_response(&mut r, false);
         assert_eq!(resp.body.len(), ANSWER);
     }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let config = HttpServerConfiguration {
+        send_timeout: Duration::from_millis(500),
+        ..HttpServerConfiguration::default()
+    };
+    let server = TestServer::start(config, held_route);
+    // 32 MB asked for and never read: the socket's queue stays full.
+    let mut s = server.connect();
+    s.write_all(b"GET /bytes/32000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let start = Instant::now();
+    let mut seen_held = false;
+    loop {
+        let held = held(&server);
+        seen_held |= held > 0;
+        if seen_held && held == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still holding {held} bytes for a client that reads nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.assert_serves_fresh_client();
+}
+
+#[test]
+fn an_http2_window_held_at_zero_is_dropped_after_the_send_timeout() {
+    let config = HttpServerConfiguration {
+        h2c: true,
+        send_timeout: Duration::from_millis(500),
+        ..HttpServerConfiguration::default()
+    };
+    let server = TestServer::start(config, |_| {});
+    let mut s = server.connect();
+    s.write_all(PREFACE).unwrap();
+    // SETTINGS_INITIAL_WINDOW_SIZE = 0: no DATA may be sent until a WINDOW_UPDATE that
+    // never comes.
+    s.write_all(&frame(SETTINGS, 0, 0, &[0x00, 0x04, 0, 0, 0, 0]))
+        .unwrap();
+    let mut block = vec![0x82, 0x86, 0x04, 13]; // GET, http, :path literal
+    block.extend_from_slice(b"/bytes/100000");
+    block.extend_from_slice(&[0x01, 1, b't']); // :authority t
+    s.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 1, &block))
+        .unwrap();
+    // The server sends its SETTINGS, the answer's HEADERS, maybe a GOAWAY, then closes
+    // (well before the read timeout).
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let end = std::io::Read::read_to_end(&mut s, &mut rest);
+    assert!(
+        end.is_ok() || end.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection was not closed"
+    );
+    server.assert_serves_fresh_client();
 }

@@ -12,7 +12,12 @@ use crate::h1::Limits;
 ///
 /// Whatever a client sends, a connection's memory stays bounded by these numbers: a request
 /// that exceeds one is answered with the matching status (414, 431, 413, 408) and the
-/// connection is closed.
+/// connection is closed. A client that does not read holds at most `max_buffered_output`
+/// (256 KiB) plus one answer on an HTTP/1.1 connection, whatever it pipelines, and about
+/// 4 MiB on an HTTP/2 connection whatever the number of streams (1 MiB of answers, then
+/// requests wait undispatched; h2's send buffers 2 MiB in all); `send_timeout` drops it
+/// when it takes nothing at all. At `max_connections` idle connections make room for new
+/// ones. `docs/reliability.md` lists every bound.
 ///
 /// ```
 /// use slotnet_http::server::HttpServerConfiguration;
@@ -43,6 +48,12 @@ pub struct HttpServerConfiguration {
     /// (against "slowloris" clients); past it the answer is 408 and the connection closes.
     /// Default 10 s.
     pub header_timeout: Duration,
+    /// How long answers may wait for the client to take a single byte (nginx's
+    /// `send_timeout`): when output is owed (queued on the socket, or HTTP/2 data waiting
+    /// for the client's flow-control window) and nothing was written for this long, the
+    /// connection is dropped. Against clients that stop reading, or hold an HTTP/2 window at
+    /// zero, to pin connections and memory. Default 60 s.
+    pub send_timeout: Duration,
     /// Most simultaneous connections (WebSockets included). At that number a new client
     /// takes the place of the connection idle the longest (an HTTP/1.1 connection between
     /// requests or that never sent one, an HTTP/2 connection without streams), which is
@@ -79,6 +90,7 @@ impl Default for HttpServerConfiguration {
             max_body_size: 32 * 1024 * 1024,
             keep_alive_timeout: Duration::from_secs(15),
             header_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             max_pipelined_requests: 16,
             max_buffered_output: 256 * 1024,

@@ -142,7 +142,8 @@ enum Phase {
     Head,
     /// A request body is arriving.
     Body,
-    /// Answers are owed (a handler is working, or the client is reading them).
+    /// Answers are owed (a handler is working, or the client is reading them), or written
+    /// and still queued on the socket.
     Busy,
 }
 
@@ -1003,7 +1004,8 @@ impl Connection {
             Phase::Body
         } else if !self.decoder.borrow().is_idle() {
             Phase::Head
-        } else if !self.pipeline.borrow().is_empty() {
+        } else if !self.pipeline.borrow().is_empty() || self.socket.bytes_to_write() > 0 {
+            // Answers owed, or written and not yet taken by the client.
             Phase::Busy
         } else {
             Phase::Idle
@@ -1013,6 +1015,8 @@ impl Connection {
     fn timeout_of(&self, phase: Phase) -> Duration {
         match phase {
             Phase::Head => self.config.header_timeout,
+            // Answers owed: the send timeout applies while they wait for the client.
+            Phase::Busy => self.config.send_timeout,
             _ => self.config.keep_alive_timeout,
         }
     }

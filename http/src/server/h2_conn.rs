@@ -19,10 +19,15 @@
 //! - too many streams reset by the client while the server was answering them
 //!   ([`RESET_LIMIT`] per [`RESET_WINDOW`]).
 //!
-//! Idle connections (no stream for `keep_alive_timeout`) get a graceful GOAWAY; a connection
-//! whose client stops reading what it asked for is dropped after the same time.
+//! Idle connections (no stream for `keep_alive_timeout`) get a graceful GOAWAY. A connection
+//! that owes output (its socket's queue, or streams waiting for the client's window) and
+//! wrote nothing for `send_timeout` is dropped. Memory for a client that does not read is
+//! bounded per connection: h2's send buffers share [`SEND_BUFFER_TOTAL`], larger bodies are
+//! fed to h2 as the window opens, and past [`OUTPUT_BUDGET`] complete requests wait
+//! undispatched.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::{Rc, Weak};
 use std::task::Poll;
@@ -33,7 +38,7 @@ use ::h2::{Reason, RecvStream};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, COOKIE, EXPECT, HOST};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
-use slotnet_core::Timer;
+use slotnet_core::{EventLoop, Timer};
 use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
@@ -60,6 +65,18 @@ pub(crate) const RESET_WINDOW: Duration = Duration::from_secs(10);
 /// The request bodies one connection buffers (bodies still arriving) are bounded by this
 /// many times `max_body_size`; a stream that would go beyond gets 503.
 pub(crate) const BODY_BUDGET_FACTOR: u64 = 4;
+/// Answer bytes one connection may hold in memory for its client (bodies waiting for the
+/// client's window, data in the socket's queue) before further complete requests wait
+/// undispatched (their heads only) until it drains: a client that opens many streams and
+/// reads nothing cannot make the handlers pile up answers. With h2's own send buffers
+/// ([`SEND_BUFFER_TOTAL`]) and one answer, a connection holds at most about 4 MiB.
+pub(crate) const OUTPUT_BUDGET: usize = 1024 * 1024;
+/// h2's send buffers of one connection together: each stream's is this divided by the
+/// stream limit, between [`SEND_BUFFER_MIN`] and [`SEND_BUFFER_MAX`] (h2's default is
+/// 400 KiB per stream: 40 MB for 100 streams whose client does not read).
+pub(crate) const SEND_BUFFER_TOTAL: usize = 2 * 1024 * 1024;
+const SEND_BUFFER_MIN: usize = 16 * 1024;
+const SEND_BUFFER_MAX: usize = 256 * 1024;
 /// The socket's read buffer: HTTP/2 flow control bounds the rest.
 const SOCKET_READ_BUFFER: usize = 256 * 1024;
 /// h2 counts 32 bytes of overhead per header field in the header list size.
@@ -92,6 +109,21 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// Counts a stream as waiting for the client's flow-control window while it lives (see
+/// [`H2Connection::window_wait`]): output is owed, so the send timeout applies.
+pub(crate) struct WindowWait {
+    conn: Weak<H2Connection>,
+}
+
+impl Drop for WindowWait {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.upgrade() {
+            conn.window_waits
+                .set(conn.window_waits.get().saturating_sub(1));
+        }
+    }
+}
+
 /// Counts the client's resets in a sliding-enough window.
 #[derive(Debug)]
 struct ResetMeter {
@@ -109,6 +141,14 @@ impl ResetMeter {
         self.count += 1;
         self.count > RESET_LIMIT
     }
+}
+
+/// A complete request waiting for the output to drain (see [`OUTPUT_BUDGET`]).
+struct Deferred {
+    parts: http::request::Parts,
+    body: Bytes,
+    respond: SendResponse<Bytes>,
+    guard: ActiveGuard,
 }
 
 /// Requests from the loop to the connection's task.
@@ -148,6 +188,19 @@ pub(crate) struct H2Connection {
     /// Request body bytes buffered for streams whose body is still arriving.
     body_bytes: Cell<u64>,
     last_activity: Cell<Instant>,
+    /// Socket writes so far (`bytes_written` emissions), and the count the timer last saw.
+    writes: Cell<u64>,
+    writes_seen: Cell<u64>,
+    /// When the timer last saw output progress (or nothing owed).
+    progress_at: Cell<Instant>,
+    /// Streams waiting for the client's window (see [`WindowWait`]).
+    window_waits: Cell<usize>,
+    /// Answer bytes queued in the streams' outboxes (see [`OUTPUT_BUDGET`]).
+    outbox_bytes: Cell<usize>,
+    /// Complete requests waiting for the output to drain below [`OUTPUT_BUDGET`].
+    deferred: RefCell<VecDeque<Deferred>>,
+    /// A call to dispatch the deferred requests is posted.
+    resume_posted: Cell<bool>,
     /// When the graceful GOAWAY went out (the connection is dropped if it lingers).
     goaway_at: Cell<Option<Instant>>,
 }
@@ -191,7 +244,21 @@ impl H2Connection {
             }),
             body_bytes: Cell::new(0),
             last_activity: Cell::new(now),
+            writes: Cell::new(0),
+            writes_seen: Cell::new(0),
+            progress_at: Cell::new(now),
+            window_waits: Cell::new(0),
+            outbox_bytes: Cell::new(0),
+            deferred: RefCell::new(VecDeque::new()),
+            resume_posted: Cell::new(false),
             goaway_at: Cell::new(None),
+        });
+        let weak = conn.weak.clone();
+        conn.socket.bytes_written().connect(move |_| {
+            if let Some(c) = weak.upgrade() {
+                c.writes.set(c.writes.get() + 1);
+                c.resume_deferred_later();
+            }
         });
         let weak = conn.weak.clone();
         conn.socket.disconnected().connect(move |_| {
@@ -205,7 +272,7 @@ impl H2Connection {
                 c.on_timer();
             }
         });
-        conn.timer.start_interval(conn.config.keep_alive_timeout);
+        conn.rearm(conn.config.keep_alive_timeout);
         let builder = conn.builder(&h2config);
         let precheck = FramePrecheck::new(h2config.max_frame_size(), conn.header_list_size());
         let me = conn.clone();
@@ -216,7 +283,10 @@ impl H2Connection {
 
     fn builder(&self, h2config: &Http2Configuration) -> ::h2::server::Builder {
         let mut builder = h2config.server_builder();
+        let send_buffer =
+            (SEND_BUFFER_TOTAL / self.max_streams.max(1)).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
         builder
+            .max_send_buffer_size(send_buffer)
             .max_header_list_size(u32::try_from(self.header_list_size()).unwrap_or(u32::MAX))
             .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
             .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
@@ -308,10 +378,51 @@ impl H2Connection {
         !self.finished.get() && self.ending.get() != Ending::Calm
     }
 
-    /// Answer bytes held in memory for the client: the socket's queue (h2's own buffers are
-    /// bounded by the send-buffer size per stream).
+    /// Answer bytes held in memory for the client: the streams' outboxes and the socket's
+    /// queue (h2's own buffers, bounded by [`SEND_BUFFER_TOTAL`], are not visible here).
     pub(crate) fn output_held(&self) -> usize {
-        self.socket.bytes_to_write()
+        self.socket.bytes_to_write() + self.outbox_bytes.get()
+    }
+
+    /// A stream's outbox grew by `added` and shrank by `removed` bytes.
+    pub(crate) fn outbox_changed(&self, added: usize, removed: usize) {
+        self.outbox_bytes
+            .set((self.outbox_bytes.get() + added).saturating_sub(removed));
+        if removed > 0 {
+            self.resume_deferred_later();
+        }
+    }
+
+    /// Whether the output is over its budget: complete requests wait.
+    fn output_full(&self) -> bool {
+        self.output_held() >= OUTPUT_BUDGET
+    }
+
+    /// Dispatches deferred requests from the loop (never from inside h2's polling) once the
+    /// output went below its budget.
+    fn resume_deferred_later(&self) {
+        if self.deferred.borrow().is_empty() || self.output_full() {
+            return;
+        }
+        if self.resume_posted.replace(true) {
+            return;
+        }
+        let weak = self.weak.clone();
+        EventLoop::current().post(move || {
+            if let Some(conn) = weak.upgrade() {
+                conn.resume_posted.set(false);
+                conn.resume_deferred();
+            }
+        });
+    }
+
+    fn resume_deferred(&self) {
+        while !self.finished.get() && !self.output_full() {
+            let Some(next) = self.deferred.borrow_mut().pop_front() else {
+                return;
+            };
+            self.dispatch_now(next.parts, next.body, next.respond, next.guard);
+        }
     }
 
     /// Since when the connection has had no stream, if it has none.
@@ -320,6 +431,34 @@ impl H2Connection {
     }
 
     // ----- streams ----------------------------------------------------------------------
+
+    /// Marks a stream as waiting for the client's window until the guard drops.
+    pub(crate) fn window_wait(&self) -> WindowWait {
+        self.window_waits.set(self.window_waits.get() + 1);
+        WindowWait {
+            conn: self.weak.clone(),
+        }
+    }
+
+    /// Whether output is owed and nothing was written for `send_timeout` (checked by the
+    /// timer, which runs at least every half of it while output is owed).
+    fn send_stalled(&self, now: Instant) -> bool {
+        let owed = self.window_waits.get() > 0 || self.socket.bytes_to_write() > 0;
+        let writes = self.writes.get();
+        if !owed || writes != self.writes_seen.replace(writes) {
+            self.progress_at.set(now);
+            return false;
+        }
+        now >= self.progress_at.get() + self.config.send_timeout
+    }
+
+    /// Restarts the timer: in `interval`, or sooner while output is owed (the send timeout
+    /// is checked on each run).
+    fn rearm(&self, interval: Duration) {
+        let check = self.config.send_timeout / 2;
+        self.timer
+            .start_interval(interval.min(check.max(Duration::from_millis(10))));
+    }
 
     /// A stream whose answer started (balanced by [`H2Connection::stream_done`]).
     pub(crate) fn stream_started(&self) {
@@ -454,8 +593,28 @@ impl H2Connection {
             .set(self.body_bytes.get().saturating_sub(n as u64));
     }
 
-    /// Hands a complete request to the server's handler.
+    /// Hands a complete request to the server's handler, or keeps it (its head and body,
+    /// bounded by the stream and body limits) while the output is over its budget.
     fn dispatch(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        respond: SendResponse<Bytes>,
+        guard: ActiveGuard,
+    ) {
+        if self.output_full() || !self.deferred.borrow().is_empty() {
+            self.deferred.borrow_mut().push_back(Deferred {
+                parts,
+                body,
+                respond,
+                guard,
+            });
+            return;
+        }
+        self.dispatch_now(parts, body, respond, guard);
+    }
+
+    fn dispatch_now(
         &self,
         parts: http::request::Parts,
         body: Bytes,
@@ -536,6 +695,10 @@ impl H2Connection {
             return;
         }
         let now = Instant::now();
+        if self.send_stalled(now) {
+            // The client takes nothing: a window held at zero, or a socket it does not read.
+            return self.abort_and_report();
+        }
         let timeout = self.config.keep_alive_timeout;
         if let Some(at) = self.goaway_at.get() {
             // A GOAWAY did not end the connection in time (a client that neither finishes
@@ -546,21 +709,17 @@ impl H2Connection {
         }
         let quiet_until = self.last_activity.get() + timeout;
         if now < quiet_until {
-            self.timer.start_interval(quiet_until - now);
+            self.rearm(quiet_until - now);
             return;
         }
         if self.active.get() == 0 {
             // Idle: close politely; the GOAWAY deadline above applies from now.
             self.request_ending(Ending::Graceful);
             self.last_activity.set(now);
-            self.timer.start_interval(timeout);
-        } else if self.socket.bytes_to_write() > 0 {
-            // Answers wait and the client reads nothing.
-            self.abort_and_report();
-        } else {
-            // Handlers are still working on answers.
-            self.timer.start_interval(timeout);
         }
+        // Otherwise handlers are still working on answers, or answers wait for the client
+        // (the send timeout above ends that).
+        self.rearm(timeout);
     }
 
     fn abort_and_report(&self) {

@@ -12,13 +12,13 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use ::h2::{Reason, SendStream};
 use bytes::Bytes;
 
-use super::h2_conn::ActiveGuard;
+use super::h2_conn::{ActiveGuard, H2Connection, WindowWait};
 use super::pacing::Pacing;
 use super::responder::WriteChunkError;
 use crate::h2::driver::spawn_local;
@@ -31,6 +31,9 @@ const RESERVE_MAX: usize = 1024 * 1024;
 struct Outbox {
     queue: VecDeque<Bytes>,
     queued: usize,
+    /// The connection, whose output account counts `queued` (see
+    /// [`H2Connection::outbox_changed`]).
+    conn: Weak<H2Connection>,
     /// `write_end`: END_STREAM once the queue is out.
     end: bool,
     /// The body cannot be completed: RST_STREAM(INTERNAL_ERROR).
@@ -42,9 +45,34 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// `queued` grew by `added` and shrank by `removed`: tell the connection's account.
+    fn account(&mut self, added: usize, removed: usize) {
+        self.queued = self.queued + added - removed;
+        if let Some(conn) = self.conn.upgrade() {
+            conn.outbox_changed(added, removed);
+        }
+    }
+
+    /// Drops whatever is queued.
+    fn clear(&mut self) {
+        self.queue.clear();
+        let queued = self.queued;
+        self.account(0, queued);
+    }
+
     fn wake(&mut self) {
         if let Some(waker) = self.waker.take() {
             waker.wake();
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        // A feeder that ended early (connection aborted) gives its share of the account back.
+        let queued = self.queued;
+        if queued > 0 {
+            self.account(0, queued);
         }
     }
 }
@@ -60,6 +88,7 @@ impl PushedBody {
     /// body is complete or abandoned.
     pub(crate) fn start(send: SendStream<Bytes>, guard: ActiveGuard, pacing: Rc<Pacing>) -> Self {
         let outbox = Rc::new(RefCell::new(Outbox::default()));
+        outbox.borrow_mut().conn = guard.connection();
         spawn_local(feed(send, outbox.clone(), pacing.clone(), guard));
         PushedBody { outbox, pacing }
     }
@@ -75,7 +104,7 @@ impl PushedBody {
             return Err(WriteChunkError::Full(data));
         }
         if !data.is_empty() {
-            outbox.queued += data.len();
+            outbox.account(data.len(), 0);
             outbox.queue.push_back(data);
             outbox.wake();
         }
@@ -106,8 +135,7 @@ impl PushedBody {
             outbox.end = true;
         } else {
             outbox.reset = true;
-            outbox.queue.clear();
-            outbox.queued = 0;
+            outbox.clear();
         }
         outbox.wake();
     }
@@ -128,13 +156,16 @@ async fn feed(
     pacing: Rc<Pacing>,
     guard: ActiveGuard,
 ) {
-    let fed = poll_fn(|cx| poll_feed(&mut send, &outbox, &pacing, cx)).await;
+    let conn = guard.connection();
+    let mut window_wait = None;
+    let fed =
+        poll_fn(|cx| poll_feed(&mut send, &outbox, &pacing, (&conn, &mut window_wait), cx)).await;
+    drop(window_wait);
     if let Fed::Failed = fed {
         {
             let mut outbox = outbox.borrow_mut();
             outbox.failed = true;
-            outbox.queue.clear();
-            outbox.queued = 0;
+            outbox.clear();
         }
         let mut cx = Context::from_waker(Waker::noop());
         if matches!(send.poll_reset(&mut cx), Poll::Ready(Ok(_))) {
@@ -147,12 +178,16 @@ async fn feed(
     drop(guard);
 }
 
+/// `window`: the connection, and the feeder's mark as waiting for the client's window
+/// (held while h2 has no capacity for queued pieces: the send timeout then applies).
 fn poll_feed(
     send: &mut SendStream<Bytes>,
     outbox: &RefCell<Outbox>,
     pacing: &Pacing,
+    window: (&Weak<H2Connection>, &mut Option<WindowWait>),
     cx: &mut Context<'_>,
 ) -> Poll<Fed> {
+    let (conn, window_wait) = window;
     loop {
         // Learns of a reset by the client (or the connection's end) whatever we wait for.
         if send.poll_reset(cx).is_ready() {
@@ -182,10 +217,14 @@ fn poll_feed(
                 Poll::Pending => {
                     // Woken by h2 for capacity, or by the responder for an ending.
                     ob.waker = Some(cx.waker().clone());
+                    if window_wait.is_none() {
+                        *window_wait = conn.upgrade().map(|c| c.window_wait());
+                    }
                     return Poll::Pending;
                 }
             }
         }
+        *window_wait = None;
         while room > 0 {
             let Some(front) = ob.queue.front_mut() else {
                 break;
@@ -196,7 +235,7 @@ fn poll_feed(
                 front.split_to(room)
             };
             room -= piece.len();
-            ob.queued -= piece.len();
+            ob.account(0, piece.len());
             if send.send_data(piece, false).is_err() {
                 return Poll::Ready(Fed::Failed);
             }

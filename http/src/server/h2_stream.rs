@@ -1,8 +1,9 @@
 //! The answer side of one HTTP/2 stream: what [`HttpServerResponder`] does when its request
 //! came over HTTP/2.
 //!
-//! - A body given whole (`write`) goes to h2 at once: it is in memory already, and h2 sends
-//!   it as the client's flow-control window opens.
+//! - A body given whole (`write`) goes to h2 at once when small; a larger one is fed to h2
+//!   through an outbox as the client's flow-control window opens, so that h2 holds at most
+//!   its (lowered) send buffer of it and the connection's output budget counts the rest.
 //! - Pieces written by the handler (`write_begin`/`write_chunk`/`write_end`) wait in a
 //!   bounded outbox and go to h2 as the window opens ([`PushedBody`]): `write_chunk` refuses
 //!   beyond the answer's budget and `drained` asks for more.
@@ -46,6 +47,9 @@ use slotnet_core::Signal;
 
 /// Bytes of a pulled body read per piece.
 const PUMP_CHUNK: usize = 64 * 1024;
+/// Whole bodies up to this size go to h2 at once (h2 holds them until the window admits
+/// them); larger ones are fed as it opens.
+const DIRECT_BODY: usize = 16 * 1024;
 
 /// Whether a response with `status` to a `method` request carries a body.
 fn body_allowed(method: &Method, status: StatusCode) -> bool {
@@ -253,15 +257,28 @@ impl H2Stream {
         drop(guard);
     }
 
-    /// A whole answer.
+    /// A whole answer. A small body goes to h2 at once; a larger one is fed to h2 as the
+    /// client's window opens (counted in the connection's output budget meanwhile), so h2
+    /// never buffers more than its send buffer of it.
     pub(crate) fn write(&self, status: StatusCode, headers: HeaderMap, body: Bytes) {
         let (head, allowed) = self.head(status, headers, Some(body.len() as u64));
         let end = !allowed || body.is_empty();
-        if let Ok(Some(mut send)) = self.send_head(head, end) {
-            if send.send_data(body, true).is_err() {
-                let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
-                return self.fail(reset);
+        let Ok(Some(mut send)) = self.send_head(head, end) else {
+            return self.complete();
+        };
+        if body.len() > DIRECT_BODY {
+            let guard = self.state.borrow_mut().guard.take();
+            if let Some(guard) = guard {
+                let fed = PushedBody::start(send, guard, Pacing::new(Signal::closed(), usize::MAX));
+                // Cannot be refused: forced, and the feeder has not run yet.
+                let _ = fed.push(body, true);
+                fed.end(true);
             }
+            return;
+        }
+        if send.send_data(body, true).is_err() {
+            let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
+            return self.fail(reset);
         }
         self.complete();
     }
@@ -403,8 +420,10 @@ fn read_source(source: &mut Source, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Waits until the client's window has room for more of the stream.
-async fn wait_capacity(send: &mut SendStream<Bytes>) -> Result<(), ()> {
+async fn wait_capacity(send: &mut SendStream<Bytes>, conn: &Weak<H2Connection>) -> Result<(), ()> {
     send.reserve_capacity(PUMP_CHUNK);
+    // Output is owed while the window is shut: the send timeout applies.
+    let _waiting = conn.upgrade().map(|c| c.window_wait());
     poll_fn(|cx| loop {
         if send.capacity() > 0 {
             return Poll::Ready(Ok(()));
@@ -446,7 +465,7 @@ async fn pump(
             let _ = send.send_data(Bytes::new(), true);
             break;
         }
-        if wait_capacity(&mut send).await.is_err() {
+        if wait_capacity(&mut send, &conn).await.is_err() {
             if was_reset_by_peer(|cx| send.poll_reset(cx)) {
                 if let Some(conn) = conn.upgrade() {
                     conn.peer_reset();
@@ -454,9 +473,9 @@ async fn pump(
             }
             break;
         }
-        let want = remaining.map_or(PUMP_CHUNK, |r| {
-            usize::try_from(r).unwrap_or(PUMP_CHUNK).min(PUMP_CHUNK)
-        });
+        // No more than h2 has capacity for: it would buffer the rest.
+        let chunk = send.capacity().clamp(1, PUMP_CHUNK);
+        let want = remaining.map_or(chunk, |r| usize::try_from(r).unwrap_or(chunk).min(chunk));
         let mut buf = vec![0u8; want];
         match read_source(&mut source, &mut buf) {
             Ok(0) if remaining.is_none() => {
