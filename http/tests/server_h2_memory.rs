@@ -54,26 +54,30 @@ fn a_hundred_unread_streams_with_huge_windows_hold_a_bounded_amount() {
     };
     let server = TestServer::start(config, move |server| {
         let abstract_server = server.as_abstract();
-        server.route(
-            "/held",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                let held = abstract_server.buffered_output_bytes();
-                resp.write_data(StatusCode::OK, "text/plain", held.to_string());
-            },
-        );
-        server.route(
-            "/big",
-            Method::GET,
-            move |_: &HttpServerRequest, resp: HttpServerResponder| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                resp.write_data(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    vec![7u8; ANSWER],
-                );
-            },
-        );
+        server
+            .route(
+                "/held",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    let held = abstract_server.buffered_output_bytes();
+                    resp.write_data(StatusCode::OK, "text/plain", held.to_string());
+                },
+            )
+            .expect("valid route");
+        server
+            .route(
+                "/big",
+                Method::GET,
+                move |_: &HttpServerRequest, resp: HttpServerResponder| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    resp.write_data(
+                        StatusCode::OK,
+                        "application/octet-stream",
+                        vec![7u8; ANSWER],
+                    );
+                },
+            )
+            .expect("valid route");
     });
     let held = || {
         let mut s = std::io::BufReader::new(server.connect());
