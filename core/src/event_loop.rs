@@ -1,6 +1,8 @@
 //! The per-thread event loop: readiness from mio, timers, posted calls and deferred deletes.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -8,6 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -32,6 +35,8 @@ struct Remote {
     /// (syscall-costly) wake-up.
     notified: AtomicBool,
     ended: AtomicBool,
+    /// The loop's thread: a blocking call from it to itself would wait forever.
+    thread: ThreadId,
 }
 
 pub(crate) struct LoopInner {
@@ -57,6 +62,9 @@ pub(crate) struct LoopInner {
     /// Objects to delete once control is back in a loop at most this deep.
     deferred_deletes: RefCell<Vec<(ObjectId, usize)>>,
     iterations: Cell<u64>,
+    /// Slots of cross-thread connections that live on this thread
+    /// (`Signal::connect_cross_thread_local`), by connection id; each is an `Rc<dyn Fn(A)>`.
+    thread_slots: RefCell<HashMap<u64, Box<dyn Any>>>,
 }
 
 impl Drop for LoopInner {
@@ -73,6 +81,30 @@ thread_local! {
 /// (its loop is being dropped), so destructors never panic.
 pub(crate) fn with_loop<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
     CURRENT.try_with(|l| f(l)).ok()
+}
+
+/// Keeps a slot built on this thread for the cross-thread connection `id`.
+pub(crate) fn install_thread_slot(id: u64, slot: Box<dyn Any>) {
+    with_loop(|l| l.thread_slots.borrow_mut().insert(id, slot));
+}
+
+/// The slot of the cross-thread connection `id`, if it lives on this thread.
+pub(crate) fn thread_slot<S: Any + Clone>(id: u64) -> Option<S> {
+    with_loop(|l| {
+        l.thread_slots
+            .borrow()
+            .get(&id)
+            .and_then(|s| s.downcast_ref::<S>())
+            .cloned()
+    })
+    .flatten()
+}
+
+/// Drops the slot of the cross-thread connection `id` (outside the table's borrow: its
+/// captures' destructors may use the loop).
+pub(crate) fn remove_thread_slot(id: u64) {
+    let slot = with_loop(|l| l.thread_slots.borrow_mut().remove(&id)).flatten();
+    drop(slot);
 }
 
 /// Queues a call on this thread's loop (used by queued connections).
@@ -100,12 +132,14 @@ impl LoopInner {
                 waker,
                 notified: AtomicBool::new(false),
                 ended: AtomicBool::new(false),
+                thread: std::thread::current().id(),
             }),
             remote_rx,
             remote_tx,
             frames: RefCell::new(Vec::new()),
             deferred_deletes: RefCell::new(Vec::new()),
             iterations: Cell::new(0),
+            thread_slots: RefCell::new(HashMap::new()),
         })
     }
 
@@ -217,6 +251,30 @@ impl fmt::Display for LoopEnded {
 
 impl std::error::Error for LoopEnded {}
 
+/// Why [`LoopHandle::invoke_blocking`] could not return the call's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockingCallError {
+    /// The target loop is the calling thread's own: waiting for it would never end (Qt
+    /// detects the same "dead lock" for a `BlockingQueuedConnection` and warns).
+    CurrentThread,
+    /// The target loop's thread has ended, or ended (or the call panicked) before the call
+    /// returned.
+    LoopEnded,
+}
+
+impl fmt::Display for BlockingCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BlockingCallError::CurrentThread => {
+                "a blocking call to the current thread's own loop would deadlock"
+            }
+            BlockingCallError::LoopEnded => "the target event loop ended before the call returned",
+        })
+    }
+}
+
+impl std::error::Error for BlockingCallError {}
+
 /// A `Send + Clone` handle to a thread's loop, for other threads to post work to it.
 ///
 /// ```
@@ -256,6 +314,45 @@ impl LoopHandle {
             let _ = self.remote.waker.wake();
         }
         Ok(())
+    }
+
+    /// Runs `f` on the loop's thread and waits for its value: a blocking queued call (Qt's
+    /// `QMetaObject::invokeMethod` with `Qt::BlockingQueuedConnection`). The calling thread
+    /// blocks (its own loop does not run meanwhile) until the target loop has run the call,
+    /// in posting order after what this thread posted before.
+    ///
+    /// Returns [`BlockingCallError::CurrentThread`] at once when the target is the calling
+    /// thread's own loop, and [`BlockingCallError::LoopEnded`] when the target's thread has
+    /// ended or ends before running the call (or the call panics there), instead of waiting
+    /// forever. As in Qt, two threads making blocking calls to each other at the same time
+    /// deadlock; and the call waits as long as the target is busy or not running its loop.
+    ///
+    /// ```
+    /// use slotnet_core::{BlockingCallError, EventLoop, Thread};
+    ///
+    /// let worker = Thread::start().unwrap();
+    /// let answer = worker.handle().invoke_blocking(|| 6 * 7).unwrap();
+    /// assert_eq!(answer, 42);
+    /// let own = EventLoop::current().handle();
+    /// assert_eq!(own.invoke_blocking(|| 1), Err(BlockingCallError::CurrentThread));
+    /// ```
+    pub fn invoke_blocking<R, F>(&self, f: F) -> Result<R, BlockingCallError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        if self.remote.thread == std::thread::current().id() {
+            return Err(BlockingCallError::CurrentThread);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.post(move || {
+            // The caller may have stopped waiting only if it panicked; nothing to do then.
+            let _ = tx.send(f());
+        })
+        .map_err(|_| BlockingCallError::LoopEnded)?;
+        // The sender is dropped unsent when the loop's channel is dropped with the call still
+        // queued (its thread ended) or when the call unwinds: both wake this receive.
+        rx.recv().map_err(|_| BlockingCallError::LoopEnded)
     }
 
     /// Asks the loop's innermost `exec()` to return `code`.

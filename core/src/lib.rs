@@ -37,10 +37,10 @@ mod thread;
 mod timer;
 mod timer_queue;
 
-pub use event_loop::{EventLoop, LoopEnded, LoopHandle};
+pub use event_loop::{BlockingCallError, EventLoop, LoopEnded, LoopHandle};
 pub use io::{IoRegistration, Ready};
 pub use local_loop::LocalLoop;
-pub use object::{AsObject, Destroyed, Object, ObjectId};
+pub use object::{AsObject, BoundToItsLoopThread, Destroyed, Object, ObjectId};
 pub use signal::{Connection, LazySignal, Signal};
 pub use thread::Thread;
 pub use timer::Timer;

@@ -145,8 +145,22 @@ pub trait AsObject {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Object {
     id: ObjectId,
-    _not_send: PhantomData<*const ()>,
+    _not_send: PhantomData<*const BoundToItsLoopThread>,
 }
+
+/// The marker that makes every object handle `!Send` (`Object`, and through it `Timer`,
+/// `TcpSocket`, `NetworkReply`, ...): an object belongs to the loop of the thread that
+/// created it.
+///
+/// Moving a handle into another thread's closure fails to compile with "`*const
+/// BoundToItsLoopThread` cannot be sent between threads safely"; the notes under it name the
+/// handle ("required because it appears within the type `TcpSocket`"). What to write
+/// instead: create the object on the thread that uses it (post a `Send` closure there with
+/// `LoopHandle::post` or `Thread::run`, or build the slot there with
+/// `Signal::connect_cross_thread_local`), and send plain data (a `SocketDescriptor`, bytes,
+/// a `String`) between threads, never handles. The guide's threads chapter shows this.
+#[derive(Debug)]
+pub enum BoundToItsLoopThread {}
 
 impl fmt::Debug for Object {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,8 +14,12 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use crate::event_loop::{post_local, LoopHandle};
-use crate::object::AsObject;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event_loop::{
+    install_thread_slot, post_local, remove_thread_slot, thread_slot, LoopHandle,
+};
+use crate::object::{AsObject, ObjectId};
 
 /// The part of a connection that does not depend on the argument type: whether it is still
 /// connected, and how to tell its signal that it went away.
@@ -47,6 +51,35 @@ enum SlotFn<A: 'static> {
 struct Slot<A: 'static> {
     control: Rc<SlotControl>,
     func: SlotFn<A>,
+    /// Set for `connect_unique`: what makes two connections "the same slot".
+    key: Option<Box<SlotKey>>,
+}
+
+/// The identity of a unique connection: the user's key, and the context object if any (Qt
+/// identifies a slot by receiver and member function; a closure has no such identity).
+#[derive(PartialEq, Eq)]
+struct SlotKey {
+    context: Option<ObjectId>,
+    name: &'static str,
+}
+
+/// Ids of cross-thread connections whose slot lives on the receiving thread.
+static NEXT_THREAD_SLOT: AtomicU64 = AtomicU64::new(1);
+
+/// Held by the sending side of a `connect_cross_thread_local` connection: when the
+/// connection goes (disconnected, or its signal dropped), the slot is dropped on its own
+/// thread.
+struct ThreadSlotOwner {
+    id: u64,
+    target: LoopHandle,
+}
+
+impl Drop for ThreadSlotOwner {
+    fn drop(&mut self) {
+        let id = self.id;
+        // An ended loop dropped its slots already.
+        let _ = self.target.post(move || remove_thread_slot(id));
+    }
 }
 
 struct SignalInner<A: 'static> {
@@ -185,6 +218,14 @@ impl<A: 'static> Signal<A> {
     }
 
     fn add_with(&self, make: impl FnOnce(&Rc<SlotControl>) -> SlotFn<A>) -> Connection {
+        self.add_keyed(None, make)
+    }
+
+    fn add_keyed(
+        &self,
+        key: Option<Box<SlotKey>>,
+        make: impl FnOnce(&Rc<SlotControl>) -> SlotFn<A>,
+    ) -> Connection {
         let control = Rc::new(SlotControl {
             connected: Cell::new(!self.inner.closed.get()),
             signal: RefCell::new(None),
@@ -199,6 +240,7 @@ impl<A: 'static> Signal<A> {
         self.inner.slots.borrow_mut().push(Rc::new(Slot {
             control: control.clone(),
             func,
+            key,
         }));
         Connection { control }
     }
@@ -268,6 +310,132 @@ impl<A: 'static> Signal<A> {
             // A loop that has ended cannot take the call; that is not the emitter's error.
             let _ = target.post(move || slot(args));
         })))
+    }
+
+    /// Connects a slot that runs on another thread's loop and is *built* there: `make_slot`
+    /// (which must be `Send`) is sent to the target loop and called there once, and the slot
+    /// it returns stays on that thread for the connection's lifetime, so it need not be
+    /// `Send` or `Sync`: it may capture `Rc`s, `Cell`s and handles of objects living on that
+    /// thread (a socket, a timer). Every emission clones the arguments and posts the call
+    /// (Qt's queued connection to an object living in another thread). The slot is dropped
+    /// on its thread when the connection is disconnected or the signal goes away; emissions
+    /// after the target loop has ended are dropped. If that loop has already ended, the
+    /// returned connection is disconnected.
+    ///
+    /// ```
+    /// use slotnet_core::{EventLoop, Signal, Thread};
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let worker = Thread::start().unwrap();
+    /// let main_loop = EventLoop::current().handle();
+    /// let job: Signal<u32> = Signal::new();
+    /// job.connect_cross_thread_local(worker.handle(), move || {
+    ///     // Runs on the worker: this state is !Send and never leaves it.
+    ///     let total = Rc::new(Cell::new(0));
+    ///     move |n: u32| {
+    ///         total.set(total.get() + n);
+    ///         if total.get() == 6 {
+    ///             main_loop.exit(6).unwrap();
+    ///         }
+    ///     }
+    /// });
+    /// for n in 1..=3 {
+    ///     job.emit(n);
+    /// }
+    /// assert_eq!(EventLoop::current().exec(), 6);
+    /// ```
+    pub fn connect_cross_thread_local<M, F>(&self, target: &LoopHandle, make_slot: M) -> Connection
+    where
+        A: Clone + Send,
+        M: FnOnce() -> F + Send + 'static,
+        F: Fn(A) + 'static,
+    {
+        let id = NEXT_THREAD_SLOT.fetch_add(1, Ordering::Relaxed);
+        // Posts from one thread run in order: the slot exists before the first call arrives.
+        let installed = target.post(move || {
+            let slot: Rc<dyn Fn(A)> = Rc::new(make_slot());
+            install_thread_slot(id, Box::new(slot));
+        });
+        let owner = ThreadSlotOwner {
+            id,
+            target: target.clone(),
+        };
+        let conn = self.add(SlotFn::Direct(Box::new(move |args: &A| {
+            let args = args.clone();
+            let id = owner.id;
+            let _ = owner.target.post(move || {
+                if let Some(slot) = thread_slot::<Rc<dyn Fn(A)>>(id) {
+                    slot(args)
+                }
+            });
+        })));
+        if installed.is_err() {
+            conn.disconnect();
+        }
+        conn
+    }
+
+    /// Connects `slot` unless a slot connected under the same `key` is still connected:
+    /// Qt's `Qt::UniqueConnection`. Returns `None` (and drops `slot`) in that case, as Qt
+    /// returns an invalid connection.
+    ///
+    /// Qt recognises "the same slot" by receiver and member function, and cannot for a lambda.
+    /// A Rust closure has no identity either (two closures from the same line capturing
+    /// different state share a type; the same logic may be written twice), so the caller
+    /// names the slot: `key` says what the slot is for ("update-progress"), like Qt's member
+    /// function name. [`Signal::connect_unique_with`] adds the receiver (a context object).
+    ///
+    /// ```
+    /// use slotnet_core::Signal;
+    ///
+    /// let ready: Signal<()> = Signal::new();
+    /// assert!(ready.connect_unique("log", |_| println!("ready")).is_some());
+    /// assert!(ready.connect_unique("log", |_| println!("ready")).is_none());
+    /// assert_eq!(ready.receivers(), 1);
+    /// ```
+    pub fn connect_unique<F: Fn(&A) + 'static>(
+        &self,
+        key: &'static str,
+        slot: F,
+    ) -> Option<Connection> {
+        self.connect_keyed(None, key, slot)
+    }
+
+    /// [`Signal::connect_unique`] bound to a context object, as Qt's unique connection to a
+    /// receiver's member: the identity is (`context`, `key`), so the same key may be connected
+    /// once per context; the connection is dropped with the context, as `connect_with`.
+    pub fn connect_unique_with<C: AsObject, F: Fn(&A) + 'static>(
+        &self,
+        context: &C,
+        key: &'static str,
+        slot: F,
+    ) -> Option<Connection> {
+        let context = context.as_object();
+        let conn = self.connect_keyed(Some(context.id()), key, slot)?;
+        if !context.guard_connection(conn.clone()) {
+            conn.disconnect();
+        }
+        Some(conn)
+    }
+
+    fn connect_keyed<F: Fn(&A) + 'static>(
+        &self,
+        context: Option<ObjectId>,
+        name: &'static str,
+        slot: F,
+    ) -> Option<Connection> {
+        let key = SlotKey { context, name };
+        let taken = self
+            .inner
+            .slots
+            .borrow()
+            .iter()
+            .any(|s| s.control.connected.get() && s.key.as_deref().is_some_and(|k| *k == key));
+        if taken {
+            return None;
+        }
+        Some(self.add_keyed(Some(Box::new(key)), |_| SlotFn::Direct(Box::new(slot))))
     }
 
     /// Calls the connected slots with `args`, in connection order. Slots connected during the

@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod abstract_socket;
+mod descriptor;
 mod error;
 mod hostinfo;
 mod local;
@@ -67,6 +68,7 @@ mod wait;
 mod write_queue;
 
 pub use abstract_socket::AbstractSocket;
+pub use descriptor::SocketDescriptor;
 pub use error::{SocketError, SocketOption, SocketState};
 pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
 pub use local::LocalSocket;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use mio::Interest;
 use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Signal, Timer};
 
+use crate::descriptor::SocketDescriptor;
 use crate::error::SocketError;
 use crate::local::LocalSocket;
 use crate::sys::{RawListener, RawStream};
@@ -28,6 +29,9 @@ const ACCEPT_BUDGET: usize = 128;
 /// Retry delay after an accept failure such as running out of descriptors; the backlog
 /// keeps the waiting connections meanwhile.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// What `TcpServer::set_incoming_connection_handler` installs.
+pub(crate) type IncomingHandler = Rc<dyn Fn(SocketDescriptor)>;
 
 struct Listening {
     listener: RawListener,
@@ -55,6 +59,9 @@ pub(crate) struct ServerCore {
     accepted: Cell<u64>,
     pub(crate) new_connection: Signal<()>,
     pub(crate) accept_error: Signal<SocketError>,
+    /// Qt's overridden `incomingConnection`: accepted TCP connections go here instead of
+    /// becoming pending sockets.
+    incoming_handler: RefCell<Option<IncomingHandler>>,
 }
 
 impl Drop for ServerCore {
@@ -84,6 +91,7 @@ impl ServerCore {
             accepted: Cell::new(0),
             new_connection: obj.new_signal(),
             accept_error: obj.new_signal(),
+            incoming_handler: RefCell::new(None),
         });
         // Cannot fail: the object was just created.
         let _ = obj.set_data(core);
@@ -215,6 +223,9 @@ impl ServerCore {
             };
             match result {
                 Ok(stream) => {
+                    let Some(stream) = self.hand_off(stream) else {
+                        continue;
+                    };
                     let socket = match &stream {
                         RawStream::Tcp(_) => {
                             TcpSocket::adopt(stream, Some(self.obj)).map(|s| s.as_object())
@@ -253,6 +264,26 @@ impl ServerCore {
         }
         // Budget used up: continue after the other sources had their turn.
         self.post_accept();
+    }
+
+    pub(crate) fn set_incoming_handler(&self, handler: IncomingHandler) {
+        *self.incoming_handler.borrow_mut() = Some(handler);
+    }
+
+    /// Gives an accepted TCP connection to the incoming-connection handler, if one is set
+    /// (then `new_connection` is emitted, as Qt emits it after `incomingConnection`);
+    /// otherwise returns it to become a pending socket.
+    fn hand_off(&self, stream: RawStream) -> Option<RawStream> {
+        let handler = self.incoming_handler.borrow().clone();
+        match (stream, handler) {
+            (RawStream::Tcp(tcp), Some(handler)) => {
+                self.accepted.set(self.accepted.get() + 1);
+                handler(SocketDescriptor::from(std::net::TcpStream::from(tcp)));
+                self.new_connection.emit(());
+                None
+            }
+            (stream, _) => Some(stream),
+        }
     }
 
     fn report_accept_error(&self, e: &io::Error) {

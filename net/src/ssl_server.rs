@@ -211,6 +211,22 @@ impl SslServer {
         self.core().is_some_and(|c| c.tcp.listen(address, port))
     }
 
+    /// Hands every accepted TCP connection to `handler` before any TLS, instead of starting
+    /// its handshake here: Qt's overridden `QSslServer::incomingConnection`, to serve TLS
+    /// connections on other threads. On the receiving thread, build the socket and start the
+    /// handshake there: `SslSocket::from_tcp_socket(TcpSocket::from_descriptor(&d)?)`, then
+    /// `set_ssl_configuration(config)` (an [`SslConfiguration`] is `Send`) and
+    /// `start_server_encryption()`. This server's handshake signals, budget and timeout do not
+    /// apply to those connections; nothing becomes pending here.
+    pub fn set_incoming_connection_handler<F>(&self, handler: F)
+    where
+        F: Fn(crate::SocketDescriptor) + 'static,
+    {
+        if let Some(c) = self.core() {
+            c.tcp.set_incoming_connection_handler(handler)
+        }
+    }
+
     /// Listens on an already-bound, listening std listener.
     pub fn listen_on(&self, listener: std::net::TcpListener) -> std::io::Result<()> {
         match self.core() {

@@ -67,6 +67,17 @@ impl TcpSocket {
         TcpSocket::from_mio(mio::net::TcpStream::from_std(stream))
     }
 
+    /// A socket on this thread's loop for a connection accepted elsewhere (Qt's
+    /// `setSocketDescriptor` on a new socket, as the Threaded Fortune Server's thread does):
+    /// takes the stream out of `descriptor` and wraps it like [`TcpSocket::from_std`]. Fails
+    /// if a clone of the descriptor was taken already.
+    pub fn from_descriptor(descriptor: &crate::SocketDescriptor) -> io::Result<TcpSocket> {
+        let stream = descriptor.take().ok_or_else(|| {
+            io::Error::other("the socket descriptor was already taken by another socket")
+        })?;
+        TcpSocket::from_std(stream)
+    }
+
     /// Wraps an already-connected, non-blocking mio stream. The socket starts `Connected`.
     pub fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpSocket> {
         TcpSocket::adopt(RawStream::Tcp(stream), None)

@@ -113,6 +113,22 @@ impl TcpServer {
         }
     }
 
+    /// Hands every accepted connection to `handler` instead of making it a pending
+    /// [`TcpSocket`]: Qt's overridden `incomingConnection(qintptr socketDescriptor)`, the way
+    /// to serve connections on other threads (the Threaded Fortune Server). The handler runs
+    /// on the server's thread and gets a [`SocketDescriptor`](crate::SocketDescriptor)
+    /// (`Send`), typically passed to a worker thread where
+    /// [`TcpSocket::from_descriptor`] builds the socket on that thread's loop.
+    /// `new_connection` is still emitted after each call, as in Qt; nothing becomes pending.
+    pub fn set_incoming_connection_handler<F>(&self, handler: F)
+    where
+        F: Fn(crate::SocketDescriptor) + 'static,
+    {
+        if let Some(core) = self.core() {
+            core.set_incoming_handler(std::rc::Rc::new(handler));
+        }
+    }
+
     /// The address the server listens on.
     pub fn server_address(&self) -> Option<IpAddr> {
         self.server_socket_addr().map(|a| a.ip())
