@@ -515,11 +515,13 @@ impl NetworkReply {
     }
 
     /// Continue a TLS handshake despite certificate errors (Qt's `ignoreSslErrors()`). From
-    /// a slot of [`ssl_errors`](Self::ssl_errors), it accepts the errors reported; called
-    /// beforehand (right after the request was made), it accepts whatever the handshake
-    /// finds, and `ssl_errors` is not emitted, as Qt's socket emits nothing for errors it
-    /// was told to ignore. It stays in effect for the reply's redirects. Has no effect for
-    /// HSTS hosts (RFC 6797 section 8.4).
+    /// a slot of [`ssl_errors`](Self::ssl_errors) (the reply's or the manager's), it accepts
+    /// the errors reported, for that connection only: a redirect's or a retry's new
+    /// connection asks again. Called beforehand (right after the request was made), it
+    /// accepts whatever any of the reply's handshakes finds, and `ssl_errors` is not emitted,
+    /// as Qt's socket emits nothing for errors it was told to ignore. It decides for this
+    /// reply only: another reply waiting for the same handshake, or sent later on the same
+    /// connection, is asked for itself. Has no effect for HSTS hosts (RFC 6797 section 8.4).
     pub fn ignore_ssl_errors(&self) {
         let Some(state) = self.state() else {
             return;
