@@ -146,16 +146,18 @@ fn abort_finishes_the_current_request_and_drops_the_others() {
     let tail: Vec<&str> = trace
         .iter()
         .rev()
-        .take(4)
+        .take(5)
         .rev()
         .map(String::as_str)
         .collect();
+    // Qt 4 closes through Closing after an abort (closeConn).
     assert_eq!(
         tail,
         [
             "readyRead()",
             "requestFinished(1, true)",
             "done(true)",
+            "stateChanged(Closing)",
             "stateChanged(Unconnected)"
         ]
     );
@@ -618,6 +620,50 @@ fn proxy_gets_absolute_targets_and_its_credentials_after_a_407() {
         http.error_string(),
         "HTTPS through a proxy is not supported"
     );
+}
+
+#[test]
+fn set_network_proxy_takes_a_network_proxy() {
+    use slotnet_net::{NetworkProxy, ProxyType};
+    let proxy = Server::start(|seen, stream: &mut TcpStream| {
+        if seen.header("proxy-authorization") == Some("Basic cHU6cHA=") {
+            respond(stream, "200 OK", &[], seen.target.as_bytes());
+        } else {
+            respond(
+                stream,
+                "407 Proxy Authentication Required",
+                &[("Proxy-Authenticate", "Basic realm=\"proxy\"")],
+                b"",
+            );
+        }
+        Next::KeepAlive
+    });
+    let http = Http::new();
+    let mut p = NetworkProxy::new(ProxyType::HttpProxy, "127.0.0.1", proxy.port);
+    p.set_user("pu");
+    p.set_password("pp");
+    http.set_network_proxy(&p);
+    http.set_host("origin.example", 8080, ConnectionMode::Http);
+    http.get("/via-proxy", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(http.read_all(), b"http://origin.example:8080/via-proxy");
+    assert_eq!(proxy.seen().len(), 2);
+
+    // NoProxy removes it: the next request goes to the origin (here: nowhere).
+    http.set_network_proxy(&NetworkProxy::no_proxy());
+    http.set_host("127.0.0.1", 1, ConnectionMode::Http);
+    http.get("/direct", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::ConnectionRefused);
+    assert_eq!(proxy.seen().len(), 2);
+
+    // SOCKS5 is refused rather than bypassed.
+    http.set_network_proxy(&NetworkProxy::new(ProxyType::Socks5Proxy, "127.0.0.1", 1));
+    http.get("/never", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::UnknownError);
+    assert_eq!(http.error_string(), "Proxy type not supported by Http");
 }
 
 #[test]

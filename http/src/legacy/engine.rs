@@ -78,6 +78,9 @@ pub(super) enum Op {
     SetUser(Option<Authenticator>),
     SetProxy(Option<Proxy>),
     SetSocket(Option<TcpSocket>),
+    /// An operation that cannot be carried out (a proxy type `Http` does not speak): fails
+    /// with `UnknownError` and this text when it runs, so nothing goes out unproxied.
+    Refuse(&'static str),
     Close,
     Request {
         header: HttpRequestHeader,
@@ -281,6 +284,7 @@ impl Inner {
                 Op::SetUser(user) => Op::SetUser(user.take()),
                 Op::SetProxy(proxy) => Op::SetProxy(proxy.take()),
                 Op::SetSocket(socket) => Op::SetSocket(socket.take()),
+                Op::Refuse(text) => Op::Refuse(text),
                 Op::Close => Op::Close,
             }
         };
@@ -329,6 +333,7 @@ impl Inner {
                     self.finish_ok();
                 }
             }
+            Op::Refuse(text) => self.finish_error(HttpError::UnknownError, text),
             Op::Close => {
                 self.close_connection(true);
                 if self.same(gen) {
@@ -402,6 +407,12 @@ impl Inner {
     /// every scheduled operation dropped without signals, `done(true)`, and the connection
     /// closed (`Unconnected`).
     pub(super) fn finish_error(&self, error: HttpError, message: impl Into<String>) {
+        self.finish_with_error(error, message.into(), false)
+    }
+
+    /// [`Self::finish_error`]; `via_closing`: the connection is closed as Qt 4's
+    /// `closeConn` does after an abort, `Closing` then `Unconnected`.
+    fn finish_with_error(&self, error: HttpError, message: String, via_closing: bool) {
         if self.st.borrow().finishing {
             // Aborted from a `request_finished(id, false)` slot: that operation has already
             // succeeded; only what follows it is dropped.
@@ -414,7 +425,7 @@ impl Inner {
                 return;
             };
             st.error = error;
-            st.error_string = message.into();
+            st.error_string = message;
             st.running = false;
             st.ex = None;
             st.paused = false;
@@ -440,6 +451,13 @@ impl Inner {
         drop(dropped);
         self.sig.done.emit(true);
         if self.alive() && self.st.borrow().conn.is_none() {
+            let state = self.st.borrow().state;
+            if via_closing && !matches!(state, State::Closing | State::Unconnected) {
+                self.set_state(State::Closing);
+                if !self.alive() || self.st.borrow().conn.is_some() {
+                    return;
+                }
+            }
             self.set_state(State::Unconnected);
         }
     }
@@ -454,11 +472,13 @@ impl Inner {
 
     /// Qt's `abort()`: the running operation finishes with `Aborted`, the others are
     /// dropped, `done(true)` follows.
+    /// Qt 4's `abort()`: the running operation fails with `Aborted`, the rest is dropped,
+    /// `done(true)`, then the connection closes through `Closing` (Qt's `closeConn`).
     pub(super) fn abort(&self) {
         if self.st.borrow().queue.is_empty() {
             return;
         }
-        self.finish_error(HttpError::Aborted, "Request aborted");
+        self.finish_with_error(HttpError::Aborted, "Request aborted".to_owned(), true);
     }
 
     /// Qt's `clearPendingRequests()`: drops every scheduled operation except the running

@@ -179,6 +179,32 @@ impl Http {
         self.schedule(Op::SetProxy(proxy))
     }
 
+    /// Schedules the use of `proxy` for later requests (Qt 4's
+    /// `setProxy(const QNetworkProxy &)`): an `HttpProxy` or `HttpCachingProxy` is used as
+    /// [`set_proxy`](Self::set_proxy) would (its user and password answer its first 407),
+    /// `NoProxy` removes the proxy, `DefaultProxy` takes the application proxy
+    /// ([`NetworkProxy::application_proxy`](slotnet_net::NetworkProxy::application_proxy))
+    /// now. A SOCKS5 proxy is not supported by `Http`: the operation then fails with
+    /// `UnknownError` (and the requests scheduled after it are dropped, as after any
+    /// error) instead of letting them go out without the proxy.
+    pub fn set_network_proxy(&self, proxy: &slotnet_net::NetworkProxy) -> u32 {
+        use slotnet_net::ProxyType;
+        let proxy = match proxy.proxy_type() {
+            ProxyType::DefaultProxy => slotnet_net::NetworkProxy::application_proxy(),
+            _ => proxy.clone(),
+        };
+        match proxy.proxy_type() {
+            ProxyType::NoProxy | ProxyType::DefaultProxy => self.set_proxy("", 0, "", ""),
+            ProxyType::HttpProxy | ProxyType::HttpCachingProxy => self.set_proxy(
+                proxy.host_name(),
+                proxy.port(),
+                proxy.user(),
+                proxy.password(),
+            ),
+            _ => self.schedule(Op::Refuse("Proxy type not supported by Http")),
+        }
+    }
+
     /// Schedules the use of `socket` (a user-supplied socket, not owned: it is never
     /// deleted here) for the connections of later requests; `None` goes back to internal
     /// sockets. The socket carries plain HTTP only.
