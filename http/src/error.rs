@@ -179,6 +179,25 @@ pub fn http_status_error_string(url: &str, reason: &str) -> String {
     format!("Error transferring {url} - server replied: {reason}")
 }
 
+/// The text Qt's HTTP engine gives a reply that failed at the transport (the error details
+/// of `QHttpNetworkConnection`): "Connection refused", "Host HOST not found", "Connection
+/// closed", "Socket operation timed out", "SSL handshake failed: DETAIL". `host` is the host
+/// the connection was for; `detail` is the socket's own text, which Qt keeps for the other
+/// errors (proxy errors, for instance).
+pub(crate) fn transport_error_string(error: NetworkError, host: &str, detail: &str) -> String {
+    use NetworkError::*;
+    match error {
+        HostNotFoundError => format!("Host {host} not found"),
+        ConnectionRefusedError => "Connection refused".to_owned(),
+        RemoteHostClosedError => "Connection closed".to_owned(),
+        TimeoutError => "Socket operation timed out".to_owned(),
+        ProxyAuthenticationRequiredError => "Proxy requires authentication".to_owned(),
+        SslHandshakeFailedError if detail.is_empty() => "SSL handshake failed".to_owned(),
+        SslHandshakeFailedError => format!("SSL handshake failed: {detail}"),
+        _ => detail.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::NetworkError::*;
@@ -214,6 +233,20 @@ mod tests {
                 "status {status}"
             );
         }
+    }
+
+    #[test]
+    fn transport_texts_are_qts() {
+        let text = |e| transport_error_string(e, "example.invalid", "os text (os error 111)");
+        assert_eq!(text(ConnectionRefusedError), "Connection refused");
+        assert_eq!(text(HostNotFoundError), "Host example.invalid not found");
+        assert_eq!(text(RemoteHostClosedError), "Connection closed");
+        assert_eq!(text(TimeoutError), "Socket operation timed out");
+        assert_eq!(text(ProxyConnectionRefusedError), "os text (os error 111)");
+        assert_eq!(
+            transport_error_string(SslHandshakeFailedError, "h", "The certificate has expired"),
+            "SSL handshake failed: The certificate has expired"
+        );
     }
 
     #[test]

@@ -678,7 +678,8 @@ impl NetworkReply {
     }
 
     /// A response head arrived: status, reason and headers replace the previous ones.
-    /// `total` is the body length if known; `redirect_target` the resolved Location of a 3xx.
+    /// `total` is the body length if known; `location` the Location of a 3xx as sent (Qt's
+    /// RedirectionTargetAttribute: a URL when absolute, the text as sent when relative).
     /// Emits `metaDataChanged`.
     pub(crate) fn deliver_head(
         &self,
@@ -686,7 +687,7 @@ impl NetworkReply {
         reason: &str,
         headers: ResponseHeaders,
         total: Option<u64>,
-        redirect_target: Option<Url>,
+        location: Option<String>,
     ) {
         let Some(s) = self.state() else {
             return;
@@ -701,8 +702,14 @@ impl NetworkReply {
                 Attribute::HttpReasonPhrase,
                 AttributeValue::Text(reason.to_owned()),
             );
-            match redirect_target {
-                Some(url) => attrs.insert(Attribute::RedirectionTarget, AttributeValue::Url(url)),
+            match location {
+                Some(location) => attrs.insert(
+                    Attribute::RedirectionTarget,
+                    match Url::parse(&location) {
+                        Ok(url) => AttributeValue::Url(url),
+                        Err(_) => AttributeValue::Text(location),
+                    },
+                ),
                 None => attrs.remove(&Attribute::RedirectionTarget),
             };
         }
@@ -714,12 +721,12 @@ impl NetworkReply {
         s.signals.meta_data_changed.emit(());
     }
 
-    /// Announces a followed redirect (after `deliver_head` of the 3xx).
+    /// Announces a followed redirect (after `deliver_head` of the 3xx, whose Location as
+    /// sent stays the RedirectionTargetAttribute, as in Qt).
     pub(crate) fn deliver_redirect(&self, target: Url) {
         let Some(s) = self.state() else {
             return;
         };
-        self.set_attribute(Attribute::RedirectionTarget, target.clone());
         *s.url.borrow_mut() = Some(target.clone());
         s.signals.redirected.emit(target);
     }

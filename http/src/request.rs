@@ -134,6 +134,9 @@ pub enum Attribute {
     // Reply attributes (set by slotnet on the reply).
     HttpStatusCode,
     HttpReasonPhrase,
+    /// The Location of a redirect response as sent, as Qt keeps it: `AttributeValue::Url`
+    /// when absolute, `AttributeValue::Text` when relative (resolve it against the reply's
+    /// URL; a followed redirect's resolved URL is what `redirected` carries).
     RedirectionTarget,
     ConnectionEncrypted,
     SourceIsFromCache,

@@ -358,11 +358,13 @@ fn manual_policy_and_redirect_errors() {
     assert!(!lines.iter().any(|l| l.starts_with("reply.redirected")));
     assert_eq!(body, b"redirect body");
     assert_eq!(manual.status_code(), Some(302));
+    // The Location as sent, as Qt's RedirectionTargetAttribute: a relative one stays
+    // relative (resolve it against the reply's URL to follow it by hand).
+    let target = manual.attribute(Attribute::RedirectionTarget);
+    assert_eq!(target.as_ref().and_then(|v| v.as_text()), Some("/get"));
     assert_eq!(
-        manual
-            .attribute(Attribute::RedirectionTarget)
-            .and_then(|v| v.as_url().cloned()),
-        Some(url::Url::parse(&server.url("/get")).unwrap())
+        manual.url().unwrap().join("/get").unwrap().as_str(),
+        server.url("/get")
     );
     m.set_redirect_policy(RedirectPolicy::NoLessSafeRedirectPolicy);
 
@@ -380,6 +382,55 @@ fn manual_policy_and_redirect_errors() {
     let ok = m.get(NetworkRequest::from_url_str(&server.url("/get")));
     run_traced(&m, ok);
     assert_eq!(ok.error(), NetworkError::NoError);
+}
+
+#[test]
+fn the_redirection_target_is_the_location_as_sent() {
+    let server = redirect_server();
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(
+        &server.url("/relative-redirect/2"),
+    ));
+    let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s = seen.clone();
+    reply.redirected().connect(move |url: &url::Url| {
+        let target = reply.attribute(Attribute::RedirectionTarget);
+        let as_sent = target.as_ref().and_then(|v| v.as_text()).map(str::to_owned);
+        s.borrow_mut().push((as_sent, url.to_string()));
+    });
+    run_traced(&m, reply);
+    // Relative Locations stay relative in the attribute; `redirected` has the resolved URL.
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (
+                Some("/relative-redirect/1".to_owned()),
+                server.url("/relative-redirect/1")
+            ),
+            (Some("/get".to_owned()), server.url("/get")),
+        ]
+    );
+    assert_eq!(reply.url().unwrap().as_str(), server.url("/get"));
+
+    // An absolute Location is a URL.
+    let absolute = ScriptedServer::start(|_, s| {
+        respond(
+            s,
+            "301 Moved",
+            &[("Location", "http://example.com/moved")],
+            b"",
+        );
+        Next::KeepAlive
+    });
+    m.set_redirect_policy(RedirectPolicy::ManualRedirectPolicy);
+    let reply = m.get(NetworkRequest::from_url_str(&absolute.url("/")));
+    run_traced(&m, reply);
+    assert_eq!(
+        reply
+            .attribute(Attribute::RedirectionTarget)
+            .and_then(|v| v.as_url().map(|u| u.to_string())),
+        Some("http://example.com/moved".to_owned())
+    );
 }
 
 #[test]
@@ -425,6 +476,8 @@ fn connection_refused_matches_the_qt_trace() {
             "reply.finished()",
         ]
     );
+    // Qt's text (QHttpNetworkConnection), not the OS's "Connection refused (os error 111)".
+    assert_eq!(reply.error_string(), "Connection refused");
 }
 
 #[test]
@@ -434,6 +487,8 @@ fn host_not_found() {
     let (lines, _) = run_traced(&m, reply);
     assert_eq!(reply.error(), NetworkError::HostNotFoundError);
     assert_eq!(lines[1], "reply.errorOccurred(HostNotFoundError)");
+    // As qnam_trace prints it: "# errorString: Host nonexistent.invalid not found".
+    assert_eq!(reply.error_string(), "Host no-such-host.invalid not found");
 }
 
 #[test]
@@ -508,6 +563,19 @@ fn truncated_body_is_remote_host_closed() {
         misbehaving(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"),
         NetworkError::RemoteHostClosedError
     );
+}
+
+#[test]
+fn a_server_closing_mid_body_says_connection_closed_as_qt() {
+    let server = ScriptedServer::start(|_, s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
+        Next::Close
+    });
+    let m = NetworkAccessManager::new();
+    let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
+    run_traced(&m, reply);
+    assert_eq!(reply.error(), NetworkError::RemoteHostClosedError);
+    assert_eq!(reply.error_string(), "Connection closed");
 }
 
 #[test]

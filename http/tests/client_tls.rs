@@ -35,6 +35,11 @@ fn self_signed_certificate_fails_the_handshake_like_qt() {
         ]
     );
     assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError);
+    // Qt: "SSL handshake failed" and the socket's text, the first certificate error's.
+    assert_eq!(
+        reply.error_string(),
+        "SSL handshake failed: The certificate is self-signed, and untrusted"
+    );
 }
 
 #[test]

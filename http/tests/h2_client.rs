@@ -495,4 +495,15 @@ fn connection_refused_fails_every_waiting_request() {
     run_all(&[a, b]);
     assert_eq!(a.error(), NetworkError::ConnectionRefusedError);
     assert_eq!(b.error(), NetworkError::ConnectionRefusedError);
+    assert_eq!(a.error_string(), "Connection refused");
+    assert_eq!(b.error_string(), "Connection refused");
+}
+
+#[test]
+fn an_unknown_host_is_named_as_qt_names_it() {
+    let m = NetworkAccessManager::new();
+    let reply = m.get(h2_request("http://no-such-host.invalid/x"));
+    run_all(&[reply]);
+    assert_eq!(reply.error(), NetworkError::HostNotFoundError);
+    assert_eq!(reply.error_string(), "Host no-such-host.invalid not found");
 }

@@ -696,6 +696,10 @@ impl Job {
             }
         }
         let location = headers.get("location").map(str::to_owned);
+        // Qt's RedirectionTargetAttribute: the Location as sent.
+        let location_as_sent = location
+            .clone()
+            .filter(|_| redirect::is_redirect_status(status));
         let redirect_target = match (&url, &location) {
             (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
                 url.join(location).ok()
@@ -734,7 +738,7 @@ impl Job {
             self.start_cache_entry(state, url, status, reason, &headers);
         }
         self.reply
-            .deliver_head(status, reason, headers, content_length, redirect_target);
+            .deliver_head(status, reason, headers, content_length, location_as_sent);
         match decision {
             Redirect::No => {
                 let error = NetworkError::from_http_status(status);

@@ -240,6 +240,8 @@ pub(crate) struct ClientConn {
     /// Why the connection ended, for the streams it takes down.
     close_error: RefCell<Option<(NetworkError, String)>>,
     socket_error: RefCell<Option<(NetworkError, String)>>,
+    /// The host the socket connects to (for Qt's "Host HOST not found").
+    peer_name: RefCell<String>,
     events: EventSink,
     idle_timer: Cell<Option<Timer>>,
     idle_expiry: Duration,
@@ -309,6 +311,7 @@ impl ClientConn {
                 closed_reported: Cell::new(false),
                 close_error: RefCell::new(None),
                 socket_error: RefCell::new(None),
+                peer_name: RefCell::new(String::new()),
                 events,
                 idle_timer: Cell::new(None),
                 idle_expiry,
@@ -335,6 +338,11 @@ impl ClientConn {
         self.incoming.borrow_mut().push((handler, front));
         self.stop_idle_timer();
         self.driver.wake(CONN_KEY);
+    }
+
+    /// Records the host the socket connects to (named in a failure's text).
+    pub(crate) fn set_peer_name(&self, host: &str) {
+        *self.peer_name.borrow_mut() = host.to_owned();
     }
 
     /// Records the TLS session the connection runs over (streams report it to their
@@ -389,7 +397,11 @@ impl ClientConn {
 
     fn on_socket_error(&self, error: SocketError) {
         let mapped = crate::client::conn::network_error_for(error);
-        let message = self.socket.error_string();
+        let message = crate::error::transport_error_string(
+            mapped,
+            &self.peer_name.borrow(),
+            &self.socket.error_string(),
+        );
         self.socket_error
             .borrow_mut()
             .get_or_insert((mapped, message.clone()));
@@ -548,6 +560,13 @@ impl ClientConn {
             Phase::Connecting | Phase::Handshaking(_)
         );
         for (handler, front) in incoming {
+            if self.is_closed() && !self.was_open.get() {
+                // The connection failed before it ever opened (host not found, refused):
+                // another one would fail the same way, over and over.
+                let (error, message) = self.connection_error();
+                deferred.push(Deferred::Fail(handler, error, message));
+                continue;
+            }
             if self.is_closed() || self.retired.get() {
                 deferred.push(Deferred::Requeue(handler));
                 continue;

@@ -208,6 +208,7 @@ impl H2Pool {
             }),
         );
         conn.set_tls(tls);
+        conn.set_peer_name(&key.host);
         // Not counted in `opened`: the HTTP/1.1 pool opened (and counted) this connection.
         let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
         if let Some(old) = replaced {
@@ -241,6 +242,7 @@ impl H2Pool {
                 }
             }),
         );
+        conn.set_peer_name(&key.host);
         let weak = Rc::downgrade(&conn);
         socket.connected().connect(move |_| {
             if let Some(c) = weak.upgrade() {

@@ -17,7 +17,7 @@ use super::job::{BodyAction, Job, REFUSED_CERTIFICATE};
 use super::pool::{Pool, PoolKey};
 use super::route::Route;
 use crate::connection_tls::{next_connection_id, ConnectionTls};
-use crate::error::NetworkError;
+use crate::error::{transport_error_string, NetworkError};
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 use crate::reply::PROGRESS_INTERVAL;
 use crate::request::Attribute;
@@ -700,13 +700,14 @@ impl Conn {
             self.connection_lost_before_response();
             return;
         }
-        let message = self.socket.get().io().error_string();
+        let detail = self.socket.get().io().error_string();
         let connecting = self.state.get() == ConnState::Connecting;
         let code = match (&self.key.route, connecting) {
             // The socket talks to the proxy: Qt names the proxy in the error.
             (Route::Forward(_), true) => proxy_error_for(error),
             _ => network_error_for(error),
         };
+        let message = transport_error_string(code, &self.key.host, &detail);
         self.fail_and_close(code, message);
     }
 

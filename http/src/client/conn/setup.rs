@@ -207,7 +207,9 @@ impl Conn {
         if message.is_empty() {
             message = format!("{error:?}");
         }
-        self.fail_and_close(network_error_for(error), message);
+        let code = network_error_for(error);
+        let message = crate::error::transport_error_string(code, &self.key.host, &message);
+        self.fail_and_close(code, message);
     }
 
     /// TLS is up: tell the reply (Qt's `encrypted`), then send, or hand the connection to
