@@ -43,12 +43,13 @@ pub(crate) struct LoopInner {
     poll: RefCell<Poll>,
     registry: Registry,
     events: RefCell<Option<Events>>,
-    /// Readiness from the last poll not dispatched yet. Kept in the loop, not on the stack,
-    /// so that a panicking handler loses no other source's edge (mio is edge-triggered: a
-    /// lost event is a socket that never hears from the loop again).
-    ready: RefCell<VecDeque<(Token, Ready)>>,
-    /// Timers taken as due and not fired yet, for the same reason.
-    due: RefCell<VecDeque<(TimerKey, TimerAction)>>,
+    ready_scratch: RefCell<Vec<(Token, Ready)>>,
+    /// Readiness a panicking handler left undispatched, handed back by a [`Batch`] guard and
+    /// dispatched first on the next iteration (mio is edge-triggered: a lost event is a
+    /// socket that never hears from the loop again).
+    ready_backlog: RefCell<Vec<(Token, Ready)>>,
+    /// Due timers a panicking slot left unfired, for the same reason.
+    due_backlog: RefCell<Vec<(TimerKey, TimerAction)>>,
     pub(crate) arena: RefCell<Arena>,
     pub(crate) io: RefCell<IoTable>,
     pub(crate) timers: RefCell<TimerQueue>,
@@ -122,8 +123,9 @@ impl LoopInner {
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(Some(Events::with_capacity(1024))),
-            ready: RefCell::new(VecDeque::new()),
-            due: RefCell::new(VecDeque::new()),
+            ready_scratch: RefCell::new(Vec::new()),
+            ready_backlog: RefCell::new(Vec::new()),
+            due_backlog: RefCell::new(Vec::new()),
             arena: RefCell::new(Arena::default()),
             io: RefCell::new(IoTable::default()),
             timers: RefCell::new(TimerQueue::default()),
@@ -151,8 +153,8 @@ impl LoopInner {
         !self.posted.borrow().is_empty()
             || !self.remote_rx.is_empty()
             || self.deletes_ready()
-            || !self.ready.borrow().is_empty()
-            || !self.due.borrow().is_empty()
+            || !self.ready_backlog.borrow().is_empty()
+            || !self.due_backlog.borrow().is_empty()
     }
 
     fn deletes_ready(&self) -> bool {
@@ -219,6 +221,21 @@ impl Drop for FrameGuard<'_> {
         let frame = self.inner.frames.borrow_mut().pop();
         if let Some(frame) = frame {
             frame.state.running.set(false);
+        }
+    }
+}
+
+/// A batch of readiness events or due timers being dispatched: if a handler panics, the
+/// ones not reached yet go to the loop's backlog instead of being dropped with the stack.
+struct Batch<'a, 'v, T> {
+    rest: std::vec::Drain<'v, T>,
+    backlog: &'a RefCell<Vec<T>>,
+}
+
+impl<T> Drop for Batch<'_, '_, T> {
+    fn drop(&mut self) {
+        if self.rest.len() > 0 {
+            self.backlog.borrow_mut().extend(self.rest.by_ref());
         }
     }
 }
@@ -528,6 +545,9 @@ impl EventLoop {
 
     fn poll_io(&self, timeout: Option<Duration>) -> usize {
         let inner = &*self.inner;
+        let mut ready = std::mem::take(&mut *inner.ready_scratch.borrow_mut());
+        ready.clear();
+        ready.append(&mut inner.ready_backlog.borrow_mut());
         {
             let mut events = inner
                 .events
@@ -536,7 +556,7 @@ impl EventLoop {
                 .unwrap_or_else(|| Events::with_capacity(256));
             let result = inner.poll.borrow_mut().poll(&mut events, timeout);
             if result.is_ok() {
-                inner.ready.borrow_mut().extend(
+                ready.extend(
                     events
                         .iter()
                         .filter(|e| e.token() != WAKER_TOKEN)
@@ -546,18 +566,21 @@ impl EventLoop {
             // EINTR and friends: nothing happened; the caller loops.
             *inner.events.borrow_mut() = Some(events);
         }
-        let mut count = 0;
-        loop {
-            let next = inner.ready.borrow_mut().pop_front();
-            let Some((token, readiness)) = next else {
-                return count;
+        let count = ready.len();
+        {
+            let mut batch = Batch {
+                rest: ready.drain(..),
+                backlog: &inner.ready_backlog,
             };
-            count += 1;
-            let handler = inner.io.borrow().handler(token);
-            if let Some(handler) = handler {
-                handler(readiness);
+            for (token, readiness) in batch.rest.by_ref() {
+                let handler = inner.io.borrow().handler(token);
+                if let Some(handler) = handler {
+                    handler(readiness);
+                }
             }
         }
+        *inner.ready_scratch.borrow_mut() = ready;
+        count
     }
 
     fn drain_remote(&self) -> usize {
@@ -580,27 +603,27 @@ impl EventLoop {
         let inner = &*self.inner;
         let now = Instant::now();
         // Take everything due first: timers armed by these slots wait for the next iteration,
-        // so a zero-interval timer cannot starve I/O. Those left by a panicking slot of an
-        // earlier batch are at the front.
+        // so a zero-interval timer cannot starve I/O. Those a panicking slot left unfired in
+        // the previous batch come first.
+        let mut due = std::mem::take(&mut *inner.due_backlog.borrow_mut());
         {
             let mut timers = inner.timers.borrow_mut();
-            let mut due = inner.due.borrow_mut();
             while let Some(item) = timers.pop_due(now) {
-                due.push_back(item);
+                due.push(item);
             }
         }
-        let mut count = 0;
-        loop {
-            let next = inner.due.borrow_mut().pop_front();
-            let Some((key, action)) = next else {
-                return count;
-            };
-            count += 1;
+        let count = due.len();
+        let mut batch = Batch {
+            rest: due.drain(..),
+            backlog: &inner.due_backlog,
+        };
+        for (key, action) in batch.rest.by_ref() {
             match action {
                 TimerAction::Once(f) => f(),
                 TimerAction::Node(id) => fire_node_timer(id, key, now),
             }
         }
+        count
     }
 
     fn run_posted(&self) -> usize {
