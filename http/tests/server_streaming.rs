@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use server_support::{read_response, TestServer};
-use slotnet_core::{EventLoop, Timer};
+use slotnet_core::{AsObject, EventLoop, Timer};
 use slotnet_http::server::{
     HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder,
     HttpServerResponse, WriteChunkError,
@@ -340,6 +340,24 @@ fn h2_client_reset_mid_stream_tells_the_waiting_producer_and_releases_it() {
     run_until("the next request", move || again.is_finished());
     assert_h2_ok(again);
     assert_eq!(again.read_all(), b"hello");
+}
+
+#[test]
+fn h2_connection_gone_mid_stream_tells_the_waiting_producer_and_releases_it() {
+    let (server, stats) = start_push();
+    let m = NetworkAccessManager::new();
+    let reply = m.get(h2_request(&server, "/push/1000000000000"));
+    reply.set_read_buffer_size(64 * 1024);
+    let st = stats.clone();
+    run_until("the producer waits for drained", move || {
+        st.refused.load(Ordering::SeqCst) > 0
+    });
+    // Destroying the manager closes its connection: no RST_STREAM, the socket just ends.
+    m.as_object().destroy();
+    let st = stats.clone();
+    run_until("the producer learns the client is gone", move || {
+        st.closed.load(Ordering::SeqCst) && st.released.load(Ordering::SeqCst)
+    });
 }
 
 // ----- pulled bodies whose reader is not ready --------------------------------------------
