@@ -33,9 +33,14 @@ thread_local! {
 /// server close with 4000 "bye", `ping-me` makes it ping; pongs are reported as text. What
 /// the server sees is logged.
 fn ws_server() -> (TestServer, Log) {
+    ws_server_with(HttpServerConfiguration::default())
+}
+
+/// [`ws_server`] with `config`.
+fn ws_server_with(config: HttpServerConfiguration) -> (TestServer, Log) {
     let log: Log = Arc::default();
     let server_log = log.clone();
-    let server = TestServer::start(HttpServerConfiguration::default(), move |server| {
+    let server = TestServer::start(config, move |server| {
         let abstract_server = server.as_abstract();
         SERVER.with(|s| s.set(Some(abstract_server)));
         server.add_web_socket_upgrade_verifier(
@@ -375,4 +380,111 @@ fn an_accepted_upgrade_runs_the_after_request_hooks_once_with_101() {
         .cloned()
         .collect();
     assert_eq!(hooks, ["hook /ws 101"]);
+}
+
+/// A server whose WebSocket idle and message timeouts are `idle` and `message`.
+fn ws_server_timeouts(idle: Duration, message: Duration) -> (TestServer, Log) {
+    ws_server_with(HttpServerConfiguration {
+        web_socket_idle_timeout: idle,
+        web_socket_message_timeout: message,
+        ..HttpServerConfiguration::default()
+    })
+}
+
+#[test]
+fn a_silent_peer_is_pinged_then_closed_with_1001_after_the_idle_timeout() {
+    let (server, log) = ws_server_timeouts(Duration::from_millis(400), Duration::from_secs(30));
+    let mut client = open(&server, "/ws");
+    // Raw bytes: tungstenite would answer the ping.
+    let raw = client.get_mut();
+    let mut seen = Vec::new();
+    let _ = std::io::Read::read_to_end(raw, &mut seen);
+    // An empty ping, then a close frame with 1001 (0x03e9).
+    assert!(seen.starts_with(&[0x89, 0x00]), "{seen:?}");
+    assert!(seen[2..].starts_with(&[0x88]), "{seen:?}");
+    assert_eq!(&seen[4..6], &[0x03, 0xe9], "{seen:?}");
+    await_log(&log, "error Timeout");
+}
+
+#[test]
+fn a_peer_answering_pings_stays_open_past_the_idle_timeout() {
+    let (server, log) = ws_server_timeouts(Duration::from_millis(300), Duration::from_secs(30));
+    let mut client = open(&server, "/ws");
+    client
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = Instant::now();
+    let mut pings = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        match client.read() {
+            // tungstenite queues the pong and sends it on the next read.
+            Ok(Message::Ping(_)) => pings += 1,
+            // The test server reports the pongs it gets.
+            Ok(Message::Text(t)) if t.as_str() == "pong:" => {}
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("closed: {e}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} pings");
+    client
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.send(Message::text("still here")).unwrap();
+    loop {
+        match client.read().unwrap() {
+            Message::Ping(_) => {}
+            Message::Text(t) if t.as_str() == "pong:" => {}
+            Message::Text(t) => {
+                assert_eq!(t.as_str(), "still here");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(!log.lock().unwrap().iter().any(|e| e == "error Timeout"));
+}
+
+#[test]
+fn a_message_left_unfinished_is_failed_with_1008_after_the_message_timeout() {
+    let (server, log) = ws_server_timeouts(Duration::from_secs(60), Duration::from_millis(400));
+    let mut client = open(&server, "/ws");
+    // The first fragment of a binary message (FIN clear, masked, 4 bytes), then pings
+    // (allowed between fragments), never the rest.
+    client
+        .get_mut()
+        .write_all(&[0x02, 0x84, 1, 2, 3, 4, 0, 0, 0, 0])
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .get_mut()
+            .write_all(&[0x89, 0x80, 1, 2, 3, 4])
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(read_until_closed(&mut client), Some(1008));
+    await_log(&log, "error Timeout");
+}
+
+#[test]
+fn an_idle_web_socket_makes_room_for_a_new_client_at_max_connections() {
+    let (server, log) = ws_server_with(HttpServerConfiguration {
+        max_connections: 1,
+        ..HttpServerConfiguration::default()
+    });
+    let mut client = open(&server, "/ws");
+    await_log(&log, "open /ws true");
+    // The only slot is the WebSocket's: a plain HTTP client takes it.
+    server.assert_serves_fresh_client();
+    client
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(client.read().is_err(), "the WebSocket was not closed");
 }

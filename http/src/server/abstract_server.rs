@@ -117,12 +117,13 @@ impl Served {
     }
 
     /// Since when the connection has been idle (nothing asked, nothing owed), if it is:
-    /// such a connection may be closed to make room for a new one.
-    fn idle_since(&self) -> Option<Instant> {
+    /// such a connection may be closed to make room for a new one. The rank comes first:
+    /// idle HTTP connections (0) go before idle WebSockets (1).
+    fn idle_since(&self) -> Option<(u8, Instant)> {
         match self {
-            Served::H1(c) => c.idle_since(),
-            Served::H2(c) => c.idle_since(),
-            Served::Sniffing(c) => Some(c.idle_since()),
+            Served::H1(c) => Some((u8::from(c.is_web_socket()), c.idle_since()?)),
+            Served::H2(c) => Some((0, c.idle_since()?)),
+            Served::Sniffing(c) => Some((0, c.idle_since())),
         }
     }
 
@@ -210,7 +211,8 @@ impl ServerCore {
         false
     }
 
-    /// Closes the connection idle the longest, if any is idle; returns whether one was.
+    /// Closes the connection idle the longest, if any is idle (HTTP before WebSockets, which
+    /// are closed at once, without a close frame); returns whether one was.
     /// A scan of the table, only when it is full: no cost while below the limit.
     fn reclaim_idle(&self) -> bool {
         let oldest = self
@@ -218,7 +220,7 @@ impl ServerCore {
             .borrow()
             .values()
             .filter_map(|c| Some((c.idle_since()?, c.clone())))
-            .min_by_key(|(since, _)| *since)
+            .min_by_key(|(rank_since, _)| *rank_since)
             .map(|(_, c)| c);
         match oldest {
             // Reports its close at once (`connection_closed`).

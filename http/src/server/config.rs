@@ -54,10 +54,22 @@ pub struct HttpServerConfiguration {
     /// connection is dropped. Against clients that stop reading, or hold an HTTP/2 window at
     /// zero, to pin connections and memory. Default 60 s.
     pub send_timeout: Duration,
+    /// How long an open [`WebSocket`](super::WebSocket) may receive nothing at all: halfway
+    /// through, the server sends a ping (any live peer answers it with a pong, which counts
+    /// as input); at the end it closes with 1001 and `error_occurred(Timeout)`. Against idle
+    /// or dead peers pinning connections (nginx's `proxy_read_timeout` is 60 s; Qt's
+    /// `QWebSocket` has none). Default 60 s.
+    pub web_socket_idle_timeout: Duration,
+    /// How long a WebSocket message may take to arrive completely, from its first byte (all
+    /// its fragments; pings between them do not extend it); past it the connection is failed
+    /// with 1008 and `error_occurred(Timeout)`. Against peers holding partial messages
+    /// (up to the maximum message size each) in memory. Default 30 s.
+    pub web_socket_message_timeout: Duration,
     /// Most simultaneous connections (WebSockets included). At that number a new client
     /// takes the place of the connection idle the longest (an HTTP/1.1 connection between
-    /// requests or that never sent one, an HTTP/2 connection without streams), which is
-    /// closed, as nginx reuses keep-alive connections; when none is idle the server stops
+    /// requests or that never sent one, an HTTP/2 connection without streams; failing
+    /// those, the WebSocket longest without input), which is closed, as nginx reuses
+    /// keep-alive connections; when none is idle the server stops
     /// accepting (clients wait in the kernel's backlog) until one closes or becomes idle
     /// (checked every 100 ms). Default 10,000.
     pub max_connections: usize,
@@ -91,6 +103,8 @@ impl Default for HttpServerConfiguration {
             keep_alive_timeout: Duration::from_secs(15),
             header_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(60),
+            web_socket_idle_timeout: Duration::from_secs(60),
+            web_socket_message_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_pipelined_requests: 16,
             max_buffered_output: 256 * 1024,

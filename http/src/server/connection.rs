@@ -991,12 +991,29 @@ impl Connection {
         }
     }
 
-    /// Since when the connection has been idle (between requests, nothing owed), if it is.
+    /// Since when the connection has been idle (between requests, nothing owed; for a
+    /// WebSocket, nothing received), if it is.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
-        if !self.is_open() || self.is_upgraded() || self.current_phase() != Phase::Idle {
+        if !self.is_open() {
+            return None;
+        }
+        if self.is_upgraded() {
+            return Some(self.last_read.get());
+        }
+        if self.current_phase() != Phase::Idle {
             return None;
         }
         Some(self.last_read.get().max(self.last_write.get()))
+    }
+
+    /// Whether the connection was upgraded to a WebSocket.
+    pub(crate) fn is_web_socket(&self) -> bool {
+        self.is_upgraded()
+    }
+
+    /// The server configuration the connection obeys.
+    pub(crate) fn config(&self) -> &HttpServerConfiguration {
+        &self.config
     }
 
     fn current_phase(&self) -> Phase {

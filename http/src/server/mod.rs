@@ -78,6 +78,7 @@ mod response;
 mod router;
 mod sniff;
 mod websocket;
+mod ws_frames;
 
 pub use abstract_server::{AbstractHttpServer, AfterRequestHook, RequestHandler};
 pub use config::HttpServerConfiguration;

@@ -25,6 +25,7 @@ use url::Url;
 
 use super::connection::Connection;
 use super::request::HttpServerRequest;
+use super::ws_frames::FrameTracker;
 
 /// Default largest message accepted (all fragments together): 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
@@ -67,6 +68,10 @@ pub enum WebSocketError {
     ConnectionReset,
     /// The peer did not answer our close frame in time.
     CloseTimeout,
+    /// The peer sent nothing, not even a pong, for the idle timeout (closed with 1001), or
+    /// did not complete a message within the message timeout (closed with 1008); see
+    /// [`HttpServerConfiguration`](super::HttpServerConfiguration).
+    Timeout,
 }
 
 /// A verifier as registered, with the object whose lifetime bounds it.
@@ -255,6 +260,15 @@ struct WsCore {
     timer: Timer,
     state: Cell<State>,
     since: Cell<Instant>,
+    /// Frame boundaries of the input (is a message partly received?).
+    frames: RefCell<FrameTracker>,
+    /// When input last arrived, and whether the idle ping went out since.
+    last_input: Cell<Instant>,
+    pinged: Cell<bool>,
+    /// Since when a message has been partly received.
+    partial_since: Cell<Option<Instant>>,
+    idle_timeout: Duration,
+    message_timeout: Duration,
     /// Input waits until the output queue drains.
     blocked: Cell<bool>,
     processing: Cell<bool>,
@@ -273,6 +287,16 @@ struct WsCore {
 /// connection: after [`disconnected`](Self::disconnected) was emitted (on the next loop
 /// iteration), or when the server is destroyed. Pings are answered automatically,
 /// fragmented messages are delivered whole, and the peer's close frame is answered.
+///
+/// Bounded as every connection: a message larger than
+/// [`max_allowed_incoming_message_size`](Self::max_allowed_incoming_message_size) fails it
+/// (1009); one that does not arrive completely within
+/// [`HttpServerConfiguration::web_socket_message_timeout`](super::HttpServerConfiguration::web_socket_message_timeout)
+/// fails it (1008); a peer that sends nothing for half the
+/// [`web_socket_idle_timeout`](super::HttpServerConfiguration::web_socket_idle_timeout) is
+/// pinged (its pong is reported by [`pong`](Self::pong)), and closed with 1001 at the end of
+/// it. WebSockets count towards `max_connections`; when it is reached, an idle WebSocket may
+/// be closed (at once) to make room, after every idle HTTP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WebSocket {
     obj: Object,
@@ -306,6 +330,12 @@ impl WebSocket {
             timer,
             state: Cell::new(State::Open),
             since: Cell::new(Instant::now()),
+            frames: RefCell::new(FrameTracker::default()),
+            last_input: Cell::new(Instant::now()),
+            pinged: Cell::new(false),
+            partial_since: Cell::new(None),
+            idle_timeout: conn.config().web_socket_idle_timeout,
+            message_timeout: conn.config().web_socket_message_timeout,
             blocked: Cell::new(false),
             processing: Cell::new(false),
             close_code: Cell::new(0),
@@ -325,6 +355,7 @@ impl WebSocket {
                 core.close(CloseCode::Away, "server shutting down");
             }
         }));
+        core.arm_idle_timer(Instant::now());
         hub.push(WebSocket { obj });
         // Frames that arrived with the request (after the slots could set limits).
         core.process();
@@ -561,10 +592,17 @@ impl WsCore {
             let result = {
                 let mut proto = self.proto.borrow_mut();
                 let duplex = proto.get_mut();
+                let mut frames = self.frames.borrow_mut();
+                let mut arrived = false;
                 self.socket().with_read_buffer(&mut |buf| {
+                    arrived |= !buf.is_empty();
+                    frames.feed(buf);
                     duplex.input.extend_from_slice(buf);
                     buf.clear();
                 });
+                if arrived {
+                    self.input_arrived(frames.in_progress());
+                }
                 proto.read()
             };
             self.flush_output();
@@ -649,8 +687,63 @@ impl WsCore {
             }
             // The peer has been quiet since its last input.
             State::Failing => self.shut_down(),
-            State::Open | State::Closed => {}
+            State::Open => self.check_timeouts(),
+            State::Closed => {}
         }
+    }
+
+    /// Input arrived; `partial`: a message (or frame) is now partly received.
+    fn input_arrived(&self, partial: bool) {
+        let now = Instant::now();
+        self.last_input.set(now);
+        self.pinged.set(false);
+        match (partial, self.partial_since.get()) {
+            (true, None) => self.partial_since.set(Some(now)),
+            (false, Some(_)) => self.partial_since.set(None),
+            _ => {}
+        }
+    }
+
+    /// The idle and partial-message timeouts, checked when the timer fires (input only
+    /// moves deadlines; the timer is not restarted for it).
+    fn check_timeouts(&self) {
+        let now = Instant::now();
+        if let Some(since) = self.partial_since.get() {
+            if now >= since + self.message_timeout {
+                return self.fail(CloseCode::Policy, WebSocketError::Timeout);
+            }
+        }
+        let idle_end = self.last_input.get() + self.idle_timeout;
+        if now >= idle_end {
+            self.error.emit(WebSocketError::Timeout);
+            return self.close(CloseCode::Away, "idle timeout");
+        }
+        if now >= self.last_input.get() + self.idle_timeout / 2 && !self.pinged.replace(true) {
+            // A live peer answers with a pong, which counts as input.
+            let _ = self.proto.borrow_mut().send(Message::Ping(Bytes::new()));
+            self.flush_output();
+        }
+        self.arm_idle_timer(now);
+    }
+
+    /// Runs the timer until the next idle or partial-message deadline.
+    fn arm_idle_timer(&self, now: Instant) {
+        let last = self.last_input.get();
+        let mut next = if self.pinged.get() {
+            last + self.idle_timeout
+        } else {
+            last + self.idle_timeout / 2
+        };
+        if let Some(since) = self.partial_since.get() {
+            next = next.min(since + self.message_timeout);
+        } else {
+            // A message may start before the next check.
+            next = next.min(now + self.message_timeout);
+        }
+        let wait = next
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(10));
+        self.timer.start_interval(wait);
     }
 
     /// Closes the TCP connection after what is queued.
