@@ -278,6 +278,10 @@ impl Inner {
                 );
             }
             let socket = SslSocket::with_parent(&self.obj);
+            let config = self.st.borrow().ssl_configuration.clone();
+            if let Some(config) = config {
+                socket.set_ssl_configuration(config);
+            }
             socket.set_read_buffer_size(SOCKET_READ_BUFFER);
             (Sock::Ssl(socket), true)
         } else if let Some(socket) = user_socket {
