@@ -126,3 +126,163 @@ fn download_manager_ssl_errors_slot_decides_per_host() {
     assert!(stderr.contains("SSL error: "), "the errors are still shown");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A ported server program, killed when dropped; `port` is from its first line.
+struct Program {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Program {
+    /// Starts `program` and reads the port from its first stdout line, which must contain
+    /// `http://127.0.0.1:PORT/`.
+    fn start(program: &str) -> Program {
+        use std::io::BufRead;
+        let mut child = Command::new(program)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the ported server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the server prints where it listens");
+        let port = line
+            .split("http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        assert_eq!(
+            line,
+            format!("Running on http://127.0.0.1:{port}/ (Press CTRL+C to quit)\n")
+        );
+        Program { child, port }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange on a new connection: (status, headers in lower case, body).
+fn http_get(port: u16, path: &str, extra: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+const HTTP_SERVER: &str = env!("CARGO_BIN_EXE_qt-http-server");
+
+#[test]
+fn http_server_answers_the_simple_example_routes_as_qt() {
+    let server = Program::start(HTTP_SERVER);
+    let host = format!("127.0.0.1:{}", server.port);
+    let expect = [
+        ("/", "Hello world".to_owned()),
+        ("/query", format!("{host}/query/")),
+        ("/query/7", format!("{host}/query/7")),
+        ("/query/7/log", format!("{host}/query/7/log")),
+        ("/query/7/log/0.5", format!("{host}/query/7/log/0.5")),
+        ("/user/42", "User 42".to_owned()),
+        ("/user/42/detail", "User 42 detail".to_owned()),
+        (
+            "/user/42/detail/2024",
+            "User 42 detail year - 2024".to_owned(),
+        ),
+        ("/json/", r#"{"key1":"1","key2":"2","key3":"3"}"#.to_owned()),
+        ("/remote_address", "127.0.0.1".to_owned()),
+    ];
+    for (path, body) in expect {
+        let (status, headers, got) = http_get(server.port, path, "");
+        assert_eq!((status, got.as_str()), (200, body.as_str()), "{path}");
+        assert!(
+            headers.contains(&("server".to_owned(), "Qt HTTP Server".to_owned())),
+            "the after-request hook's header on {path}"
+        );
+    }
+    // A typed argument that does not parse matches no route: 404.
+    assert_eq!(http_get(server.port, "/user/alice", "").0, 404);
+    let (status, headers, _) = http_get(server.port, "/auth", "");
+    assert_eq!(status, 401);
+    assert!(headers.contains(&(
+        "www-authenticate".to_owned(),
+        "Basic realm=\"Simple example\", charset=\"UTF-8\"".to_owned()
+    )));
+    let (status, _, body) = http_get(
+        server.port,
+        "/auth",
+        "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n",
+    );
+    assert_eq!((status, body.as_str()), (200, "Success"));
+}
+
+#[test]
+fn http_server_echoes_web_socket_messages() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let server = Program::start(HTTP_SERVER);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    // RFC 6455's sample key and its accept value.
+    write!(
+        stream,
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push(line.trim_end().to_owned());
+    }
+    assert_eq!(head[0], "HTTP/1.1 101 Switching Protocols");
+    assert!(head.contains(&"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()));
+    // The after-request hook saw the 101 too.
+    assert!(
+        head.iter()
+            .any(|l| l.eq_ignore_ascii_case("server: Qt HTTP Server")),
+        "{head:?}"
+    );
+    // A masked text frame "hello" (FIN, opcode 1).
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 5];
+    frame.extend_from_slice(&mask);
+    frame.extend(b"hello".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).unwrap();
+    let mut echoed = [0u8; 7];
+    reader.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"\x81\x05hello", "an unmasked text frame back");
+}
