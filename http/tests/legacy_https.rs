@@ -2,6 +2,8 @@
 //! self-signed certificate, continued with `ignore_ssl_errors` or failing without it.
 
 mod legacy_support;
+#[path = "../../net/tests/proxy_servers/mod.rs"]
+mod proxy_servers;
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
@@ -157,4 +159,58 @@ fn set_ssl_configuration_trusts_a_private_ca() {
     assert_eq!(http.read_all(), b"hello");
     assert_eq!(*shown.borrow(), 0);
     assert_eq!(heads.borrow().len(), 1);
+}
+
+#[test]
+fn https_goes_through_an_http_connect_proxy_with_tls_inside() {
+    let (server, heads) = https_server_with(test_certs::pki().server.configuration());
+    let port = server.server_port();
+    let (proxy, log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+        credentials: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let http = Http::with_host("localhost", port, ConnectionMode::Https);
+    http.set_ssl_configuration(test_certs::client_configuration());
+    http.set_proxy("127.0.0.1", proxy.port(), "alice", "s3cret");
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(http.read_all(), b"hello");
+    assert!(
+        log.entries()
+            .contains(&format!("CONNECT localhost:{port} auth=alice:s3cret")),
+        "{:?}",
+        log.entries()
+    );
+    // Inside the tunnel: the origin form, and the proxy's credentials stay with the proxy.
+    let heads = heads.borrow();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        heads[0].starts_with("GET /secure HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        !heads[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"),
+        "{}",
+        heads[0]
+    );
+}
+
+#[test]
+fn a_connect_proxy_demanding_credentials_fails_with_proxy_authentication_required() {
+    let (server, heads) = https_server_with(test_certs::pki().server.configuration());
+    let (proxy, _log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+        credentials: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let http = Http::with_host("localhost", server.server_port(), ConnectionMode::Https);
+    http.set_ssl_configuration(test_certs::client_configuration());
+    http.set_proxy("127.0.0.1", proxy.port(), "", "");
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::ProxyAuthenticationRequiredError);
+    assert!(heads.borrow().is_empty());
 }
