@@ -286,3 +286,21 @@ fn http_server_echoes_web_socket_messages() {
     reader.read_exact(&mut echoed).unwrap();
     assert_eq!(&echoed, b"\x81\x05hello", "an unmasked text frame back");
 }
+
+#[test]
+fn rest_client_posts_puts_deletes_authenticates_keeps_cookies_and_times_out() {
+    let serve = Serve::start(&[]);
+    let (code, stdout, stderr) = run(env!("CARGO_BIN_EXE_qt-rest-client"), &[&serve.url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "POST /echo -> 200 {\"name\":\"slotnet\",\"kind\":\"library\"}\n\
+         PUT /echo -> 200 {\"name\":\"slotnet\",\"kind\":\"crate\"}\n\
+         DELETE /echo -> 200\n\
+         authenticationRequired realm=slotnet\n\
+         GET /basic-auth/alice/secret -> 200 {\"authenticated\":true,\"user\":\"alice\"}\n\
+         GET /cookies/set?session=42 -> 200 {\"cookies\":{\"session\":\"42\"}}\n\
+         GET /cookies -> 200 {\"cookies\":{\"session\":\"42\"}}\n\
+         GET /delay/10000 -> error TimeoutError: Operation timed out\n"
+    );
+}
