@@ -304,3 +304,132 @@ fn rest_client_posts_puts_deletes_authenticates_keeps_cookies_and_times_out() {
          GET /delay/10000 -> error TimeoutError: Operation timed out\n"
     );
 }
+
+/// The threaded fortune server, killed when dropped; `port` is from its banner.
+struct FortuneServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FortuneServer {
+    fn start() -> FortuneServer {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qt-threaded-fortune-server"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the fortune server");
+        let mut banner = String::new();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        while !banner.contains("Run the Fortune Client example now.") {
+            assert!(reader.read_line(&mut banner).unwrap() > 0, "{banner:?}");
+        }
+        let port = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("port: "))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {banner:?}"));
+        // The example's text.
+        assert_eq!(
+            banner,
+            format!(
+                "The server is running on\n\nIP: 127.0.0.1\nport: {port}\n\n\
+                 Run the Fortune Client example now.\n"
+            )
+        );
+        FortuneServer { child, port }
+    }
+}
+
+impl Drop for FortuneServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const FORTUNES: &[&str] = &[
+    "You've been leading a dog's life. Stay off the furniture.",
+    "You've got to think about tomorrow.",
+    "You will be surprised by a loud noise.",
+    "You will feel hungry again in another hour.",
+    "You might have mail.",
+    "You cannot kill time without injuring eternity.",
+    "Computers are not intelligent. They only think they are.",
+];
+
+#[test]
+fn threaded_fortune_server_and_client_exchange_fortunes_as_qts_do() {
+    let server = FortuneServer::start();
+    let port = server.port.to_string();
+    let (code, stdout, stderr) = run(
+        env!("CARGO_BIN_EXE_qt-fortune-client"),
+        &["127.0.0.1", &port, "--count", "5"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let fortunes: Vec<&str> = stdout.lines().collect();
+    assert_eq!(fortunes.len(), 5, "{stdout}");
+    for pair in fortunes.windows(2) {
+        assert_ne!(
+            pair[0], pair[1],
+            "a repeated fortune is not shown, as in Qt"
+        );
+    }
+    assert!(fortunes.iter().all(|f| FORTUNES.contains(f)), "{stdout}");
+
+    // Several clients at once: every connection is served (by the worker threads).
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let port = port.clone();
+            std::thread::spawn(move || {
+                run(
+                    env!("CARGO_BIN_EXE_qt-fortune-client"),
+                    &["127.0.0.1", &port, "--count", "2"],
+                )
+            })
+        })
+        .collect();
+    for client in clients {
+        let (code, stdout, _) = client.join().unwrap();
+        assert_eq!(code, Some(0));
+        assert_eq!(stdout.lines().count(), 2);
+    }
+}
+
+#[test]
+fn fortune_server_writes_a_qdatastream_qstring() {
+    use std::io::Read;
+    let server = FortuneServer::start();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    // quint32 byte length, big-endian, then UTF-16BE: what Qt's Fortune Client reads.
+    let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(bytes.len(), 4 + len, "one string, then the server closes");
+    let units: Vec<u16> = bytes[4..]
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let fortune = String::from_utf16(&units).unwrap();
+    assert!(FORTUNES.contains(&fortune.as_str()), "{fortune:?}");
+}
+
+#[test]
+fn fortune_client_reports_a_refused_connection_as_qts_does() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let (code, stdout, _) = run(
+        env!("CARGO_BIN_EXE_qt-fortune-client"),
+        &["127.0.0.1", &port],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stdout,
+        "Fortune Client: The connection was refused by the peer. Make sure the fortune server \
+         is running, and check that the host name and port settings are correct.\n"
+    );
+}
