@@ -67,9 +67,7 @@ impl Thread {
         self.handle.post(f)
     }
 
-    /// Asks the thread's loop to return `code` from `exec()` (the thread then ends). A
-    /// [`LocalLoop`](crate::LocalLoop) waiting on that thread is not ended by this: the
-    /// thread's `exec()` returns once that wait has returned (give such waits a timeout).
+    /// Asks the thread's loop to return `code` from `exec()` (the thread then ends).
     pub fn exit(&self, code: i32) -> Result<(), LoopEnded> {
         self.handle.exit(code)
     }

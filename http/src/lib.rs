@@ -12,6 +12,8 @@ mod connection_tls;
 pub mod cookies;
 pub mod decode;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 pub mod h2;
 pub mod hsts;

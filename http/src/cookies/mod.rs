@@ -8,7 +8,7 @@
 //! request with [`NetworkCookieJar::cookie_header_for_url`].
 
 mod cookie;
-mod date;
+pub(crate) mod date;
 mod domain;
 mod jar;
 mod parse;
