@@ -80,10 +80,18 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
 }
 
+/// Parses a non-empty string of ASCII digits (`str::parse` alone also takes a leading `+`).
+fn parse_digits<T: std::str::FromStr>(digits: &str) -> Option<T> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// Parses `HTTP/1.1` into `(1, 1)`.
 fn parse_version(token: &str) -> Option<(u32, u32)> {
     let (major, minor) = token.strip_prefix("HTTP/")?.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    Some((parse_digits(major)?, parse_digits(minor)?))
 }
 
 macro_rules! field_methods {
@@ -328,10 +336,12 @@ impl HttpResponseHeader {
         let (version, rest) = status_line.split_once(' ')?;
         let (major, minor) = parse_version(version)?;
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        // Three digits from 100 up (RFC 9110 section 15), so the text form reads back.
         if code.len() != 3 {
             return None;
         }
-        let mut header = Self::new(code.parse().ok()?, reason.trim(), major, minor);
+        let code: u16 = parse_digits(code).filter(|c| *c >= 100)?;
+        let mut header = Self::new(code, reason.trim(), major, minor);
         header.fields = Fields::parse(lines)?;
         Some(header)
     }
@@ -410,5 +420,26 @@ mod tests {
         assert_eq!(h.value("server"), Some("x folded"));
         assert_eq!(h.to_string(), "HTTP/1.0 200 OK\r\nServer: x folded\r\n\r\n");
         assert!(!HttpResponseHeader::default().is_valid());
+    }
+
+    /// Found by the `legacy_header` fuzz target: `020` parsed as status 20, whose text form
+    /// (`HTTP/1.1 20 OK`) no longer parsed. A status code is three digits from 100 up, and
+    /// numbers are digits only (Rust's integer parser also takes a leading `+`).
+    #[test]
+    fn status_codes_and_versions_are_plain_digits_and_the_text_form_parses_again() {
+        for text in [
+            "HTTP/1.1 020 OK\r\n",
+            "HTTP/1.1 +20 OK\r\n",
+            "HTTP/1.1 099 Low\r\n",
+            "HTTP/+1.1 200 OK\r\n",
+            "HTTP/1.+1 200 OK\r\n",
+        ] {
+            assert!(HttpResponseHeader::parse(text).is_none(), "{text:?}");
+        }
+        assert!(HttpRequestHeader::parse("GET / HTTP/1.+1\r\n").is_none());
+        let fuzzed = "HTTP/1.1 101 OK\r\nContent-Length: 5\r\u{b}Content-Type: text/html\r\n\
+                      X-Multi: a: b\u{0}";
+        let h = HttpResponseHeader::parse(fuzzed).unwrap();
+        assert_eq!(HttpResponseHeader::parse(&h.to_string()), Some(h));
     }
 }
