@@ -57,8 +57,8 @@ pub(crate) struct LoopInner {
     remote: Arc<Remote>,
     remote_rx: Receiver<RemoteTask>,
     remote_tx: Sender<RemoteTask>,
-    /// One entry per running `exec()` (of the thread's loop or of a [`LocalLoop`]),
-    /// innermost last.
+    /// One entry per running `exec()` (of the thread's loop or of a
+    /// [`LocalLoop`](crate::LocalLoop)), innermost last.
     frames: RefCell<Vec<Frame>>,
     /// Objects to delete once control is back in a loop at most this deep.
     deferred_deletes: RefCell<Vec<(ObjectId, usize)>>,
@@ -181,7 +181,8 @@ fn delete_due(at: usize, depth: usize) -> bool {
 }
 
 /// Whether an `exec()` was asked to return, and with which code; shared between the running
-/// `exec()` and whoever may end it (the thread's loop, or a [`LocalLoop`] handle).
+/// `exec()` and whoever may end it (the thread's loop, or a [`LocalLoop`](crate::LocalLoop)
+/// handle).
 #[derive(Default)]
 pub(crate) struct FrameState {
     exit: Cell<Option<i32>>,
@@ -205,8 +206,8 @@ impl FrameState {
 /// A running `exec()`.
 struct Frame {
     state: Rc<FrameState>,
-    /// Started by [`EventLoop::exec`], so [`EventLoop::exit`] may end it; a [`LocalLoop`]'s
-    /// frame is ended only through its own handle.
+    /// Started by [`EventLoop::exec`], so [`EventLoop::exit`] may end it; a
+    /// [`LocalLoop`](crate::LocalLoop)'s frame is ended only through its own handle.
     thread_loop: bool,
 }
 
@@ -372,12 +373,14 @@ impl LoopHandle {
         rx.recv().map_err(|_| BlockingCallError::LoopEnded)
     }
 
-    /// Asks the loop's innermost `exec()` to return `code`.
+    /// Asks the loop's innermost [`EventLoop::exec`] to return `code` (see
+    /// [`EventLoop::exit`]: a [`LocalLoop`](crate::LocalLoop) waiting inside it returns first,
+    /// on its own terms).
     pub fn exit(&self, code: i32) -> Result<(), LoopEnded> {
         self.post(move || EventLoop::current().exit(code))
     }
 
-    /// Asks the loop's innermost `exec()` to return 0.
+    /// Asks the loop's innermost [`EventLoop::exec`] to return 0.
     pub fn quit(&self) -> Result<(), LoopEnded> {
         self.exit(0)
     }
@@ -436,7 +439,8 @@ impl EventLoop {
     /// Runs the loop until [`EventLoop::exit`] or [`EventLoop::quit`] is called from inside it,
     /// and returns the exit code. May be called from inside a slot (a nested loop, as in Qt's
     /// modal-wait idiom); `exit` then ends the innermost `EventLoop::exec`. To wait for one
-    /// thing from inside a slot, prefer a [`LocalLoop`]: only its own `quit` ends it.
+    /// thing from inside a slot, prefer a [`LocalLoop`](crate::LocalLoop): only its own `quit`
+    /// ends it.
     ///
     /// # Panics
     ///
@@ -468,8 +472,8 @@ impl EventLoop {
     }
 
     /// Makes the innermost running [`EventLoop::exec`] return `code` once control is back in
-    /// it (a [`LocalLoop`] running inside it first returns on its own terms). Does nothing if
-    /// no `EventLoop::exec` is running, as in Qt.
+    /// it (a [`LocalLoop`](crate::LocalLoop) running inside it first returns on its own
+    /// terms). Does nothing if no `EventLoop::exec` is running, as in Qt.
     pub fn exit(&self, code: i32) {
         let frames = self.inner.frames.borrow();
         if let Some(frame) = frames.iter().rev().find(|f| f.thread_loop) {
@@ -487,7 +491,8 @@ impl EventLoop {
         !self.inner.frames.borrow().is_empty()
     }
 
-    /// How many `exec()` calls are running (nesting depth), [`LocalLoop`]s included.
+    /// How many `exec()` calls are running (nesting depth), those of
+    /// [`LocalLoop`](crate::LocalLoop)s included.
     pub fn loop_level(&self) -> usize {
         self.inner.frames.borrow().len()
     }

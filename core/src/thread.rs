@@ -67,7 +67,9 @@ impl Thread {
         self.handle.post(f)
     }
 
-    /// Asks the thread's loop to return `code` from `exec()` (the thread then ends).
+    /// Asks the thread's loop to return `code` from `exec()` (the thread then ends). A
+    /// [`LocalLoop`](crate::LocalLoop) waiting on that thread is not ended by this: the
+    /// thread's `exec()` returns once that wait has returned (give such waits a timeout).
     pub fn exit(&self, code: i32) -> Result<(), LoopEnded> {
         self.handle.exit(code)
     }

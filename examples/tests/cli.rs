@@ -1,6 +1,10 @@
 //! The command-line programs of ../shared/CONTRACT.md, run as a user would.
 
+mod support;
+
 use std::process::Command;
+
+use support::{pem_dir, Serve};
 
 #[test]
 fn demo_runs_offline_and_exits_zero() {
@@ -74,57 +78,6 @@ fn fetch_bench_prints_one_summary_line() {
 }
 
 // ----- TLS and HTTP/2 flags, against slotnet-serve ------------------------------------------
-
-/// A `slotnet-serve` process, killed when dropped.
-struct Serve {
-    child: std::process::Child,
-    /// The first listener's URL, e.g. `https://127.0.0.1:PORT`.
-    url: String,
-}
-
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slotnet-serve"))
-            .args(["--listen", "127.0.0.1:0", "--quiet"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("run slotnet-serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("slotnet-serve prints its listener");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A test PKI as PEM files (`cert.pem`, `key.pem`, `ca.pem`) in a directory of its own,
-/// written by `slotnet-tlsbench --write-pem`.
-fn pem_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("slotnet-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_slotnet-tlsbench"))
-        .arg("--write-pem")
-        .arg(&dir)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run slotnet-tlsbench");
-    assert!(status.success(), "slotnet-tlsbench --write-pem failed");
-    dir
-}
 
 /// Runs slotnet-fetch; returns (exit code, stdout, stderr).
 fn fetch(args: &[&str]) -> (Option<i32>, String, String) {

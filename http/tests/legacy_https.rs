@@ -2,6 +2,8 @@
 //! self-signed certificate, continued with `ignore_ssl_errors` or failing without it.
 
 mod legacy_support;
+#[path = "../../net/tests/proxy_servers/mod.rs"]
+mod proxy_servers;
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
@@ -9,7 +11,7 @@ use std::rc::Rc;
 
 use legacy_support::{record, run_until_done};
 use slotnet_http::legacy::{ConnectionMode, Http, HttpError, State};
-use slotnet_net::ssl::{SslCertificate, SslConfiguration, SslErrorKind, SslKey};
+use slotnet_net::ssl::{test_certs, SslCertificate, SslConfiguration, SslErrorKind, SslKey};
 use slotnet_net::SslServer;
 
 /// A self-signed certificate for localhost and 127.0.0.1, valid for a century (made with
@@ -42,6 +44,11 @@ fn https_server() -> (SslServer, Rc<RefCell<Vec<String>>>) {
     let mut config = SslConfiguration::default();
     config.set_local_certificate(SslCertificate::from_pem(CERT.as_bytes()).unwrap());
     config.set_private_key(SslKey::from_pem(KEY.as_bytes()).unwrap());
+    https_server_with(config)
+}
+
+/// `https_server` with the identity of `config`.
+fn https_server_with(config: SslConfiguration) -> (SslServer, Rc<RefCell<Vec<String>>>) {
     let server = SslServer::new();
     server.set_ssl_configuration(config);
     assert!(server.listen(Ipv4Addr::LOCALHOST, 0));
@@ -124,4 +131,86 @@ fn https_fails_when_ssl_errors_are_not_ignored() {
         ]
     );
     assert!(!trace.iter().any(|l| l == "requestStarted(2)"));
+}
+
+#[test]
+fn set_ssl_configuration_trusts_a_private_ca() {
+    let (server, heads) = https_server_with(test_certs::pki().server.configuration());
+    let port = server.server_port();
+    // Without it: the CA is unknown.
+    let http = Http::with_host("127.0.0.1", port, ConnectionMode::Https);
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::UnknownError);
+    assert!(heads.borrow().is_empty());
+    // With a configuration trusting the test CA: no ssl_errors, the request goes out.
+    let http = Http::with_host("127.0.0.1", port, ConnectionMode::Https);
+    http.set_ssl_configuration(test_certs::client_configuration());
+    assert_eq!(
+        http.ssl_configuration().ca_certificates(),
+        std::slice::from_ref(&test_certs::pki().ca)
+    );
+    let shown = Rc::new(RefCell::new(0));
+    let s = shown.clone();
+    http.ssl_errors().connect(move |_| *s.borrow_mut() += 1);
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(http.read_all(), b"hello");
+    assert_eq!(*shown.borrow(), 0);
+    assert_eq!(heads.borrow().len(), 1);
+}
+
+#[test]
+fn https_goes_through_an_http_connect_proxy_with_tls_inside() {
+    let (server, heads) = https_server_with(test_certs::pki().server.configuration());
+    let port = server.server_port();
+    let (proxy, log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+        credentials: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let http = Http::with_host("localhost", port, ConnectionMode::Https);
+    http.set_ssl_configuration(test_certs::client_configuration());
+    http.set_proxy("127.0.0.1", proxy.port(), "alice", "s3cret");
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
+    assert_eq!(http.read_all(), b"hello");
+    assert!(
+        log.entries()
+            .contains(&format!("CONNECT localhost:{port} auth=alice:s3cret")),
+        "{:?}",
+        log.entries()
+    );
+    // Inside the tunnel: the origin form, and the proxy's credentials stay with the proxy.
+    let heads = heads.borrow();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        heads[0].starts_with("GET /secure HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        !heads[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"),
+        "{}",
+        heads[0]
+    );
+}
+
+#[test]
+fn a_connect_proxy_demanding_credentials_fails_with_proxy_authentication_required() {
+    let (server, heads) = https_server_with(test_certs::pki().server.configuration());
+    let (proxy, _log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+        credentials: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let http = Http::with_host("localhost", server.server_port(), ConnectionMode::Https);
+    http.set_ssl_configuration(test_certs::client_configuration());
+    http.set_proxy("127.0.0.1", proxy.port(), "", "");
+    http.get("/secure", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::ProxyAuthenticationRequiredError);
+    assert!(heads.borrow().is_empty());
 }

@@ -80,7 +80,8 @@ impl TlsKey {
     pub(crate) fn of(config: Option<&SslConfiguration>, peer_verify_name: Option<&str>) -> TlsKey {
         let fingerprint = match config {
             Some(config) => config.trust_fingerprint(),
-            None => default_trust_fingerprint(),
+            // The process-wide default, as it is now (it may be replaced).
+            None => SslConfiguration::default_trust_fingerprint(),
         };
         let name = peer_verify_name
             .or_else(|| config.map(SslConfiguration::peer_verify_name))
@@ -90,13 +91,6 @@ impl TlsKey {
             fingerprint,
         }
     }
-}
-
-/// The trust fingerprint of the default configuration (requests without one of their own),
-/// computed once per process.
-fn default_trust_fingerprint() -> [u8; 32] {
-    static DEFAULT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    *DEFAULT.get_or_init(|| SslConfiguration::default().trust_fingerprint())
 }
 
 impl PoolKey {

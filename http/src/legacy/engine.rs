@@ -120,6 +120,8 @@ pub(super) struct St {
     pub(super) mode: ConnectionMode,
     pub(super) proxy: Option<Proxy>,
     pub(super) user_socket: Option<TcpSocket>,
+    /// The TLS configuration of HTTPS connections (`None`: the process-wide default).
+    pub(super) ssl_configuration: Option<slotnet_net::ssl::SslConfiguration>,
     pub(super) conn: Option<Conn>,
     pub(super) next_conn_id: u64,
     pub(super) state: State,
@@ -170,6 +172,7 @@ impl Inner {
                 mode,
                 proxy: None,
                 user_socket: None,
+                ssl_configuration: None,
                 conn: None,
                 next_conn_id: 1,
                 state: State::Unconnected,

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
 use http::{HeaderName, HeaderValue, Method, Version};
 use slotnet_core::{Connection, Signal};
+use slotnet_net::proxy::{NetworkProxy, ProxiedConnector, ProxyType};
 use slotnet_net::{SocketError, SocketState, SslSocket, TcpSocket};
 
 use crate::auth::Authenticator;
@@ -269,6 +270,9 @@ impl Inner {
     }
 
     fn open_connection(&self, key: ConnKey) {
+        if key.tunnel.is_some() {
+            return self.open_tunnel(key);
+        }
         let user_socket = self.st.borrow().user_socket;
         let (sock, owned) = if key.tls {
             if user_socket.is_some() {
@@ -278,6 +282,7 @@ impl Inner {
                 );
             }
             let socket = SslSocket::with_parent(&self.obj);
+            self.configure_tls(socket);
             socket.set_read_buffer_size(SOCKET_READ_BUFFER);
             (Sock::Ssl(socket), true)
         } else if let Some(socket) = user_socket {
@@ -314,6 +319,131 @@ impl Inner {
             Sock::Tcp(s) => s.connect_to_host(&key.host, key.port),
             Sock::Ssl(s) => s.connect_to_host_encrypted(&key.host, key.port),
         }
+    }
+
+    /// Gives an HTTPS socket the configuration set with `set_ssl_configuration` (else it
+    /// keeps the process-wide default it started from).
+    fn configure_tls(&self, socket: SslSocket) {
+        let config = self.st.borrow().ssl_configuration.clone();
+        if let Some(config) = config {
+            socket.set_ssl_configuration(config);
+        }
+    }
+
+    /// HTTPS through an HTTP proxy: a `CONNECT` tunnel to the server (with the proxy's
+    /// credentials given to `set_proxy`), then TLS with the server inside it; the request
+    /// goes out once `encrypted`, as on a direct connection.
+    fn open_tunnel(&self, key: ConnKey) {
+        let Some((proxy_host, proxy_port)) = key.tunnel.clone() else {
+            return;
+        };
+        let mut proxy = NetworkProxy::new(ProxyType::HttpProxy, &proxy_host, proxy_port);
+        let creds = self
+            .st
+            .borrow()
+            .proxy
+            .as_ref()
+            .and_then(|p| p.creds.clone());
+        if let Some(creds) = creds {
+            proxy.set_user(creds.user());
+            proxy.set_password(creds.password());
+        }
+        let tcp = TcpSocket::with_parent(&self.obj);
+        let connector = ProxiedConnector::with_parent(&self.obj);
+        let id = {
+            let mut st = self.st.borrow_mut();
+            st.next_conn_id += 1;
+            st.next_conn_id
+        };
+        let links = vec![
+            self.link(connector.connected(), move |i, _| {
+                connector.delete_later();
+                i.on_tunnel_up(id, tcp)
+            }),
+            self.link(connector.error_occurred(), move |i, e| {
+                i.on_tunnel_failed(id, connector, *e)
+            }),
+        ];
+        {
+            let mut st = self.st.borrow_mut();
+            if let Some(ex) = st.ex.as_mut() {
+                ex.phase = Phase::Connecting;
+            }
+            st.conn = Some(Conn {
+                id,
+                sock: Sock::Tcp(tcp),
+                owned: true,
+                key: key.clone(),
+                links,
+                used: false,
+            });
+        }
+        self.set_state(State::Connecting);
+        connector.connect_to_host(tcp, proxy, &key.host, key.port);
+    }
+
+    /// The tunnel carries the server's stream: TLS inside it.
+    fn on_tunnel_up(&self, id: u64, tcp: TcpSocket) {
+        if !self.is_conn(id) {
+            return;
+        }
+        let ssl = SslSocket::from_tcp_socket(tcp);
+        let host = self
+            .st
+            .borrow()
+            .conn
+            .as_ref()
+            .map(|c| c.key.host.clone())
+            .unwrap_or_default();
+        let mut config = self
+            .st
+            .borrow()
+            .ssl_configuration
+            .clone()
+            .unwrap_or_default();
+        if config.peer_verify_name().is_empty() {
+            config.set_peer_verify_name(host);
+        }
+        ssl.set_ssl_configuration(config);
+        ssl.set_read_buffer_size(SOCKET_READ_BUFFER);
+        let sock = Sock::Ssl(ssl);
+        let links = self.wire(sock, id);
+        if let Some(conn) = self.st.borrow_mut().conn.as_mut() {
+            conn.sock = sock;
+            conn.links.extend(links);
+        }
+        ssl.start_client_encryption();
+    }
+
+    /// The proxy refused or failed the tunnel.
+    fn on_tunnel_failed(&self, id: u64, connector: ProxiedConnector, error: SocketError) {
+        let message = connector.error_string();
+        connector.delete_later();
+        if !self.is_conn(id) {
+            return;
+        }
+        let code = match error {
+            SocketError::ProxyAuthenticationRequiredError => {
+                HttpError::ProxyAuthenticationRequiredError
+            }
+            SocketError::ProxyConnectionRefusedError | SocketError::ConnectionRefusedError => {
+                HttpError::ConnectionRefused
+            }
+            SocketError::ProxyNotFoundError | SocketError::HostNotFoundError => {
+                HttpError::HostNotFound
+            }
+            _ => HttpError::UnknownError,
+        };
+        let message = if message.is_empty() {
+            error.description().to_owned()
+        } else {
+            message
+        };
+        let conn = self.st.borrow_mut().conn.take();
+        if let Some(conn) = conn {
+            conn.shut(false);
+        }
+        self.finish_error(code, &message);
     }
 
     /// Connects the socket's signals to this object's handlers, tagged with the
@@ -396,7 +526,10 @@ impl Inner {
         } else {
             header.path()
         };
-        let target = if proxy.is_some() && path.starts_with('/') {
+        // A proxy that forwards (plain HTTP) gets the absolute form and its credentials; a
+        // tunnel's requests are the origin's business only.
+        let forwarded = proxy.is_some() && *mode != ConnectionMode::Https;
+        let target = if forwarded && path.starts_with('/') {
             format!("http://{host_value}{path}")
         } else {
             path.to_owned()
@@ -427,11 +560,9 @@ impl Inner {
             ex.sent_server_creds = Some(creds.clone());
         }
         ex.sent_proxy_creds = None;
-        if let (Some(_), Some(creds), Some(_)) = (
-            proxy.as_ref(),
-            &proxy_auth.creds,
-            proxy_auth.session.challenge(),
-        ) {
+        if let (true, Some(creds), Some(_)) =
+            (forwarded, &proxy_auth.creds, proxy_auth.session.challenge())
+        {
             let value = proxy_auth
                 .session
                 .authorization(ex.method.as_str(), &target, creds)
@@ -730,7 +861,7 @@ impl Inner {
         let status = head.status.as_u16();
         let (header, proxied) = {
             let mut st = self.st.borrow_mut();
-            let proxied = st.proxy.is_some();
+            let proxied = st.proxy.is_some() && st.mode != ConnectionMode::Https;
             let Some(ex) = st.ex.as_mut() else { return };
             let minor = u32::from(head.version != Version::HTTP_10);
             let fields = match ex.raw_head.take() {
@@ -1013,18 +1144,24 @@ fn target(st: &St) -> Result<ConnKey, &'static str> {
         return Err("No server set to connect to");
     }
     match &st.proxy {
-        Some(_) if st.mode == ConnectionMode::Https => {
-            Err("HTTPS through a proxy is not supported")
-        }
+        // TLS end to end, through a CONNECT tunnel (as Qt 4 does).
+        Some(proxy) if st.mode == ConnectionMode::Https => Ok(ConnKey {
+            host: st.host.clone(),
+            port: st.port,
+            tls: true,
+            tunnel: Some((proxy.host.clone(), proxy.port)),
+        }),
         Some(proxy) => Ok(ConnKey {
             host: proxy.host.clone(),
             port: proxy.port,
             tls: false,
+            tunnel: None,
         }),
         None => Ok(ConnKey {
             host: st.host.clone(),
             port: st.port,
             tls: st.mode == ConnectionMode::Https,
+            tunnel: None,
         }),
     }
 }

@@ -428,6 +428,25 @@ impl Http {
             .unwrap_or_default()
     }
 
+    /// Sets the TLS configuration of the HTTPS connections opened from now on (slotnet
+    /// extension: Qt 4's `QHttp` has none, and used the default configuration); without
+    /// one they use the process-wide default,
+    /// [`SslConfiguration::default_configuration`](slotnet_net::ssl::SslConfiguration::default_configuration).
+    /// A private CA is trusted with `add_ca_certificate` on the configuration given here.
+    pub fn set_ssl_configuration(&self, configuration: slotnet_net::ssl::SslConfiguration) {
+        if let Some(inner) = self.inner() {
+            inner.st.borrow_mut().ssl_configuration = Some(configuration);
+        }
+    }
+
+    /// The TLS configuration of HTTPS connections: the one set with
+    /// [`set_ssl_configuration`](Self::set_ssl_configuration), else the process-wide default.
+    pub fn ssl_configuration(&self) -> slotnet_net::ssl::SslConfiguration {
+        self.inner()
+            .and_then(|i| i.st.borrow().ssl_configuration.clone())
+            .unwrap_or_default()
+    }
+
     /// Lets the TLS handshake continue despite the errors reported by
     /// [`ssl_errors`](Self::ssl_errors); call it from a slot connected to that signal.
     pub fn ignore_ssl_errors(&self) {

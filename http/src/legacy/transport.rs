@@ -41,6 +41,9 @@ pub(super) struct ConnKey {
     pub(super) host: String,
     pub(super) port: u16,
     pub(super) tls: bool,
+    /// HTTPS through the HTTP proxy at this address: a `CONNECT` tunnel to `host:port`
+    /// with TLS inside.
+    pub(super) tunnel: Option<(String, u16)>,
 }
 
 /// An open (or opening) connection.

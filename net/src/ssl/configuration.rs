@@ -1,7 +1,7 @@
 //! `SslConfiguration`: Qt's `QSslConfiguration`, a value type that builds rustls configs.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustls::client::Resumption;
 use rustls::server::NoClientAuth;
@@ -108,7 +108,22 @@ pub struct SslConfiguration {
 }
 
 impl Default for SslConfiguration {
+    /// The process-wide default configuration (see
+    /// [`default_configuration`](SslConfiguration::default_configuration)).
     fn default() -> Self {
+        Self::default_configuration()
+    }
+}
+
+/// The process-wide default configuration, built in until the application sets one.
+fn process_default() -> &'static RwLock<SslConfiguration> {
+    static DEFAULT: OnceLock<RwLock<SslConfiguration>> = OnceLock::new();
+    DEFAULT.get_or_init(|| RwLock::new(SslConfiguration::built_in()))
+}
+
+impl SslConfiguration {
+    /// Qt's defaults: system CAs, secure protocols, `AutoVerifyPeer`, nothing else.
+    fn built_in() -> Self {
         SslConfiguration {
             ca_certificates: Vec::new(),
             system_ca_certificates: true,
@@ -125,11 +140,54 @@ impl Default for SslConfiguration {
 }
 
 impl SslConfiguration {
-    /// The default configuration (Qt's `defaultConfiguration()`): the system's CAs (see
-    /// [`system_ca_certificates`](Self::system_ca_certificates)), secure
+    /// The process-wide default configuration (Qt's `defaultConfiguration()`), which
+    /// `SslConfiguration::default()` returns too: what every socket, server, request and
+    /// legacy `Http` starts from unless given a configuration of its own. Until the
+    /// application sets one with [`set_default_configuration`](Self::set_default_configuration):
+    /// the system's CAs (see [`system_ca_certificates`](Self::system_ca_certificates)), secure
     /// protocols, `AutoVerifyPeer`, no local certificate, no ALPN.
     pub fn default_configuration() -> Self {
-        Self::default()
+        process_default()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the process-wide default configuration (Qt's `setDefaultConfiguration()`),
+    /// for example to trust a private CA everywhere: sockets, servers and requests created
+    /// afterwards start from it, and the access manager's requests without a configuration
+    /// of their own use it from their next connection on (connections opened under the old
+    /// default are not shared with them). Session data in `configuration` is dropped.
+    pub fn set_default_configuration(configuration: SslConfiguration) {
+        let mut configuration = configuration;
+        configuration.session = SessionInfo::default();
+        *process_default()
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = configuration;
+    }
+
+    /// Adds `certificates` to the CA certificates of the process-wide default configuration
+    /// (Qt's `addDefaultCaCertificates()`), next to the system's.
+    pub fn add_default_ca_certificates(certificates: impl IntoIterator<Item = SslCertificate>) {
+        process_default()
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add_ca_certificates(certificates);
+    }
+
+    /// Adds `certificate` to the default configuration's CA certificates (Qt's
+    /// `addDefaultCaCertificate()`).
+    pub fn add_default_ca_certificate(certificate: SslCertificate) {
+        Self::add_default_ca_certificates([certificate]);
+    }
+
+    /// The [trust fingerprint](Self::trust_fingerprint) of the default configuration,
+    /// without copying it (computed once per default configuration).
+    pub fn default_trust_fingerprint() -> [u8; 32] {
+        process_default()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .trust_fingerprint()
     }
 
     /// The system CA certificates (Qt's `systemCaCertificates()`): the operating system's
