@@ -491,6 +491,31 @@ fn keep_alive_timeout_closes_idle_connections() {
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
 
+/// The keep-alive timeout counts from the last request, not from the connection's start:
+/// the timer armed at the start fires before that and must only push the deadline back.
+#[test]
+fn keep_alive_timeout_counts_from_the_last_request() {
+    let config = HttpServerConfiguration {
+        keep_alive_timeout: Duration::from_secs(3),
+        ..HttpServerConfiguration::default()
+    };
+    let server = TestServer::start(config, |_| {});
+    let mut s = server.connect();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    std::thread::sleep(Duration::from_secs(2));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r, false).status, 200);
+    // Past the first 3 s, within 3 s of the request.
+    std::thread::sleep(Duration::from_millis(1500));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r, false).status, 200);
+    let start = std::time::Instant::now();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    assert!(start.elapsed() >= Duration::from_secs(2));
+}
+
 /// Produces `count` lines, one per `read`.
 struct Lines {
     next: usize,
