@@ -57,9 +57,11 @@ impl Pacing {
     }
 
     /// Below this level, `drained` is emitted (half the budget: the producer has time to
-    /// write more before the connection runs dry).
+    /// write more before the connection runs dry). At least 1, so that an empty queue is
+    /// always below it: with a budget of 1 (`max_buffered_output` 0 or 1) half of it is 0,
+    /// which no level is below, and a producer stopped at the budget would wait forever.
     fn low_water(&self) -> usize {
-        self.budget / 2
+        (self.budget / 2).max(1)
     }
 
     /// Whether a piece may be queued at `level` (one piece may take the level past the
@@ -178,4 +180,43 @@ impl ReaderWaker {
 /// Whether a read failed only because the reader has nothing yet.
 pub(crate) fn is_not_ready(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Counts `drained` emissions of a pacing with `budget`.
+    fn paced(budget: usize) -> (Rc<Pacing>, Rc<Cell<usize>>) {
+        let signal: Signal<()> = Signal::new();
+        let drained = Rc::new(Cell::new(0));
+        let d = drained.clone();
+        signal.connect(move |_| d.set(d.get() + 1));
+        (Pacing::new(signal, budget), drained)
+    }
+
+    fn run_posted() {
+        EventLoop::current().process_events(Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_producer_stopped_at_the_budget_hears_drained_once_the_queue_empties() {
+        for budget in [0, 1, 2, 3, 256 * 1024] {
+            let (pacing, drained) = paced(budget);
+            // One piece takes the level to the budget: the next is refused.
+            let level = pacing.budget();
+            pacing.queued(level);
+            assert!(!pacing.accepts(level), "budget {budget}");
+            pacing.progress(level);
+            run_posted();
+            assert_eq!(drained.get(), 0, "budget {budget}: nothing sent yet");
+            pacing.progress(0);
+            run_posted();
+            assert_eq!(drained.get(), 1, "budget {budget}: the queue is empty");
+            pacing.progress(0);
+            run_posted();
+            assert_eq!(drained.get(), 1, "budget {budget}: once per stop");
+        }
+    }
 }
