@@ -93,7 +93,7 @@ impl Timer {
 
     /// Runs `f` once after `delay` (Qt's `QTimer::singleShot`). Cheap: no object is created.
     pub fn single_shot<F: FnOnce() + 'static>(delay: Duration, f: F) {
-        let deadline = Instant::now() + delay;
+        let deadline = deadline_after(Instant::now(), delay);
         with_loop(|l| {
             l.timers
                 .borrow_mut()
@@ -130,7 +130,7 @@ impl Timer {
         let Some(state) = self.state() else {
             return false;
         };
-        let deadline = Instant::now() + state.interval.get();
+        let deadline = deadline_after(Instant::now(), state.interval.get());
         let old = state.key.take();
         let key = with_loop(|l| {
             let mut timers = l.timers.borrow_mut();
@@ -228,9 +228,18 @@ pub(crate) fn fire_node_timer(id: ObjectId, key: TimerKey, now: Instant) {
         state.key.set(None);
     } else {
         let interval = state.interval.get();
-        let next = now + interval;
+        let next = deadline_after(now, interval);
         let key = with_loop(|l| l.timers.borrow_mut().arm(next, TimerAction::Node(id)));
         state.key.set(key);
     }
     state.timeout.emit(());
+}
+
+/// `now + delay`, or a deadline a century away when that sum overflows `Instant`
+/// (`Duration::MAX`, which a caller passes to mean "never"): the timer waits, it never panics.
+fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }

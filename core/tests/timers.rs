@@ -237,3 +237,25 @@ fn start_msec_sets_the_interval_and_starts() {
     assert!(started.elapsed() >= Duration::from_millis(15));
     assert!(!timer.is_active());
 }
+
+#[test]
+fn a_timer_of_duration_max_waits_forever_instead_of_panicking() {
+    // `Duration::MAX` is how a Rust caller says "never" (a server timeout turned off).
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    Timer::single_shot(Duration::MAX, move || f.set(true));
+    let t = Timer::new();
+    t.set_single_shot(false);
+    assert!(t.start_interval(Duration::MAX));
+    assert!(t.is_active());
+    let f = fired.clone();
+    t.timeout().connect(move |_| f.set(true));
+    // The loop still runs, and the others fire.
+    Timer::single_shot(Duration::from_millis(5), || EventLoop::current().quit());
+    EventLoop::current().exec();
+    assert!(!fired.get());
+    assert!(t.is_active());
+    assert!(t
+        .remaining_time()
+        .is_some_and(|left| left > Duration::from_secs(3600)));
+}
