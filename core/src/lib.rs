@@ -43,7 +43,7 @@ pub use local_loop::LocalLoop;
 pub use object::{AsObject, BoundToItsLoopThread, Destroyed, Object, ObjectId};
 pub use signal::{Connection, LazySignal, Signal};
 pub use thread::Thread;
-pub use timer::Timer;
+pub use timer::{deadline_after, Timer};
 
 /// The mio version slotnet registers sources with (sockets in slotnet-net use it).
 pub use mio;

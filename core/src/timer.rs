@@ -236,8 +236,17 @@ pub(crate) fn fire_node_timer(id: ObjectId, key: TimerKey, now: Instant) {
 }
 
 /// `now + delay`, or a deadline a century away when that sum overflows `Instant`
-/// (`Duration::MAX`, which a caller passes to mean "never"): the timer waits, it never panics.
-fn deadline_after(now: Instant, delay: Duration) -> Instant {
+/// (`Duration::MAX`, which a caller passes to mean "never"): timers and timeouts computed with
+/// it wait, they never panic with "overflow when adding duration to instant".
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let now = Instant::now();
+/// assert_eq!(slotnet_core::deadline_after(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+/// assert!(slotnet_core::deadline_after(now, Duration::MAX) > now + Duration::from_secs(1 << 30));
+/// ```
+pub fn deadline_after(now: Instant, delay: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     now.checked_add(delay)
         .or_else(|| now.checked_add(CENTURY))

@@ -488,3 +488,26 @@ fn an_idle_web_socket_makes_room_for_a_new_client_at_max_connections() {
         .unwrap();
     assert!(client.read().is_err(), "the WebSocket was not closed");
 }
+
+#[test]
+fn timeouts_of_duration_max_mean_never_and_the_server_serves() {
+    // `Duration::MAX` is how a Rust program turns a timeout off; the deadlines computed from
+    // it must not overflow `Instant` (a panic in the server's loop).
+    let (server, _log) = ws_server_with(HttpServerConfiguration {
+        keep_alive_timeout: Duration::MAX,
+        header_timeout: Duration::MAX,
+        send_timeout: Duration::MAX,
+        web_socket_idle_timeout: Duration::MAX,
+        web_socket_message_timeout: Duration::MAX,
+        ..HttpServerConfiguration::default()
+    });
+    let mut http = BufReader::new(server.connect());
+    http.get_mut()
+        .write_all(b"GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut http, false).status, 404);
+    let mut client = open(&server, "/ws");
+    client.send(Message::text("still here")).unwrap();
+    assert_eq!(client.read().unwrap(), Message::text("still here"));
+    server.assert_serves_fresh_client();
+}

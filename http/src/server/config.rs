@@ -18,6 +18,7 @@ use crate::h1::Limits;
 /// requests wait undispatched; h2's send buffers 2 MiB in all); `send_timeout` drops it
 /// when it takes nothing at all. At `max_connections` idle connections make room for new
 /// ones. `docs/reliability.md` lists every bound.
+/// A timeout set to `Duration::MAX` never expires.
 ///
 /// ```
 /// use slotnet_http::server::HttpServerConfiguration;

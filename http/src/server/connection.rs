@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_TYPE, SERVER};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
-use slotnet_core::Timer;
+use slotnet_core::{deadline_after, Timer};
 use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
@@ -999,7 +999,11 @@ impl Connection {
             // waits in the socket's queue for a moment), and restarting the timer each time
             // cost about 2,000 instructions per request, 15 % of a small GET.
             let timeout = self.timeout_of(phase);
-            if self.timer_due.get().is_none_or(|due| now + timeout < due) {
+            if self
+                .timer_due
+                .get()
+                .is_none_or(|due| deadline_after(now, timeout) < due)
+            {
                 self.arm_timer(now, timeout);
             }
         }
@@ -1007,7 +1011,7 @@ impl Connection {
 
     /// (Re)starts the connection's timer to fire `after` from `now`.
     fn arm_timer(&self, now: Instant, after: Duration) {
-        self.timer_due.set(Some(now + after));
+        self.timer_due.set(Some(deadline_after(now, after)));
         self.timer.start_interval(after);
     }
 
@@ -1087,11 +1091,14 @@ impl Connection {
         };
         let timeout = self.timeout_of(phase);
         let deadline = match phase {
-            Phase::Idle => since.max(self.last_read.get()).max(self.last_write.get()) + timeout,
-            Phase::Head => since + timeout,
-            Phase::Body => since.max(self.last_read.get()) + timeout,
-            Phase::Busy if self.socket.bytes_to_write() == 0 => now + timeout,
-            Phase::Busy => since.max(self.last_write.get()) + timeout,
+            Phase::Idle => deadline_after(
+                since.max(self.last_read.get()).max(self.last_write.get()),
+                timeout,
+            ),
+            Phase::Head => deadline_after(since, timeout),
+            Phase::Body => deadline_after(since.max(self.last_read.get()), timeout),
+            Phase::Busy if self.socket.bytes_to_write() == 0 => deadline_after(now, timeout),
+            Phase::Busy => deadline_after(since.max(self.last_write.get()), timeout),
         };
         if deadline > now {
             self.phase.set(phase);

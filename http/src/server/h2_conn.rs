@@ -38,7 +38,7 @@ use ::h2::{Reason, RecvStream};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, COOKIE, EXPECT, HOST};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
-use slotnet_core::{EventLoop, Timer};
+use slotnet_core::{deadline_after, EventLoop, Timer};
 use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
@@ -449,7 +449,7 @@ impl H2Connection {
             self.progress_at.set(now);
             return false;
         }
-        now >= self.progress_at.get() + self.config.send_timeout
+        now >= deadline_after(self.progress_at.get(), self.config.send_timeout)
     }
 
     /// Restarts the timer: in `interval`, or sooner while output is owed (the send timeout
@@ -703,11 +703,11 @@ impl H2Connection {
         if let Some(at) = self.goaway_at.get() {
             // A GOAWAY did not end the connection in time (a client that neither finishes
             // its streams nor closes).
-            if now >= at + timeout && self.active.get() == 0 {
+            if now >= deadline_after(at, timeout) && self.active.get() == 0 {
                 return self.abort_and_report();
             }
         }
-        let quiet_until = self.last_activity.get() + timeout;
+        let quiet_until = deadline_after(self.last_activity.get(), timeout);
         if now < quiet_until {
             self.rearm(quiet_until - now);
             return;

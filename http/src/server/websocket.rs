@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
-use slotnet_core::{AsObject, Object, Signal, Timer};
+use slotnet_core::{deadline_after, AsObject, Object, Signal, Timer};
 use slotnet_net::AbstractSocket;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -709,16 +709,18 @@ impl WsCore {
     fn check_timeouts(&self) {
         let now = Instant::now();
         if let Some(since) = self.partial_since.get() {
-            if now >= since + self.message_timeout {
+            if now >= deadline_after(since, self.message_timeout) {
                 return self.fail(CloseCode::Policy, WebSocketError::Timeout);
             }
         }
-        let idle_end = self.last_input.get() + self.idle_timeout;
+        let idle_end = deadline_after(self.last_input.get(), self.idle_timeout);
         if now >= idle_end {
             self.error.emit(WebSocketError::Timeout);
             return self.close(CloseCode::Away, "idle timeout");
         }
-        if now >= self.last_input.get() + self.idle_timeout / 2 && !self.pinged.replace(true) {
+        if now >= deadline_after(self.last_input.get(), self.idle_timeout / 2)
+            && !self.pinged.replace(true)
+        {
             // A live peer answers with a pong, which counts as input.
             let _ = self.proto.borrow_mut().send(Message::Ping(Bytes::new()));
             self.flush_output();
@@ -730,15 +732,15 @@ impl WsCore {
     fn arm_idle_timer(&self, now: Instant) {
         let last = self.last_input.get();
         let mut next = if self.pinged.get() {
-            last + self.idle_timeout
+            deadline_after(last, self.idle_timeout)
         } else {
-            last + self.idle_timeout / 2
+            deadline_after(last, self.idle_timeout / 2)
         };
         if let Some(since) = self.partial_since.get() {
-            next = next.min(since + self.message_timeout);
+            next = next.min(deadline_after(since, self.message_timeout));
         } else {
             // A message may start before the next check.
-            next = next.min(now + self.message_timeout);
+            next = next.min(deadline_after(now, self.message_timeout));
         }
         let wait = next
             .saturating_duration_since(now)
