@@ -1273,7 +1273,10 @@ impl SocketCore {
     /// does not fire during a blocking wait, so the wait watches for it.
     fn connect_deadline(&self) -> Option<Instant> {
         let started = self.connect_started.get()?;
-        Some(started + self.connect_timeout.get()?)
+        Some(slotnet_core::deadline_after(
+            started,
+            self.connect_timeout.get()?,
+        ))
     }
 
     /// Qt's `waitForConnected`: on timeout the attempt is abandoned (`SocketTimeoutError`,

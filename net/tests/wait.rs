@@ -363,3 +363,13 @@ fn tls_wait_for_encrypted_fails_on_an_untrusted_server() {
     assert!(!socket.wait_for_encrypted(WAIT), "unencrypted afterwards");
     server_thread.join().unwrap();
 }
+
+#[test]
+fn a_connect_timeout_of_duration_max_does_not_overflow_the_wait() {
+    let port = std_echo_server();
+    let socket = TcpSocket::new();
+    socket.set_connect_timeout(Some(Duration::MAX));
+    socket.connect_to_host("127.0.0.1", port);
+    assert!(socket.wait_for_connected(WAIT), "{}", socket.error_string());
+    assert_eq!(socket.state(), SocketState::Connected);
+}
