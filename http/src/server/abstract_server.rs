@@ -121,7 +121,7 @@ impl Served {
     /// idle HTTP connections (0) go before idle WebSockets (1).
     fn idle_since(&self) -> Option<(u8, Instant)> {
         match self {
-            Served::H1(c) => Some((u8::from(c.is_web_socket()), c.idle_since()?)),
+            Served::H1(c) => Some((u8::from(c.is_upgraded()), c.idle_since()?)),
             Served::H2(c) => Some((0, c.idle_since()?)),
             Served::Sniffing(c) => Some((0, c.idle_since())),
         }

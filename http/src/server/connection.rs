@@ -531,7 +531,8 @@ impl Connection {
         *self.upgraded.borrow_mut() = Some(on_drain);
     }
 
-    fn is_upgraded(&self) -> bool {
+    /// Whether the connection was upgraded to a WebSocket.
+    pub(crate) fn is_upgraded(&self) -> bool {
         self.upgraded.borrow().is_some()
     }
 
@@ -1033,11 +1034,6 @@ impl Connection {
             return None;
         }
         Some(self.last_read.get().max(self.last_write.get()))
-    }
-
-    /// Whether the connection was upgraded to a WebSocket.
-    pub(crate) fn is_web_socket(&self) -> bool {
-        self.is_upgraded()
     }
 
     /// The server configuration the connection obeys.
