@@ -93,13 +93,7 @@ impl H2Pool {
             // TLS connections are opened by the HTTP/1.1 pool (ALPN decides); only a live
             // adopted connection carries https jobs here.
             if let Err(job) = self.try_submit(job, front) {
-                match self.fallback.borrow().upgrade() {
-                    Some(pool) => pool.enqueue_h1(job, front),
-                    None => job.fail(
-                        NetworkError::OperationCanceledError,
-                        "The network access manager was deleted".into(),
-                    ),
-                }
+                self.to_http1_pool(job, front);
             }
             return;
         }
@@ -170,15 +164,23 @@ impl H2Pool {
                 return;
             };
             if let Err(job) = pool.try_submit(job, front) {
-                match pool.fallback.borrow().upgrade() {
-                    Some(fallback) => fallback.enqueue_h1(job, front),
-                    None => job.fail(
-                        NetworkError::OperationCanceledError,
-                        "The network access manager was deleted".into(),
-                    ),
-                }
+                pool.to_http1_pool(job, front);
             }
         });
+    }
+
+    /// Hands `job` to the HTTP/1.1 pool (no HTTP/2 connection carries it); fails it if the
+    /// manager is gone. The `fallback` cell is not borrowed while the job fails (its reply's
+    /// slots run).
+    fn to_http1_pool(&self, job: Rc<Job>, front: bool) {
+        let fallback = self.fallback.borrow().upgrade();
+        match fallback {
+            Some(pool) => pool.enqueue_h1(job, front),
+            None => job.fail(
+                NetworkError::OperationCanceledError,
+                "The network access manager was deleted".into(),
+            ),
+        }
     }
 
     /// Where https jobs go when no HTTP/2 connection to their host is up.
