@@ -1322,31 +1322,21 @@ impl SocketCore {
     /// The rest of a wait after connecting: reports a timeout as Qt does (the error is set
     /// and emitted; the connection stays).
     fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
-        loop {
-            if done(self) {
-                return true;
-            }
-            if !self.obj.is_alive() || self.state.get() == SocketState::Unconnected {
-                return false;
-            }
-            match self.wait_step(deadline) {
-                Step::Progressed => {}
-                Step::Stuck => return done(self),
-                Step::TimedOut => {
-                    if done(self) {
-                        return true;
-                    }
-                    self.set_error(
-                        SocketError::SocketTimeoutError,
-                        SocketError::SocketTimeoutError.description(),
-                    );
-                    self.sig
-                        .error_occurred
-                        .emit(SocketError::SocketTimeoutError);
-                    return false;
-                }
-            }
-        }
+        wait::until(
+            deadline,
+            || done(self),
+            || !self.obj.is_alive() || self.state.get() == SocketState::Unconnected,
+            |deadline| self.wait_step(deadline),
+            || {
+                self.set_error(
+                    SocketError::SocketTimeoutError,
+                    SocketError::SocketTimeoutError.description(),
+                );
+                self.sig
+                    .error_occurred
+                    .emit(SocketError::SocketTimeoutError);
+            },
+        )
     }
 
     /// Connects first if needed (within the same time limit).

@@ -67,6 +67,38 @@ pub(crate) enum Step {
     Stuck,
 }
 
+/// The loop of every socket's bounded wait once connected: steps until `done` holds, the
+/// socket is `gone` (destroyed or unconnected: false), nothing can happen any more (`done`
+/// decides), or `deadline` passes (`done` decides once more, then `on_timeout` reports it as Qt
+/// does, with the connection kept).
+pub(crate) fn until(
+    deadline: Deadline,
+    done: impl Fn() -> bool,
+    gone: impl Fn() -> bool,
+    mut step: impl FnMut(Deadline) -> Step,
+    on_timeout: impl FnOnce(),
+) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if gone() {
+            return false;
+        }
+        match step(deadline) {
+            Step::Progressed => {}
+            Step::Stuck => return done(),
+            Step::TimedOut => {
+                if done() {
+                    return true;
+                }
+                on_timeout();
+                return false;
+            }
+        }
+    }
+}
+
 /// What a descriptor is polled for.
 pub(crate) fn interest(read: bool, write: bool) -> libc::c_short {
     let mut events = 0;

@@ -31,7 +31,7 @@ use crate::ssl::{
     SessionInfo, SslCertificate, SslConfiguration, SslError, TlsSession, VerifyContext,
 };
 use crate::tcp::TcpSocket;
-use crate::wait::{Deadline, Step};
+use crate::wait::{self, Deadline, Step};
 use crate::write_queue::WriteQueue;
 
 use super::SslMode;
@@ -1256,28 +1256,18 @@ impl SslCore {
     }
 
     fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
-        loop {
-            if done(self) {
-                return true;
-            }
-            if !self.obj.is_alive() || self.state.get() == SocketState::Unconnected {
-                return false;
-            }
-            match self.wait_step(deadline) {
-                Step::Progressed => {}
-                Step::Stuck => return done(self),
-                Step::TimedOut => {
-                    if done(self) {
-                        return true;
-                    }
-                    self.report_error(
-                        SocketError::SocketTimeoutError,
-                        SocketError::SocketTimeoutError.description(),
-                    );
-                    return false;
-                }
-            }
-        }
+        wait::until(
+            deadline,
+            || done(self),
+            || !self.obj.is_alive() || self.state.get() == SocketState::Unconnected,
+            |deadline| self.wait_step(deadline),
+            || {
+                self.report_error(
+                    SocketError::SocketTimeoutError,
+                    SocketError::SocketTimeoutError.description(),
+                )
+            },
+        )
     }
 
     pub(crate) fn wait_for_connected(&self, msecs: i32) -> bool {
