@@ -150,6 +150,9 @@ pub(crate) struct SocketCore {
     /// blocking waits to see that one happened.
     ready_read_count: Cell<u64>,
     written_count: Cell<u64>,
+    /// Counts connections established, so a wait can tell a connection that opened and closed
+    /// within its connect phase from one that never opened.
+    connected_count: Cell<u64>,
     /// A local connect waits for its retry timer (the server's backlog was full).
     local_retrying: Cell<bool>,
 
@@ -212,6 +215,7 @@ impl SocketCore {
             bytes_written_pending: Cell::new(0),
             ready_read_count: Cell::new(0),
             written_count: Cell::new(0),
+            connected_count: Cell::new(0),
             local_retrying: Cell::new(false),
             sig: Signals::new(&obj),
         });
@@ -569,6 +573,7 @@ impl SocketCore {
             self.peer_addr.set(io.stream.tcp_peer_addr());
         }
         let attempt = self.attempt.get();
+        self.connected_count.set(self.connected_count.get() + 1);
         self.state.set(SocketState::Connected);
         self.sig.state_changed.emit(SocketState::Connected);
         if !self.still(attempt, SocketState::Connected) {
@@ -1342,10 +1347,14 @@ impl SocketCore {
     /// Connects first if needed (within the same time limit).
     fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
         let deadline = Deadline::after_msecs(msecs);
+        let connections = self.connected_count.get();
         if matches!(
             self.state.get(),
             SocketState::HostLookup | SocketState::Connecting
         ) && !self.wait_for_connected(msecs)
+            // A connection that opened and closed within that wait (the peer wrote and hung
+            // up) is the caller's to judge: its data or its close may be what is waited for.
+            && self.connected_count.get() == connections
         {
             return None;
         }
