@@ -12,6 +12,8 @@
 //! - [`HostInfo`]: Qt's `QHostInfo`, lookups that never block the loop.
 //! - [`NetworkProxy`], [`ProxiedConnector`] and the rest of [`proxy`]: Qt's `QNetworkProxy`
 //!   family (HTTP `CONNECT`, SOCKS5, environment variables, factories).
+//! - [`async_io::SocketIo`]: tokio's `AsyncRead`/`AsyncWrite` over any of these sockets, so
+//!   async protocol crates (h2) run on the loop without a tokio runtime.
 //! - [`SocketState`], [`SocketError`], [`SocketOption`]: Qt's enums, with Qt's names.
 //!
 //! Sockets never block: `write` queues, the kernel gets the bytes on a later iteration, and
@@ -49,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod abstract_socket;
+pub mod async_io;
 mod descriptor;
 mod error;
 mod hostinfo;

@@ -27,10 +27,10 @@ use slotnet_core::{Connection as SlotConnection, Timer};
 use slotnet_net::{AbstractSocket, SocketError};
 
 use super::driver::{Driver, KeyMap, Task};
-use super::io::SocketIo;
 use super::{network_error_for_reason, Http2Configuration};
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
+use slotnet_net::async_io::SocketIo;
 
 /// Waker key of the connection itself; streams use keys from 1 up.
 const CONN_KEY: u64 = 0;

@@ -1,7 +1,8 @@
 //! HTTP/2 on the slotnet loop, on top of the [h2](https://docs.rs/h2) crate, without a tokio
 //! runtime.
 //!
-//! - [`io::SocketIo`] makes any slotnet socket an `AsyncRead + AsyncWrite` for h2.
+//! - [`slotnet_net::async_io::SocketIo`] makes any slotnet socket an `AsyncRead + AsyncWrite`
+//!   for h2; [`io::CheckedIo`] runs the server's inbound bytes through [`precheck`] first.
 //! - [`driver`] polls h2's futures from the loop: wakers that schedule a (coalesced) re-poll,
 //!   and [`driver::spawn_local`], a minimal local executor.
 //! - The client engine (crate-internal) multiplexes `NetworkAccessManager` requests over one

@@ -39,10 +39,11 @@ use ::h2::server::SendResponse;
 use ::h2::{Reason, RecvStream, SendStream};
 use bytes::{Bytes, BytesMut};
 use http::Request;
+use slotnet_net::async_io::SocketIo;
 use slotnet_net::AbstractSocket;
 
 use super::driver::{spawn_local, SpawnHandle};
-use super::io::{CheckedIo, SocketIo};
+use super::io::CheckedIo;
 use super::precheck::FramePrecheck;
 use super::Http2Configuration;
 

@@ -39,6 +39,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, COOKIE, EXPECT, HOST};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use slotnet_core::{deadline_after, EventLoop, Timer};
+use slotnet_net::async_io::SocketIo;
 use slotnet_net::{AbstractSocket, SocketState};
 
 use super::abstract_server::{ServerCore, Settings};
@@ -48,7 +49,7 @@ use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::HttpServerResponder;
 use crate::h1::ByteStr;
 use crate::h2::driver::{spawn_local, SpawnHandle};
-use crate::h2::io::{CheckedIo, SocketIo};
+use crate::h2::io::CheckedIo;
 use crate::h2::precheck::FramePrecheck;
 use crate::h2::Http2Configuration;
 
