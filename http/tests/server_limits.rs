@@ -214,3 +214,35 @@ fn an_http2_window_held_at_zero_is_dropped_after_the_send_timeout() {
     );
     server.assert_serves_fresh_client();
 }
+
+#[test]
+fn an_http2_window_held_at_zero_is_dropped_after_the_send_timeout_with_small_answers() {
+    // Answers of at most 16 KiB went to h2 whole and were not tracked: the connection
+    // lived on until the idle GOAWAY (here 100 s) instead of the send timeout.
+    let config = HttpServerConfiguration {
+        h2c: true,
+        send_timeout: Duration::from_millis(500),
+        keep_alive_timeout: Duration::from_secs(100),
+        ..HttpServerConfiguration::default()
+    };
+    let server = TestServer::start(config, |_| {});
+    let mut s = server.connect();
+    s.write_all(PREFACE).unwrap();
+    s.write_all(&frame(SETTINGS, 0, 0, &[0x00, 0x04, 0, 0, 0, 0]))
+        .unwrap();
+    for (stream, path) in [(1, "/bytes/100"), (3, "/bytes/16000"), (5, "/bytes/1")] {
+        let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+        block.extend_from_slice(path.as_bytes());
+        block.extend_from_slice(&[0x01, 1, b't']);
+        s.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, stream, &block))
+            .unwrap();
+    }
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let end = std::io::Read::read_to_end(&mut s, &mut rest);
+    assert!(
+        end.is_ok() || end.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection was not closed"
+    );
+    server.assert_serves_fresh_client();
+}

@@ -1,9 +1,10 @@
 //! The answer side of one HTTP/2 stream: what [`HttpServerResponder`] does when its request
 //! came over HTTP/2.
 //!
-//! - A body given whole (`write`) goes to h2 at once when small; a larger one is fed to h2
-//!   through an outbox as the client's flow-control window opens, so that h2 holds at most
-//!   its (lowered) send buffer of it and the connection's output budget counts the rest.
+//! - A body given whole (`write`) goes to h2 at once when small and the client's window
+//!   admits it; otherwise it is fed to h2 through an outbox as the client's flow-control
+//!   window opens, so that h2 holds at most its (lowered) send buffer of it, the
+//!   connection's output budget counts the rest and the send timeout sees it owed.
 //! - Pieces written by the handler (`write_begin`/`write_chunk`/`write_end`) wait in a
 //!   bounded outbox and go to h2 as the window opens ([`PushedBody`]): `write_chunk` refuses
 //!   beyond the answer's budget and `drained` asks for more.
@@ -47,8 +48,8 @@ use slotnet_core::Signal;
 
 /// Bytes of a pulled body read per piece.
 const PUMP_CHUNK: usize = 64 * 1024;
-/// Whole bodies up to this size go to h2 at once (h2 holds them until the window admits
-/// them); larger ones are fed as it opens.
+/// Whole bodies up to this size go to h2 at once when the client's window admits them;
+/// larger ones, and any the window does not admit yet, are fed as it opens.
 const DIRECT_BODY: usize = 16 * 1024;
 
 /// Whether a response with `status` to a `method` request carries a body.
@@ -126,6 +127,13 @@ pub(crate) fn error_response(
     if let Ok(mut send) = respond.send_response(head, false) {
         let _ = send.send_data(body, true);
     }
+}
+
+/// Whether the client's windows admit `len` bytes of the stream now (claiming them for it):
+/// h2 then sends a body handed to it whole without waiting.
+fn window_admits(send: &mut SendStream<Bytes>, len: usize) -> bool {
+    send.reserve_capacity(len);
+    send.capacity() >= len
 }
 
 /// Whether the client reset the stream (checked after h2 refused to send on it).
@@ -266,7 +274,9 @@ impl H2Stream {
         let Ok(Some(mut send)) = self.send_head(head, end) else {
             return self.complete();
         };
-        if body.len() > DIRECT_BODY {
+        if body.len() > DIRECT_BODY || !window_admits(&mut send, body.len()) {
+            // Fed as the window opens, so a window held shut counts as output owed (the
+            // send timeout applies) instead of h2 keeping the body out of sight.
             let guard = self.state.borrow_mut().guard.take();
             if let Some(guard) = guard {
                 let fed = PushedBody::start(send, guard, Pacing::new(Signal::closed(), usize::MAX));
