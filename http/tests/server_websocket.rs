@@ -3,14 +3,15 @@
 mod server_support;
 
 use std::cell::Cell;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use server_support::{read_response, TestServer};
-use slotnet_core::AsObject;
+use server_support::{assert_closed, read_response, TestServer};
+use slotnet_core::{AsObject, Timer};
 use slotnet_http::server::{
     AbstractHttpServer, HttpServerConfiguration, HttpServerRequest, WebSocket,
     WebSocketUpgradeResponse,
@@ -30,7 +31,8 @@ thread_local! {
 
 /// A server whose `/ws` upgrades are accepted (`/ws?max=N` sets the message limit), `/deny`
 /// upgrades denied, others passed on. Accepted sockets echo; the text `close-me` makes the
-/// server close with 4000 "bye", `ping-me` makes it ping; pongs are reported as text. What
+/// server close with 4000 "bye", `ping-me` makes it ping, `push-me` makes it send `pushed`
+/// every 20 ms; pongs are reported as text. What
 /// the server sees is logged.
 fn ws_server() -> (TestServer, Log) {
     ws_server_with(HttpServerConfiguration::default())
@@ -87,6 +89,14 @@ fn serve(ws: WebSocket, log: Log) {
             }
             "ping-me" => {
                 assert!(ws.ping(Bytes::from_static(b"srv")));
+            }
+            "push-me" => {
+                // From now on only the server sends: a message every 20 ms.
+                let timer = Timer::with_parent(&ws.as_object());
+                timer.timeout().connect(move |_| {
+                    ws.send_text_message("pushed");
+                });
+                timer.start_interval(Duration::from_millis(20));
             }
             _ => {
                 ws.send_text_message(text);
@@ -487,6 +497,60 @@ fn an_idle_web_socket_makes_room_for_a_new_client_at_max_connections() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     assert!(client.read().is_err(), "the WebSocket was not closed");
+}
+
+#[test]
+fn a_web_socket_the_server_keeps_sending_on_is_not_taken_for_idle_at_max_connections() {
+    let (server, log) = ws_server_with(HttpServerConfiguration {
+        max_connections: 3,
+        ..HttpServerConfiguration::default()
+    });
+    // The oldest: a WebSocket where only the server sends, read by its client.
+    let mut pusher = open(&server, "/ws");
+    pusher.send(Message::text("push-me")).unwrap();
+    assert_eq!(pusher.read().unwrap(), Message::text("pushed"));
+    let received = Arc::new(AtomicUsize::new(0));
+    let count = received.clone();
+    let reader = std::thread::spawn(move || {
+        while let Ok(message) = pusher.read() {
+            assert_eq!(message, Message::text("pushed"));
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // Then a WebSocket where nobody says anything, and an idle keep-alive connection.
+    let mut idle_ws = open(&server, "/ws");
+    idle_ws
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut keep_alive = BufReader::new(server.connect());
+    keep_alive
+        .get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut keep_alive, false).status, 200);
+    // A newcomer busy with a large download (not read beyond its first bytes) takes the
+    // idle keep-alive connection's slot.
+    let mut busy = server.connect();
+    busy.write_all(b"GET /bytes/32000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut status_line = [0; 12];
+    busy.read_exact(&mut status_line).unwrap();
+    assert_eq!(&status_line, b"HTTP/1.1 200");
+    assert_closed(&mut keep_alive);
+    // The next one takes the idle WebSocket's slot, not the one the server is sending on
+    // (idle by its input alone, and the older of the two).
+    server.assert_serves_fresh_client();
+    assert!(idle_ws.read().is_err(), "the idle WebSocket was not closed");
+    let before = received.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !reader.is_finished() && received.load(Ordering::Relaxed) > before,
+        "the WebSocket the server sends on was closed: {:?}",
+        log.lock().unwrap()
+    );
+    drop(busy);
 }
 
 #[test]

@@ -1022,13 +1022,14 @@ impl Connection {
     }
 
     /// Since when the connection has been idle (between requests, nothing owed; for a
-    /// WebSocket, nothing received), if it is.
+    /// WebSocket, nothing received and nothing written: one where only the server sends,
+    /// to a client that reads, is in use), if it is.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
         if !self.is_open() {
             return None;
         }
         if self.is_upgraded() {
-            return Some(self.last_read.get());
+            return Some(self.last_read.get().max(self.last_write.get()));
         }
         if self.current_phase() != Phase::Idle {
             return None;
