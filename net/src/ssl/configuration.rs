@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustls::client::Resumption;
 use rustls::server::NoClientAuth;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, ServerConfig};
 
 use super::certificate::SslCertificate;
 use super::key::SslKey;
@@ -13,6 +13,7 @@ use super::protocol::{PeerVerifyMode, SslCipher, SslProtocol};
 use super::provider::provider;
 use super::resumption::CleanSessionStore;
 use super::system_roots::{self, SystemCaSource};
+use super::trust_anchors::TrustAnchors;
 use super::verifier::{QtClientCertVerifier, QtServerCertVerifier};
 
 /// A configuration could not be turned into a rustls config.
@@ -412,23 +413,12 @@ impl SslConfiguration {
         out
     }
 
-    fn roots(&self) -> Arc<RootCertStore> {
-        if self.system_ca_certificates && self.ca_certificates.is_empty() {
-            // The common case: the system set alone, shared.
-            return system_roots::store().clone();
-        }
-        let mut roots = RootCertStore::empty();
-        if self.system_ca_certificates {
-            roots.extend(system_roots::store().roots.iter().cloned());
-        }
-        // A CA certificate webpki cannot turn into a trust anchor is left out: it would
-        // fail every verification it took part in anyway.
-        let _ = roots.add_parsable_certificates(
-            self.ca_certificates
-                .iter()
-                .map(SslCertificate::certificate_der),
-        );
-        Arc::new(roots)
+    /// The anchors this configuration's verifiers trust (built when first needed).
+    fn trust_anchors(&self) -> TrustAnchors {
+        TrustAnchors::new(
+            self.system_ca_certificates,
+            self.ca_certificates.clone().into(),
+        )
     }
 
     fn local_identity(
@@ -468,11 +458,8 @@ impl SslConfiguration {
             .protocol
             .rustls_versions()
             .ok_or(SslSetupError::UnsupportedProtocol(self.protocol))?;
-        let verifier = QtServerCertVerifier::new(
-            self.peer_verify_mode.effective(false),
-            self.roots(),
-            self.ca_certificates.clone().into(),
-        )?;
+        let verifier =
+            QtServerCertVerifier::new(self.peer_verify_mode.effective(false), self.trust_anchors());
         let builder = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(versions)?
             .dangerous()
@@ -509,9 +496,8 @@ impl SslConfiguration {
             PeerVerifyMode::VerifyNone => builder.with_client_cert_verifier(Arc::new(NoClientAuth)),
             mode => builder.with_client_cert_verifier(Arc::new(QtClientCertVerifier::new(
                 mode,
-                self.roots(),
-                self.ca_certificates.clone().into(),
-            )?)),
+                self.trust_anchors(),
+            ))),
         };
         let mut config = builder.with_single_cert(chain, key)?;
         config.alpn_protocols = self.allowed_next_protocols.clone();
@@ -612,14 +598,14 @@ mod tests {
         assert!(config.uses_system_ca_certificates());
         let system = system_roots::store().len();
         assert!(system > 50, "{system} system roots");
-        assert_eq!(config.roots().len(), system);
+        assert_eq!(config.trust_anchors().store().len(), system);
         config.add_ca_certificate(pki.ca.clone());
         assert!(config.uses_system_ca_certificates());
         assert_eq!(config.ca_certificates(), std::slice::from_ref(&pki.ca));
-        assert_eq!(config.roots().len(), system + 1);
+        assert_eq!(config.trust_anchors().store().len(), system + 1);
         config.set_ca_certificates(vec![pki.ca.clone()]);
         assert!(!config.uses_system_ca_certificates());
-        assert_eq!(config.roots().len(), 1);
+        assert_eq!(config.trust_anchors().store().len(), 1);
     }
 
     #[test]

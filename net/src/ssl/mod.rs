@@ -36,6 +36,7 @@ mod provider;
 mod resumption;
 mod session;
 mod system_roots;
+mod trust_anchors;
 mod verifier;
 mod verify;
 
@@ -57,3 +58,11 @@ pub use provider::provider;
 pub use session::TlsSession;
 pub use system_roots::SystemCaSource;
 pub use verify::{SslErrorsHook, VerifyContext};
+
+/// Whether this process has read the operating system's CA store yet: it is read when the
+/// first peer chain is verified against it, never for configurations that do not verify.
+/// For tests of that lazy loading.
+#[doc(hidden)]
+pub fn system_ca_store_loaded() -> bool {
+    system_roots::was_loaded()
+}

@@ -1,10 +1,13 @@
 //! The system's CA certificates, as Qt trusts them by default: the operating system's store
 //! (on Linux the distribution's bundle, or the files named by `SSL_CERT_FILE` and
 //! `SSL_CERT_DIR`, read through the `rustls-native-certs` crate), loaded once per process on
-//! first use because reading and parsing a few hundred certificates is slow. When that store
+//! first use because reading and parsing a few hundred certificates is slow (about 18 M
+//! instructions): a handshake asks for it only when it verifies a peer's chain, so
+//! configurations that never verify (`VerifyNone`) never load it. When that store
 //! is empty or unreadable, the Mozilla roots compiled into the library (`webpki-roots`)
 //! stand in for it, and [`SystemCaSource`] says so.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
@@ -41,7 +44,16 @@ fn system_roots() -> &'static SystemRoots {
     ROOTS.get_or_init(load)
 }
 
+/// Set once the store was read (see [`was_loaded`]).
+static LOADED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process has read the system store (for tests of the lazy loading).
+pub(crate) fn was_loaded() -> bool {
+    LOADED.load(Ordering::Relaxed)
+}
+
 fn load() -> SystemRoots {
+    LOADED.store(true, Ordering::Relaxed);
     // Errors (an unreadable file among readable ones) leave out what could not be read, as
     // OpenSSL does; only an empty result falls back.
     let found = rustls_native_certs::load_native_certs();

@@ -15,22 +15,21 @@
 //!
 //! The list then goes to the active [`VerifyContext`](super::VerifyContext), which decides.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::certificate::SslCertificate;
 use super::error::{SslError, SslErrorKind};
 use super::protocol::PeerVerifyMode;
 use super::provider::provider;
+use super::trust_anchors::TrustAnchors;
 use super::verify;
 
 /// The longest issuer chain followed in a presented certificate list.
@@ -77,43 +76,50 @@ fn classify(result: Result<(), rustls::Error>) -> ChainStatus {
 enum Purpose {
     /// A server's certificate, checked by a client.
     Server,
-    /// A client's certificate; `None` when there is no trust anchor at all.
-    Client(Option<Arc<dyn ClientCertVerifier>>),
+    /// A client's certificate: webpki's client verifier, built with the anchors at the
+    /// first check (`None` when there is no trust anchor at all).
+    Client(OnceLock<Result<Option<Arc<dyn ClientCertVerifier>>, rustls::Error>>),
 }
 
 /// Computes Qt's error list for a presented chain.
 #[derive(Debug)]
 pub(crate) struct ChainAnalyzer {
-    roots: Arc<RootCertStore>,
-    ca_certificates: Arc<[SslCertificate]>,
+    /// Built at the first chain checked: a verifier that never checks one never loads the
+    /// system store.
+    anchors: TrustAnchors,
     algorithms: WebPkiSupportedAlgorithms,
     purpose: Purpose,
 }
 
 impl ChainAnalyzer {
-    fn new(
-        roots: Arc<RootCertStore>,
-        ca_certificates: Arc<[SslCertificate]>,
-        for_client_certs: bool,
-    ) -> Result<Self, rustls::Error> {
-        let provider = provider();
-        let purpose = if !for_client_certs {
-            Purpose::Server
-        } else if roots.is_empty() {
-            Purpose::Client(None)
-        } else {
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-                    .build()
-                    .map_err(|e| rustls::Error::General(format!("client verifier: {e}")))?;
-            Purpose::Client(Some(verifier))
+    fn new(anchors: TrustAnchors, for_client_certs: bool) -> Self {
+        let purpose = match for_client_certs {
+            false => Purpose::Server,
+            true => Purpose::Client(OnceLock::new()),
         };
-        Ok(ChainAnalyzer {
-            roots,
-            ca_certificates,
-            algorithms: provider.signature_verification_algorithms,
+        ChainAnalyzer {
+            anchors,
+            algorithms: provider().signature_verification_algorithms,
             purpose,
-        })
+        }
+    }
+
+    fn client_verifier(&self) -> Result<Option<Arc<dyn ClientCertVerifier>>, rustls::Error> {
+        let Purpose::Client(verifier) = &self.purpose else {
+            return Ok(None);
+        };
+        verifier
+            .get_or_init(|| {
+                let roots = self.anchors.store();
+                if roots.is_empty() {
+                    return Ok(None);
+                }
+                WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+                    .build()
+                    .map(Some)
+                    .map_err(|e| rustls::Error::General(format!("client verifier: {e}")))
+            })
+            .clone()
     }
 
     fn chain_check(
@@ -124,22 +130,25 @@ impl ChainAnalyzer {
     ) -> Result<(), rustls::Error> {
         match &self.purpose {
             Purpose::Server => {
-                if self.roots.is_empty() {
+                let roots = self.anchors.store();
+                if roots.is_empty() {
                     return Err(CertificateError::UnknownIssuer.into());
                 }
                 let parsed = ParsedCertificate::try_from(end_entity)?;
                 rustls::client::verify_server_cert_signed_by_trust_anchor(
                     &parsed,
-                    &self.roots,
+                    roots,
                     intermediates,
                     now,
                     self.algorithms.all,
                 )
             }
-            Purpose::Client(Some(verifier)) => verifier
-                .verify_client_cert(end_entity, intermediates, now)
-                .map(|_| ()),
-            Purpose::Client(None) => Err(CertificateError::UnknownIssuer.into()),
+            Purpose::Client(_) => match self.client_verifier()? {
+                Some(verifier) => verifier
+                    .verify_client_cert(end_entity, intermediates, now)
+                    .map(|_| ()),
+                None => Err(CertificateError::UnknownIssuer.into()),
+            },
         }
     }
 
@@ -183,7 +192,8 @@ impl ChainAnalyzer {
         let leaf = &chain[0];
         // A self-signed certificate the user added to the CA list is trusted, as in OpenSSL,
         // even when webpki refuses it as an end entity (e.g. it is marked CA:TRUE).
-        let leaf_is_trusted_root = leaf.is_self_signed() && self.ca_certificates.contains(leaf);
+        let leaf_is_trusted_root =
+            leaf.is_self_signed() && self.anchors.ca_certificates().contains(leaf);
         let with = |kind, cert: &SslCertificate| SslError::new(kind, cert.clone());
         match status {
             ChainStatus::Trusted | ChainStatus::OutOfTime => Vec::new(),
@@ -318,16 +328,12 @@ pub(crate) struct QtServerCertVerifier {
 }
 
 impl QtServerCertVerifier {
-    /// A verifier for `mode` (already resolved for a client) trusting `roots`.
-    pub(crate) fn new(
-        mode: PeerVerifyMode,
-        roots: Arc<RootCertStore>,
-        ca_certificates: Arc<[SslCertificate]>,
-    ) -> Result<Self, rustls::Error> {
-        Ok(QtServerCertVerifier {
+    /// A verifier for `mode` (already resolved for a client) trusting `anchors`.
+    pub(crate) fn new(mode: PeerVerifyMode, anchors: TrustAnchors) -> Self {
+        QtServerCertVerifier {
             mode,
-            analyzer: ChainAnalyzer::new(roots, ca_certificates, false)?,
-        })
+            analyzer: ChainAnalyzer::new(anchors, false),
+        }
     }
 }
 
@@ -396,16 +402,12 @@ pub(crate) struct QtClientCertVerifier {
 }
 
 impl QtClientCertVerifier {
-    /// A verifier for `mode` (`QueryPeer` or `VerifyPeer`) trusting `roots`.
-    pub(crate) fn new(
-        mode: PeerVerifyMode,
-        roots: Arc<RootCertStore>,
-        ca_certificates: Arc<[SslCertificate]>,
-    ) -> Result<Self, rustls::Error> {
-        Ok(QtClientCertVerifier {
+    /// A verifier for `mode` (`QueryPeer` or `VerifyPeer`) trusting `anchors`.
+    pub(crate) fn new(mode: PeerVerifyMode, anchors: TrustAnchors) -> Self {
+        QtClientCertVerifier {
             mode,
-            analyzer: ChainAnalyzer::new(roots, ca_certificates, true)?,
-        })
+            analyzer: ChainAnalyzer::new(anchors, true),
+        }
     }
 }
 
@@ -488,11 +490,7 @@ mod tests {
     use crate::ssl::test_certs;
 
     fn analyzer(cas: &[SslCertificate]) -> ChainAnalyzer {
-        let mut roots = RootCertStore::empty();
-        for ca in cas {
-            roots.add(ca.certificate_der()).unwrap();
-        }
-        ChainAnalyzer::new(Arc::new(roots), cas.to_vec().into(), false).unwrap()
+        ChainAnalyzer::new(TrustAnchors::new(false, cas.to_vec().into()), false)
     }
 
     fn names(errors: &[SslError]) -> String {
