@@ -13,11 +13,10 @@ use ssl_support::{echo, exec_within, logged_client, server, Log, LIMIT};
 fn echoed_over_tls(config: SslConfiguration) -> bool {
     let log = Log::default();
     let server = server(test_certs::pki().server.configuration());
-    echo(server.clone(), &log);
+    echo(server, &log);
     let client = logged_client(config, &log);
-    let c = client.clone();
     client.ready_read().connect(move |_| {
-        if c.bytes_available() == 4 {
+        if client.bytes_available() == 4 {
             EventLoop::current().quit();
         }
     });
