@@ -26,7 +26,6 @@
 //! Timer::single_shot(Duration::from_millis(1), move || greeted.emit("world".into()));
 //! assert_eq!(lp.exec(), 0);
 //! ```
-#![warn(missing_docs)]
 
 mod event_loop;
 mod io;

@@ -2,7 +2,6 @@
 //!
 //! The network access API (`NetworkAccessManager`, `NetworkRequest`, `NetworkReply`), the
 //! HTTP/1.1 and HTTP/2 engines, the HTTP server and the legacy `Http` (QHttp) API.
-#![warn(missing_docs)]
 
 pub mod auth;
 mod body;

@@ -48,7 +48,6 @@
 //! client.connect_to_host("127.0.0.1", server.server_port());
 //! EventLoop::current().exec();
 //! ```
-#![warn(missing_docs)]
 
 mod abstract_socket;
 pub mod async_io;
