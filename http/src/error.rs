@@ -174,6 +174,8 @@ impl fmt::Display for NetworkError {
     }
 }
 
+impl std::error::Error for NetworkError {}
+
 /// Qt's message for an HTTP error status: `Error transferring URL - server replied: REASON`.
 pub fn http_status_error_string(url: &str, reason: &str) -> String {
     format!("Error transferring {url} - server replied: {reason}")

@@ -11,6 +11,7 @@ mod connection_tls;
 pub mod cookies;
 pub mod decode;
 mod error;
+mod from_http;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h1;
@@ -28,16 +29,23 @@ pub mod trace;
 
 pub use body::RequestBody;
 pub use error::{http_status_error_string, NetworkError};
+pub use from_http::HttpRequestError;
 pub use manager::{CreateRequestHook, NetworkAccessManager};
-pub use reply::{NetworkReply, Operation};
+pub use reply::{NetworkReply, Operation, ReplyError};
 pub use request::{
     format_http_date, httpdate_parse, Attribute, AttributeValue, CacheLoadControl, HeaderValue,
     KnownHeader, LoadControl, NetworkRequest, Priority, RedirectPolicy,
     DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD, DEFAULT_MAX_REDIRECTS,
 };
 
+/// The `http` crate this one is built on (for `StatusCode`, `HeaderMap`, `Request`), so that
+/// users name the same version.
+pub use http;
 pub use slotnet_core as core;
 pub use slotnet_net as net;
+/// The `url` crate whose `Url` the requests and replies use, so that users name the same
+/// version.
+pub use url;
 
 /// Registers the network transports with a new manager.
 pub(crate) fn install_transports(manager: &NetworkAccessManager) {

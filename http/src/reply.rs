@@ -39,6 +39,10 @@ use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, Networ
 use crate::response_headers::ResponseHeaders;
 use slotnet_net::ssl::{SslConfiguration, SslError};
 
+mod http_types;
+mod result;
+pub use result::ReplyError;
+
 /// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
 pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 

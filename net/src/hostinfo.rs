@@ -56,6 +56,14 @@ impl HostInfoError {
     }
 }
 
+impl fmt::Display for HostInfoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::error::Error for HostInfoError {}
+
 /// Identifies a lookup started with [`HostInfo::lookup_host`] (Qt's lookup id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LookupId(u64);

@@ -122,3 +122,5 @@ impl fmt::Display for HttpError {
         f.write_str(self.name())
     }
 }
+
+impl std::error::Error for HttpError {}

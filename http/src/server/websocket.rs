@@ -74,6 +74,21 @@ pub enum WebSocketError {
     Timeout,
 }
 
+impl std::fmt::Display for WebSocketError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WebSocketError::MessageTooBig => "message too big",
+            WebSocketError::InvalidUtf8 => "text message is not valid UTF-8",
+            WebSocketError::Protocol => "WebSocket protocol error",
+            WebSocketError::ConnectionReset => "connection closed without the close handshake",
+            WebSocketError::CloseTimeout => "close handshake timed out",
+            WebSocketError::Timeout => "idle or message timeout",
+        })
+    }
+}
+
+impl std::error::Error for WebSocketError {}
+
 /// A verifier as registered, with the object whose lifetime bounds it.
 type Verifier = Rc<dyn Fn(&HttpServerRequest) -> WebSocketUpgradeResponse>;
 

@@ -1,0 +1,85 @@
+//! [`ReplyError`] and [`NetworkReply::result`]: a finished reply's outcome as a `Result`, for
+//! `?` into `Box<dyn Error>`, `anyhow` and the like.
+
+use std::fmt;
+
+use url::Url;
+
+use super::NetworkReply;
+use crate::error::NetworkError;
+
+/// Why a reply failed: Qt's error code, the HTTP status if a response arrived, the URL and
+/// Qt's message ([`NetworkReply::error_string`]). Made by [`NetworkReply::result`].
+///
+/// Its `Display` gives the code, the status and the message, and the URL when the message
+/// does not already name it: `ConnectionRefusedError: Connection refused (http://...)`,
+/// `ContentNotFoundError (HTTP 404): Error transferring http://... - server replied: Not Found`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyError {
+    kind: NetworkError,
+    status: Option<u16>,
+    url: Option<Url>,
+    message: String,
+}
+
+impl ReplyError {
+    /// Qt's error code (`NetworkReply::error`).
+    pub fn kind(&self) -> NetworkError {
+        self.kind
+    }
+
+    /// The HTTP status code, if the server answered (`404` for `ContentNotFoundError`).
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The URL of the reply (the last redirect target if it was redirected).
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_ref()
+    }
+
+    /// Qt's human-readable message (`NetworkReply::error_string`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        match &self.url {
+            Some(url) if !self.message.contains(url.as_str()) => write!(f, " ({url})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+impl NetworkReply {
+    /// The outcome as a `Result`: `Ok(())` when [`error`](Self::error) is `NoError`, else a
+    /// [`ReplyError`] with the code, status, URL and message. Meant for a finished reply
+    /// (in the `finished` slot or after waiting): a running reply has no error yet, so it is
+    /// `Ok(())` too.
+    ///
+    /// As in Qt, an HTTP error status is an error (`ContentNotFoundError` for 404), while
+    /// the body stays readable.
+    pub fn result(&self) -> Result<(), ReplyError> {
+        let kind = self.error();
+        if kind == NetworkError::NoError {
+            return Ok(());
+        }
+        Err(ReplyError {
+            kind,
+            status: self.status_code(),
+            url: self.url(),
+            message: self.error_string(),
+        })
+    }
+}
