@@ -63,6 +63,12 @@ pub(crate) struct LoopInner {
     /// Objects to delete once control is back in a loop at most this deep.
     deferred_deletes: RefCell<Vec<(ObjectId, usize)>>,
     iterations: Cell<u64>,
+    /// How many `process_events` calls are running (nested loops add one each): work queued
+    /// meanwhile is seen before the loop waits again, so it needs no wake-up.
+    dispatching: Cell<usize>,
+    /// Whether work queued from this thread must wake the poller: none runs, and no wake-up
+    /// was made since the last one ended. One flag, so that a post checks a single byte.
+    wake_on_queue: Cell<bool>,
     /// Slots of cross-thread connections that live on this thread
     /// (`Signal::connect_cross_thread_local`), by connection id; each is an `Rc<dyn Fn(A)>`.
     thread_slots: RefCell<HashMap<u64, Box<dyn Any>>>,
@@ -110,7 +116,10 @@ pub(crate) fn remove_thread_slot(id: u64) {
 
 /// Queues a call on this thread's loop (used by queued connections).
 pub(crate) fn post_local(task: LocalTask) {
-    with_loop(|l| l.posted.borrow_mut().push_back(task));
+    with_loop(|l| {
+        l.posted.borrow_mut().push_back(task);
+        l.wake_if_idle();
+    });
 }
 
 impl LoopInner {
@@ -141,6 +150,8 @@ impl LoopInner {
             frames: RefCell::new(Vec::new()),
             deferred_deletes: RefCell::new(Vec::new()),
             iterations: Cell::new(0),
+            dispatching: Cell::new(0),
+            wake_on_queue: Cell::new(true),
             thread_slots: RefCell::new(HashMap::new()),
         })
     }
@@ -168,6 +179,50 @@ impl LoopInner {
     pub(crate) fn defer_delete(&self, id: ObjectId) {
         let depth = self.frames.borrow().len();
         self.deferred_deletes.borrow_mut().push((id, depth));
+        self.wake_if_idle();
+    }
+
+    /// Called after this thread queued work (a posted call, a timer, a deferred delete): when
+    /// no `process_events` is running (a GTK or calloop callback, `main` before `exec`), makes
+    /// the poller's fd readable so that a foreign loop watching only the fd comes back. Inside
+    /// `process_events` nothing is done: the loop looks at its queues before it waits again,
+    /// so the hot path makes no syscall. One wake-up between two iterations at most.
+    #[inline]
+    pub(crate) fn wake_if_idle(&self) {
+        if self.wake_on_queue.get() {
+            self.wake_from_idle();
+        }
+    }
+
+    #[cold]
+    fn wake_from_idle(&self) {
+        self.wake_on_queue.set(false);
+        // Shared with cross-thread posts: whoever sets it first writes to the eventfd.
+        if !self.remote.notified.swap(true, Ordering::AcqRel) {
+            // A failed wake-up means the poller is gone, i.e. the loop is ending.
+            let _ = self.remote.waker.wake();
+        }
+    }
+
+    /// Counts a `process_events` starting; queued work needs no wake-up until it ends.
+    fn enter_dispatch(&self) -> Dispatching<'_> {
+        self.dispatching.set(self.dispatching.get() + 1);
+        self.wake_on_queue.set(false);
+        Dispatching(self)
+    }
+}
+
+/// Uncounts a running `process_events` when it returns or a panic unwinds through it; the
+/// outermost one re-arms the wake-up for work queued after it.
+struct Dispatching<'a>(&'a LoopInner);
+
+impl Drop for Dispatching<'_> {
+    fn drop(&mut self) {
+        let depth = self.0.dispatching.get() - 1;
+        self.0.dispatching.set(depth);
+        if depth == 0 {
+            self.0.wake_on_queue.set(true);
+        }
     }
 }
 
@@ -503,13 +558,24 @@ impl EventLoop {
     }
 
     /// Queues `f` to run on this loop's next iteration (Qt's queued `invokeMethod`).
+    ///
+    /// Posted from outside the loop's own dispatch (before `exec`, or from a foreign loop's
+    /// callback while it drives this one), the call also makes [`EventLoop::as_raw_fd`]
+    /// readable, so the foreign loop comes back to run it.
     pub fn post<F: FnOnce() + 'static>(&self, f: F) {
         self.inner.posted.borrow_mut().push_back(Box::new(f));
+        self.inner.wake_if_idle();
     }
 
     /// The poller's file descriptor, for a foreign loop (GTK, winit, calloop) to watch: when it
     /// is readable, or when [`EventLoop::next_timeout`] has passed, call
     /// `process_events(Some(Duration::ZERO))`.
+    ///
+    /// It becomes readable when a socket is ready, when another thread posts, and when this
+    /// thread queues work (`post`, a timer, `delete_later`) while no `process_events` runs,
+    /// e.g. from the foreign loop's own callbacks. Work queued *during* `process_events`
+    /// does not touch the fd: ask [`EventLoop::next_timeout`] after each call (the
+    /// `slotnet-glib` and `slotnet-calloop` crates do both).
     pub fn as_raw_fd(&self) -> RawFd {
         self.inner.poll.borrow().as_raw_fd()
     }
@@ -532,6 +598,7 @@ impl EventLoop {
     pub fn process_events(&self, max_wait: Option<Duration>) -> usize {
         let inner = &*self.inner;
         inner.iterations.set(inner.iterations.get() + 1);
+        let _dispatching = inner.enter_dispatch();
         let mut timeout = max_wait;
         if inner.has_immediate_work() {
             timeout = Some(Duration::ZERO);

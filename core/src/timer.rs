@@ -97,7 +97,8 @@ impl Timer {
         with_loop(|l| {
             l.timers
                 .borrow_mut()
-                .arm(deadline, TimerAction::Once(Box::new(f)))
+                .arm(deadline, TimerAction::Once(Box::new(f)));
+            l.wake_if_idle();
         });
     }
 
@@ -133,11 +134,16 @@ impl Timer {
         let deadline = deadline_after(Instant::now(), state.interval.get());
         let old = state.key.take();
         let key = with_loop(|l| {
-            let mut timers = l.timers.borrow_mut();
-            match old.and_then(|k| timers.rearm(k, deadline)) {
-                Some(k) => k,
-                None => timers.arm(deadline, TimerAction::Node(self.obj.id())),
-            }
+            let key = {
+                let mut timers = l.timers.borrow_mut();
+                match old.and_then(|k| timers.rearm(k, deadline)) {
+                    Some(k) => k,
+                    None => timers.arm(deadline, TimerAction::Node(self.obj.id())),
+                }
+            };
+            // A foreign loop sleeping until the old next_timeout would miss a sooner deadline.
+            l.wake_if_idle();
+            key
         });
         state.key.set(key);
         key.is_some()

@@ -252,3 +252,103 @@ fn a_foreign_loop_can_drive_slotnet_with_poll_on_its_fd() {
         "the foreign loop slept instead of spinning ({wakeups} wakeups)"
     );
 }
+
+/// Whether the loop's fd is readable right now: poll(2) with a zero timeout, as a foreign
+/// loop that watches only the fd would see it.
+fn fd_is_readable(lp: &EventLoop) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: lp.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(n >= 0, "poll failed: {}", std::io::Error::last_os_error());
+    n == 1 && pfd.revents & libc::POLLIN != 0
+}
+
+/// Runs iterations until no work is queued for now and the fd is quiet (a fresh loop may
+/// carry wake-ups from its creation).
+fn settle(lp: &EventLoop) {
+    for _ in 0..100 {
+        lp.process_events(Some(Duration::ZERO));
+        if lp.next_timeout() != Some(Duration::ZERO) && !fd_is_readable(lp) {
+            return;
+        }
+    }
+    panic!("the loop did not settle");
+}
+
+/// A GTK callback posting to the loop that GTK drives through its fd: the fd must wake
+/// GTK, with no manual kick (issue 19: gui/ had to call `SlotnetDriver::kick`).
+#[test]
+fn a_same_thread_post_outside_dispatch_makes_the_fd_readable() {
+    let lp = EventLoop::current();
+    settle(&lp);
+    assert!(!fd_is_readable(&lp));
+    let ran = Rc::new(Cell::new(0));
+    let r = ran.clone();
+    lp.post(move || r.set(r.get() + 1));
+    assert!(fd_is_readable(&lp), "a same-thread post left the fd quiet");
+    lp.process_events(Some(Duration::ZERO));
+    assert_eq!(ran.get(), 1);
+    assert!(!fd_is_readable(&lp), "the iteration consumed the wake-up");
+    // And again: the wake-up is armed anew after each iteration.
+    let r = ran.clone();
+    lp.post(move || r.set(r.get() + 1));
+    assert!(fd_is_readable(&lp));
+    settle(&lp);
+    assert_eq!(ran.get(), 2);
+}
+
+/// A timer started from a foreign loop's callback: the fd wakes the foreign loop, which then
+/// learns the new deadline from `next_timeout`.
+#[test]
+fn a_timer_started_outside_dispatch_makes_the_fd_readable() {
+    let lp = EventLoop::current();
+    settle(&lp);
+    Timer::single_shot(Duration::from_secs(3600), || {});
+    assert!(fd_is_readable(&lp), "single_shot left the fd quiet");
+    settle(&lp);
+    let timer = Timer::new();
+    timer.start_interval(Duration::from_secs(3600));
+    assert!(fd_is_readable(&lp), "Timer::start left the fd quiet");
+    settle(&lp);
+    assert!(lp.next_timeout().unwrap() > Duration::from_secs(3000));
+}
+
+/// `delete_later` from a foreign loop's callback (a Cancel button deleting a reply).
+#[test]
+fn a_delete_later_outside_dispatch_makes_the_fd_readable() {
+    let lp = EventLoop::current();
+    let obj = Object::new();
+    settle(&lp);
+    obj.delete_later();
+    assert!(fd_is_readable(&lp), "delete_later left the fd quiet");
+    settle(&lp);
+    assert!(!obj.is_alive());
+}
+
+/// Inside the loop's own dispatch a post costs no wake-up (no syscall on the hot path): the
+/// work shows in `next_timeout` instead, which a foreign loop asks after each iteration.
+#[test]
+fn a_post_from_inside_dispatch_leaves_the_fd_alone_and_shows_in_next_timeout() {
+    let lp = EventLoop::current();
+    settle(&lp);
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    // Posted from outside (wakes the fd); when it runs, it posts again from inside dispatch.
+    lp.post(move || EventLoop::current().post(move || r.set(true)));
+    lp.process_events(Some(Duration::ZERO));
+    assert!(
+        !ran.get(),
+        "a call posted by a posted call runs on the next iteration"
+    );
+    assert!(
+        !fd_is_readable(&lp),
+        "a post made during dispatch woke the fd"
+    );
+    assert_eq!(lp.next_timeout(), Some(Duration::ZERO));
+    lp.process_events(Some(Duration::ZERO));
+    assert!(ran.get());
+}
