@@ -2,12 +2,15 @@
 //! `qsignal_bench` (../shared/anchors/qt/src/qsignal_bench.cpp), one `name=value unit` per line.
 //!
 //! ```text
-//! slotnet-corebench [--only emit,queued,timers,xthread] [--quick]
+//! slotnet-corebench [--only emit,queued,chained,timers,xthread] [--quick]
 //! ```
 //!
 //! - `emit_{0,1,10}_slot(s)_ns`: a `Signal<i32>` with 0/1/10 direct slots adding to a counter;
 //!   N calibrated to about a second (0.1 s with `--quick`), median of 3 runs.
 //! - `queued_calls_per_s`: N same-thread `EventLoop::post` calls, then the loop drains them.
+//! - `chained_calls_per_s`: N same-thread posts made from inside the loop, each posted call
+//!   posting the next, 100 chains at once (no Qt counterpart: it isolates a post made while
+//!   the loop dispatches, the common case in a running program).
 //! - `timers_100k_overshoot_ms`: 100k `Timer::single_shot` with random 0..100 ms delays
 //!   (fixed seed); time from the first arming until the last fired, minus the largest delay.
 //! - `cross_thread_posts_per_s`: a worker thread posts N calls to the main loop through a
@@ -79,6 +82,35 @@ fn bench_queued(n: u64) {
         "ns/call",
     );
     print("queued_calls_per_s", n as f64 / (total_ns / 1e9), "calls/s");
+}
+
+fn bench_chained(n: u64) {
+    const CHAINS: u64 = 100;
+    let lp = EventLoop::current();
+    let counter = Rc::new(Cell::new(0u64));
+    fn link(counter: Rc<Cell<u64>>, n: u64) {
+        let c = counter.get() + 1;
+        counter.set(c);
+        if c == n {
+            EventLoop::current().quit();
+        } else if c + CHAINS <= n {
+            EventLoop::current().post(move || link(counter, n));
+        }
+    }
+    let start = Instant::now();
+    for _ in 0..CHAINS.min(n) {
+        let c = counter.clone();
+        // The first link of each chain is posted from outside; every later one from inside.
+        lp.post(move || link(c, n));
+    }
+    lp.exec();
+    let total_ns = start.elapsed().as_nanos() as f64;
+    print("chained_n", n as f64, "calls");
+    print(
+        "chained_calls_per_s",
+        n as f64 / (total_ns / 1e9),
+        "calls/s",
+    );
 }
 
 fn bench_timers(count: usize, max_ms: u64) {
@@ -188,7 +220,9 @@ fn main() {
             "--only" => only = args.next().unwrap_or_default(),
             "--quick" => quick = true,
             _ => {
-                eprintln!("usage: slotnet-corebench [--only emit,queued,timers,xthread] [--quick]");
+                eprintln!(
+                    "usage: slotnet-corebench [--only emit,queued,chained,timers,xthread] [--quick]"
+                );
                 std::process::exit(2);
             }
         }
@@ -203,6 +237,9 @@ fn main() {
     }
     if wanted("queued") {
         bench_queued(n);
+    }
+    if wanted("chained") {
+        bench_chained(n);
     }
     if wanted("timers") {
         bench_timers(if quick { 10_000 } else { 100_000 }, 100);
