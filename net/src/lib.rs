@@ -63,6 +63,7 @@ mod socket;
 pub mod ssl;
 mod ssl_server;
 mod ssl_socket;
+mod stream;
 mod sys;
 mod tcp;
 mod tcp_server;

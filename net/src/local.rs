@@ -33,7 +33,7 @@ pub struct LocalSocket {
     obj: Object,
 }
 
-impl_stream_socket!(LocalSocket);
+impl_stream_socket!(LocalSocket => SocketCore, plain);
 
 impl Default for LocalSocket {
     fn default() -> Self {

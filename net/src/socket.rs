@@ -17,16 +17,15 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use mio::Interest;
-use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Ready, Signal, Timer};
+use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Ready, Timer};
 
 use crate::error::{SocketError, SocketOption, SocketState};
 use crate::hostinfo::{HostInfo, HostInfoError, LookupId};
-use crate::read_buffer::ReadBuffer;
+use crate::stream::{BufferedStream, Signals, StreamBuffers};
 use crate::sys::{self, RawStream};
 use crate::wait::{self, Deadline, Step};
-use crate::write_queue::WriteQueue;
 
 /// Bytes read from the kernel per readiness event before yielding to other sockets.
 const READ_BUDGET: usize = 1 << 20;
@@ -59,65 +58,19 @@ struct Io {
     reg: IoRegistration,
 }
 
-/// The signals of a socket (QAbstractSocket's, plus `read_channel_finished` from QIODevice).
-pub(crate) struct Signals {
-    pub(crate) host_found: Signal<()>,
-    pub(crate) connected: Signal<()>,
-    pub(crate) disconnected: Signal<()>,
-    pub(crate) state_changed: Signal<SocketState>,
-    pub(crate) error_occurred: Signal<SocketError>,
-    pub(crate) ready_read: Signal<()>,
-    pub(crate) bytes_written: Signal<u64>,
-    pub(crate) read_channel_finished: Signal<()>,
-}
-
-impl Signals {
-    /// Cuts every connection to these signals (a TLS socket taking this one over: slots
-    /// written for the plaintext stream must not see the TLS records).
-    pub(crate) fn disconnect_all(&self) {
-        self.host_found.disconnect_all();
-        self.connected.disconnect_all();
-        self.disconnected.disconnect_all();
-        self.state_changed.disconnect_all();
-        self.error_occurred.disconnect_all();
-        self.ready_read.disconnect_all();
-        self.bytes_written.disconnect_all();
-        self.read_channel_finished.disconnect_all();
-    }
-
-    fn new(obj: &Object) -> Signals {
-        Signals {
-            host_found: obj.new_signal(),
-            connected: obj.new_signal(),
-            disconnected: obj.new_signal(),
-            state_changed: obj.new_signal(),
-            error_occurred: obj.new_signal(),
-            ready_read: obj.new_signal(),
-            bytes_written: obj.new_signal(),
-            read_channel_finished: obj.new_signal(),
-        }
-    }
-}
-
 /// A socket's state, attached to its [`Object`].
 pub(crate) struct SocketCore {
     obj: Object,
     weak: Weak<SocketCore>,
     kind: Kind,
     state: Cell<SocketState>,
-    error: Cell<Option<SocketError>>,
-    error_string: RefCell<String>,
     io: RefCell<Option<Io>>,
 
-    read_buf: ReadBuffer,
-    /// Most bytes kept in `read_buf` (0: no limit).
-    read_limit: Cell<usize>,
+    /// The read buffer, write queue, error and emission bookkeeping (`stream.rs`).
+    pub(crate) buf: StreamBuffers,
     read_chunk: Cell<usize>,
-    /// Reading stopped because `read_buf` is full; the user's next read resumes it.
-    read_paused: Cell<bool>,
     read_posted: Cell<bool>,
 
-    write_queue: RefCell<WriteQueue>,
     /// The kernel's send buffer was full: wait for the writable edge.
     write_blocked: Cell<bool>,
     flush_posted: Cell<bool>,
@@ -142,14 +95,6 @@ pub(crate) struct SocketCore {
     local_addr: Cell<Option<SocketAddr>>,
     peer_addr: Cell<Option<SocketAddr>>,
 
-    in_ready_read: Cell<bool>,
-    ready_read_again: Cell<bool>,
-    in_bytes_written: Cell<bool>,
-    bytes_written_pending: Cell<u64>,
-    /// Counts `ready_read` and `bytes_written` emissions (nested ones included), for the
-    /// blocking waits to see that one happened.
-    ready_read_count: Cell<u64>,
-    written_count: Cell<u64>,
     /// Counts connections established, so a wait can tell a connection that opened and closed
     /// within its connect phase from one that never opened.
     connected_count: Cell<u64>,
@@ -184,15 +129,10 @@ impl SocketCore {
             weak: weak.clone(),
             kind,
             state: Cell::new(SocketState::Unconnected),
-            error: Cell::new(None),
-            error_string: RefCell::new(String::new()),
             io: RefCell::new(None),
-            read_buf: ReadBuffer::default(),
-            read_limit: Cell::new(0),
+            buf: StreamBuffers::default(),
             read_chunk: Cell::new(MIN_READ_CHUNK),
-            read_paused: Cell::new(false),
             read_posted: Cell::new(false),
-            write_queue: RefCell::new(WriteQueue::default()),
             write_blocked: Cell::new(false),
             flush_posted: Cell::new(false),
             close_when_flushed: Cell::new(false),
@@ -209,12 +149,6 @@ impl SocketCore {
             server_path: RefCell::new(None),
             local_addr: Cell::new(None),
             peer_addr: Cell::new(None),
-            in_ready_read: Cell::new(false),
-            ready_read_again: Cell::new(false),
-            in_bytes_written: Cell::new(false),
-            bytes_written_pending: Cell::new(0),
-            ready_read_count: Cell::new(0),
-            written_count: Cell::new(0),
             connected_count: Cell::new(0),
             local_retrying: Cell::new(false),
             sig: Signals::new(&obj),
@@ -257,31 +191,6 @@ impl SocketCore {
         self.state.get()
     }
 
-    pub(crate) fn error(&self) -> Option<SocketError> {
-        self.error.get()
-    }
-
-    pub(crate) fn error_string(&self) -> String {
-        match self.error.get() {
-            None => String::new(),
-            Some(code) => {
-                let s = self.error_string.borrow();
-                if s.is_empty() {
-                    code.description().to_owned()
-                } else {
-                    s.clone()
-                }
-            }
-        }
-    }
-
-    fn set_error(&self, code: SocketError, message: &str) {
-        self.error.set(Some(code));
-        let mut s = self.error_string.borrow_mut();
-        s.clear();
-        s.push_str(message);
-    }
-
     /// Whether no slot has ended or replaced connection attempt `attempt`, and the state is
     /// still `state`.
     fn still(&self, attempt: u64, state: SocketState) -> bool {
@@ -311,7 +220,7 @@ impl SocketCore {
         self.drop_io();
         *self.io.borrow_mut() = Some(Io { stream, reg });
         self.write_blocked.set(false);
-        self.read_paused.set(false);
+        self.buf.read_paused.set(false);
         Ok(())
     }
 
@@ -330,7 +239,7 @@ impl SocketCore {
                 let attempt = self.attempt.get();
                 if ready.is_writable() || ready.is_write_closed() {
                     self.write_blocked.set(false);
-                    if !self.write_queue.borrow().is_empty() {
+                    if !self.buf.write_queue.borrow().is_empty() {
                         self.flush_now();
                     }
                 }
@@ -353,10 +262,9 @@ impl SocketCore {
     /// Resets per-connection state before a new connect.
     fn begin_connect(&self) -> u64 {
         let attempt = self.next_attempt();
-        self.error.set(None);
-        self.error_string.borrow_mut().clear();
-        self.read_buf.borrow_mut().clear();
-        self.write_queue.borrow_mut().clear();
+        self.buf.clear_error();
+        self.buf.read_buf.borrow_mut().clear();
+        self.buf.write_queue.borrow_mut().clear();
         self.close_when_flushed.set(false);
         self.remote_closed.set(false);
         self.local_addr.set(None);
@@ -584,7 +492,7 @@ impl SocketCore {
             return;
         }
         // Data written while connecting goes out now; the socket has just become writable.
-        if !self.write_queue.borrow().is_empty() {
+        if !self.buf.write_queue.borrow().is_empty() {
             self.flush_now();
         }
         // Bytes may have arrived with the handshake: that edge was spent on the connect.
@@ -603,7 +511,7 @@ impl SocketCore {
         let attempt = self.next_attempt();
         self.cancel_connect();
         self.drop_io();
-        self.write_queue.borrow_mut().clear();
+        self.buf.write_queue.borrow_mut().clear();
         self.set_error(code, message);
         if self.kind == Kind::Local {
             self.sig.error_occurred.emit(code);
@@ -692,7 +600,7 @@ impl SocketCore {
     /// `drain` reads until `WouldBlock` even after a short read (needed when the edge that
     /// announced the data was consumed earlier, and to notice a FIN behind the data).
     fn read_from_kernel(&self, drain: bool) {
-        if self.read_paused.get() {
+        if self.buf.read_paused.get() {
             return;
         }
         let mut total = 0usize;
@@ -704,16 +612,16 @@ impl SocketCore {
             let Some(io) = io.as_ref() else {
                 return;
             };
-            let mut buf = self.read_buf.borrow_mut();
+            let mut buf = self.buf.read_buf.borrow_mut();
             loop {
-                let limit = self.read_limit.get();
+                let limit = self.buf.read_limit();
                 let room = if limit == 0 {
                     usize::MAX
                 } else {
                     limit.saturating_sub(buf.len())
                 };
                 if room == 0 {
-                    self.read_paused.set(true);
+                    self.buf.read_paused.set(true);
                     break;
                 }
                 if total >= READ_BUDGET {
@@ -775,39 +683,15 @@ impl SocketCore {
             if let Some(core) = weak.upgrade() {
                 core.read_posted.set(false);
                 if core.state.get() == SocketState::Connected {
-                    core.read_paused.set(false);
+                    core.buf.read_paused.set(false);
                     core.read_from_kernel(true);
                 }
             }
         });
     }
 
-    /// After the user consumed buffered bytes: if reading had stopped on a full buffer, start
-    /// again (on the next iteration: no edge will announce the bytes already waiting).
-    fn after_consume(&self) {
-        if self.read_paused.get() && self.state.get() == SocketState::Connected {
-            let limit = self.read_limit.get();
-            if limit == 0 || self.read_buf.borrow().len() < limit {
-                self.post_read();
-            }
-        }
-    }
-
     fn emit_ready_read(&self) {
-        self.ready_read_count.set(self.ready_read_count.get() + 1);
-        // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
-        // emission repeats once instead.
-        if self.in_ready_read.replace(true) {
-            self.ready_read_again.set(true);
-            return;
-        }
-        loop {
-            self.sig.ready_read.emit(());
-            if !self.ready_read_again.replace(false) {
-                break;
-            }
-        }
-        self.in_ready_read.set(false);
+        self.buf.emit_ready_read(&self.sig.ready_read);
     }
 
     fn on_remote_closed(&self) {
@@ -845,122 +729,23 @@ impl SocketCore {
         self.close_now(false);
     }
 
-    pub(crate) fn bytes_available(&self) -> usize {
-        self.read_buf.len()
-    }
-
-    pub(crate) fn read(&self, out: &mut [u8]) -> usize {
-        let n = self.read_buf.read(out);
-        self.after_consume();
-        n
-    }
-
-    pub(crate) fn read_all(&self) -> Vec<u8> {
-        let taken = self.read_buf.take_all();
-        self.after_consume();
-        taken
-    }
-
-    pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
-        let out = self.read_buf.take(max);
-        self.after_consume();
-        out
-    }
-
-    pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        let n = self.read_buf.move_into(dst);
-        self.after_consume();
-        n
-    }
-
-    pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        let attempt = self.attempt.get();
-        self.read_buf.with(f, || self.attempt.get() == attempt);
-        self.after_consume();
-    }
-
-    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
-        self.read_buf.peek(out)
-    }
-
-    pub(crate) fn can_read_line(&self) -> bool {
-        self.read_buf.has_line()
-    }
-
-    pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
-        let line = self.read_buf.take_line(max);
-        self.after_consume();
-        line
-    }
-
-    pub(crate) fn read_buffer_size(&self) -> usize {
-        self.read_limit.get()
-    }
-
-    pub(crate) fn set_read_buffer_size(&self, size: usize) {
-        self.read_limit.set(size);
-        self.after_consume();
-    }
-
     // ----- writing ----------------------------------------------------------------------
 
-    fn can_write(&self) -> bool {
-        if matches!(
-            self.state.get(),
-            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
-        ) {
-            true
-        } else {
-            self.set_error(SocketError::OperationError, "Socket is not connected");
-            false
-        }
-    }
-
     pub(crate) fn write(&self, data: &[u8]) -> usize {
-        if data.is_empty() || !self.can_write() {
-            return 0;
-        }
-        self.write_queue.borrow_mut().push_slice(data);
-        self.schedule_flush();
-        data.len()
+        self.queue_slice(data)
     }
 
     pub(crate) fn write_bytes(&self, data: Bytes) -> usize {
-        let len = data.len();
-        if len == 0 || !self.can_write() {
-            return 0;
-        }
-        self.write_queue.borrow_mut().push_bytes(data);
-        self.schedule_flush();
-        len
+        self.queue_bytes(data)
+    }
+
+    /// Qt's `flush`: writes what the kernel takes now.
+    pub(crate) fn flush(&self) -> bool {
+        self.flush_now()
     }
 
     pub(crate) fn bytes_to_write(&self) -> usize {
-        self.write_queue.borrow().len()
-    }
-
-    /// Writes on the next iteration, so that several writes from one slot become one
-    /// vectored system call.
-    fn schedule_flush(&self) {
-        if self.state.get() != SocketState::Connected
-            || self.write_blocked.get()
-            || self.flush_posted.replace(true)
-        {
-            return;
-        }
-        let weak = self.weak.clone();
-        EventLoop::current().post(move || {
-            if let Some(core) = weak.upgrade() {
-                core.flush_posted.set(false);
-                if matches!(
-                    core.state.get(),
-                    SocketState::Connected | SocketState::Closing
-                ) && !core.write_blocked.get()
-                {
-                    core.flush_now();
-                }
-            }
-        });
+        self.buf.write_queue.borrow().len()
     }
 
     /// Writes as much of the queue as the kernel takes; emits `bytes_written`; finishes a
@@ -973,7 +758,7 @@ impl SocketCore {
             let Some(io) = io.as_ref() else {
                 return false;
             };
-            let mut queue = self.write_queue.borrow_mut();
+            let mut queue = self.buf.write_queue.borrow_mut();
             while !queue.is_empty() {
                 match queue.write_with(|slices| io.stream.send_vectored(slices)) {
                     Ok(0) => {
@@ -1003,7 +788,7 @@ impl SocketCore {
             self.on_stream_error(e);
         } else if self.close_when_flushed.get()
             && self.state.get() == SocketState::Closing
-            && self.write_queue.borrow().is_empty()
+            && self.buf.write_queue.borrow().is_empty()
         {
             self.close_now(false);
         }
@@ -1011,22 +796,7 @@ impl SocketCore {
     }
 
     fn emit_bytes_written(&self, n: u64) {
-        self.written_count.set(self.written_count.get() + 1);
-        // As in Qt, not recursive: a nested flush adds to what the outer emission reports.
-        if self.in_bytes_written.replace(true) {
-            self.bytes_written_pending
-                .set(self.bytes_written_pending.get() + n);
-            return;
-        }
-        let mut n = n;
-        loop {
-            self.sig.bytes_written.emit(n);
-            n = self.bytes_written_pending.replace(0);
-            if n == 0 {
-                break;
-            }
-        }
-        self.in_bytes_written.set(false);
+        self.buf.emit_bytes_written(&self.sig.bytes_written, n);
     }
 
     // ----- closing ----------------------------------------------------------------------
@@ -1043,7 +813,7 @@ impl SocketCore {
                     return;
                 }
                 self.close_when_flushed.set(true);
-                if self.write_queue.borrow().is_empty() {
+                if self.buf.write_queue.borrow().is_empty() {
                     self.close_now(false);
                 } else if !self.write_blocked.get() && !self.flush_posted.replace(true) {
                     let weak = self.weak.clone();
@@ -1067,12 +837,12 @@ impl SocketCore {
         self.next_attempt();
         self.cancel_connect();
         self.drop_io();
-        self.write_queue.borrow_mut().clear();
+        self.buf.write_queue.borrow_mut().clear();
         self.close_when_flushed.set(false);
         self.write_blocked.set(false);
-        self.read_paused.set(false);
+        self.buf.read_paused.set(false);
         if clear_read {
-            self.read_buf.borrow_mut().clear();
+            self.buf.read_buf.borrow_mut().clear();
         }
         let previous = self.state.replace(SocketState::Unconnected);
         if previous != SocketState::Unconnected {
@@ -1090,7 +860,7 @@ impl SocketCore {
     /// Qt's `close()`: `disconnect_from_host`, and unread bytes are dropped.
     pub(crate) fn close(&self) {
         self.disconnect_from_host();
-        self.read_buf.borrow_mut().clear();
+        self.buf.read_buf.borrow_mut().clear();
     }
 
     // ----- options and addresses --------------------------------------------------------
@@ -1152,6 +922,109 @@ impl SocketCore {
     }
 }
 
+impl BufferedStream for SocketCore {
+    fn buffers(&self) -> &StreamBuffers {
+        &self.buf
+    }
+
+    fn signals(&self) -> &Signals {
+        &self.sig
+    }
+
+    fn object(&self) -> Object {
+        self.obj
+    }
+
+    fn state(&self) -> SocketState {
+        self.state.get()
+    }
+
+    fn generation(&self) -> u64 {
+        self.attempt.get()
+    }
+
+    fn accepts_writes(&self) -> bool {
+        matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
+        )
+    }
+
+    /// After the user consumed buffered bytes: if reading had stopped on a full buffer, start
+    /// again (on the next iteration: no edge will announce the bytes already waiting).
+    fn after_consume(&self) {
+        if self.buf.read_paused.get() && self.state.get() == SocketState::Connected {
+            let limit = self.buf.read_limit();
+            if limit == 0 || self.buf.read_buf.borrow().len() < limit {
+                self.post_read();
+            }
+        }
+    }
+
+    /// Writes on the next iteration, so that several writes from one slot become one
+    /// vectored system call.
+    fn after_queue(&self) {
+        if self.state.get() != SocketState::Connected
+            || self.write_blocked.get()
+            || self.flush_posted.replace(true)
+        {
+            return;
+        }
+        let weak = self.weak.clone();
+        EventLoop::current().post(move || {
+            if let Some(core) = weak.upgrade() {
+                core.flush_posted.set(false);
+                if matches!(
+                    core.state.get(),
+                    SocketState::Connected | SocketState::Closing
+                ) && !core.write_blocked.get()
+                {
+                    core.flush_now();
+                }
+            }
+        });
+    }
+
+    /// One step of a blocking wait: deferred work, else one `poll(2)` of the descriptor.
+    fn wait_step(&self, deadline: Deadline) -> Step {
+        if self.run_deferred(deadline) {
+            return Step::Progressed;
+        }
+        let Some(fd) = self.wait_interest() else {
+            return Step::Stuck;
+        };
+        let mut fds = [fd];
+        match wait::poll(&mut fds, deadline) {
+            Ok(0) => Step::TimedOut,
+            Ok(_) => {
+                self.on_polled();
+                Step::Progressed
+            }
+            Err(e) => {
+                self.on_stream_error(e);
+                Step::Progressed
+            }
+        }
+    }
+
+    /// Connects first if needed (within the same time limit).
+    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
+        let deadline = Deadline::after_msecs(msecs);
+        let connections = self.connected_count.get();
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) && !self.wait_for_connected(msecs)
+            // A connection that opened and closed within that wait (the peer wrote and hung
+            // up) is the caller's to judge: its data or its close may be what is waited for.
+            && self.connected_count.get() == connections
+        {
+            return None;
+        }
+        Some(deadline)
+    }
+}
+
 /// A local connect's failure as QLocalSocket reports it: its error code and text
 /// ("QLocalSocket::connectToServer: Invalid name" for a missing socket file, "...:
 /// Connection refused" for one nobody accepts on, ...).
@@ -1196,10 +1069,10 @@ impl SocketCore {
         let io = self.io.borrow();
         let fd = io.as_ref()?.stream.fd();
         let state = self.state.get();
-        let read = state == SocketState::Connected && !self.read_paused.get();
+        let read = state == SocketState::Connected && !self.buf.read_paused.get();
         let write = state == SocketState::Connecting
             || (matches!(state, SocketState::Connected | SocketState::Closing)
-                && !self.write_queue.borrow().is_empty());
+                && !self.buf.write_queue.borrow().is_empty());
         (read || write).then(|| wait::pollfd(fd, wait::interest(read, write)))
     }
 
@@ -1227,11 +1100,11 @@ impl SocketCore {
             }
             SocketState::Connected | SocketState::Closing => {
                 if self.read_posted.replace(false) && self.state.get() == SocketState::Connected {
-                    self.read_paused.set(false);
+                    self.buf.read_paused.set(false);
                     self.read_from_kernel(true);
                     return true;
                 }
-                if !self.write_queue.borrow().is_empty() && !self.write_blocked.get() {
+                if !self.buf.write_queue.borrow().is_empty() && !self.write_blocked.get() {
                     self.flush_now();
                     return true;
                 }
@@ -1250,28 +1123,6 @@ impl SocketCore {
         let name = self.peer_name.borrow().clone();
         let info = HostInfo::from_name_for_connect(&name);
         self.on_lookup(attempt, &info);
-    }
-
-    /// One step of a blocking wait: deferred work, else one `poll(2)` of the descriptor.
-    pub(crate) fn wait_step(&self, deadline: Deadline) -> Step {
-        if self.run_deferred(deadline) {
-            return Step::Progressed;
-        }
-        let Some(fd) = self.wait_interest() else {
-            return Step::Stuck;
-        };
-        let mut fds = [fd];
-        match wait::poll(&mut fds, deadline) {
-            Ok(0) => Step::TimedOut,
-            Ok(_) => {
-                self.on_polled();
-                Step::Progressed
-            }
-            Err(e) => {
-                self.on_stream_error(e);
-                Step::Progressed
-            }
-        }
     }
 
     /// When the connect timeout ([`Self::set_connect_timeout`]) ends the attempt: its timer
@@ -1313,7 +1164,7 @@ impl SocketCore {
             self.next_attempt();
             self.cancel_connect();
             self.drop_io();
-            self.write_queue.borrow_mut().clear();
+            self.buf.write_queue.borrow_mut().clear();
             self.set_error(
                 SocketError::SocketTimeoutError,
                 SocketError::SocketTimeoutError.description(),
@@ -1324,85 +1175,22 @@ impl SocketCore {
         false
     }
 
-    /// The rest of a wait after connecting: reports a timeout as Qt does (the error is set
-    /// and emitted; the connection stays).
-    fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
-        wait::until(
-            deadline,
-            || done(self),
-            || !self.obj.is_alive() || self.state.get() == SocketState::Unconnected,
-            |deadline| self.wait_step(deadline),
-            || {
-                self.set_error(
-                    SocketError::SocketTimeoutError,
-                    SocketError::SocketTimeoutError.description(),
-                );
-                self.sig
-                    .error_occurred
-                    .emit(SocketError::SocketTimeoutError);
-            },
-        )
-    }
-
-    /// Connects first if needed (within the same time limit).
-    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
-        let deadline = Deadline::after_msecs(msecs);
-        let connections = self.connected_count.get();
-        if matches!(
-            self.state.get(),
-            SocketState::HostLookup | SocketState::Connecting
-        ) && !self.wait_for_connected(msecs)
-            // A connection that opened and closed within that wait (the peer wrote and hung
-            // up) is the caller's to judge: its data or its close may be what is waited for.
-            && self.connected_count.get() == connections
-        {
-            return None;
-        }
-        Some(deadline)
-    }
-
-    /// Qt's `waitForReadyRead`: true once `ready_read` has been emitted with new data.
-    pub(crate) fn wait_for_ready_read(&self, msecs: i32) -> bool {
-        if self.state.get() == SocketState::Unconnected {
-            return false;
-        }
-        let Some(deadline) = self.wait_connected_first(msecs) else {
-            return false;
-        };
-        let before = self.ready_read_count.get();
-        self.wait_until(deadline, |c| c.ready_read_count.get() != before)
-    }
-
     /// Qt's `waitForBytesWritten`: false at once when nothing is queued; else true once
     /// `bytes_written` has been emitted.
     pub(crate) fn wait_for_bytes_written(&self, msecs: i32) -> bool {
-        if self.state.get() == SocketState::Unconnected || self.write_queue.borrow().is_empty() {
+        if self.state.get() == SocketState::Unconnected || self.buf.write_queue.borrow().is_empty()
+        {
             return false;
         }
         let Some(deadline) = self.wait_connected_first(msecs) else {
             return false;
         };
-        let before = self.written_count.get();
-        self.wait_until(deadline, |c| c.written_count.get() != before)
-    }
-
-    /// Qt's `waitForDisconnected`: true once the socket is `Unconnected` (the peer closed, or
-    /// a `disconnect_from_host` finished flushing).
-    pub(crate) fn wait_for_disconnected(&self, msecs: i32) -> bool {
-        if self.state.get() == SocketState::Unconnected {
-            return false;
-        }
-        let Some(deadline) = self.wait_connected_first(msecs) else {
-            return false;
-        };
-        let attempt = self.attempt.get();
-        self.wait_until(deadline, |c| {
-            c.attempt.get() != attempt || c.state.get() == SocketState::Unconnected
-        })
+        let before = self.buf.written_count();
+        self.wait_until(deadline, |c| c.buf.written_count() != before)
     }
 
     /// How many times `bytes_written` has been emitted (for the TLS socket's waits).
     pub(crate) fn written_count(&self) -> u64 {
-        self.written_count.get()
+        self.buf.written_count()
     }
 }

@@ -7,12 +7,10 @@
 pub(crate) mod engine;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use slotnet_core::{AsObject, Object, Signal};
 
-use crate::error::{SocketError, SocketOption, SocketState};
+use crate::abstract_socket::impl_stream_socket;
 use crate::ssl::{
     PeerVerifyMode, SslCertificate, SslCipher, SslConfiguration, SslError, SslKey, SslProtocol,
 };
@@ -98,21 +96,18 @@ impl Default for SslSocket {
     }
 }
 
-impl AsObject for SslSocket {
-    fn as_object(&self) -> Object {
-        self.obj
-    }
-}
-
+/// A getter for one of the TLS socket's own signals (`tls_sig`).
 macro_rules! signal_getter {
     ($(#[$doc:meta])* $name:ident: $ty:ty) => {
         $(#[$doc])*
         pub fn $name(&self) -> Signal<$ty> {
             self.core()
-                .map_or_else(Signal::closed, |c| c.sig.$name.clone())
+                .map_or_else(Signal::closed, |c| c.tls_sig.$name.clone())
         }
     };
 }
+
+impl_stream_socket!(SslSocket => SslCore, tls);
 
 impl SslSocket {
     /// A new unconnected socket in `UnencryptedMode`.
@@ -148,25 +143,6 @@ impl SslSocket {
         SslSocket {
             obj: SslCore::create(parent, Some(tcp)),
         }
-    }
-
-    pub(crate) fn core(&self) -> Option<std::rc::Rc<SslCore>> {
-        SslCore::get(self.obj)
-    }
-
-    /// Whether the socket object still exists.
-    pub fn is_alive(&self) -> bool {
-        self.obj.is_alive()
-    }
-
-    /// Destroys the socket object now: the connection is closed at once, without signals.
-    pub fn destroy(&self) -> bool {
-        self.obj.destroy()
-    }
-
-    /// Destroys the socket when control returns to the event loop.
-    pub fn delete_later(&self) {
-        self.obj.delete_later()
     }
 
     // ----- connecting and encryption ------------------------------------------------------
@@ -337,34 +313,7 @@ impl SslSocket {
         }
     }
 
-    // ----- buffers --------------------------------------------------------------------------
-
-    /// The socket's state (`Unconnected` once destroyed). It follows the TCP connection:
-    /// `Connected` during the handshake too (see [`Self::is_encrypted`]).
-    pub fn state(&self) -> SocketState {
-        self.core().map_or(SocketState::Unconnected, |c| c.state())
-    }
-
-    /// The last error, if any.
-    pub fn error(&self) -> Option<SocketError> {
-        self.core().and_then(|c| c.error())
-    }
-
-    /// A human-readable description of the last error (empty if none).
-    pub fn error_string(&self) -> String {
-        self.core().map(|c| c.error_string()).unwrap_or_default()
-    }
-
-    /// Decrypted bytes buffered and ready to read.
-    pub fn bytes_available(&self) -> usize {
-        self.core().map_or(0, |c| c.bytes_available())
-    }
-
-    /// Bytes written and not yet handed to TLS (in `UnencryptedMode`: not yet handed to the
-    /// kernel).
-    pub fn bytes_to_write(&self) -> usize {
-        self.core().map_or(0, |c| c.bytes_to_write())
-    }
+    // ----- ciphertext and the handshake ----------------------------------------------------------------
 
     /// Ciphertext received and not yet decrypted (Qt's `encryptedBytesAvailable`).
     pub fn encrypted_bytes_available(&self) -> usize {
@@ -374,99 +323,6 @@ impl SslSocket {
     /// Ciphertext waiting for the kernel (Qt's `encryptedBytesToWrite`).
     pub fn encrypted_bytes_to_write(&self) -> usize {
         self.core().map_or(0, |c| c.encrypted_bytes_to_write())
-    }
-
-    /// Copies up to `buf.len()` buffered bytes into `buf`; returns how many.
-    pub fn read(&self, buf: &mut [u8]) -> usize {
-        self.core().map_or(0, |c| c.read(buf))
-    }
-
-    /// Takes every buffered byte.
-    pub fn read_all(&self) -> Vec<u8> {
-        self.core().map(|c| c.read_all()).unwrap_or_default()
-    }
-
-    /// Takes up to `max` buffered bytes without copying them.
-    pub fn read_bytes(&self, max: usize) -> Bytes {
-        self.core().map(|c| c.read_bytes(max)).unwrap_or_default()
-    }
-
-    /// Moves every buffered byte to the end of `dst` (without copying when `dst` is empty);
-    /// returns how many.
-    pub fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        self.core().map_or(0, |c| c.read_buf(dst))
-    }
-
-    /// Runs `f` on the read buffer itself: it may parse in place and `split_to`/`advance`
-    /// what it consumed; the rest stays buffered. Not called on a destroyed socket.
-    pub fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        if let Some(c) = self.core() {
-            c.with_read_buffer(f)
-        }
-    }
-
-    /// Copies up to `buf.len()` buffered bytes into `buf` without consuming them.
-    pub fn peek(&self, buf: &mut [u8]) -> usize {
-        self.core().map_or(0, |c| c.peek(buf))
-    }
-
-    /// Whether a whole line (ending in `\n`) is buffered.
-    pub fn can_read_line(&self) -> bool {
-        self.core().is_some_and(|c| c.can_read_line())
-    }
-
-    /// Takes bytes up to and including the first `\n`, at most `max_len` (0: no limit), or
-    /// every buffered byte if there is no newline.
-    pub fn read_line(&self, max_len: usize) -> Vec<u8> {
-        self.core()
-            .map(|c| c.read_line(max_len))
-            .unwrap_or_default()
-    }
-
-    /// The read buffer's limit (0: unlimited, the default).
-    pub fn read_buffer_size(&self) -> usize {
-        self.core().map_or(0, |c| c.read_buffer_size())
-    }
-
-    /// Limits how many decrypted bytes are buffered (0: unlimited). When the buffer is full
-    /// the socket stops reading ciphertext until the user reads, so a slow consumer slows
-    /// the peer down instead of growing memory. (When the peer closes the connection, the
-    /// little ciphertext still buffered is decrypted regardless of the limit.)
-    pub fn set_read_buffer_size(&self, size: usize) {
-        if let Some(c) = self.core() {
-            c.set_read_buffer_size(size)
-        }
-    }
-
-    /// Queues `data` for sending and returns its length; never blocks. With encryption it
-    /// is sent once the handshake is done. Returns 0 (and sets `OperationError`) when the
-    /// socket is unconnected or closing.
-    pub fn write(&self, data: &[u8]) -> usize {
-        self.core().map_or(0, |c| c.write(data))
-    }
-
-    /// Like [`Self::write`], without copying large chunks into the socket's queue.
-    pub fn write_bytes(&self, data: Bytes) -> usize {
-        self.core().map_or(0, |c| c.write_bytes(data))
-    }
-
-    /// Encrypts what it can and writes as much as the kernel takes right now, without
-    /// blocking (Qt's `flush`); returns whether anything was written. Call it (or
-    /// [`Self::wait_for_bytes_written`]) after [`Self::write`] before blocking the thread:
-    /// otherwise nothing is sent until control is back in the loop.
-    pub fn flush(&self) -> bool {
-        self.core().is_some_and(|c| c.flush())
-    }
-
-    // ----- blocking waits ---------------------------------------------------------------------
-
-    /// Blocks until the TCP connection is established, at most `msecs` milliseconds (-1: no
-    /// limit); see [`TcpSocket::wait_for_connected`] for what blocking means here (only this
-    /// socket is served; the rest of the loop waits). The handshake of
-    /// `connect_to_host_encrypted` has started when it returns true; wait for it with
-    /// [`Self::wait_for_encrypted`].
-    pub fn wait_for_connected(&self, msecs: i32) -> bool {
-        self.core().is_some_and(|c| c.wait_for_connected(msecs))
     }
 
     /// Blocks until the handshake has completed and `encrypted` has been emitted, at most
@@ -479,75 +335,7 @@ impl SslSocket {
         self.core().is_some_and(|c| c.wait_for_encrypted(msecs))
     }
 
-    /// Blocks until new decrypted data has been read and `ready_read` emitted, at most
-    /// `msecs` milliseconds (-1: no limit); connects and completes the handshake first if
-    /// needed. Timeouts as [`TcpSocket::wait_for_ready_read`].
-    pub fn wait_for_ready_read(&self, msecs: i32) -> bool {
-        self.core().is_some_and(|c| c.wait_for_ready_read(msecs))
-    }
-
-    /// Blocks until written data, encrypted, has reached the kernel, at most `msecs`
-    /// milliseconds (-1: no limit); completes the handshake first if needed, as Qt. Returns
-    /// false at once when nothing is waiting to be sent.
-    pub fn wait_for_bytes_written(&self, msecs: i32) -> bool {
-        self.core().is_some_and(|c| c.wait_for_bytes_written(msecs))
-    }
-
-    /// Blocks until the socket is `Unconnected`, at most `msecs` milliseconds (-1: no
-    /// limit). Returns false when already unconnected, as Qt.
-    pub fn wait_for_disconnected(&self, msecs: i32) -> bool {
-        self.core().is_some_and(|c| c.wait_for_disconnected(msecs))
-    }
-
-    /// Closes the connection once the written data has been sent: the state is `Closing`
-    /// meanwhile; with TLS a close_notify alert follows the data; then `Unconnected` and
-    /// `disconnected`. Unread bytes stay readable. Cancels a connection attempt in progress.
-    pub fn disconnect_from_host(&self) {
-        if let Some(c) = self.core() {
-            c.disconnect_from_host()
-        }
-    }
-
-    /// Closes at once, without close_notify, dropping unsent and unread data; emits
-    /// `state_changed(Unconnected)` and, if a connection existed, `disconnected`.
-    pub fn abort(&self) {
-        if let Some(c) = self.core() {
-            c.abort()
-        }
-    }
-
-    /// Qt's `close()`: [`Self::disconnect_from_host`], and unread bytes are dropped.
-    pub fn close(&self) {
-        if let Some(c) = self.core() {
-            c.close()
-        }
-    }
-
     // ----- the transport ------------------------------------------------------------------
-
-    /// Sets a TCP option (see [`SocketOption`]).
-    pub fn set_socket_option(&self, option: SocketOption, value: i32) -> bool {
-        self.core()
-            .is_some_and(|c| c.plain().set_socket_option(option, value))
-    }
-
-    /// A TCP option's current value.
-    pub fn socket_option(&self, option: SocketOption) -> Option<i32> {
-        self.core().and_then(|c| c.plain().socket_option(option))
-    }
-
-    /// Limits how long the TCP connect may take, name lookup included (`None`: no limit).
-    /// The handshake is not included.
-    pub fn set_connect_timeout(&self, timeout: Option<Duration>) {
-        if let Some(c) = self.core() {
-            c.plain().set_connect_timeout(timeout)
-        }
-    }
-
-    /// The connect timeout.
-    pub fn connect_timeout(&self) -> Option<Duration> {
-        self.core().and_then(|c| c.plain().connect_timeout())
-    }
 
     /// The local address and port of the connection.
     pub fn local_socket_addr(&self) -> Option<SocketAddr> {
@@ -588,40 +376,11 @@ impl SslSocket {
 
     // ----- signals --------------------------------------------------------------------------
 
-    signal_getter!(
-        /// Emitted when the host name has been resolved.
-        host_found: ()
-    );
-    signal_getter!(
-        /// Emitted once the TCP connection is established (before the handshake).
-        connected: ()
-    );
-    signal_getter!(
-        /// Emitted when an established connection ends (after `state_changed(Unconnected)`).
-        disconnected: ()
-    );
-    signal_getter!(
-        /// Emitted on every state change, with the new state.
-        state_changed: SocketState
-    );
-    signal_getter!(
-        /// Emitted when an error occurs (`SslHandshakeFailedError` when the handshake
-        /// fails, `SslInternalError` for a TLS failure afterwards, or a TCP error).
-        error_occurred: SocketError
-    );
-    signal_getter!(
-        /// Emitted when new decrypted bytes are buffered (not recursively).
-        ready_read: ()
-    );
-    signal_getter!(
-        /// Emitted when written bytes were encrypted and handed on, with their count (in
-        /// `UnencryptedMode`: when they reached the kernel).
-        bytes_written: u64
-    );
-    signal_getter!(
-        /// Emitted when the peer ended its stream (close_notify or end of file).
-        read_channel_finished: ()
-    );
+    /// Emitted when the host name has been resolved.
+    pub fn host_found(&self) -> Signal<()> {
+        self.core()
+            .map_or_else(Signal::closed, |c| c.sig.host_found.clone())
+    }
     signal_getter!(
         /// Emitted when the handshake has completed (Qt's `encrypted`).
         encrypted: ()
@@ -643,100 +402,4 @@ impl SslSocket {
         /// Emitted when ciphertext reached the kernel, with its count.
         encrypted_bytes_written: u64
     );
-}
-
-impl crate::AbstractSocket for SslSocket {
-    fn state(&self) -> SocketState {
-        SslSocket::state(self)
-    }
-    fn error(&self) -> Option<SocketError> {
-        SslSocket::error(self)
-    }
-    fn error_string(&self) -> String {
-        SslSocket::error_string(self)
-    }
-    fn bytes_available(&self) -> usize {
-        SslSocket::bytes_available(self)
-    }
-    fn bytes_to_write(&self) -> usize {
-        SslSocket::bytes_to_write(self)
-    }
-    fn read(&self, buf: &mut [u8]) -> usize {
-        SslSocket::read(self, buf)
-    }
-    fn read_all(&self) -> Vec<u8> {
-        SslSocket::read_all(self)
-    }
-    fn read_bytes(&self, max: usize) -> Bytes {
-        SslSocket::read_bytes(self, max)
-    }
-    fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        SslSocket::read_buf(self, dst)
-    }
-    fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        SslSocket::with_read_buffer(self, f)
-    }
-    fn peek(&self, buf: &mut [u8]) -> usize {
-        SslSocket::peek(self, buf)
-    }
-    fn can_read_line(&self) -> bool {
-        SslSocket::can_read_line(self)
-    }
-    fn read_line(&self, max_len: usize) -> Vec<u8> {
-        SslSocket::read_line(self, max_len)
-    }
-    fn read_buffer_size(&self) -> usize {
-        SslSocket::read_buffer_size(self)
-    }
-    fn set_read_buffer_size(&self, size: usize) {
-        SslSocket::set_read_buffer_size(self, size)
-    }
-    fn write(&self, data: &[u8]) -> usize {
-        SslSocket::write(self, data)
-    }
-    fn write_bytes(&self, data: Bytes) -> usize {
-        SslSocket::write_bytes(self, data)
-    }
-    fn flush(&self) -> bool {
-        SslSocket::flush(self)
-    }
-    fn wait_for_connected(&self, msecs: i32) -> bool {
-        SslSocket::wait_for_connected(self, msecs)
-    }
-    fn wait_for_ready_read(&self, msecs: i32) -> bool {
-        SslSocket::wait_for_ready_read(self, msecs)
-    }
-    fn wait_for_bytes_written(&self, msecs: i32) -> bool {
-        SslSocket::wait_for_bytes_written(self, msecs)
-    }
-    fn wait_for_disconnected(&self, msecs: i32) -> bool {
-        SslSocket::wait_for_disconnected(self, msecs)
-    }
-    fn disconnect_from_host(&self) {
-        SslSocket::disconnect_from_host(self)
-    }
-    fn abort(&self) {
-        SslSocket::abort(self)
-    }
-    fn connected(&self) -> Signal<()> {
-        SslSocket::connected(self)
-    }
-    fn disconnected(&self) -> Signal<()> {
-        SslSocket::disconnected(self)
-    }
-    fn state_changed(&self) -> Signal<SocketState> {
-        SslSocket::state_changed(self)
-    }
-    fn error_occurred(&self) -> Signal<SocketError> {
-        SslSocket::error_occurred(self)
-    }
-    fn ready_read(&self) -> Signal<()> {
-        SslSocket::ready_read(self)
-    }
-    fn bytes_written(&self) -> Signal<u64> {
-        SslSocket::bytes_written(self)
-    }
-    fn read_channel_finished(&self) -> Signal<()> {
-        SslSocket::read_channel_finished(self)
-    }
 }

@@ -37,7 +37,7 @@ pub struct TcpSocket {
     obj: Object,
 }
 
-impl_stream_socket!(TcpSocket);
+impl_stream_socket!(TcpSocket => SocketCore, plain);
 
 impl Default for TcpSocket {
     fn default() -> Self {

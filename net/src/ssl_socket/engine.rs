@@ -19,20 +19,20 @@
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use rustls::AlertDescription;
 use slotnet_core::{AsObject, EventLoop, Object, Signal};
 
-use crate::error::{SocketError, SocketState};
-use crate::read_buffer::ReadBuffer;
+use crate::error::{SocketError, SocketOption, SocketState};
 use crate::socket::SocketCore;
 use crate::ssl::{
     SessionInfo, SslCertificate, SslConfiguration, SslError, TlsSession, VerifyContext,
 };
+use crate::stream::{BufferedStream, Signals, StreamBuffers};
 use crate::tcp::TcpSocket;
-use crate::wait::{self, Deadline, Step};
-use crate::write_queue::WriteQueue;
+use crate::wait::{Deadline, Step};
 
 use super::SslMode;
 
@@ -41,16 +41,8 @@ pub(crate) const CIPHER_READ_LIMIT: usize = 64 * 1024;
 /// Plaintext is encrypted only while less ciphertext than this waits for the kernel.
 pub(crate) const CIPHER_WRITE_HIGH_WATER: usize = 256 * 1024;
 
-/// The signals of an `SslSocket`: QAbstractSocket's, plus QSslSocket's own.
-pub(crate) struct SslSignals {
-    pub(crate) host_found: Signal<()>,
-    pub(crate) connected: Signal<()>,
-    pub(crate) disconnected: Signal<()>,
-    pub(crate) state_changed: Signal<SocketState>,
-    pub(crate) error_occurred: Signal<SocketError>,
-    pub(crate) ready_read: Signal<()>,
-    pub(crate) bytes_written: Signal<u64>,
-    pub(crate) read_channel_finished: Signal<()>,
+/// QSslSocket's own signals (the common ones are in [`Signals`]).
+pub(crate) struct TlsSignals {
     pub(crate) encrypted: Signal<()>,
     pub(crate) ssl_errors: Signal<Vec<SslError>>,
     pub(crate) peer_verify_error: Signal<SslError>,
@@ -58,17 +50,9 @@ pub(crate) struct SslSignals {
     pub(crate) encrypted_bytes_written: Signal<u64>,
 }
 
-impl SslSignals {
-    fn new(obj: &Object) -> SslSignals {
-        SslSignals {
-            host_found: obj.new_signal(),
-            connected: obj.new_signal(),
-            disconnected: obj.new_signal(),
-            state_changed: obj.new_signal(),
-            error_occurred: obj.new_signal(),
-            ready_read: obj.new_signal(),
-            bytes_written: obj.new_signal(),
-            read_channel_finished: obj.new_signal(),
+impl TlsSignals {
+    fn new(obj: &Object) -> TlsSignals {
+        TlsSignals {
             encrypted: obj.new_signal(),
             ssl_errors: obj.new_signal(),
             peer_verify_error: obj.new_signal(),
@@ -101,8 +85,6 @@ pub(crate) struct SslCore {
     weak: Weak<SslCore>,
     plain: TcpSocket,
     state: Cell<SocketState>,
-    error: Cell<Option<SocketError>>,
-    error_string: RefCell<String>,
     mode: Cell<SslMode>,
     /// `connect_to_host_encrypted`: start the client handshake once connected.
     auto_handshake: Cell<bool>,
@@ -131,11 +113,8 @@ pub(crate) struct SslCore {
     cipher_in: RefCell<BytesMut>,
     /// Ciphertext produced by rustls, handed to the TCP socket at the end of each pass.
     cipher_out: RefCell<BytesMut>,
-    read_buf: ReadBuffer,
-    read_limit: Cell<usize>,
-    /// Reading stopped on a full plaintext buffer; the user's next read resumes it.
-    read_paused: Cell<bool>,
-    write_queue: RefCell<WriteQueue>,
+    /// The plaintext read buffer and write queue, the error, the emission bookkeeping.
+    pub(crate) buf: StreamBuffers,
 
     /// `disconnect_from_host`: send close_notify once the write queue is empty.
     close_pending: Cell<bool>,
@@ -151,14 +130,8 @@ pub(crate) struct SslCore {
     /// The transport's error held back meanwhile.
     withheld_error: Cell<Option<SocketError>>,
 
-    in_ready_read: Cell<bool>,
-    ready_read_again: Cell<bool>,
-    in_bytes_written: Cell<bool>,
-    bytes_written_pending: Cell<u64>,
-    /// Counts `ready_read` emissions (nested ones included), for the blocking waits.
-    ready_read_count: Cell<u64>,
-
-    pub(crate) sig: SslSignals,
+    pub(crate) sig: Signals,
+    pub(crate) tls_sig: TlsSignals,
 }
 
 impl SslCore {
@@ -185,8 +158,6 @@ impl SslCore {
             weak: weak.clone(),
             plain,
             state: Cell::new(plain.state()),
-            error: Cell::new(None),
-            error_string: RefCell::new(String::new()),
             mode: Cell::new(SslMode::UnencryptedMode),
             auto_handshake: Cell::new(false),
             config: RefCell::new(SslConfiguration::default()),
@@ -203,32 +174,20 @@ impl SslCore {
             generation: Cell::new(0),
             cipher_in: RefCell::new(BytesMut::new()),
             cipher_out: RefCell::new(BytesMut::new()),
-            read_buf: ReadBuffer::default(),
-            read_limit: Cell::new(0),
-            read_paused: Cell::new(false),
-            write_queue: RefCell::new(WriteQueue::default()),
+            buf: StreamBuffers::default(),
             close_pending: Cell::new(false),
             close_notify_sent: Cell::new(false),
             remote_finished: Cell::new(false),
             remote_closed_reported: Cell::new(false),
             eof_pending: Cell::new(false),
             withheld_error: Cell::new(None),
-            in_ready_read: Cell::new(false),
-            ready_read_again: Cell::new(false),
-            in_bytes_written: Cell::new(false),
-            bytes_written_pending: Cell::new(0),
-            ready_read_count: Cell::new(0),
-            sig: SslSignals::new(&obj),
+            sig: Signals::new(&obj),
+            tls_sig: TlsSignals::new(&obj),
         });
         core.connect_plain();
         // Cannot fail: the object was just created.
         let _ = obj.set_data(core);
         obj
-    }
-
-    /// The core of a socket object (`None` once it is destroyed).
-    pub(crate) fn get(obj: Object) -> Option<Rc<SslCore>> {
-        obj.data::<SslCore>()
     }
 
     /// The TCP socket underneath.
@@ -296,36 +255,6 @@ impl SslCore {
         self.state.get()
     }
 
-    pub(crate) fn error(&self) -> Option<SocketError> {
-        self.error.get()
-    }
-
-    pub(crate) fn error_string(&self) -> String {
-        match self.error.get() {
-            None => String::new(),
-            Some(code) => {
-                let s = self.error_string.borrow();
-                if s.is_empty() {
-                    code.description().to_owned()
-                } else {
-                    s.clone()
-                }
-            }
-        }
-    }
-
-    fn set_error(&self, code: SocketError, message: &str) {
-        self.error.set(Some(code));
-        let mut s = self.error_string.borrow_mut();
-        s.clear();
-        s.push_str(message);
-    }
-
-    fn report_error(&self, code: SocketError, message: &str) {
-        self.set_error(code, message);
-        self.sig.error_occurred.emit(code);
-    }
-
     /// Whether the connection of `generation` is still the current one.
     fn still(&self, generation: u64) -> bool {
         self.generation.get() == generation && self.obj.is_alive()
@@ -337,7 +266,7 @@ impl SslCore {
 
     fn set_mode(&self, mode: SslMode) {
         if self.mode.replace(mode) != mode {
-            self.sig.mode_changed.emit(mode);
+            self.tls_sig.mode_changed.emit(mode);
         }
     }
 
@@ -393,10 +322,10 @@ impl SslCore {
         self.encrypted.set(false);
         self.cipher_in.borrow_mut().clear();
         self.cipher_out.borrow_mut().clear();
-        self.write_queue.borrow_mut().clear();
+        self.buf.write_queue.borrow_mut().clear();
         self.close_pending.set(false);
         self.close_notify_sent.set(false);
-        self.read_paused.set(false);
+        self.buf.read_paused.set(false);
         self.eof_pending.set(false);
         self.withheld_error.set(None);
     }
@@ -405,8 +334,7 @@ impl SslCore {
     fn begin_connection(&self) {
         self.end_connection();
         self.failed.set(false);
-        self.error.set(None);
-        self.error_string.borrow_mut().clear();
+        self.buf.clear_error();
         self.remote_finished.set(false);
         self.remote_closed_reported.set(false);
         *self.verify.borrow_mut() = None;
@@ -425,7 +353,7 @@ impl SslCore {
             return;
         }
         self.begin_connection();
-        self.read_buf.borrow_mut().clear();
+        self.buf.read_buf.borrow_mut().clear();
         self.auto_handshake.set(encrypted);
         if encrypted {
             // As in Qt: a new encrypted connection forgets `ignore_ssl_errors()` (but keeps
@@ -459,11 +387,11 @@ impl SslCore {
     /// Creates the session and sends (client) or waits for (server) the first flight.
     fn begin_tls(&self, server: bool) {
         // Plaintext read before STARTTLS stays readable; everything else starts afresh.
-        let unread = std::mem::take(&mut *self.read_buf.borrow_mut());
-        let queued = std::mem::take(&mut *self.write_queue.borrow_mut());
+        let unread = std::mem::take(&mut *self.buf.read_buf.borrow_mut());
+        let queued = std::mem::take(&mut *self.buf.write_queue.borrow_mut());
         self.begin_connection();
-        *self.read_buf.borrow_mut() = unread;
-        *self.write_queue.borrow_mut() = queued;
+        *self.buf.read_buf.borrow_mut() = unread;
+        *self.buf.write_queue.borrow_mut() = queued;
         let generation = self.generation.get();
         let config = self.config.borrow().clone();
         let session = if server {
@@ -526,12 +454,12 @@ impl SslCore {
         *self.verify_peer_cert.borrow_mut() = errors.iter().find_map(|e| e.certificate().cloned());
         let generation = self.generation.get();
         for error in errors {
-            self.sig.peer_verify_error.emit(error.clone());
+            self.tls_sig.peer_verify_error.emit(error.clone());
             if !self.still(generation) {
                 return;
             }
         }
-        self.sig.ssl_errors.emit(errors.to_vec());
+        self.tls_sig.ssl_errors.emit(errors.to_vec());
     }
 
     fn on_plain_connected(&self) {
@@ -590,9 +518,9 @@ impl SslCore {
             return;
         }
         let generation = self.generation.get();
-        self.sig.encrypted_bytes_written.emit(n);
+        self.tls_sig.encrypted_bytes_written.emit(n);
         if self.still(generation)
-            && (!self.write_queue.borrow().is_empty() || self.close_pending.get())
+            && (!self.buf.write_queue.borrow().is_empty() || self.close_pending.get())
         {
             // Room for more ciphertext. Posted, not direct: this runs inside the TCP socket's
             // flush, which the pump itself calls.
@@ -608,7 +536,7 @@ impl SslCore {
         if !self.still(generation) {
             return;
         }
-        let undelivered = self.read_paused.get()
+        let undelivered = self.buf.read_paused.get()
             || !self.cipher_in.borrow().is_empty()
             || self.plain.bytes_available() > 0;
         if undelivered && !self.remote_finished.get() {
@@ -799,7 +727,7 @@ impl SslCore {
             if let Some(info) = info {
                 self.config.borrow_mut().set_session_info(info);
             }
-            self.sig.encrypted.emit(());
+            self.tls_sig.encrypted.emit(());
             if !self.still(generation) {
                 return;
             }
@@ -839,15 +767,6 @@ impl SslCore {
         }
     }
 
-    fn plaintext_room(&self) -> usize {
-        let limit = self.read_limit.get();
-        if limit == 0 {
-            usize::MAX
-        } else {
-            limit.saturating_sub(self.read_buf.borrow().len())
-        }
-    }
-
     /// Feeds ciphertext (from `cipher_in`, refilled from the TCP socket) to the session and
     /// moves the plaintext to the read buffer while it has room.
     fn take_input(
@@ -858,7 +777,7 @@ impl SslCore {
     ) -> Result<(), rustls::Error> {
         let generation = self.generation.get();
         loop {
-            let room = self.plaintext_room();
+            let room = self.buf.read_room();
             let drained = if room > 0 {
                 self.drain_plaintext(tls, room, ev)
             } else {
@@ -867,8 +786,8 @@ impl SslCore {
             if ev.close_notify || ev.eof {
                 return Ok(());
             }
-            if self.plaintext_room() == 0 {
-                self.read_paused.set(true);
+            if self.buf.read_room() == 0 {
+                self.buf.read_paused.set(true);
                 return Ok(());
             }
             if cipher_in.is_empty() {
@@ -895,7 +814,7 @@ impl SslCore {
     /// Moves up to `room` decrypted bytes into the read buffer; notes close_notify and end
     /// of file. Returns how many bytes it moved.
     fn drain_plaintext(&self, tls: &mut TlsSession, room: usize, ev: &mut PumpEvents) -> usize {
-        let mut buf = self.read_buf.borrow_mut();
+        let mut buf = self.buf.read_buf.borrow_mut();
         let mut moved = 0;
         // One record's plaintext per call, appended as is; the call after the last one
         // tells whether the stream ended (close_notify) or merely has nothing more yet.
@@ -927,7 +846,7 @@ impl SslCore {
     ) -> Result<(), rustls::Error> {
         if !tls.is_handshaking() {
             let queued_below = self.plain.bytes_to_write();
-            let mut queue = self.write_queue.borrow_mut();
+            let mut queue = self.buf.write_queue.borrow_mut();
             while !queue.is_empty() {
                 let in_flight = queued_below + cipher_out.len();
                 if in_flight >= CIPHER_WRITE_HIGH_WATER {
@@ -945,7 +864,7 @@ impl SslCore {
             }
         }
         if self.close_pending.get()
-            && self.write_queue.borrow().is_empty()
+            && self.buf.write_queue.borrow().is_empty()
             && !self.close_notify_sent.replace(true)
         {
             tls.send_close_notify();
@@ -956,13 +875,13 @@ impl SslCore {
 
     /// `UnencryptedMode`: the TCP socket's bytes are the plaintext.
     fn move_plain_data(&self) {
-        let room = self.plaintext_room();
+        let room = self.buf.read_room();
         if room == 0 {
-            self.read_paused.set(true);
+            self.buf.read_paused.set(true);
             return;
         }
         let moved = {
-            let mut buf = self.read_buf.borrow_mut();
+            let mut buf = self.buf.read_buf.borrow_mut();
             if room == usize::MAX {
                 self.plain.read_buf(&mut buf)
             } else {
@@ -973,7 +892,7 @@ impl SslCore {
         };
         let exhausted = self.plain.bytes_available() == 0;
         if !exhausted {
-            self.read_paused.set(true);
+            self.buf.read_paused.set(true);
         }
         let generation = self.generation.get();
         if moved > 0 {
@@ -987,53 +906,14 @@ impl SslCore {
     // ----- signals with Qt's non-recursion --------------------------------------------------
 
     fn emit_ready_read(&self) {
-        self.ready_read_count.set(self.ready_read_count.get() + 1);
-        // Qt does not emit readyRead recursively (a slot running a nested loop); the outer
-        // emission repeats once instead.
-        if self.in_ready_read.replace(true) {
-            self.ready_read_again.set(true);
-            return;
-        }
-        loop {
-            self.sig.ready_read.emit(());
-            if !self.ready_read_again.replace(false) {
-                break;
-            }
-        }
-        self.in_ready_read.set(false);
+        self.buf.emit_ready_read(&self.sig.ready_read);
     }
 
     fn emit_bytes_written(&self, n: u64) {
-        if self.in_bytes_written.replace(true) {
-            self.bytes_written_pending
-                .set(self.bytes_written_pending.get() + n);
-            return;
-        }
-        let mut n = n;
-        loop {
-            self.sig.bytes_written.emit(n);
-            n = self.bytes_written_pending.replace(0);
-            if n == 0 {
-                break;
-            }
-        }
-        self.in_bytes_written.set(false);
+        self.buf.emit_bytes_written(&self.sig.bytes_written, n);
     }
 
     // ----- reading ------------------------------------------------------------------------
-
-    /// After the user consumed buffered bytes: resume reading if it had stopped on a full
-    /// buffer (posted: no new edge will announce the bytes already waiting).
-    fn after_consume(&self) {
-        if self.read_paused.get() && self.plaintext_room() > 0 {
-            self.read_paused.set(false);
-            self.post_pump();
-        }
-    }
-
-    pub(crate) fn bytes_available(&self) -> usize {
-        self.read_buf.len()
-    }
 
     pub(crate) fn encrypted_bytes_available(&self) -> usize {
         if self.mode.get() == SslMode::UnencryptedMode {
@@ -1042,105 +922,27 @@ impl SslCore {
         self.cipher_in.borrow().len() + self.plain.bytes_available()
     }
 
-    pub(crate) fn read(&self, out: &mut [u8]) -> usize {
-        let n = self.read_buf.read(out);
-        self.after_consume();
-        n
-    }
-
-    pub(crate) fn read_all(&self) -> Vec<u8> {
-        let taken = self.read_buf.take_all();
-        self.after_consume();
-        taken
-    }
-
-    pub(crate) fn read_bytes(&self, max: usize) -> Bytes {
-        let out = self.read_buf.take(max);
-        self.after_consume();
-        out
-    }
-
-    pub(crate) fn read_buf(&self, dst: &mut BytesMut) -> usize {
-        let n = self.read_buf.move_into(dst);
-        self.after_consume();
-        n
-    }
-
-    pub(crate) fn with_read_buffer(&self, f: &mut dyn FnMut(&mut BytesMut)) {
-        let generation = self.generation.get();
-        self.read_buf
-            .with(f, || self.generation.get() == generation);
-        self.after_consume();
-    }
-
-    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
-        self.read_buf.peek(out)
-    }
-
-    pub(crate) fn can_read_line(&self) -> bool {
-        self.read_buf.has_line()
-    }
-
-    pub(crate) fn read_line(&self, max: usize) -> Vec<u8> {
-        let line = self.read_buf.take_line(max);
-        self.after_consume();
-        line
-    }
-
-    pub(crate) fn read_buffer_size(&self) -> usize {
-        self.read_limit.get()
-    }
-
-    pub(crate) fn set_read_buffer_size(&self, size: usize) {
-        self.read_limit.set(size);
-        self.after_consume();
-    }
-
     // ----- writing ------------------------------------------------------------------------
-
-    fn can_write(&self) -> bool {
-        if matches!(
-            self.state.get(),
-            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
-        ) && !self.failed.get()
-        {
-            true
-        } else {
-            self.set_error(SocketError::OperationError, "Socket is not connected");
-            false
-        }
-    }
 
     pub(crate) fn write(&self, data: &[u8]) -> usize {
         if self.mode.get() == SslMode::UnencryptedMode {
             return self.plain.write(data);
         }
-        if data.is_empty() || !self.can_write() {
-            return 0;
-        }
-        self.write_queue.borrow_mut().push_slice(data);
-        self.post_pump();
-        data.len()
+        self.queue_slice(data)
     }
 
     pub(crate) fn write_bytes(&self, data: Bytes) -> usize {
         if self.mode.get() == SslMode::UnencryptedMode {
             return self.plain.write_bytes(data);
         }
-        let len = data.len();
-        if len == 0 || !self.can_write() {
-            return 0;
-        }
-        self.write_queue.borrow_mut().push_bytes(data);
-        self.post_pump();
-        len
+        self.queue_bytes(data)
     }
 
     pub(crate) fn bytes_to_write(&self) -> usize {
         if self.mode.get() == SslMode::UnencryptedMode {
             return self.plain.bytes_to_write();
         }
-        self.write_queue.borrow().len()
+        self.buf.write_queue.borrow().len()
     }
 
     pub(crate) fn encrypted_bytes_to_write(&self) -> usize {
@@ -1154,9 +956,9 @@ impl SslCore {
         if self.mode.get() == SslMode::UnencryptedMode {
             return self.plain.flush();
         }
-        let before = self.write_queue.borrow().len();
+        let before = self.buf.write_queue.borrow().len();
         self.pump();
-        let encrypted_some = self.write_queue.borrow().len() < before;
+        let encrypted_some = self.buf.write_queue.borrow().len() < before;
         self.plain.flush() || encrypted_some
     }
 
@@ -1192,7 +994,7 @@ impl SslCore {
     pub(crate) fn abort(&self) {
         let previous = self.state.get();
         self.end_connection();
-        self.read_buf.borrow_mut().clear();
+        self.buf.read_buf.borrow_mut().clear();
         self.plain.abort();
         // The transport reports its own close (mirrored above); our own `Closing` state
         // may be all that is left to end.
@@ -1207,7 +1009,7 @@ impl SslCore {
 
     pub(crate) fn close(&self) {
         self.disconnect_from_host();
-        self.read_buf.borrow_mut().clear();
+        self.buf.read_buf.borrow_mut().clear();
     }
 }
 
@@ -1216,20 +1018,6 @@ impl SslCore {
 impl SslCore {
     fn plain_core(&self) -> Option<Rc<SocketCore>> {
         SocketCore::get(self.plain.as_object())
-    }
-
-    /// One step of a blocking wait: the pump the loop would run next, else one step of the
-    /// transport (whose signals drive the pump, as in the loop).
-    fn wait_step(&self, deadline: Deadline) -> Step {
-        if self.pump_posted.replace(false) {
-            // The posted call still runs later; an extra pass finds nothing to do.
-            self.pump();
-            return Step::Progressed;
-        }
-        match self.plain_core() {
-            Some(plain) => plain.wait_step(deadline),
-            None => Step::Stuck,
-        }
     }
 
     /// For a server waiting on several connections: the work the loop would do for this
@@ -1255,21 +1043,6 @@ impl SslCore {
         }
     }
 
-    fn wait_until(&self, deadline: Deadline, done: impl Fn(&Self) -> bool) -> bool {
-        wait::until(
-            deadline,
-            || done(self),
-            || !self.obj.is_alive() || self.state.get() == SocketState::Unconnected,
-            |deadline| self.wait_step(deadline),
-            || {
-                self.report_error(
-                    SocketError::SocketTimeoutError,
-                    SocketError::SocketTimeoutError.description(),
-                )
-            },
-        )
-    }
-
     pub(crate) fn wait_for_connected(&self, msecs: i32) -> bool {
         let Some(plain) = self.plain_core() else {
             return false;
@@ -1282,18 +1055,6 @@ impl SslCore {
             );
         }
         connected && self.state.get() == SocketState::Connected
-    }
-
-    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
-        let deadline = Deadline::after_msecs(msecs);
-        if matches!(
-            self.state.get(),
-            SocketState::HostLookup | SocketState::Connecting
-        ) && !self.wait_for_connected(msecs)
-        {
-            return None;
-        }
-        Some(deadline)
     }
 
     pub(crate) fn wait_for_encrypted(&self, msecs: i32) -> bool {
@@ -1309,17 +1070,6 @@ impl SslCore {
             return false;
         };
         self.wait_until(deadline, |c| c.encrypted.get() && !c.failed.get())
-    }
-
-    pub(crate) fn wait_for_ready_read(&self, msecs: i32) -> bool {
-        if self.state.get() == SocketState::Unconnected {
-            return false;
-        }
-        let Some(deadline) = self.wait_connected_first(msecs) else {
-            return false;
-        };
-        let before = self.ready_read_count.get();
-        self.wait_until(deadline, |c| c.ready_read_count.get() != before)
     }
 
     pub(crate) fn wait_for_bytes_written(&self, msecs: i32) -> bool {
@@ -1339,7 +1089,7 @@ impl SslCore {
         let Some(plain) = self.plain_core() else {
             return false;
         };
-        if self.write_queue.borrow().is_empty() && plain.bytes_to_write() == 0 {
+        if self.buf.write_queue.borrow().is_empty() && plain.bytes_to_write() == 0 {
             return false;
         }
         let before = plain.written_count();
@@ -1348,17 +1098,88 @@ impl SslCore {
         self.wait_until(deadline, |_| plain.written_count() != before)
     }
 
-    pub(crate) fn wait_for_disconnected(&self, msecs: i32) -> bool {
-        if self.state.get() == SocketState::Unconnected {
-            return false;
+    pub(crate) fn set_socket_option(&self, option: SocketOption, value: i32) -> bool {
+        self.plain.set_socket_option(option, value)
+    }
+
+    pub(crate) fn socket_option(&self, option: SocketOption) -> Option<i32> {
+        self.plain.socket_option(option)
+    }
+
+    pub(crate) fn set_connect_timeout(&self, timeout: Option<Duration>) {
+        self.plain.set_connect_timeout(timeout)
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Option<Duration> {
+        self.plain.connect_timeout()
+    }
+}
+
+impl BufferedStream for SslCore {
+    fn buffers(&self) -> &StreamBuffers {
+        &self.buf
+    }
+
+    fn signals(&self) -> &Signals {
+        &self.sig
+    }
+
+    fn object(&self) -> Object {
+        self.obj
+    }
+
+    fn state(&self) -> SocketState {
+        self.state.get()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    fn accepts_writes(&self) -> bool {
+        matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
+        ) && !self.failed.get()
+    }
+
+    fn after_queue(&self) {
+        self.post_pump();
+    }
+
+    /// After the user consumed buffered bytes: resume reading if it had stopped on a full
+    /// buffer (posted: no new edge will announce the bytes already waiting).
+    fn after_consume(&self) {
+        if self.buf.read_paused.get() && self.buf.read_room() > 0 {
+            self.buf.read_paused.set(false);
+            self.post_pump();
         }
-        let Some(deadline) = self.wait_connected_first(msecs) else {
-            return false;
-        };
-        let generation = self.generation.get();
-        self.wait_until(deadline, move |c| {
-            c.state.get() == SocketState::Unconnected || c.generation.get() != generation
-        })
+    }
+
+    /// One step of a blocking wait: the pump the loop would run next, else one step of the
+    /// transport (whose signals drive the pump, as in the loop).
+    fn wait_step(&self, deadline: Deadline) -> Step {
+        if self.pump_posted.replace(false) {
+            // The posted call still runs later; an extra pass finds nothing to do.
+            self.pump();
+            return Step::Progressed;
+        }
+        match self.plain_core() {
+            Some(plain) => plain.wait_step(deadline),
+            None => Step::Stuck,
+        }
+    }
+
+    fn wait_connected_first(&self, msecs: i32) -> Option<Deadline> {
+        let deadline = Deadline::after_msecs(msecs);
+        if matches!(
+            self.state.get(),
+            SocketState::HostLookup | SocketState::Connecting
+        ) && !self.wait_for_connected(msecs)
+        {
+            return None;
+        }
+        Some(deadline)
     }
 }
 
