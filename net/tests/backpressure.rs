@@ -1,16 +1,15 @@
 //! A slow consumer slows a fast peer down: the read buffer limit holds, nothing is lost.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{exec_within, pattern, quit, PatternChecker};
 use slotnet_core::Timer;
 use slotnet_net::{SocketState, TcpSocket};
+use slotnet_testkit::pattern::{pattern, PatternChecker};
+use slotnet_testkit::{exec_within, quit};
 
 const TOTAL: u64 = 200 << 20;
 const LIMIT: usize = 64 * 1024;

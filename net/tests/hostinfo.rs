@@ -1,15 +1,13 @@
 //! HostInfo lookups: asynchronous delivery, abort, the worker path.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{exec_within, quit};
 use slotnet_core::{EventLoop, Object};
 use slotnet_net::{HostInfo, HostInfoError};
+use slotnet_testkit::{exec_within, quit};
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -1,14 +1,13 @@
 //! LocalSocket and LocalServer on Unix domain sockets.
 
-mod common;
-
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{exec_within, pattern, quit, Log};
 use slotnet_net::{AbstractSocket, LocalServer, LocalSocket, SocketError, SocketState};
+use slotnet_testkit::pattern::pattern;
+use slotnet_testkit::{exec_within, quit, Log};
 
 const LIMIT: Duration = Duration::from_secs(10);
 

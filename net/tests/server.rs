@@ -1,15 +1,13 @@
 //! TcpServer: listening, the pending queue limit, pausing.
 
-mod common;
-
 use std::cell::Cell;
 use std::net::{Ipv4Addr, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{exec_within, quit, run_for};
 use slotnet_core::EventLoop;
 use slotnet_net::{SocketError, SocketState, TcpServer};
+use slotnet_testkit::{exec_within, quit, run_for};
 
 const LIMIT: Duration = Duration::from_secs(10);
 /// How long to let the loop run when checking that something does not happen.

@@ -1,7 +1,5 @@
 //! TcpSocket on real loopback connections.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
@@ -9,9 +7,10 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{exec_within, pattern, quit, Log};
 use slotnet_core::{EventLoop, Object};
 use slotnet_net::{AbstractSocket, SocketError, SocketOption, SocketState, TcpServer, TcpSocket};
+use slotnet_testkit::pattern::pattern;
+use slotnet_testkit::{exec_within, quit, Log};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
