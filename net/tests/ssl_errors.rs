@@ -2,14 +2,14 @@
 //! handshake, ignored from the slot or by an expected list, or fatal before any application
 //! data reaches the server; and mutual TLS.
 
-mod ssl_support;
-
 use slotnet_core::EventLoop;
 use slotnet_net::ssl::{
     test_certs, test_certs::TestIdentity, PeerVerifyMode, SslConfiguration, SslError, SslErrorKind,
 };
 use slotnet_net::{SocketState, SslServer, SslSocket};
-use ssl_support::{echo, logged_client, run_until, server, trusting, Log, LIMIT};
+use slotnet_testkit::certs::trusting;
+use slotnet_testkit::ssl::{echo, logged_client, server};
+use slotnet_testkit::{run_until, Log, LIMIT};
 
 /// The certificate cases of the test PKI: name, identity, client configuration, expected
 /// errors (Qt's names, in Qt's order).
@@ -281,7 +281,7 @@ fn ignore_ssl_errors_applies_to_the_handshake_it_was_called_for() {
     client.connect_to_host_encrypted("localhost", server.server_port());
     client.ignore_ssl_errors();
     client.write(b"x");
-    assert!(ssl_support::exec_within(LIMIT), "{:?}", log.entries());
+    assert!(slotnet_testkit::exec_within(LIMIT), "{:?}", log.entries());
     assert!(log.contains("client.ssl_errors:CertificateExpired"));
     assert!(log.contains("client.data:x"), "{:?}", log.entries());
 

@@ -1,8 +1,6 @@
 //! SslSocket and SslServer over real loopback TLS: round trips, signal order, ALPN,
 //! STARTTLS, and the AbstractSocket interface.
 
-mod ssl_support;
-
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
@@ -12,7 +10,9 @@ use slotnet_net::ssl::{
     test_certs, SslConfiguration, SslProtocol, ALPN_PROTOCOL_HTTP2, NEXT_PROTOCOL_HTTP1_1,
 };
 use slotnet_net::{AbstractSocket, SocketState, SslMode, SslServer, SslSocket, TcpServer};
-use ssl_support::{echo, exec_within, logged_client, server, trusting, Log, LIMIT};
+use slotnet_testkit::certs::trusting;
+use slotnet_testkit::ssl::{echo, logged_client, server};
+use slotnet_testkit::{exec_within, Log, LIMIT};
 
 #[test]
 fn client_and_server_round_trip_with_a_trusted_certificate() {

@@ -2,8 +2,6 @@
 //! close_notify (checked by an independent rustls peer), abort, end of stream, and the
 //! server's handshake timeout.
 
-mod ssl_support;
-
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -15,10 +13,10 @@ use bytes::Bytes;
 use slotnet_core::{EventLoop, Timer};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::{SocketError, SocketState, SslSocket, TcpSocket};
-use ssl_support::{
-    exec_within, logged_client, pattern, run_until, server, trusting, Counter, Log, PatternChecker,
-    LIMIT,
-};
+use slotnet_testkit::certs::trusting;
+use slotnet_testkit::pattern::{pattern, PatternChecker};
+use slotnet_testkit::ssl::{logged_client, server};
+use slotnet_testkit::{exec_within, run_until, Counter, Log, LIMIT};
 
 const TOTAL: u64 = 64 << 20;
 const READ_LIMIT: usize = 64 * 1024;
@@ -69,7 +67,7 @@ fn a_slow_reader_bounds_its_buffers_and_receives_every_byte() {
     // stayed within its limit meanwhile).
     let c = checker.clone();
     client.read_channel_finished().connect(move |_| {
-        let delivered = c.borrow().offset + client.bytes_available() as u64;
+        let delivered = c.borrow().offset() + client.bytes_available() as u64;
         assert_eq!(delivered, TOTAL, "end of stream before the data");
     });
 
@@ -83,7 +81,7 @@ fn a_slow_reader_bounds_its_buffers_and_receives_every_byte() {
         let mut buf = buf.borrow_mut();
         let n = client.read(&mut buf);
         c.borrow_mut().check(&buf[..n]);
-        if c.borrow().offset == TOTAL && client.state() == SocketState::Unconnected {
+        if c.borrow().offset() == TOTAL && client.state() == SocketState::Unconnected {
             EventLoop::current().quit();
         }
     });
@@ -92,11 +90,15 @@ fn a_slow_reader_bounds_its_buffers_and_receives_every_byte() {
     assert!(
         exec_within(Duration::from_secs(120)),
         "timed out at {} bytes",
-        checker.borrow().offset
+        checker.borrow().offset()
     );
     let checker = checker.borrow();
-    assert!(!checker.bad, "corrupted stream near {}", checker.offset);
-    assert_eq!(checker.offset, TOTAL);
+    assert!(
+        !checker.is_bad(),
+        "corrupted stream near {}",
+        checker.offset()
+    );
+    assert_eq!(checker.offset(), TOTAL);
     // The buffer filled up (the reader really was the slow side) and never went past the
     // limit, not even when the peer closed.
     assert_eq!(max_plain.get(), READ_LIMIT);
@@ -345,7 +347,7 @@ fn a_full_server_stops_accepting_until_a_connection_is_taken() {
     assert!(run_until(LIMIT, move || e.get() == 1));
     // The second client waits in the kernel's backlog.
     let _second_client = connect();
-    ssl_support::run_until(Duration::from_millis(200), || false);
+    slotnet_testkit::run_until(Duration::from_millis(200), || false);
     assert_eq!(encrypted.get(), 1);
     assert!(server.has_pending_connections());
     let first = server.next_pending_connection().unwrap();
