@@ -8,8 +8,8 @@
 //! The application proxy is process-wide: only `application_proxy_is_the_default` leaves
 //! a manager on `DefaultProxy`; every other test sets its proxy explicitly.
 
-#[path = "../../net/tests/proxy_servers/mod.rs"]
-mod proxy_servers;
+use slotnet_testkit::process;
+use slotnet_testkit::proxy;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -176,7 +176,7 @@ fn unanswered_proxy_authentication_is_proxy_authentication_required() {
 #[test]
 fn socks5_carries_http_and_asks_for_credentials() {
     let target = origin();
-    let (addr, log) = proxy_servers::socks5_proxy(Some(("bob".into(), "hunter2".into())));
+    let (addr, log) = proxy::socks5_proxy(Some(("bob".into(), "hunter2".into())));
     let m = manager_with(proxy(ProxyType::Socks5Proxy, addr.port()));
     let realms = answer_proxy(&m, Some(("bob", "hunter2")));
     let first = fetch(&m, &target.url("/one"));
@@ -197,7 +197,7 @@ fn socks5_carries_http_and_asks_for_credentials() {
 
 #[test]
 fn proxy_errors_are_qts() {
-    let closed = proxy_servers::closed_port();
+    let closed = process::closed_port();
     for kind in [ProxyType::HttpProxy, ProxyType::Socks5Proxy] {
         let m = manager_with(proxy(kind, closed));
         let reply = fetch(&m, "http://example.invalid/");
@@ -214,7 +214,7 @@ fn proxy_errors_are_qts() {
         NetworkError::ProxyConnectionRefusedError
     );
     // SOCKS5 reports the target's refusal as the target's.
-    let (addr, _) = proxy_servers::socks5_proxy(None);
+    let (addr, _) = proxy::socks5_proxy(None);
     let m = manager_with(proxy(ProxyType::Socks5Proxy, addr.port()));
     let reply = fetch(&m, &format!("http://127.0.0.1:{closed}/"));
     assert_eq!(
@@ -224,7 +224,7 @@ fn proxy_errors_are_qts() {
         reply.error_string()
     );
     // A tunnel whose proxy wants credentials nobody gives.
-    let (addr, _) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+    let (addr, _) = proxy::http_proxy(proxy::HttpProxyConfig {
         credentials: Some(("a".into(), "b".into())),
         ..Default::default()
     });
@@ -318,7 +318,7 @@ fn https_get(m: &NetworkAccessManager, port: u16, http2: bool) -> NetworkReply {
 #[test]
 fn https_goes_through_connect_with_tls_inside_and_h2_by_alpn() {
     let server = tls_server(true);
-    let (addr, log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+    let (addr, log) = proxy::http_proxy(proxy::HttpProxyConfig {
         credentials: Some(("alice".into(), "s3cret".into())),
         ..Default::default()
     });
@@ -421,42 +421,15 @@ fn application_proxy_is_the_default() {
 
 // --- real proxies from Debian -------------------------------------------------------------
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn start(program: std::path::PathBuf, args: &[&str], port: u16) -> proxy_servers::ChildGuard {
-    let child = std::process::Command::new(&program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-    let mut guard = proxy_servers::ChildGuard(child);
-    assert!(proxy_servers::wait_listening(port, Duration::from_secs(5)));
-    assert!(
-        matches!(guard.0.try_wait(), Ok(None)),
-        "{} exited",
-        program.display()
-    );
-    guard
-}
-
 #[test]
 fn tinyproxy_forwards_http_and_tunnels_https() {
-    let Some(binary) = proxy_servers::find_binary("tinyproxy") else {
+    let Some(binary) = process::find_binary("tinyproxy") else {
         eprintln!("note: tinyproxy is not installed (Debian package `tinyproxy`); skipped");
         return;
     };
-    let port = proxy_servers::free_port();
-    let dir = TempDir(std::env::temp_dir().join(format!("slotnet-http-tinyproxy-{port}")));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let config = dir.0.join("tinyproxy.conf");
+    let port = process::free_port();
+    let dir = process::TempDir::new("tinyproxy");
+    let config = dir.path().join("tinyproxy.conf");
     std::fs::write(
         &config,
         format!(
@@ -465,7 +438,7 @@ fn tinyproxy_forwards_http_and_tunnels_https() {
         ),
     )
     .unwrap();
-    let _proxy = start(binary, &["-d", "-c", config.to_str().unwrap()], port);
+    let _proxy = process::start_listening(&binary, &["-d", "-c", config.to_str().unwrap()], port);
     let target = origin();
     let m = manager_with(proxy(ProxyType::HttpProxy, port));
     let realms = answer_proxy(&m, Some(("alice", "s3cret")));
@@ -491,14 +464,14 @@ fn tinyproxy_forwards_http_and_tunnels_https() {
 
 #[test]
 fn microsocks_carries_http_and_https() {
-    let Some(binary) = proxy_servers::find_binary("microsocks") else {
+    let Some(binary) = process::find_binary("microsocks") else {
         eprintln!("note: microsocks is not installed (Debian package `microsocks`); skipped");
         return;
     };
-    let port = proxy_servers::free_port();
+    let port = process::free_port();
     let port_text = port.to_string();
-    let _proxy = start(
-        binary,
+    let _proxy = process::start_listening(
+        &binary,
         &[
             "-i",
             "127.0.0.1",

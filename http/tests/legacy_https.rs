@@ -2,8 +2,8 @@
 //! self-signed certificate, continued with `ignore_ssl_errors` or failing without it.
 
 mod legacy_support;
-#[path = "../../net/tests/proxy_servers/mod.rs"]
-mod proxy_servers;
+
+use slotnet_testkit::proxy;
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
@@ -165,7 +165,7 @@ fn set_ssl_configuration_trusts_a_private_ca() {
 fn https_goes_through_an_http_connect_proxy_with_tls_inside() {
     let (server, heads) = https_server_with(test_certs::pki().server.configuration());
     let port = server.server_port();
-    let (proxy, log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+    let (proxy, log) = proxy::http_proxy(proxy::HttpProxyConfig {
         credentials: Some(("alice".into(), "s3cret".into())),
         ..Default::default()
     });
@@ -202,7 +202,7 @@ fn https_goes_through_an_http_connect_proxy_with_tls_inside() {
 #[test]
 fn a_connect_proxy_demanding_credentials_fails_with_proxy_authentication_required() {
     let (server, heads) = https_server_with(test_certs::pki().server.configuration());
-    let (proxy, _log) = proxy_servers::http_proxy(proxy_servers::HttpProxyConfig {
+    let (proxy, _log) = proxy::http_proxy(proxy::HttpProxyConfig {
         credentials: Some(("alice".into(), "s3cret".into())),
         ..Default::default()
     });

@@ -4,16 +4,14 @@
 //! The environment and the application setting are process-wide, so this file holds a
 //! single test that walks through every case in order.
 
-mod proxy_servers;
-
 use std::sync::Arc;
 
-use proxy_servers::*;
 use slotnet_net::proxy::{
     set_application_proxy_factory, set_use_system_configuration, system_proxy_for_query,
     NetworkProxy, NetworkProxyQuery, ProxyType, QueryType,
 };
 use slotnet_net::SocketError;
+use slotnet_testkit::proxy::*;
 
 #[test]
 fn default_proxy_follows_the_application_setting() {

@@ -2,15 +2,14 @@
 //! through the signal, cached, preemptive), wrong credentials, refused targets, proxies
 //! that are absent, silent, or not HTTP.
 
-mod proxy_servers;
-
 use std::time::Duration;
 
-use proxy_servers::*;
 use slotnet_net::proxy::{
     cached_proxy_credentials, Authenticator, NetworkProxy, ProxyAuthScheme, ProxyType,
 };
 use slotnet_net::{SocketError, SocketState};
+use slotnet_testkit::process::*;
+use slotnet_testkit::proxy::*;
 
 fn http(addr: std::net::SocketAddr) -> NetworkProxy {
     NetworkProxy::new(ProxyType::HttpProxy, "127.0.0.1", addr.port())

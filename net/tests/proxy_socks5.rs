@@ -2,11 +2,10 @@
 //! username/password authentication (given, asked for, wrong), refused and unknown targets,
 //! absent and broken proxies.
 
-mod proxy_servers;
-
-use proxy_servers::*;
 use slotnet_net::proxy::{NetworkProxy, ProxyCapabilities, ProxyType};
 use slotnet_net::{SocketError, SocketState};
+use slotnet_testkit::process::*;
+use slotnet_testkit::proxy::*;
 
 fn socks(addr: std::net::SocketAddr) -> NetworkProxy {
     NetworkProxy::new(ProxyType::Socks5Proxy, "127.0.0.1", addr.port())

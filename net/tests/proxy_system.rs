@@ -3,15 +3,14 @@
 //! a configuration in a temporary directory. Each test is skipped, with a note on stderr,
 //! when its program is not installed (Debian packages `tinyproxy` and `microsocks`).
 
-mod proxy_servers;
-
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use proxy_servers::*;
 use slotnet_net::proxy::{NetworkProxy, ProxyType};
 use slotnet_net::SocketError;
+use slotnet_testkit::process::*;
+use slotnet_testkit::proxy::*;
 
 /// A temporary directory removed when dropped.
 struct TempDir(PathBuf);
