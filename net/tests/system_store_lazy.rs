@@ -2,11 +2,10 @@
 //! handshake verifies a peer against it. This file holds one test so that nothing else in
 //! its process reads the store first.
 
-mod ssl_support;
-
 use slotnet_core::EventLoop;
 use slotnet_net::ssl::{system_ca_store_loaded, test_certs, PeerVerifyMode, SslConfiguration};
-use ssl_support::{echo, exec_within, logged_client, server, Log, LIMIT};
+use slotnet_testkit::ssl::{echo, logged_client, server};
+use slotnet_testkit::{exec_within, Log, LIMIT};
 
 /// Connects a client with `config` to an echo server of the test PKI and sends `ping`;
 /// true once the echo came back over the encrypted connection.
