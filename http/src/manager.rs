@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::Path;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use crate::auth::Authenticator;
 use crate::body::RequestBody;
 use crate::cache::AbstractNetworkCache;
 use crate::client::features::ClientFeatures;
-use crate::client::pool::Pool;
 use crate::cookies::NetworkCookieJar;
 use crate::error::NetworkError;
 use crate::hsts::HstsPolicy;
@@ -50,6 +49,9 @@ pub(crate) trait Transport {
     fn connections_opened(&self) -> u64 {
         0
     }
+    /// Opens a connection to `url`'s host and port ahead of a request (`tls` for https);
+    /// see [`NetworkAccessManager::connect_to_host`].
+    fn preconnect(&self, _url: &url::Url, _tls: Option<SslConfiguration>) {}
 }
 
 pub(crate) struct ManagerState {
@@ -61,17 +63,8 @@ pub(crate) struct ManagerState {
     auto_delete_replies: Cell<bool>,
     hook: RefCell<Option<Rc<CreateRequestHook>>>,
     transports: RefCell<Vec<Rc<dyn Transport>>>,
-    /// The HTTP engine's connection pool, for preconnects (it registers itself).
-    http_pool: RefCell<Weak<Pool>>,
     /// Credentials, cookies, HSTS, cache and proxies (read by the HTTP engine).
     pub(crate) features: ClientFeatures,
-}
-
-impl ManagerState {
-    /// Called by the HTTP engine's pool when it is created for this manager.
-    pub(crate) fn set_http_pool(&self, pool: Weak<Pool>) {
-        *self.http_pool.borrow_mut() = pool;
-    }
 }
 
 /// Sends requests and hands back `NetworkReply` objects (Qt's `QNetworkAccessManager`).
@@ -128,7 +121,6 @@ impl NetworkAccessManager {
             auto_delete_replies: Cell::new(false),
             hook: RefCell::new(None),
             transports: RefCell::new(Vec::new()),
-            http_pool: RefCell::new(Weak::new()),
             features: ClientFeatures::new(obj),
         };
         let _ = obj.set_data(Rc::new(state));
@@ -352,7 +344,7 @@ impl NetworkAccessManager {
     }
 
     fn preconnect(&self, scheme: &str, host: &str, port: u16, mut tls: Option<SslConfiguration>) {
-        let Some(pool) = self.state().and_then(|s| s.http_pool.borrow().upgrade()) else {
+        let Some(state) = self.state() else {
             return;
         };
         // An IPv6 address is written in brackets in a URL.
@@ -364,7 +356,7 @@ impl NetworkAccessManager {
         let Ok(mut url) = url::Url::parse(&format!("{scheme}://{host}:{port}/")) else {
             return; // not a host name: no connection to prepare
         };
-        if let Some(upgraded) = self.state().and_then(|s| s.features.hsts_upgrade(&url)) {
+        if let Some(upgraded) = state.features.hsts_upgrade(&url) {
             // A known HSTS host is only ever reached over https (RFC 6797 8.3), so the
             // request this prepares for will be too: prepare that connection, as such a
             // request would open it by default (offering h2, which Qt 6 allows by default).
@@ -387,7 +379,15 @@ impl NetworkAccessManager {
             config.set_allowed_next_protocols(alpn);
             config
         });
-        pool.preconnect(&url, tls);
+        let transport = state
+            .transports
+            .borrow()
+            .iter()
+            .find(|t| t.handles(url.scheme()))
+            .cloned();
+        if let Some(transport) = transport {
+            transport.preconnect(&url, tls);
+        }
     }
 
     /// How many network connections this manager has opened so far (slotnet extension, for

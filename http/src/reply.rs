@@ -33,6 +33,7 @@ use bytes::{Buf, Bytes};
 use slotnet_core::{AsObject, LazySignal, Object, Signal, Timer};
 use url::Url;
 
+use crate::client::exchange::PROGRESS_INTERVAL;
 use crate::error::NetworkError;
 use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
@@ -42,9 +43,6 @@ use slotnet_net::ssl::{SslConfiguration, SslError};
 mod http_types;
 mod result;
 pub use result::ReplyError;
-
-/// Qt's progress signal interval: at most one `downloadProgress` per 100 ms while data flows.
-pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The operation a reply performs (`QNetworkAccessManager::Operation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::auth::{url_credentials, SpaceAuth, Step};
 use super::cache::{self as cache_glue, Lookup};
-use super::conn::Conn;
+use super::exchange::{no_carrier, BodyDecision, Carrier, Protocol, ResponseStart};
 use super::pool::{Pool, PoolKey, TlsKey};
 use super::redirect::{self, Redirect};
 use super::route::{self, Route};
@@ -29,29 +29,6 @@ use crate::reply::{NetworkReply, Operation, ReplyBackend};
 use crate::request::{Attribute, LoadControl, NetworkRequest, RedirectPolicy};
 use crate::response_headers::ResponseHeaders;
 
-/// What carries a job's current hop: an HTTP/1.1 connection, or an HTTP/2 stream
-/// (`crate::h2`).
-pub(crate) trait Carrier {
-    /// The application aborted the job: stop the exchange.
-    fn job_cancelled(&self);
-    /// The reply's read buffer has room again.
-    fn resume(&self);
-    /// The connection's TLS session, if it runs over TLS.
-    fn tls(&self) -> Option<Rc<ConnectionTls>>;
-}
-
-impl Carrier for Conn {
-    fn job_cancelled(&self) {
-        Conn::job_cancelled(self)
-    }
-    fn resume(&self) {
-        Conn::resume(self)
-    }
-    fn tls(&self) -> Option<Rc<ConnectionTls>> {
-        Conn::tls(self)
-    }
-}
-
 /// Why a reply that refused a connection's certificate errors failed.
 pub(crate) const REFUSED_CERTIFICATE: &str =
     "The TLS handshake failed: the certificate errors were not ignored";
@@ -60,17 +37,6 @@ pub(crate) const REFUSED_CERTIFICATE: &str =
 const DECODE_PIECE: usize = 64 * 1024;
 /// At most this many challenges are answered for one reply.
 const MAX_AUTH_ROUNDS: u32 = 16;
-
-/// What the connection should do with the body that follows a head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyAction {
-    /// Hand it to the reply.
-    Deliver,
-    /// Read and drop it (a redirect being followed); the connection stays usable.
-    Discard,
-    /// The job is over (refused redirect): close the connection, ignore the rest.
-    Stop,
-}
 
 /// What follows the current response, decided on its head and done at the end of its
 /// body (which is read and dropped meanwhile).
@@ -186,7 +152,7 @@ impl Job {
             redirects: Cell::new(0),
             retried: Cell::new(false),
             done: Cell::new(false),
-            conn: RefCell::new(Weak::<Conn>::new()),
+            conn: RefCell::new(no_carrier()),
             next_hop: RefCell::new(None),
             parked: Cell::new(false),
             allowed: Cell::new(false),
@@ -477,18 +443,13 @@ impl Job {
         Method::from_bytes(self.method.borrow().as_bytes()).unwrap_or(Method::GET)
     }
 
-    pub(crate) fn attach(&self, conn: &Rc<Conn>) {
-        let conn: Weak<Conn> = Rc::downgrade(conn);
-        *self.conn.borrow_mut() = conn;
-    }
-
-    /// Attaches the hop to another carrier (an HTTP/2 stream).
-    pub(crate) fn attach_carrier(&self, carrier: Weak<dyn Carrier>) {
+    /// Attaches the hop to what carries it (an HTTP/1.1 connection or an HTTP/2 stream).
+    pub(crate) fn attach(&self, carrier: Weak<dyn Carrier>) {
         *self.conn.borrow_mut() = carrier;
     }
 
     pub(crate) fn detach(&self) {
-        *self.conn.borrow_mut() = Weak::<Conn>::new();
+        *self.conn.borrow_mut() = no_carrier();
     }
 
     /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`);
@@ -671,22 +632,31 @@ impl Job {
     }
 
     /// A response head arrived for the current hop.
-    pub(crate) fn on_head(
-        &self,
-        status: u16,
-        reason: &str,
-        headers: ResponseHeaders,
-        content_length: Option<u64>,
-    ) -> BodyAction {
+    pub(crate) fn on_head(&self, start: ResponseStart<'_>) -> BodyDecision {
+        let ResponseStart {
+            status,
+            reason,
+            headers,
+            content_length,
+            protocol,
+        } = start;
+        // Qt sets both on every HTTP reply, false when not used.
+        let (pipelined, http2) = match protocol {
+            Protocol::Http1 { pipelined } => (pipelined, false),
+            Protocol::Http2 => (false, true),
+        };
+        self.reply
+            .set_attribute(Attribute::HttpPipeliningWasUsed, pipelined);
+        self.reply.set_attribute(Attribute::Http2WasUsed, http2);
         if self.is_done() {
-            return BodyAction::Stop;
+            return BodyDecision::Stop;
         }
         let url = self.url();
         let state = self.state();
         if let (Some(state), Some(url)) = (&state, &url) {
             self.learn_from_head(state, status, url, &headers);
             if self.is_done() {
-                return BodyAction::Stop;
+                return BodyDecision::Stop;
             }
             if let Some(action) = self.answer_challenge(state, status, url, &headers) {
                 return action;
@@ -747,7 +717,7 @@ impl Job {
                     *self.status_error.borrow_mut() =
                         Some((error, http_status_error_string(&shown, reason)));
                 }
-                BodyAction::Deliver
+                BodyDecision::Deliver
             }
             Redirect::Follow {
                 url,
@@ -761,7 +731,7 @@ impl Job {
                     needs_permission: false,
                 });
                 self.reply.deliver_redirect(url);
-                BodyAction::Discard
+                BodyDecision::Discard
             }
             Redirect::Ask {
                 url,
@@ -776,7 +746,7 @@ impl Job {
                     needs_permission: true,
                 });
                 self.reply.deliver_redirect(url);
-                BodyAction::Discard
+                BodyDecision::Discard
             }
             Redirect::Refuse {
                 error,
@@ -787,7 +757,7 @@ impl Job {
                     self.reply.set_url(url);
                 }
                 self.fail(error, message);
-                BodyAction::Stop
+                BodyDecision::Stop
             }
         }
     }
@@ -843,7 +813,7 @@ impl Job {
         status: u16,
         url: &Url,
         headers: &ResponseHeaders,
-    ) -> Option<BodyAction> {
+    ) -> Option<BodyDecision> {
         if status != 401 && status != 407 {
             return None;
         }
@@ -908,7 +878,7 @@ impl Job {
                         .emit((self.reply, handle.clone())),
                 }
                 if self.is_done() {
-                    return Some(BodyAction::Stop); // the slot aborted the reply
+                    return Some(BodyDecision::Stop); // the slot aborted the reply
                 }
                 let answer = handle.borrow().clone();
                 space.borrow_mut().answered(&answer)
@@ -918,7 +888,7 @@ impl Job {
         match step {
             Step::Resend => {
                 *self.next_hop.borrow_mut() = Some(Next::Resend);
-                Some(BodyAction::Discard)
+                Some(BodyDecision::Discard)
             }
             _ => None,
         }
@@ -930,7 +900,7 @@ impl Job {
         state: &ManagerState,
         status: u16,
         headers: &ResponseHeaders,
-    ) -> Option<BodyAction> {
+    ) -> Option<BodyDecision> {
         let meta = self.revalidating.borrow_mut().take()?;
         if status != 304 {
             return None;
@@ -940,7 +910,7 @@ impl Job {
         let merged = meta.merged_with_not_modified(&received, SystemTime::now());
         cache.borrow_mut().update_meta_data(&merged);
         *self.next_hop.borrow_mut() = Some(Next::FromCache(merged));
-        Some(BodyAction::Discard)
+        Some(BodyDecision::Discard)
     }
 
     /// Starts writing the response into the cache when it may be stored; a successful

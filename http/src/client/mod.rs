@@ -1,13 +1,14 @@
 //! The HTTP client engine behind `NetworkAccessManager`: a connection pool of HTTP/1.1
 //! connections driving the sans-IO codec, and the per-reply jobs (redirects, retries).
 
-// pub(crate): the HTTP/2 engine (crate::h2) carries jobs too.
 mod auth;
 mod cache;
-pub(crate) mod conn;
+pub(crate) mod exchange;
 pub(crate) mod features;
-pub(crate) mod job;
-pub(crate) mod pool;
+mod h1_conn;
+mod h2_pool;
+mod job;
+mod pool;
 mod redirect;
 pub(crate) mod route;
 
@@ -50,6 +51,10 @@ impl Transport for HttpTransport {
 
     fn connections_opened(&self) -> u64 {
         self.pool.connections_opened()
+    }
+
+    fn preconnect(&self, url: &url::Url, tls: Option<slotnet_net::ssl::SslConfiguration>) {
+        self.pool.preconnect(url, tls);
     }
 }
 

@@ -17,11 +17,11 @@ use std::time::Duration;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
-use super::conn::Conn;
+use super::h1_conn::H1Conn;
+use super::h2_pool::H2Pool;
 use super::job::Job;
 use super::route::{self, Route};
 use crate::connection_tls::ConnectionTls;
-use crate::h2::glue::H2Pool;
 use crate::manager::NetworkAccessManager;
 use crate::request::{NetworkRequest, Priority};
 
@@ -149,11 +149,11 @@ impl std::hash::Hash for PoolKey {
 /// What dispatch does next for a host.
 enum Step {
     /// Give the job to an idle (or preconnected) connection.
-    Assign(Rc<Conn>, Rc<Job>),
+    Assign(Rc<H1Conn>, Rc<Job>),
     /// Write the job's request behind those in flight on a pipelining connection.
-    Pipeline(Rc<Conn>, Rc<Job>),
+    Pipeline(Rc<H1Conn>, Rc<Job>),
     /// Let the job wait for a connection's ALPN result.
-    Ride(Rc<Conn>, Rc<Job>),
+    Ride(Rc<H1Conn>, Rc<Job>),
     /// Open a connection for the job.
     Open(Rc<Job>),
     Done,
@@ -161,7 +161,7 @@ enum Step {
 
 #[derive(Default)]
 struct HostPool {
-    conns: Vec<Rc<Conn>>,
+    conns: Vec<Rc<H1Conn>>,
     /// Waiting jobs: high, normal, low priority.
     queue: [VecDeque<Rc<Job>>; 3],
     dispatch_scheduled: bool,
@@ -232,7 +232,7 @@ impl HostPool {
     /// The connection whose TLS handshake offers h2 while no connection to the host has
     /// settled on HTTP/1.1 after such an offer: until its ALPN result is known, opening more
     /// connections for jobs that allow HTTP/2 would waste them if it turns out to be h2.
-    fn alpn_probe(&self) -> Option<Rc<Conn>> {
+    fn alpn_probe(&self) -> Option<Rc<H1Conn>> {
         let mut probe = None;
         for conn in &self.conns {
             if conn.settled_on_http1_after_h2_offer() {
@@ -259,7 +259,7 @@ pub(crate) struct Pool {
     manager: NetworkAccessManager,
     hosts: RefCell<HashMap<PoolKey, HostPool>>,
     connections_opened: Cell<u64>,
-    /// HTTP/2 connections (one multiplexed connection per host), see `crate::h2::glue`.
+    /// HTTP/2 connections (one multiplexed connection per host), see `super::h2_pool`.
     h2: Rc<H2Pool>,
 }
 
@@ -276,10 +276,6 @@ impl Pool {
         Rc::new_cyclic(|me| {
             let h2 = H2Pool::new();
             h2.set_fallback(me.clone());
-            // The manager reaches its pool for preconnects (`connect_to_host`).
-            if let Some(state) = manager.state() {
-                state.set_http_pool(me.clone());
-            }
             Pool {
                 me: me.clone(),
                 manager,
@@ -417,7 +413,7 @@ impl Pool {
                 Step::Pipeline(conn, job) => conn.pipeline_job(job),
                 Step::Ride(conn, job) => conn.add_rider(job),
                 Step::Open(job) => {
-                    let conn = Conn::open(self.me.clone(), key.clone(), job.tls_config());
+                    let conn = H1Conn::open(self.me.clone(), key.clone(), job.tls_config());
                     self.connections_opened
                         .set(self.connections_opened.get() + 1);
                     if let Some(host) = self.hosts.borrow_mut().get_mut(key) {
@@ -489,7 +485,7 @@ impl Pool {
                 }
             }
         }
-        let conn = Conn::open(self.me.clone(), key.clone(), tls);
+        let conn = H1Conn::open(self.me.clone(), key.clone(), tls);
         self.connections_opened
             .set(self.connections_opened.get() + 1);
         self.hosts
@@ -502,7 +498,7 @@ impl Pool {
 
     /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
     /// jobs for the host.
-    pub(crate) fn release(&self, conn: &Rc<Conn>, keep_alive: bool) {
+    pub(crate) fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool) {
         if keep_alive {
             conn.make_idle(IDLE_EXPIRY);
         } else {
@@ -513,7 +509,7 @@ impl Pool {
     }
 
     /// Forgets a connection (closed, failed or expired).
-    pub(crate) fn remove(&self, conn: &Rc<Conn>) {
+    pub(crate) fn remove(&self, conn: &Rc<H1Conn>) {
         let mut hosts = self.hosts.borrow_mut();
         if let Some(host) = hosts.get_mut(&conn.key) {
             host.conns.retain(|c| !Rc::ptr_eq(c, conn));
@@ -526,7 +522,7 @@ impl Pool {
     /// Closes every idle connection.
     pub(crate) fn clear_idle(&self) {
         self.h2.clear_idle();
-        let idle: Vec<Rc<Conn>> = self
+        let idle: Vec<Rc<H1Conn>> = self
             .hosts
             .borrow()
             .values()

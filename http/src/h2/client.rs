@@ -28,6 +28,7 @@ use slotnet_net::{AbstractSocket, SocketError};
 
 use super::driver::{Driver, KeyMap, Task};
 use super::{network_error_for_reason, Http2Configuration};
+use crate::client::exchange::{network_error_for, BodyDecision, ResponseStart, PROGRESS_INTERVAL};
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use slotnet_net::async_io::SocketIo;
@@ -38,19 +39,6 @@ const CONN_KEY: u64 = 0;
 const UPLOAD_CHUNK: usize = 64 * 1024;
 /// Rounds of woken keys handled per run before giving the loop a turn.
 const MAX_ROUNDS: usize = 8;
-/// At most one upload progress report per this interval (Qt's progress throttle).
-const PROGRESS_INTERVAL: Duration = crate::reply::PROGRESS_INTERVAL;
-
-/// What to do with a response body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyDecision {
-    /// Hand it to the handler.
-    Deliver,
-    /// Read and drop it (a redirect being followed).
-    Discard,
-    /// The handler is finished with the stream: reset it.
-    Stop,
-}
 
 /// A request ready to go out on a stream.
 pub(crate) struct OutgoingRequest {
@@ -79,7 +67,7 @@ pub(crate) trait StreamHandler {
     /// The whole request was handed to the connection.
     fn request_sent(&self);
     /// The response head arrived.
-    fn response_head(&self, head: http::response::Parts) -> BodyDecision;
+    fn response_head(&self, head: ResponseStart<'_>) -> BodyDecision;
     /// How many more body bytes the handler accepts now (0: pause until [`StreamLink`] is
     /// told to resume).
     fn room(&self) -> usize;
@@ -99,7 +87,7 @@ pub(crate) trait StreamHandler {
 
 /// The application's handle on an open stream (the job keeps it to cancel or resume).
 pub(crate) struct StreamLink {
-    conn: Weak<ClientConn>,
+    conn: Weak<H2Conn>,
     key: u64,
     cancelled: Cell<bool>,
 }
@@ -151,7 +139,7 @@ type Handshake = Pin<
 >;
 
 /// Where a connection reports its [`ConnEvent`]s (the pool).
-pub(crate) type EventSink = Box<dyn Fn(&Rc<ClientConn>, ConnEvent)>;
+pub(crate) type EventSink = Box<dyn Fn(&Rc<H2Conn>, ConnEvent)>;
 
 enum Phase {
     /// Waiting for the transport (TCP connect, TLS handshake).
@@ -217,8 +205,8 @@ enum Deferred {
 }
 
 /// An HTTP/2 client connection multiplexing [`StreamHandler`]s.
-pub(crate) struct ClientConn {
-    me: Weak<ClientConn>,
+pub(crate) struct H2Conn {
+    me: Weak<H2Conn>,
     driver: Driver,
     socket: Rc<dyn AbstractSocket>,
     /// The TLS session underneath (a connection adopted after ALPN chose h2).
@@ -248,7 +236,7 @@ pub(crate) struct ClientConn {
     slots: RefCell<Vec<SlotConnection>>,
 }
 
-impl Drop for ClientConn {
+impl Drop for H2Conn {
     fn drop(&mut self) {
         // Unregister first: dropping the h2 state below wakes our wakers.
         self.driver.shutdown();
@@ -263,7 +251,7 @@ impl Drop for ClientConn {
     }
 }
 
-impl Task for ClientConn {
+impl Task for H2Conn {
     fn run(self: Rc<Self>) {
         for _ in 0..MAX_ROUNDS {
             let ready = self.driver.take_ready();
@@ -283,18 +271,18 @@ impl Task for ClientConn {
     }
 }
 
-impl ClientConn {
-    /// A connection over `socket`, which the caller connects; call [`ClientConn::transport_ready`]
-    /// once it is connected (and encrypted), or [`ClientConn::transport_failed`].
+impl H2Conn {
+    /// A connection over `socket`, which the caller connects; call [`H2Conn::transport_ready`]
+    /// once it is connected (and encrypted), or [`H2Conn::transport_failed`].
     pub(crate) fn new(
         socket: Rc<dyn AbstractSocket>,
         config: &Http2Configuration,
         idle_expiry: Duration,
         events: EventSink,
-    ) -> Rc<ClientConn> {
-        let conn = Rc::new_cyclic(|me: &Weak<ClientConn>| {
+    ) -> Rc<H2Conn> {
+        let conn = Rc::new_cyclic(|me: &Weak<H2Conn>| {
             let task: Weak<dyn Task> = me.clone();
-            ClientConn {
+            H2Conn {
                 me: me.clone(),
                 driver: Driver::new(task),
                 socket: socket.clone(),
@@ -396,7 +384,7 @@ impl ClientConn {
     }
 
     fn on_socket_error(&self, error: SocketError) {
-        let mapped = crate::client::conn::network_error_for(error);
+        let mapped = network_error_for(error);
         let message = crate::error::transport_error_string(
             mapped,
             &self.peer_name.borrow(),
@@ -759,7 +747,7 @@ impl ClientConn {
                     continue;
                 }
                 Step::Head(parts) => {
-                    let decision = handler.response_head(parts);
+                    let decision = handler.response_head(ResponseStart::from_h2(&parts));
                     if let Some(rec) = self.streams.borrow_mut().get_mut(&key) {
                         if decision == BodyDecision::Stop {
                             // Reset by the next step.
@@ -832,7 +820,7 @@ impl ClientConn {
         result
     }
 
-    fn advance(rec: &mut StreamRec, cx: &mut Context<'_>, conn: &ClientConn) -> Step {
+    fn advance(rec: &mut StreamRec, cx: &mut Context<'_>, conn: &H2Conn) -> Step {
         // Aborted by the application, or finished by the handler on its own (a body it
         // could not decode): stop the stream.
         if rec.link.cancelled.get() || (rec.got_head && rec.handler.is_done()) {

@@ -18,7 +18,6 @@
 
 pub(crate) mod client;
 pub mod driver;
-pub(crate) mod glue;
 pub mod io;
 pub mod precheck;
 pub mod server;

@@ -4,10 +4,14 @@
 
 use super::*;
 
-impl Conn {
+impl H1Conn {
     /// Opens a connection to `key`'s host (through its route); jobs assigned before it
     /// connects wait for it.
-    pub(crate) fn open(pool: Weak<Pool>, key: PoolKey, tls: Option<SslConfiguration>) -> Rc<Conn> {
+    pub(crate) fn open(
+        pool: Weak<Pool>,
+        key: PoolKey,
+        tls: Option<SslConfiguration>,
+    ) -> Rc<H1Conn> {
         let tunnel = matches!(key.route, Route::Tunnel(_));
         let offers_h2 = tls.as_ref().is_some_and(|c| {
             c.allowed_next_protocols()
@@ -23,7 +27,7 @@ impl Conn {
             _ => Socket::Tcp(TcpSocket::new()),
         };
         socket.io().set_read_buffer_size(SOCKET_READ_BUFFER);
-        let conn = Rc::new_cyclic(|me| Conn {
+        let conn = Rc::new_cyclic(|me| H1Conn {
             me: me.clone(),
             id: next_connection_id(),
             pool,
@@ -43,7 +47,7 @@ impl Conn {
             upload: RefCell::new(Upload::default()),
             exchanges: Cell::new(0),
             response_started: Cell::new(false),
-            body_action: Cell::new(BodyAction::Deliver),
+            body_action: Cell::new(BodyDecision::Deliver),
             cut_short: Cell::new(false),
             idle_timer: RefCell::new(None),
             processing: Cell::new(false),

@@ -13,15 +13,13 @@ use slotnet_net::proxy::{NetworkProxy, ProxiedConnector};
 use slotnet_net::ssl::{SslConfiguration, SslError};
 use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 
-use super::job::{BodyAction, Job, REFUSED_CERTIFICATE};
+use super::exchange::{network_error_for, BodyDecision, Carrier, ResponseStart, PROGRESS_INTERVAL};
+use super::job::{Job, REFUSED_CERTIFICATE};
 use super::pool::{Pool, PoolKey};
 use super::route::Route;
 use crate::connection_tls::{next_connection_id, ConnectionTls};
 use crate::error::{transport_error_string, NetworkError};
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
-use crate::reply::PROGRESS_INTERVAL;
-use crate::request::Attribute;
-use crate::response_headers::ResponseHeaders;
 
 mod pipeline;
 mod setup;
@@ -92,8 +90,8 @@ struct Pipelined {
     unsent: u64,
 }
 
-pub(crate) struct Conn {
-    me: Weak<Conn>,
+pub(crate) struct H1Conn {
+    me: Weak<H1Conn>,
     /// This connection's id (`connection_tls::next_connection_id`), which its TLS session
     /// and the HTTP/2 connection it may become keep.
     id: u64,
@@ -125,7 +123,7 @@ pub(crate) struct Conn {
     upload: RefCell<Upload>,
     exchanges: Cell<u32>,
     response_started: Cell<bool>,
-    body_action: Cell<BodyAction>,
+    body_action: Cell<BodyDecision>,
     /// The server answered before the request body was fully sent: do not reuse.
     cut_short: Cell<bool>,
     idle_timer: RefCell<Option<Timer>>,
@@ -145,7 +143,19 @@ pub(crate) struct Conn {
     discarding: Cell<bool>,
 }
 
-impl Drop for Conn {
+impl Carrier for H1Conn {
+    fn job_cancelled(&self) {
+        H1Conn::job_cancelled(self)
+    }
+    fn resume(&self) {
+        H1Conn::resume(self)
+    }
+    fn tls(&self) -> Option<Rc<ConnectionTls>> {
+        H1Conn::tls(self)
+    }
+}
+
+impl Drop for H1Conn {
     fn drop(&mut self) {
         if let Some(connector) = self.connector.take() {
             connector.destroy();
@@ -164,26 +174,6 @@ impl Drop for Conn {
     }
 }
 
-/// Maps a socket error to the reply error Qt reports.
-pub(crate) fn network_error_for(e: SocketError) -> NetworkError {
-    use SocketError as S;
-    match e {
-        S::ConnectionRefusedError => NetworkError::ConnectionRefusedError,
-        S::RemoteHostClosedError => NetworkError::RemoteHostClosedError,
-        S::HostNotFoundError => NetworkError::HostNotFoundError,
-        S::SocketTimeoutError => NetworkError::TimeoutError,
-        S::SslHandshakeFailedError => NetworkError::SslHandshakeFailedError,
-        S::ProxyAuthenticationRequiredError => NetworkError::ProxyAuthenticationRequiredError,
-        S::ProxyConnectionRefusedError => NetworkError::ProxyConnectionRefusedError,
-        S::ProxyConnectionClosedError => NetworkError::ProxyConnectionClosedError,
-        S::ProxyConnectionTimeoutError => NetworkError::ProxyTimeoutError,
-        S::ProxyNotFoundError => NetworkError::ProxyNotFoundError,
-        S::ProxyProtocolError => NetworkError::UnknownProxyError,
-        S::TemporaryError => NetworkError::TemporaryNetworkFailureError,
-        _ => NetworkError::UnknownNetworkError,
-    }
-}
-
 /// Maps an error of a connection to a forward proxy.
 fn proxy_error_for(e: SocketError) -> NetworkError {
     match e {
@@ -195,7 +185,7 @@ fn proxy_error_for(e: SocketError) -> NetworkError {
     }
 }
 
-impl Conn {
+impl H1Conn {
     pub(crate) fn is_idle(&self) -> bool {
         self.state.get() == ConnState::Idle
     }
@@ -219,7 +209,7 @@ impl Conn {
     }
 
     /// Lets `job` wait for this connection's ALPN result (the caller checked
-    /// [`Conn::connecting_with_h2_offer`] and that the job allows HTTP/2).
+    /// [`H1Conn::connecting_with_h2_offer`] and that the job allows HTTP/2).
     pub(crate) fn add_rider(&self, job: Rc<Job>) {
         // As for a job assigned to a connecting connection: its socket is on its way.
         job.reply.emit_socket_started_connecting();
@@ -238,7 +228,7 @@ impl Conn {
         if let Some(t) = *self.idle_timer.borrow() {
             t.stop();
         }
-        job.attach(&me);
+        job.attach(Rc::downgrade(&me) as Weak<dyn Carrier>);
         if connecting {
             job.reply.emit_socket_started_connecting();
         }
@@ -289,7 +279,7 @@ impl Conn {
         };
         self.decoder.borrow_mut().reset(&head.method);
         self.response_started.set(false);
-        self.body_action.set(BodyAction::Deliver);
+        self.body_action.set(BodyDecision::Deliver);
         self.cut_short.set(false);
         self.current_pipelined.set(false);
         self.discarding.set(false);
@@ -460,7 +450,7 @@ impl Conn {
                 return; // the reply's buffer is full
             }
             if self.response_started.get()
-                && self.body_action.get() == BodyAction::Deliver
+                && self.body_action.get() == BodyDecision::Deliver
                 && !job.reply.wants_data()
             {
                 return;
@@ -507,14 +497,14 @@ impl Conn {
     }
 
     /// Handles one decoder event; returns whether to keep decoding.
-    fn handle(&self, me: &Rc<Conn>, job: &Rc<Job>, event: ResponseEvent) -> bool {
+    fn handle(&self, me: &Rc<H1Conn>, job: &Rc<Job>, event: ResponseEvent) -> bool {
         match event {
             ResponseEvent::Interim(..) => true,
             ResponseEvent::Head(head) => {
                 self.response_started.set(true);
                 self.http11.set(head.version == http::Version::HTTP_11);
                 if self.discarding.get() {
-                    self.body_action.set(BodyAction::Discard);
+                    self.body_action.set(BodyDecision::Discard);
                     return true;
                 }
                 let uploading = {
@@ -527,25 +517,11 @@ impl Conn {
                     self.cut_short.set(true);
                     self.upload.borrow_mut().streaming = false;
                 }
-                let status = head.status.as_u16();
-                let framing_length = self.decoder.borrow().framing();
-                let content_length = head
-                    .raw
-                    .get("content-length")
-                    .and_then(|v| std::str::from_utf8(v).ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .filter(|_| !matches!(framing_length, crate::h1::Framing::Chunked));
-                // Names as the server wrote them, as Qt's rawHeaderList() shows them.
-                let headers = ResponseHeaders::from_raw(&head.raw);
-                // Qt sets both on every HTTP reply, false when not used.
-                job.reply.set_attribute(
-                    Attribute::HttpPipeliningWasUsed,
-                    self.current_pipelined.get(),
-                );
-                job.reply.set_attribute(Attribute::Http2WasUsed, false);
-                let action = job.on_head(status, head.reason.as_str(), headers, content_length);
+                let framing = self.decoder.borrow().framing();
+                let start = ResponseStart::from_h1(&head, framing, self.current_pipelined.get());
+                let action = job.on_head(start);
                 self.body_action.set(action);
-                if action == BodyAction::Stop {
+                if action == BodyDecision::Stop {
                     self.detach_job();
                     self.drop_connection();
                     return false;
@@ -553,7 +529,7 @@ impl Conn {
                 self.same_job(job)
             }
             ResponseEvent::Data(data) => {
-                if self.body_action.get() == BodyAction::Deliver {
+                if self.body_action.get() == BodyDecision::Deliver {
                     self.hand_over(job, data);
                 }
                 self.same_job(job)
@@ -647,7 +623,7 @@ impl Conn {
             return;
         };
         let paused = self.held.borrow().is_some()
-            || (self.body_action.get() == BodyAction::Deliver && !job.reply.wants_data());
+            || (self.body_action.get() == BodyDecision::Deliver && !job.reply.wants_data());
         if !paused {
             self.fail_and_close(
                 NetworkError::RemoteHostClosedError,
@@ -761,7 +737,7 @@ impl Conn {
             return false;
         };
         self.detach_job();
-        job.attach(&me);
+        job.attach(Rc::downgrade(&me) as Weak<dyn Carrier>);
         *self.job.borrow_mut() = Some(job);
         true
     }
@@ -781,7 +757,7 @@ impl Conn {
         }
     }
 
-    fn release_rc(&self, me: &Rc<Conn>, keep: bool) {
+    fn release_rc(&self, me: &Rc<H1Conn>, keep: bool) {
         match self.pool.upgrade() {
             Some(pool) => pool.release(me, keep),
             None => self.close(),

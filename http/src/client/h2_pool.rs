@@ -18,17 +18,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Version};
 use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
-use super::client::{
-    BodyDecision, ClientConn, ConnEvent, OutgoingRequest, StreamHandler, StreamLink,
-};
-use super::Http2Configuration;
-use crate::client::job::{BodyAction, Carrier, Job};
-use crate::client::pool::{PoolKey, IDLE_EXPIRY};
+use super::exchange::{BodyDecision, Carrier, ResponseStart};
+use super::job::Job;
+use super::pool::{PoolKey, IDLE_EXPIRY};
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use crate::h1::BodyLength;
-use crate::request::Attribute;
-use crate::response_headers::ResponseHeaders;
+use crate::h2::client::{ConnEvent, H2Conn, OutgoingRequest, StreamHandler, StreamLink};
+use crate::h2::Http2Configuration;
 
 /// How much the socket buffers from the kernel; HTTP/2 flow control bounds the rest.
 const SOCKET_READ_BUFFER: usize = 256 * 1024;
@@ -48,11 +45,11 @@ const CONNECTION_HEADERS: [HeaderName; 6] = [
 /// plus connections draining after a GOAWAY.
 pub(crate) struct H2Pool {
     me: Weak<H2Pool>,
-    active: RefCell<HashMap<PoolKey, Rc<ClientConn>>>,
-    draining: RefCell<Vec<Rc<ClientConn>>>,
+    active: RefCell<HashMap<PoolKey, Rc<H2Conn>>>,
+    draining: RefCell<Vec<Rc<H2Conn>>>,
     opened: Cell<u64>,
     idle_expiry: Cell<Duration>,
-    fallback: RefCell<Weak<crate::client::pool::Pool>>,
+    fallback: RefCell<Weak<super::pool::Pool>>,
 }
 
 impl H2Pool {
@@ -184,7 +181,7 @@ impl H2Pool {
     }
 
     /// Where https jobs go when no HTTP/2 connection to their host is up.
-    pub(crate) fn set_fallback(&self, pool: Weak<crate::client::pool::Pool>) {
+    pub(crate) fn set_fallback(&self, pool: Weak<super::pool::Pool>) {
         *self.fallback.borrow_mut() = pool;
     }
 
@@ -199,7 +196,7 @@ impl H2Pool {
         job: Option<Rc<Job>>,
     ) {
         let pool = self.me.clone();
-        let conn = ClientConn::new(
+        let conn = H2Conn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             &configuration_of(job.as_ref()),
             self.idle_expiry.get(),
@@ -230,11 +227,11 @@ impl H2Pool {
     }
 
     /// Opens a cleartext connection with prior knowledge, under `config`.
-    fn open(&self, key: &PoolKey, config: &Http2Configuration) -> Rc<ClientConn> {
+    fn open(&self, key: &PoolKey, config: &Http2Configuration) -> Rc<H2Conn> {
         let socket = TcpSocket::new();
         socket.set_read_buffer_size(SOCKET_READ_BUFFER);
         let pool = self.me.clone();
-        let conn = ClientConn::new(
+        let conn = H2Conn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             config,
             self.idle_expiry.get(),
@@ -261,7 +258,7 @@ impl H2Pool {
         conn
     }
 
-    fn on_event(&self, conn: &Rc<ClientConn>, event: ConnEvent) {
+    fn on_event(&self, conn: &Rc<H2Conn>, event: ConnEvent) {
         let key = self
             .active
             .borrow()
@@ -291,7 +288,7 @@ impl H2Pool {
 
     /// Closes the connections that have nothing in flight.
     pub(crate) fn clear_idle(&self) {
-        let idle: Vec<Rc<ClientConn>> = self
+        let idle: Vec<Rc<H2Conn>> = self
             .active
             .borrow()
             .values()
@@ -361,7 +358,7 @@ impl StreamHandler for JobStream {
 
     fn opened(&self, link: Rc<StreamLink>) {
         let carrier: Weak<dyn Carrier> = Rc::downgrade(&link) as Weak<dyn Carrier>;
-        self.job.attach_carrier(carrier);
+        self.job.attach(carrier);
     }
 
     fn build_request(&self) -> Result<OutgoingRequest, String> {
@@ -419,37 +416,12 @@ impl StreamHandler for JobStream {
         self.job.reply.emit_request_sent();
     }
 
-    fn response_head(&self, head: http::response::Parts) -> BodyDecision {
-        self.job.reply.set_attribute(Attribute::Http2WasUsed, true);
-        self.job
-            .reply
-            .set_attribute(Attribute::HttpPipeliningWasUsed, false);
-        let status = head.status.as_u16();
-        // HTTP/2 has no reason phrase; the status' standard one stands in for it.
-        let reason = head.status.canonical_reason().unwrap_or("");
-        let content_length = head
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        // HTTP/2 field names are lowercase on the wire, and Qt reports them as received.
-        let text = head
-            .headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len())
-            .sum();
-        let mut headers = ResponseHeaders::with_capacity(head.headers.len(), text);
-        for (name, value) in &head.headers {
-            headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    fn response_head(&self, head: ResponseStart<'_>) -> BodyDecision {
+        let decision = self.job.on_head(head);
+        if decision == BodyDecision::Stop {
+            self.job.detach();
         }
-        match self.job.on_head(status, reason, headers, content_length) {
-            BodyAction::Deliver => BodyDecision::Deliver,
-            BodyAction::Discard => BodyDecision::Discard,
-            BodyAction::Stop => {
-                self.job.detach();
-                BodyDecision::Stop
-            }
-        }
+        decision
     }
 
     fn room(&self) -> usize {

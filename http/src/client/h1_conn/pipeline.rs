@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Conn {
+impl H1Conn {
     /// Whether another request may be written now behind those in flight (Qt's rules for
     /// HTTP pipelining): the server answered keep-alive HTTP/1.1 before, fewer than
     /// [`MAX_PIPELINE`] requests are in flight, and the current request was pipelinable
@@ -26,7 +26,7 @@ impl Conn {
     }
 
     /// Writes `job`'s request behind those in flight; its response is read after theirs.
-    /// The caller checked [`Conn::can_pipeline`] and [`Job::pipelinable`].
+    /// The caller checked [`H1Conn::can_pipeline`] and [`Job::pipelinable`].
     pub(crate) fn pipeline_job(&self, job: Rc<Job>) {
         let Some(me) = self.me.upgrade() else {
             return;
@@ -51,7 +51,7 @@ impl Conn {
         let mut out = BytesMut::with_capacity(512);
         encode_request(&head, BodyLength::Empty, &mut out);
         let len = out.len() as u64;
-        job.attach(&me);
+        job.attach(Rc::downgrade(&me) as Weak<dyn Carrier>);
         self.pipeline.borrow_mut().push_back(Pipelined {
             job,
             head_len: len,
@@ -100,7 +100,7 @@ impl Conn {
         let method = next.job.method();
         self.decoder.borrow_mut().reset(&method);
         self.response_started.set(false);
-        self.body_action.set(BodyAction::Deliver);
+        self.body_action.set(BodyDecision::Deliver);
         self.cut_short.set(false);
         self.current_pipelined.set(true);
         self.discarding.set(next.job.is_done());
