@@ -475,3 +475,33 @@ fn fetch_streams_several_bodies_in_order_without_buffering_later_ones() {
     assert!(out[..OrderServer::SLOW_LEN].iter().all(|&b| b == b'S'));
     assert!(out[OrderServer::SLOW_LEN..].iter().all(|&b| b == b'E'));
 }
+
+#[test]
+fn serve_threads_serves_every_request_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    let mut serve = Serve::start(&["--threads", "2", "--h2c"]);
+    let addr = serve.url.strip_prefix("http://").unwrap().to_owned();
+    // Several connections at once: the kernel spreads them over the two threads.
+    let mut conns: Vec<_> = (0..8)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    for c in &mut conns {
+        c.write_all(b"GET /bytes/3 HTTP/1.0\r\n\r\n").unwrap();
+    }
+    for mut c in conns {
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).unwrap();
+        assert!(answer.starts_with(b"HTTP/1.0 200 OK\r\n"));
+        assert!(answer.ends_with(b"\r\n\r\n\x00\x01\x02"));
+    }
+    let (code, out, _) = fetch(&[
+        "--http2-prior-knowledge",
+        "--trace",
+        &format!("http://{addr}/"),
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("hello"), "{out}");
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(serve.pid() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(serve.wait().code(), Some(0));
+}

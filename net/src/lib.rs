@@ -58,6 +58,7 @@ mod local;
 mod local_server;
 pub mod proxy;
 mod read_buffer;
+mod reuse_port;
 mod server;
 mod socket;
 pub mod ssl;
@@ -77,6 +78,7 @@ pub use hostinfo::{HostInfo, HostInfoError, LookupId, CACHE_TTL};
 pub use local::LocalSocket;
 pub use local_server::LocalServer;
 pub use proxy::{NetworkProxy, NetworkProxyQuery, ProxiedConnector, ProxyFactory, ProxyType};
+pub use reuse_port::{reuse_port_listener, REUSE_PORT_BALANCES};
 pub use ssl_server::{
     SslServer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKING, PRESSURE_HANDSHAKE_TIMEOUT,
 };

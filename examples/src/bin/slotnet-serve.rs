@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! slotnet-serve [--listen ADDR:PORT]... [--unix PATH] [--root DIR] [--quiet]
-//!               [--tls CERT KEY] [--h2c]
+//!               [--tls CERT KEY] [--h2c] [--threads N]
 //! ```
 //!
 //! Prints `listening on http://ADDR:PORT` (`https://` with `--tls`, and `unix:PATH`) on
@@ -12,6 +12,10 @@
 //! HTTP/2: `--tls` listeners offer ALPN `h2` and `http/1.1`; `--h2c` makes the plain TCP
 //! (and Unix socket) listeners also accept cleartext HTTP/2 with prior knowledge. Every route
 //! works over both versions (the streamed routes become DATA frames).
+//!
+//! `--threads N` serves the same listeners and routes on N threads, each with its own loop
+//! (`ServerThreads`: one `SO_REUSEPORT` listener per thread on Linux; 0 = one per core;
+//! 1, the default, serves on the main thread). A Unix socket is served by the first thread.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -34,8 +38,8 @@ use slotnet_core::{EventLoop, Timer};
 use slotnet_http::h1::fmt_http_date;
 use slotnet_http::httpdate_parse;
 use slotnet_http::server::{
-    mime_type_for_path, push_json_string, HttpServer, HttpServerConfiguration, HttpServerRequest,
-    HttpServerResponder, HttpServerResponse, Methods,
+    mime_type_for_path, push_json_string, ConnectionSpread, HttpServer, HttpServerConfiguration,
+    HttpServerRequest, HttpServerResponder, HttpServerResponse, Listen, Methods, ServerThreads,
 };
 use slotnet_net::ssl::{SslCertificate, SslConfiguration, SslKey};
 use slotnet_net::{LocalServer, SslServer, TcpServer};
@@ -44,7 +48,7 @@ use slotnet_net::{LocalServer, SslServer, TcpServer};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "usage: slotnet-serve [--listen ADDR:PORT]... [--unix PATH] [--root DIR] \
-                     [--quiet] [--tls CERT KEY] [--h2c]";
+                     [--quiet] [--tls CERT KEY] [--h2c] [--threads N]";
 
 // ----- command line ---------------------------------------------------------------------
 
@@ -56,10 +60,15 @@ struct Options {
     quiet: bool,
     tls: Option<(PathBuf, PathBuf)>,
     h2c: bool,
+    /// Server threads (0: one per core).
+    threads: usize,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let mut opts = Options::default();
+    let mut opts = Options {
+        threads: 1,
+        ..Options::default()
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -82,6 +91,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                 opts.tls = Some((cert.into(), key.into()));
             }
             "--h2c" => opts.h2c = true,
+            "--threads" => {
+                let n = value("--threads")?;
+                opts.threads = n
+                    .parse()
+                    .map_err(|_| format!("--threads: bad count {n:?} (want a number)"))?;
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -654,28 +669,15 @@ fn run(opts: Options) -> i32 {
         None => None,
     };
 
-    let lp = EventLoop::current();
-    let server = HttpServer::new();
-    server.set_configuration(HttpServerConfiguration {
-        server_header: Some(HeaderValue::from_static("slotnet")),
-        h2c: opts.h2c,
-        ..HttpServerConfiguration::default()
-    });
-    add_routes(&server, root);
-    if !opts.quiet {
-        server.after_request(|req, status, _| {
-            let remote = req
-                .remote_socket_addr()
-                .map_or_else(|| "-".to_owned(), |a| a.to_string());
-            eprintln!(
-                "{remote} \"{} {} {:?}\" {}",
-                req.method(),
-                req.target(),
-                req.version(),
-                status.as_u16()
-            );
-        });
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if threads > 1 {
+        return run_threads(&opts, threads, tls, root);
     }
+    let lp = EventLoop::current();
+    let server = build_server(opts.h2c, opts.quiet, root);
 
     let mut stdout = io::stdout().lock();
     for addr in &opts.listen {
@@ -740,6 +742,107 @@ fn run(opts: Options) -> i32 {
     lp.exec();
     // Stop listening (a local socket file is removed) even after a forced exit.
     server.destroy();
+    0
+}
+
+/// The server with its configuration, routes and request log: built once, or once per
+/// thread with `--threads`.
+fn build_server(h2c: bool, quiet: bool, root: Option<PathBuf>) -> HttpServer {
+    let server = HttpServer::new();
+    server.set_configuration(HttpServerConfiguration {
+        server_header: Some(HeaderValue::from_static("slotnet")),
+        h2c,
+        ..HttpServerConfiguration::default()
+    });
+    add_routes(&server, root);
+    if !quiet {
+        server.after_request(|req, status, _| {
+            let remote = req
+                .remote_socket_addr()
+                .map_or_else(|| "-".to_owned(), |a| a.to_string());
+            eprintln!(
+                "{remote} \"{} {} {:?}\" {}",
+                req.method(),
+                req.target(),
+                req.version(),
+                status.as_u16()
+            );
+        });
+    }
+    server
+}
+
+/// `--threads N` with N > 1: the same server on N threads (`ServerThreads`); this thread
+/// only watches the signals.
+fn run_threads(
+    opts: &Options,
+    threads: usize,
+    tls: Option<SslConfiguration>,
+    root: Option<PathBuf>,
+) -> i32 {
+    let mut listeners: Vec<Listen> = opts
+        .listen
+        .iter()
+        .map(|addr| match &tls {
+            Some(config) => Listen::Ssl(*addr, config.clone()),
+            None => Listen::Tcp(*addr),
+        })
+        .collect();
+    if let Some(path) = &opts.unix {
+        listeners.push(Listen::Local(path.clone()));
+    }
+    let (h2c, quiet) = (opts.h2c, opts.quiet);
+    let served = ServerThreads::start(
+        threads,
+        &listeners,
+        ConnectionSpread::platform_default(),
+        move || build_server(h2c, quiet, root.clone()),
+    );
+    let served = match served {
+        Ok(served) => Rc::new(served),
+        Err(e) => {
+            eprintln!("slotnet-serve: cannot listen: {e}");
+            return 1;
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    for (listen, addr) in listeners.iter().zip(served.local_addrs()) {
+        let _ = match (listen, addr) {
+            (Listen::Local(path), _) => writeln!(stdout, "listening on unix:{path}"),
+            (Listen::Ssl(..), Some(addr)) => writeln!(stdout, "listening on https://{addr}"),
+            (_, addr) => writeln!(stdout, "listening on http://{}", addr.expect("TCP")),
+        };
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+
+    let signals = Rc::new(Cell::new(0u32));
+    let s = served.clone();
+    let watched = watch_signals(move || {
+        signals.set(signals.get() + 1);
+        if signals.get() > 1 {
+            // A second signal: stop waiting for answers in flight.
+            s.abort();
+            return;
+        }
+        s.shutdown();
+        let s = s.clone();
+        Timer::single_shot(SHUTDOWN_GRACE, move || s.abort());
+    });
+    if let Err(e) = watched {
+        eprintln!("slotnet-serve: cannot watch signals: {e}");
+        return 1;
+    }
+    // The threads end on their own after a stop; look for that now and then.
+    let ended = Timer::new();
+    let s = served.clone();
+    ended.timeout().connect(move |_| {
+        if s.wait(Some(Duration::ZERO)) {
+            EventLoop::current().quit();
+        }
+    });
+    ended.start_interval(Duration::from_millis(50));
+    EventLoop::current().exec();
     0
 }
 

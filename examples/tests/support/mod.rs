@@ -32,6 +32,16 @@ impl Serve {
             .to_owned();
         Serve { child, url }
     }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for slotnet-serve")
+    }
 }
 
 impl Drop for Serve {

@@ -132,6 +132,13 @@ impl Deref for HttpServer {
     }
 }
 
+impl From<HttpServer> for AbstractHttpServer {
+    /// The server under the routes (the routes stay with it: they are its handler).
+    fn from(server: HttpServer) -> AbstractHttpServer {
+        server.server
+    }
+}
+
 impl AsObject for HttpServer {
     fn as_object(&self) -> Object {
         self.server.as_object()

@@ -10,6 +10,9 @@
 //! - [`HttpServerRequest`] (complete with its body), [`HttpServerResponder`] (answer now or
 //!   later, whole or streamed), [`HttpServerResponse`] (bytes, text, JSON or a file).
 //! - [`HttpServerConfiguration`]: limits and timeouts.
+//! - [`ServerThreads`]: the same server on N threads, each with its own loop, to use every
+//!   core (a factory builds each thread's server; connections spread by `SO_REUSEPORT` or
+//!   one acceptor, see [`ConnectionSpread`]).
 //! - [`WebSocket`]: HTTP/1.1 upgrades accepted by a verifier
 //!   ([`AbstractHttpServer::add_web_socket_upgrade_verifier`]) become WebSockets (text and
 //!   binary messages, ping/pong, the close handshake, a maximum message size).
@@ -77,6 +80,7 @@ mod responder;
 mod response;
 mod router;
 mod sniff;
+mod threads;
 mod websocket;
 mod ws_frames;
 
@@ -90,6 +94,7 @@ pub use request::{ConnectionInfo, HttpServerRequest};
 pub use responder::{HttpServerResponder, WriteChunkError};
 pub use response::{HttpServerResponse, ResponseBody};
 pub use router::{Methods, RouteError, RouteHandler};
+pub use threads::{ConnectionSpread, Listen, ServerThreads};
 pub use websocket::{
     WebSocket, WebSocketError, WebSocketUpgradeResponse, DEFAULT_MAX_MESSAGE_SIZE,
 };
