@@ -210,6 +210,54 @@ fn an_endless_header_block_is_cut_off() {
 }
 
 #[test]
+fn an_endless_stream_of_interim_responses_fails_as_over_http1() {
+    let (reply, _server) = against(|s, written| {
+        if let Some(id) = handshake_until_request(s) {
+            // `:status: 103` (literal, indexed name), again and again, never a final head.
+            let interim = frame(HEADERS, END_HEADERS, id, &[0x08, 3, b'1', b'0', b'3']);
+            for _ in 0..100_000 {
+                if s.write_all(&interim).is_err() {
+                    return;
+                }
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+            drain(s);
+        }
+    });
+    assert_error(reply, NetworkError::ProtocolFailure);
+    assert!(
+        reply
+            .error_string()
+            .contains("too many interim (1xx) responses"),
+        "{}",
+        reply.error_string()
+    );
+}
+
+#[test]
+fn a_hundred_interim_responses_then_the_final_one_are_accepted() {
+    let (reply, _server) = against(|s, _| {
+        if let Some(id) = handshake_until_request(s) {
+            let interim = frame(HEADERS, END_HEADERS, id, &[0x08, 3, b'1', b'0', b'3']);
+            for _ in 0..100 {
+                let _ = s.write_all(&interim);
+            }
+            // `:status: 200`, then the body.
+            let _ = s.write_all(&frame(HEADERS, END_HEADERS, id, &[0x88]));
+            let _ = s.write_all(&frame(DATA, END_STREAM, id, b"final"));
+            drain(s);
+        }
+    });
+    assert_eq!(
+        reply.error(),
+        NetworkError::NoError,
+        "{}",
+        reply.error_string()
+    );
+    assert_eq!(reply.read_all(), b"final");
+}
+
+#[test]
 fn a_server_closing_before_the_response_is_remote_host_closed() {
     let (reply, _server) = against(|s, _| {
         handshake_until_request(s);

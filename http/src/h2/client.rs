@@ -172,6 +172,8 @@ struct StreamRec {
     upload: Upload,
     decision: BodyDecision,
     got_head: bool,
+    /// Interim (1xx) heads received so far (h2 queues them apart from the final head).
+    interim: usize,
     /// `poll_data` reported the end; trailers come next.
     data_done: bool,
     /// Polled from h2 but not yet accepted by the handler (window not released for it).
@@ -636,6 +638,7 @@ impl H2Conn {
                         },
                         decision: BodyDecision::Deliver,
                         got_head: false,
+                        interim: 0,
                         data_done: false,
                         held: None,
                     };
@@ -820,6 +823,30 @@ impl H2Conn {
         result
     }
 
+    /// Takes the interim (1xx) heads h2 received (it skips them when the final head is
+    /// polled, without a limit): beyond [`MAX_INTERIM_RESPONSES`] the reply fails as over
+    /// HTTP/1.1 (the stream is reset when the step removes it).
+    ///
+    /// [`MAX_INTERIM_RESPONSES`]: crate::h1::MAX_INTERIM_RESPONSES
+    fn count_interim(
+        interim: &mut usize,
+        response: &mut ResponseFuture,
+        cx: &mut Context<'_>,
+    ) -> Option<Step> {
+        while let Poll::Ready(Some(Ok(_))) = response.poll_informational(cx) {
+            *interim += 1;
+            if *interim > crate::h1::MAX_INTERIM_RESPONSES {
+                let e = crate::h1::H1Error::TooManyInterimResponses;
+                return Some(Step::Failed(
+                    NetworkError::ProtocolFailure,
+                    format!("Invalid response: {e}"),
+                    false,
+                ));
+            }
+        }
+        None
+    }
+
     fn advance(rec: &mut StreamRec, cx: &mut Context<'_>, conn: &H2Conn) -> Step {
         // Aborted by the application, or finished by the handler on its own (a body it
         // could not decode): stop the stream.
@@ -836,6 +863,10 @@ impl H2Conn {
             }
         }
         if let Some(response) = rec.response.as_mut() {
+            if let Some(step) = Self::count_interim(&mut rec.interim, response, cx) {
+                rec.link.cancelled.set(true);
+                return step;
+            }
             return match Pin::new(response).poll(cx) {
                 Poll::Pending => Step::Pending,
                 Poll::Ready(Ok(resp)) => {
