@@ -5,6 +5,7 @@
 //! the user's buffers; the engine that moves bytes between them is in `ssl_socket/engine.rs`.
 
 pub(crate) mod engine;
+mod pump;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,28 +1,29 @@
-//! The engine behind [`SslSocket`](super::SslSocket): a [`TcpSocket`] (the transport) below,
-//! a sans-IO [`TlsSession`] in the middle, the user's plaintext buffers above.
+//! The socket glue behind [`SslSocket`](super::SslSocket): a [`TcpSocket`] (the transport)
+//! below, a socket-free [`TlsPump`] (the rustls session and its ciphertext, `pump.rs`) in the
+//! middle, the user's plaintext buffers ([`StreamBuffers`]) above.
 //!
-//! The TCP socket's signals drive everything: its `ready_read` feeds ciphertext to the
-//! session ([`SslCore::pump`]), its `bytes_written` makes room for more ciphertext, its state
-//! changes are mirrored. Memory stays bounded on both paths:
-//! - reading: the TCP socket's read buffer is limited ([`CIPHER_READ_LIMIT`]); ciphertext is
-//!   taken from it only while the plaintext buffer has room, so a slow reader stops the TCP
-//!   socket, which stops reading from the kernel, which closes the TCP window;
-//! - writing: plaintext is encrypted only while less than [`CIPHER_WRITE_HIGH_WATER`] bytes
-//!   of ciphertext wait in the TCP socket's queue; the rest waits in the plaintext queue.
+//! The TCP socket's signals drive everything: its `ready_read` runs a pass of the pump
+//! ([`SslCore::pump`]), its `bytes_written` makes room for more ciphertext, its state
+//! changes are mirrored; what a pass reports becomes this socket's signals. Memory stays
+//! bounded on both paths: the TCP socket's read buffer is limited ([`CIPHER_READ_LIMIT`]) and
+//! the pump takes ciphertext from it only while the plaintext buffer has room, so a slow
+//! reader stops the TCP socket, which stops reading from the kernel, which closes the TCP
+//! window; the pump encrypts only below its high-water mark of queued ciphertext.
 //!
-//! Re-entrancy: certificate verification runs inside `TlsSession::feed`, where the
-//! `ssl_errors` slots run synchronously. While the pump works, the session is taken out of
-//! its cell (so a slot can never hit a `RefCell` borrow of it), and every emission is
-//! followed by a check of `generation`, which changes whenever a connection ends or starts:
-//! a slot may abort, reconnect or destroy the socket at any point.
+//! Re-entrancy: certificate verification runs inside a pass, where the `ssl_errors` slots
+//! run synchronously. While the pump works it is taken out of its cell (so a slot can never
+//! hit a `RefCell` borrow of it), and every emission is followed by a check of
+//! `generation`, which changes whenever a connection ends or starts: a slot may abort,
+//! reconnect or destroy the socket at any point.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice};
+
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use rustls::AlertDescription;
+use std::cell::RefMut;
+
+use bytes::{Bytes, BytesMut};
 use slotnet_core::{AsObject, EventLoop, Object, Signal};
 
 use crate::error::{SocketError, SocketOption, SocketState};
@@ -34,12 +35,12 @@ use crate::stream::{BufferedStream, Signals, StreamBuffers};
 use crate::tcp::TcpSocket;
 use crate::wait::{Deadline, Step};
 
+use super::pump::{Pass, PumpEvents, PumpIo, TlsPump};
 use super::SslMode;
+use crate::write_queue::WriteQueue;
 
 /// Read buffer limit of the TCP socket underneath: how much ciphertext may wait there.
 pub(crate) const CIPHER_READ_LIMIT: usize = 64 * 1024;
-/// Plaintext is encrypted only while less ciphertext than this waits for the kernel.
-pub(crate) const CIPHER_WRITE_HIGH_WATER: usize = 256 * 1024;
 
 /// QSslSocket's own signals (the common ones are in [`Signals`]).
 pub(crate) struct TlsSignals {
@@ -62,23 +63,6 @@ impl TlsSignals {
     }
 }
 
-/// What one pass of the pump did, for the signals emitted after it.
-#[derive(Default)]
-struct PumpEvents {
-    /// Plaintext bytes added to the read buffer.
-    plaintext: usize,
-    /// Plaintext bytes taken from the write queue and encrypted.
-    written: u64,
-    /// The peer sent close_notify.
-    close_notify: bool,
-    /// The transport ended without close_notify.
-    eof: bool,
-    /// Our close_notify has been queued: close the transport after it.
-    close_transport: bool,
-    /// Every byte the transport delivered has been decrypted and moved to the read buffer.
-    input_exhausted: bool,
-}
-
 /// An `SslSocket`'s state, attached to its [`Object`].
 pub(crate) struct SslCore {
     obj: Object,
@@ -90,8 +74,8 @@ pub(crate) struct SslCore {
     auto_handshake: Cell<bool>,
     config: RefCell<SslConfiguration>,
 
-    /// The TLS session; `None` while the pump has it out (`busy`) or when there is none.
-    tls: Cell<Option<Box<TlsSession>>>,
+    /// The TLS pump; `None` while a pass has it out (`busy`) or when there is no session.
+    tls: Cell<Option<Box<TlsPump>>>,
     busy: Cell<bool>,
     /// Work was asked for while the pump was busy: run it again afterwards.
     repump: Cell<bool>,
@@ -109,16 +93,11 @@ pub(crate) struct SslCore {
     /// connection see the change and stop.
     generation: Cell<u64>,
 
-    /// Ciphertext taken from the TCP socket, not yet accepted by rustls.
-    cipher_in: RefCell<BytesMut>,
-    /// Ciphertext produced by rustls, handed to the TCP socket at the end of each pass.
-    cipher_out: RefCell<BytesMut>,
     /// The plaintext read buffer and write queue, the error, the emission bookkeeping.
     pub(crate) buf: StreamBuffers,
 
     /// `disconnect_from_host`: send close_notify once the write queue is empty.
     close_pending: Cell<bool>,
-    close_notify_sent: Cell<bool>,
     /// `read_channel_finished` has been emitted for this connection.
     remote_finished: Cell<bool>,
     /// `RemoteHostClosedError` has been reported for this connection.
@@ -172,11 +151,8 @@ impl SslCore {
             encrypted: Cell::new(false),
             failed: Cell::new(false),
             generation: Cell::new(0),
-            cipher_in: RefCell::new(BytesMut::new()),
-            cipher_out: RefCell::new(BytesMut::new()),
             buf: StreamBuffers::default(),
             close_pending: Cell::new(false),
-            close_notify_sent: Cell::new(false),
             remote_finished: Cell::new(false),
             remote_closed_reported: Cell::new(false),
             eof_pending: Cell::new(false),
@@ -320,11 +296,8 @@ impl SslCore {
         // When the pump has the session out, it drops it on seeing the new generation.
         drop(self.tls.take());
         self.encrypted.set(false);
-        self.cipher_in.borrow_mut().clear();
-        self.cipher_out.borrow_mut().clear();
         self.buf.write_queue.borrow_mut().clear();
         self.close_pending.set(false);
-        self.close_notify_sent.set(false);
         self.buf.read_paused.set(false);
         self.eof_pending.set(false);
         self.withheld_error.set(None);
@@ -407,7 +380,7 @@ impl SslCore {
             }
             TlsSession::client(&config, &host)
         };
-        let mut tls = match session {
+        let tls = match session {
             Ok(tls) => tls,
             Err(e) => {
                 self.failed.set(true);
@@ -418,10 +391,9 @@ impl SslCore {
                 return;
             }
         };
-        // The pump bounds what it encrypts (CIPHER_WRITE_HIGH_WATER), so rustls need not.
-        tls.set_buffer_limit(None);
-        self.install_verify(&tls);
-        self.tls.set(Some(Box::new(tls)));
+        let pump = TlsPump::new(tls);
+        self.install_verify(pump.verify_context());
+        self.tls.set(Some(Box::new(pump)));
         self.set_mode(if server {
             SslMode::SslServerMode
         } else {
@@ -432,8 +404,8 @@ impl SslCore {
         }
     }
 
-    fn install_verify(&self, tls: &TlsSession) {
-        let ctx = tls.verify_context().clone();
+    fn install_verify(&self, ctx: &VerifyContext) {
+        let ctx = ctx.clone();
         if self.ignore_all.get() {
             ctx.ignore_ssl_errors();
         }
@@ -537,7 +509,7 @@ impl SslCore {
             return;
         }
         let undelivered = self.buf.read_paused.get()
-            || !self.cipher_in.borrow().is_empty()
+            || self.buffered_ciphertext() > 0
             || self.plain.bytes_available() > 0;
         if undelivered && !self.remote_finished.get() {
             self.eof_pending.set(true);
@@ -625,11 +597,10 @@ impl SslCore {
 
     /// A TLS failure: the alert rustls produced has been handed to the transport; report
     /// and close after it.
-    fn fail_tls(&self, error: rustls::Error, during_handshake: bool) {
+    fn fail_tls(&self, code: SocketError, error: rustls::Error) {
         let generation = self.generation.get();
         self.failed.set(true);
         drop(self.tls.take());
-        let code = classify(&error, during_handshake);
         let verify_errors = self.ssl_handshake_errors();
         let message = match (&error, verify_errors.first()) {
             (
@@ -662,8 +633,8 @@ impl SslCore {
         });
     }
 
-    /// Moves bytes: ciphertext in → plaintext to the read buffer, the write queue →
-    /// ciphertext out; then emits what happened.
+    /// Runs a pass of the TLS pump (ciphertext in → plaintext to the read buffer, the write
+    /// queue → ciphertext out), hands its output to the transport, then emits what happened.
     fn pump(&self) {
         if self.mode.get() == SslMode::UnencryptedMode {
             self.move_plain_data();
@@ -677,54 +648,44 @@ impl SslCore {
             return;
         };
         let generation = self.generation.get();
-        let was_handshaking = tls.is_handshaking();
-        let mut cipher_in = std::mem::take(&mut *self.cipher_in.borrow_mut());
-        let mut cipher_out = std::mem::take(&mut *self.cipher_out.borrow_mut());
-        let mut ev = PumpEvents::default();
         self.busy.set(true);
-        let mut result = self.take_input(&mut tls, &mut cipher_in, &mut ev);
-        if result.is_ok() && self.still(generation) {
-            result = self.give_output(&mut tls, &mut cipher_out, &mut ev);
-        }
+        let pass = tls.pass(&Glue {
+            core: self,
+            generation,
+        });
         self.busy.set(false);
-        if !self.still(generation) {
+        let ev = match pass {
             // A slot ended the connection from inside the handshake: drop this session.
-            return;
-        }
+            Pass::Stale => return,
+            Pass::Done(ev) => {
+                if ev.read_paused {
+                    self.buf.read_paused.set(true);
+                }
+                Ok(ev)
+            }
+            Pass::Failed { code, error } => Err((code, error)),
+        };
         // Whatever happened, send what rustls produced (after a failure: its alert).
-        move_ciphertext(&mut tls, &mut cipher_out);
-        let handshake_done = result.is_ok() && was_handshaking && !tls.is_handshaking();
-        let info = handshake_done.then(|| tls.session_info()).flatten();
+        let output = tls.take_output();
         self.tls.set(Some(tls));
-        *self.cipher_in.borrow_mut() = cipher_in;
-        if !cipher_out.is_empty() {
-            self.plain.write_bytes(cipher_out.split().freeze());
-            *self.cipher_out.borrow_mut() = cipher_out;
+        if let Some(ciphertext) = output {
+            self.plain.write_bytes(ciphertext);
             // Now rather than on the next iteration: a response goes out without delay.
             self.plain.flush();
             if !self.still(generation) {
                 return;
             }
-        } else {
-            *self.cipher_out.borrow_mut() = cipher_out;
         }
-        if let Err(error) = result {
-            self.fail_tls(error, was_handshaking);
-            return;
+        match ev {
+            Ok(ev) => self.emit_events(generation, ev),
+            Err((code, error)) => self.fail_tls(code, error),
         }
-        self.emit_events(generation, handshake_done, info, ev);
     }
 
-    fn emit_events(
-        &self,
-        generation: u64,
-        handshake_done: bool,
-        info: Option<SessionInfo>,
-        ev: PumpEvents,
-    ) {
-        if handshake_done {
+    fn emit_events(&self, generation: u64, ev: PumpEvents) {
+        if ev.handshake_done {
             self.encrypted.set(true);
-            if let Some(info) = info {
+            if let Some(info) = ev.session_info {
                 self.config.borrow_mut().set_session_info(info);
             }
             self.tls_sig.encrypted.emit(());
@@ -765,112 +726,6 @@ impl SslCore {
         if self.repump.replace(false) {
             self.post_pump();
         }
-    }
-
-    /// Feeds ciphertext (from `cipher_in`, refilled from the TCP socket) to the session and
-    /// moves the plaintext to the read buffer while it has room.
-    fn take_input(
-        &self,
-        tls: &mut TlsSession,
-        cipher_in: &mut BytesMut,
-        ev: &mut PumpEvents,
-    ) -> Result<(), rustls::Error> {
-        let generation = self.generation.get();
-        loop {
-            let room = self.buf.read_room();
-            let drained = if room > 0 {
-                self.drain_plaintext(tls, room, ev)
-            } else {
-                0
-            };
-            if ev.close_notify || ev.eof {
-                return Ok(());
-            }
-            if self.buf.read_room() == 0 {
-                self.buf.read_paused.set(true);
-                return Ok(());
-            }
-            if cipher_in.is_empty() {
-                // Zero-copy when `cipher_in` is empty; the TCP socket then reads on.
-                self.plain.read_buf(cipher_in);
-                if cipher_in.is_empty() {
-                    ev.input_exhausted = true;
-                    return Ok(());
-                }
-            }
-            // Certificate verification (and the `ssl_errors` slots) may run in here.
-            let fed = tls.feed(cipher_in)?;
-            if !self.still(generation) {
-                return Ok(());
-            }
-            cipher_in.advance(fed);
-            if fed == 0 && drained == 0 && self.drain_plaintext(tls, room, ev) == 0 {
-                // rustls takes nothing more and has nothing to give: wait for a read.
-                return Ok(());
-            }
-        }
-    }
-
-    /// Moves up to `room` decrypted bytes into the read buffer; notes close_notify and end
-    /// of file. Returns how many bytes it moved.
-    fn drain_plaintext(&self, tls: &mut TlsSession, room: usize, ev: &mut PumpEvents) -> usize {
-        let mut buf = self.buf.read_buf.borrow_mut();
-        let mut moved = 0;
-        // One record's plaintext per call, appended as is; the call after the last one
-        // tells whether the stream ended (close_notify) or merely has nothing more yet.
-        while moved < room {
-            match tls.read_plaintext_into(&mut buf, room - moved) {
-                Ok(0) => {
-                    ev.close_notify = true;
-                    break;
-                }
-                Ok(n) => moved += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    ev.eof = true;
-                    break;
-                }
-            }
-        }
-        ev.plaintext += moved;
-        moved
-    }
-
-    /// Encrypts queued plaintext (once the handshake is done) while the ciphertext waiting
-    /// for the kernel stays under the high-water mark; queues close_notify when asked.
-    fn give_output(
-        &self,
-        tls: &mut TlsSession,
-        cipher_out: &mut BytesMut,
-        ev: &mut PumpEvents,
-    ) -> Result<(), rustls::Error> {
-        if !tls.is_handshaking() {
-            let queued_below = self.plain.bytes_to_write();
-            let mut queue = self.buf.write_queue.borrow_mut();
-            while !queue.is_empty() {
-                let in_flight = queued_below + cipher_out.len();
-                if in_flight >= CIPHER_WRITE_HIGH_WATER {
-                    break;
-                }
-                let budget = CIPHER_WRITE_HIGH_WATER - in_flight;
-                let n = queue
-                    .write_with(|slices| encrypt_slices(tls, slices, budget))
-                    .map_err(|e| rustls::Error::General(e.to_string()))?;
-                ev.written += n as u64;
-                // rustls taking 0 bytes means its buffer is full ("would block").
-                if move_ciphertext(tls, cipher_out) == 0 && n == 0 {
-                    break;
-                }
-            }
-        }
-        if self.close_pending.get()
-            && self.buf.write_queue.borrow().is_empty()
-            && !self.close_notify_sent.replace(true)
-        {
-            tls.send_close_notify();
-            ev.close_transport = true;
-        }
-        Ok(())
     }
 
     /// `UnencryptedMode`: the TCP socket's bytes are the plaintext.
@@ -919,7 +774,7 @@ impl SslCore {
         if self.mode.get() == SslMode::UnencryptedMode {
             return 0;
         }
-        self.cipher_in.borrow().len() + self.plain.bytes_available()
+        self.buffered_ciphertext() + self.plain.bytes_available()
     }
 
     // ----- writing ------------------------------------------------------------------------
@@ -963,6 +818,15 @@ impl SslCore {
     }
 
     // ----- closing ------------------------------------------------------------------------
+
+    /// Ciphertext the pump has taken from the transport and rustls has not accepted (0 while
+    /// a pass runs).
+    fn buffered_ciphertext(&self) -> usize {
+        let tls = self.tls.take();
+        let n = tls.as_ref().map_or(0, |t| t.buffered_ciphertext());
+        self.tls.set(tls);
+        n
+    }
 
     fn has_session(&self) -> bool {
         if self.busy.get() {
@@ -1183,74 +1047,39 @@ impl BufferedStream for SslCore {
     }
 }
 
-/// Hands plaintext slices to rustls, at most `budget` bytes; returns how many it took. An
-/// error after some bytes were taken is left for the next call, so none are counted twice.
-fn encrypt_slices(
-    tls: &mut TlsSession,
-    slices: &[IoSlice<'_>],
-    budget: usize,
-) -> io::Result<usize> {
-    let mut total = 0;
-    for slice in slices {
-        if total >= budget {
-            break;
-        }
-        let part = &slice[..slice.len().min(budget - total)];
-        let n = match tls.write_plaintext(part) {
-            Ok(n) => n,
-            Err(e) if total == 0 => return Err(e),
-            Err(_) => break,
-        };
-        total += n;
-        if n < part.len() {
-            break;
-        }
-    }
-    Ok(total)
+/// The pump's view of an `SslCore` during one pass: the TCP socket's received ciphertext
+/// and queue, the user's buffers, and whether connection `generation` is still current.
+struct Glue<'a> {
+    core: &'a SslCore,
+    generation: u64,
 }
 
-/// Appends the session's pending ciphertext to `out`; returns how many bytes.
-fn move_ciphertext(tls: &mut TlsSession, out: &mut BytesMut) -> usize {
-    let start = out.len();
-    let mut writer = out.writer();
-    while tls.wants_write() {
-        match tls.write_tls(&mut writer) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
+impl PumpIo for Glue<'_> {
+    fn plaintext_room(&self) -> usize {
+        self.core.buf.read_room()
     }
-    writer.into_inner().len() - start
-}
 
-/// The socket error for a TLS failure: any failure before the handshake completed is
-/// `SslHandshakeFailedError`, and so is a handshake-related alert the peer sends right after
-/// (TLS 1.3 lets a client finish before the server has checked its certificate); anything
-/// else later is `SslInternalError`.
-fn classify(error: &rustls::Error, during_handshake: bool) -> SocketError {
-    if during_handshake {
-        return SocketError::SslHandshakeFailedError;
+    fn plaintext(&self) -> RefMut<'_, BytesMut> {
+        self.core.buf.read_buf.borrow_mut()
     }
-    match error {
-        rustls::Error::AlertReceived(alert) if is_handshake_alert(*alert) => {
-            SocketError::SslHandshakeFailedError
-        }
-        _ => SocketError::SslInternalError,
-    }
-}
 
-fn is_handshake_alert(alert: AlertDescription) -> bool {
-    matches!(
-        alert,
-        AlertDescription::HandshakeFailure
-            | AlertDescription::BadCertificate
-            | AlertDescription::UnsupportedCertificate
-            | AlertDescription::CertificateRevoked
-            | AlertDescription::CertificateExpired
-            | AlertDescription::CertificateUnknown
-            | AlertDescription::UnknownCA
-            | AlertDescription::AccessDenied
-            | AlertDescription::CertificateRequired
-            | AlertDescription::InsufficientSecurity
-            | AlertDescription::NoApplicationProtocol
-    )
+    fn take_ciphertext(&self, dst: &mut BytesMut) {
+        self.core.plain.read_buf(dst);
+    }
+
+    fn ciphertext_queued(&self) -> usize {
+        self.core.plain.bytes_to_write()
+    }
+
+    fn write_queue(&self) -> RefMut<'_, WriteQueue> {
+        self.core.buf.write_queue.borrow_mut()
+    }
+
+    fn close_requested(&self) -> bool {
+        self.core.close_pending.get()
+    }
+
+    fn still_current(&self) -> bool {
+        self.core.still(self.generation)
+    }
 }
