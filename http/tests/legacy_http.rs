@@ -1,15 +1,14 @@
 //! The legacy `Http` (QHttp) on loopback: Qt's two documented signal sequences, abort,
 //! devices, error statuses, keep-alive and `Connection: close`, authentication.
 
-mod legacy_support;
-
 use std::io::Write;
 use std::net::TcpStream;
 
-use legacy_support::{normalized, record, respond, run_until_done, Next, Server, SharedBuf};
 use slotnet_http::legacy::{
     ConnectionMode, Http, HttpError, HttpRequestHeader, RequestData, State,
 };
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::legacy::{normalized, record, run_until_done, SharedBuf};
 
 fn lines(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -21,7 +20,7 @@ fn lines(v: &[&str]) -> Vec<String> {
 fn documented_get_sequence() {
     let body: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let expected = body.clone();
-    let server = Server::start(move |_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(move |_, stream: &mut TcpStream| {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
         let _ = stream.write_all(&body[..5388]);
         let _ = stream.flush();
@@ -131,7 +130,7 @@ fn documented_failed_lookup_sequence() {
 
 #[test]
 fn abort_finishes_the_current_request_and_drops_the_others() {
-    let server = Server::start(|_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|_, stream: &mut TcpStream| {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial");
         Next::Hold
     });
@@ -176,7 +175,7 @@ fn abort_finishes_the_current_request_and_drops_the_others() {
 
 #[test]
 fn body_written_into_a_device_instead_of_ready_read() {
-    let server = Server::start(|_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|_, stream: &mut TcpStream| {
         respond(
             stream,
             "200 OK",
@@ -213,7 +212,7 @@ fn body_written_into_a_device_instead_of_ready_read() {
 
 #[test]
 fn not_found_is_a_response_not_an_error() {
-    let server = Server::start(|_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|_, stream: &mut TcpStream| {
         respond(stream, "404 Not Found", &[], b"no such page");
         Next::KeepAlive
     });
@@ -249,7 +248,7 @@ fn not_found_is_a_response_not_an_error() {
 
 #[test]
 fn keep_alive_connection_carries_both_gets_until_close() {
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         respond(stream, "200 OK", &[], seen.target.as_bytes());
         Next::KeepAlive
     });
@@ -294,7 +293,7 @@ fn keep_alive_connection_carries_both_gets_until_close() {
 
 #[test]
 fn connection_close_response_closes_and_the_next_request_reconnects() {
-    let server = Server::start(|_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|_, stream: &mut TcpStream| {
         respond(stream, "200 OK", &[("Connection", "close")], b"bye");
         Next::Close
     });
@@ -324,8 +323,8 @@ fn connection_close_response_closes_and_the_next_request_reconnects() {
 
 const AUTH_OK: &str = "Basic dXNlcjpwYXNz"; // user:pass
 
-fn auth_server() -> Server {
-    Server::start(|seen, stream: &mut TcpStream| {
+fn auth_server() -> ScriptedServer {
+    ScriptedServer::start(|seen, stream: &mut TcpStream| {
         if seen.header("authorization") == Some(AUTH_OK) {
             respond(stream, "200 OK", &[], b"secret");
         } else {
@@ -435,7 +434,7 @@ fn set_user_answers_without_asking_and_missing_credentials_fail() {
 
 #[test]
 fn post_sends_the_body_and_reports_upload_progress() {
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         respond(stream, "201 Created", &[], &seen.body);
         Next::KeepAlive
     });
@@ -491,7 +490,7 @@ fn broken_responses_map_to_qt_errors() {
         (b"", HttpError::UnexpectedClose),
     ];
     for (response, expected) in cases {
-        let server = Server::start(move |_, stream: &mut TcpStream| {
+        let server = ScriptedServer::start(move |_, stream: &mut TcpStream| {
             let _ = stream.write_all(response);
             Next::Close
         });
@@ -521,7 +520,7 @@ fn broken_responses_map_to_qt_errors() {
 
 #[test]
 fn head_and_user_socket() {
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         assert_eq!(seen.method, "HEAD");
         let _ =
             stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Custom: Yes\r\n\r\n");
@@ -546,7 +545,7 @@ fn read_buffer_limit_holds_the_server_back_until_the_application_reads() {
     const LIMIT: usize = 8 * 1024;
     let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
     let expected = body.clone();
-    let server = Server::start(move |_, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(move |_, stream: &mut TcpStream| {
         respond(stream, "200 OK", &[], &body);
         Next::KeepAlive
     });
@@ -582,7 +581,7 @@ fn read_buffer_limit_holds_the_server_back_until_the_application_reads() {
 
 #[test]
 fn proxy_gets_absolute_targets_and_its_credentials_after_a_407() {
-    let proxy = Server::start(|seen, stream: &mut TcpStream| {
+    let proxy = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         if seen.header("proxy-authorization") == Some("Basic cHU6cHA=") {
             respond(stream, "200 OK", &[], seen.target.as_bytes());
         } else {
@@ -616,7 +615,7 @@ fn proxy_gets_absolute_targets_and_its_credentials_after_a_407() {
 #[test]
 fn set_network_proxy_takes_a_network_proxy() {
     use slotnet_net::{NetworkProxy, ProxyType};
-    let proxy = Server::start(|seen, stream: &mut TcpStream| {
+    let proxy = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         if seen.header("proxy-authorization") == Some("Basic cHU6cHA=") {
             respond(stream, "200 OK", &[], seen.target.as_bytes());
         } else {
@@ -661,7 +660,7 @@ fn set_network_proxy_takes_a_network_proxy() {
 fn keep_alive_connection_closed_by_the_server_is_replaced() {
     // The server answers as if keeping the connection, then closes it: the next request
     // notices the close first and opens a new connection.
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         respond(stream, "200 OK", &[], seen.target.as_bytes());
         Next::Close
     });
@@ -682,7 +681,7 @@ fn keep_alive_connection_closed_by_the_server_is_replaced() {
 fn request_lost_on_a_stale_keep_alive_connection_is_sent_again() {
     // The server takes the second request on the first connection and closes without an
     // answer (a keep-alive timeout racing the request): it goes out once more on a new one.
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         if seen.connection == 0 && seen.target == "/2" {
             return Next::Close;
         }
@@ -714,7 +713,7 @@ fn request_lost_on_a_stale_keep_alive_connection_is_sent_again() {
     );
 
     // Only once: a second silent close is an error.
-    let server = Server::start(|seen, stream: &mut TcpStream| {
+    let server = ScriptedServer::start(|seen, stream: &mut TcpStream| {
         if seen.target == "/2" {
             return Next::Close;
         }

@@ -2,8 +2,7 @@
 //! and `addDefaultCaCertificate`): a private CA added once is trusted by the access manager's
 //! requests, new `SslSocket`s and the legacy `Http`, with no configuration of their own. One
 //! test in a binary of its own, since the default is shared by the whole process.
-
-mod legacy_support;
+use slotnet_testkit::legacy;
 mod support;
 
 use std::cell::RefCell;
@@ -94,7 +93,7 @@ fn the_default_configuration_is_used_by_requests_sockets_and_legacy_http() {
     let e = errors.clone();
     http.ssl_errors().connect(move |_| *e.borrow_mut() += 1);
     http.get("/hello.txt", None);
-    legacy_support::run_until_done(&http, 1);
+    legacy::run_until_done(&http, 1);
     assert_eq!(http.error(), HttpError::NoError, "{}", http.error_string());
     assert_eq!(http.read_all(), b"hello");
     assert_eq!(*errors.borrow(), 0);
