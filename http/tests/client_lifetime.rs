@@ -1,8 +1,6 @@
 //! Replies are children of their manager, as in Qt: destroying a `NetworkAccessManager`
 //! destroys its replies (each emits `destroyed`, none emits `finished`), closes their
 //! connections and the idle ones in its pool, and leaves no object behind on the loop.
-
-mod h2_support;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -10,9 +8,9 @@ use std::io::{Read, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
-use h2_support::{RawAction, RawH2Server};
 use slotnet_core::{AsObject, EventLoop, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkReply, NetworkRequest};
+use slotnet_testkit::h2::{RawAction, RawH2Server};
 use support::{respond, run_all, Next, ScriptedServer};
 
 /// Runs the loop until `done()` holds (checked every few milliseconds); fails the test with

@@ -1,8 +1,6 @@
 //! The HTTP/2 client (cleartext prior knowledge) against an h2 server driven by slotnet's own
 //! HTTP/2 driver on a second slotnet thread, and against a raw-frame server for exact GOAWAY
 //! and RST_STREAM scripts.
-
-mod h2_support;
 mod support;
 
 use std::cell::{Cell, RefCell};
@@ -10,12 +8,13 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use h2_support::{pattern, H2Server, RawAction, RawH2Server};
 use slotnet_core::{EventLoop, Timer};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest, RequestBody,
 };
+use slotnet_testkit::h2::{H2Server, RawAction, RawH2Server};
+use slotnet_testkit::pattern::pattern_byte;
 use support::{run_all, run_traced};
 
 fn h2_request(url: &str) -> NetworkRequest {
@@ -115,7 +114,7 @@ fn a_streamed_body_reports_upload_progress_like_qt() {
 fn a_large_upload_respects_flow_control_and_arrives_intact() {
     let server = H2Server::start();
     let m = NetworkAccessManager::new();
-    let data: Vec<u8> = (0..3_000_000u64).map(pattern).collect();
+    let data: Vec<u8> = (0..3_000_000u64).map(pattern_byte).collect();
     let reply = m.post(h2_request(&server.url("/echo")), data.clone());
     let progress = Rc::new(RefCell::new(Vec::new()));
     let p = progress.clone();
@@ -216,7 +215,7 @@ fn a_slow_reader_keeps_memory_bounded_and_gets_every_byte() {
         let n = reply.read(&mut buf);
         for (i, b) in buf[..n].iter().enumerate() {
             let offset = r.get() + i as u64;
-            if *b != pattern(offset) && mm.get().is_none() {
+            if *b != pattern_byte(offset) && mm.get().is_none() {
                 mm.set(Some(offset));
             }
         }

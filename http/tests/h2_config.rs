@@ -4,8 +4,6 @@
 //!
 //! The servers here read the client's frames raw, so the tests see exactly what went on the
 //! wire: the SETTINGS parameters and the connection-level WINDOW_UPDATE.
-
-mod h2_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -13,13 +11,14 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use h2_support::wire::{frame, PREFACE};
-use h2_support::{pattern, H2Server};
 use slotnet_core::Thread;
 use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
+use slotnet_testkit::h2::wire::{frame, PREFACE};
+use slotnet_testkit::h2::H2Server;
+use slotnet_testkit::pattern::pattern_byte;
 use support::run_all;
 
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
@@ -366,5 +365,5 @@ fn a_small_stream_window_still_delivers_a_large_body_byte_exact() {
     assert!(body
         .iter()
         .enumerate()
-        .all(|(i, b)| *b == pattern(i as u64)));
+        .all(|(i, b)| *b == pattern_byte(i as u64)));
 }

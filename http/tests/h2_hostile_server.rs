@@ -1,8 +1,6 @@
 //! HTTP/2 servers that misbehave (cleartext, prior knowledge, raw frames written by hand):
 //! each ends the reply with a clear `NetworkError` in bounded time and memory, and the
 //! manager keeps working for the next request.
-
-mod h2_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -11,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use h2_support::wire::{
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_testkit::h2::wire::{
     frame, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS,
 };
-use h2_support::H2Server;
-use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_testkit::h2::H2Server;
 use support::run_all;
 
 /// A server running `script` on every connection it accepts, on its own thread.

@@ -3,8 +3,6 @@
 //! never holds more than its read buffer and the process never grows anywhere near the
 //! body's size) and every byte arrives in order. Alone in its test binary so the process's
 //! peak memory belongs to this test.
-
-mod h2_support;
 mod support;
 
 use std::cell::Cell;
@@ -12,9 +10,10 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use h2_support::{pattern, H2Server};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkRequest};
+use slotnet_testkit::h2::H2Server;
+use slotnet_testkit::pattern::pattern_byte;
 use support::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly};
 
 const SIZE: u64 = 1 << 30;
@@ -38,7 +37,7 @@ fn a_1_gib_h2_download_read_slowly_keeps_memory_bounded_and_arrives_byte_exact()
     let worst_lead = Rc::new(Cell::new(0u64));
     let (lead, server_state) = (worst_lead.clone(), server.state.clone());
     // One 48 KiB piece per loop iteration: slower than the connection could deliver.
-    let period: Vec<u8> = (0..PERIOD as u64).map(pattern).collect();
+    let period: Vec<u8> = (0..PERIOD as u64).map(pattern_byte).collect();
     let read = read_slowly(
         reply,
         &period,

@@ -2,8 +2,6 @@
 //! (`NetworkAccessManager` with `Http2Direct`) and by raw frames for the preface and
 //! rapid-reset cases.
 
-#[path = "h2_support/wire.rs"]
-mod h2_wire;
 mod server_support;
 mod support;
 
@@ -15,9 +13,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use h2_wire::{
-    frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS,
-};
 use http::{Method, StatusCode};
 use server_support::{TestServer, READ_TIMEOUT};
 use slotnet_core::{EventLoop, Timer};
@@ -26,6 +21,9 @@ use slotnet_http::server::{
     HttpServerConfiguration, HttpServerRequest, HttpServerResponder, HttpServerResponse, Methods,
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_testkit::h2::wire::{
+    frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS,
+};
 use support::run_all;
 
 fn h2c() -> HttpServerConfiguration {

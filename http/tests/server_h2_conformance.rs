@@ -5,19 +5,17 @@
 //!
 //! Each test runs one group of cases and reports every case that failed, with its section.
 
-#[path = "h2_support/wire.rs"]
-mod h2_wire;
 mod server_support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 
-use h2_wire::{
+use server_support::TestServer;
+use slotnet_http::server::HttpServerConfiguration;
+use slotnet_testkit::h2::wire::{
     frame, ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PADDED, PING,
     PREFACE, PRIORITY, PRIORITY_FLAG, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
 };
-use server_support::TestServer;
-use slotnet_http::server::HttpServerConfiguration;
 
 // Error codes (RFC 9113, section 7).
 const PROTOCOL_ERROR: u32 = 0x1;

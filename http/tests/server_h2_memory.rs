@@ -2,8 +2,6 @@
 //! server's memory for that connection stays bounded, whatever the handlers would answer.
 //! Alone in its test binary, so the process's resident memory is this test's.
 
-#[path = "h2_support/wire.rs"]
-mod h2_wire;
 mod server_support;
 
 use std::io::Write;
@@ -12,10 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use h2_wire::{frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, WINDOW_UPDATE};
 use http::{Method, StatusCode};
 use server_support::{read_response, TestServer};
 use slotnet_http::server::{HttpServerConfiguration, HttpServerRequest, HttpServerResponder};
+use slotnet_testkit::h2::wire::{
+    frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, WINDOW_UPDATE,
+};
 
 /// Each answer's size: 100 of them are 100 MB.
 const ANSWER: usize = 1024 * 1024;

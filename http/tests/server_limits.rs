@@ -2,15 +2,12 @@
 //! slots, per-connection memory, stalled peers. Each test asserts the bound and that a
 //! normal client is still served.
 
-#[path = "h2_support/wire.rs"]
-mod h2_wire;
 mod server_support;
 
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use h2_wire::{frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
 use http::{Method, StatusCode};
 use server_support::{assert_closed, read_response, TestServer};
 use slotnet_core::EventLoop;
@@ -19,6 +16,7 @@ use slotnet_http::server::{
 };
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::test_certs;
+use slotnet_testkit::h2::wire::{frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
 
 /// Sends one keep-alive `GET /` on `s` and reads its answer.
 fn get_hello(s: &mut BufReader<TcpStream>) {

@@ -23,10 +23,7 @@ use slotnet_http::h2::Http2Configuration;
 use slotnet_net::TcpServer;
 use wire::{frame, PREFACE};
 
-/// The body byte at `offset` of every generated download.
-pub fn pattern(offset: u64) -> u8 {
-    (offset % 251) as u8
-}
+use crate::pattern::pattern_byte;
 
 /// What the server has seen and done (shared with the test thread).
 #[derive(Default)]
@@ -63,7 +60,7 @@ thread_local! {
 /// - `/hello.txt`: `hello` (text/plain)
 /// - `/echo`: the request body
 /// - `/path/...`: the path itself
-/// - `/big/N`: N pattern bytes, sent as the client's window allows
+/// - `/big/N`: N bytes of the test pattern ([`pattern_byte`]), sent as the client's window allows
 /// - `/reset`: RST_STREAM(INTERNAL_ERROR)
 /// - `/partial`: a head announcing 100000 bytes and 1000 of them, then nothing
 /// - `/goaway/...`: GOAWAY on this connection, then `ok`
@@ -196,7 +193,7 @@ fn handle(
             // Chunks of a whole number of pattern periods all start at offset 0 of the
             // pattern: one buffer serves them all (a 1 GiB body costs no per-byte work).
             const CHUNK: u64 = 251 * 128;
-            let block = Bytes::from((0..CHUNK).map(pattern).collect::<Vec<u8>>());
+            let block = Bytes::from((0..CHUNK).map(pattern_byte).collect::<Vec<u8>>());
             let mut offset = 0u64;
             while offset < total {
                 let len = (total - offset).min(CHUNK);
@@ -215,7 +212,7 @@ fn handle(
             respond.send_reset(Reason::INTERNAL_ERROR);
         } else if path == "/partial" {
             if let Ok(mut s) = respond.send_response(head(200, Some(100_000), None), false) {
-                let chunk: Vec<u8> = (0..1000).map(pattern).collect();
+                let chunk: Vec<u8> = (0..1000).map(pattern_byte).collect();
                 let _ = send_body(&mut s, Bytes::from(chunk), false).await;
                 // Then nothing: the test kills the connection.
                 std::future::pending::<()>().await;
