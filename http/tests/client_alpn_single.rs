@@ -4,8 +4,6 @@
 //! opened then; a failed handshake fails them all, each with its own `sslErrors`. Real TLS
 //! handshakes on loopback against servers that count the connections they accept.
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,8 +11,8 @@ use slotnet_http::trace::SignalTrace;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::SslError;
-use support::run_all;
-use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
+use slotnet_testkit::reply::run_all;
+use slotnet_testkit::tls_server::{TlsServer, H1_ONLY, H2_AND_H1};
 
 /// What the servers answer for `path`: long enough to span several reads, different for
 /// every path, so a mixed-up or truncated body shows.

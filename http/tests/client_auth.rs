@@ -3,8 +3,6 @@
 //! answer (../shared/anchors/qt/traces/basic-auth-*.txt), the credential cache with
 //! preemptive Basic, resending bodies, and Digest with a stale nonce.
 
-mod support;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +12,8 @@ use slotnet_http::auth::basic_authorization;
 use slotnet_http::{
     Attribute, LoadControl, NetworkAccessManager, NetworkError, NetworkRequest, RequestBody,
 };
-use support::{respond, run_all, run_traced_auth, Next, ScriptedServer, SeenRequest};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer, SeenRequest};
+use slotnet_testkit::reply::{run_all, run_traced_auth};
 
 const OK_BODY: &[u8] = br#"{"authenticated": true, "user": "user"}"#;
 

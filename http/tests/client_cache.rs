@@ -4,15 +4,14 @@
 //! CacheSaveControl, decoded bodies, invalidation by unsafe methods, a disk cache shared
 //! by two managers.
 
-mod support;
-
 use std::io::Write;
 
 use slotnet_http::cache::{MemoryCache, NetworkDiskCache};
 use slotnet_http::{
     Attribute, CacheLoadControl, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest,
 };
-use support::{respond, run_all, run_traced, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::{run_all, run_traced};
 
 const ETAG: &str = "\"v1-etag\"";
 const LAST_MODIFIED: &str = "Sun, 06 Nov 1994 08:49:37 GMT";

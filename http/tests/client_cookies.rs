@@ -2,14 +2,13 @@
 //! included) and `Cookie` sent from the jar, Qt's Cookie{Load,Save}Control attributes, a
 //! jar shared between managers and saved to a file.
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use slotnet_http::cookies::{NetworkCookie, NetworkCookieJar};
 use slotnet_http::{Attribute, LoadControl, NetworkAccessManager, NetworkError, NetworkRequest};
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 /// `/set?name=value` sets a cookie; `/login` sets one and redirects to `/home`; anything
 /// else answers with the Cookie header it received (or `-`).

@@ -1,8 +1,6 @@
 //! The HTTP/1.1 client against scripted loopback servers: Qt's signal sequences (compare
 //! ../shared/anchors/qt/traces), error mappings, redirects, the pool, misbehaving servers.
 
-mod support;
-
 use std::cell::Cell;
 use std::io::Write;
 use std::rc::Rc;
@@ -12,7 +10,8 @@ use slotnet_core::EventLoop;
 use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkRequest, RedirectPolicy, RequestBody,
 };
-use support::{respond, run_all, run_traced, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::{run_all, run_traced};
 
 fn hello_server() -> ScriptedServer {
     ScriptedServer::start(|req, s| {

@@ -3,8 +3,6 @@
 //! errors that cannot be ignored for known hosts, and the persistent store read back by a
 //! new manager. Real TLS on loopback with rcgen certificates for `localhost`.
 
-mod support;
-
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
@@ -17,7 +15,8 @@ use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequ
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::{SslError, SslErrorKind};
 use slotnet_net::SslServer;
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 /// An https server (HTTP/1.1) answering `hello` with `sts` as its Strict-Transport-Security.
 struct TlsServer {

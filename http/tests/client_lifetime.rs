@@ -1,7 +1,6 @@
 //! Replies are children of their manager, as in Qt: destroying a `NetworkAccessManager`
 //! destroys its replies (each emits `destroyed`, none emits `finished`), closes their
 //! connections and the idle ones in its pool, and leaves no object behind on the loop.
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -10,8 +9,9 @@ use std::time::Duration;
 
 use slotnet_core::{AsObject, EventLoop, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkReply, NetworkRequest};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
 use slotnet_testkit::h2::{RawAction, RawH2Server};
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 /// Runs the loop until `done()` holds (checked every few milliseconds); fails the test with
 /// `what` if that takes more than 20 s (a hang guard, not a speed requirement).

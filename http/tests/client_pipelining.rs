@@ -3,8 +3,6 @@
 //! answer when it arrived: a request that arrives while another is unanswered was
 //! pipelined.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -13,7 +11,7 @@ use std::time::Duration;
 
 use slotnet_http::trace::SignalTrace;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
-use support::run_all;
+use slotnet_testkit::reply::run_all;
 
 /// How long the server waits for more requests before answering those it has (a batching
 /// server: it lets a pipelining client fill its pipeline; the first request of a

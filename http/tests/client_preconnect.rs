@@ -1,8 +1,7 @@
 //! `NetworkAccessManager::connect_to_host` and `connect_to_host_encrypted`: connections
 //! (and TLS handshakes) made before the request that uses them, against loopback servers
 //! that count the connections and handshakes they see.
-
-mod support;
+use slotnet_testkit::reply;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -16,8 +15,8 @@ use slotnet_core::{EventLoop, LoopHandle, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::SslConfiguration;
-use support::run_traced;
-use support::tls::{OnCount, TlsServer, H1_ONLY, H2_AND_H1};
+use slotnet_testkit::reply::run_traced;
+use slotnet_testkit::tls_server::{OnCount, TlsServer, H1_ONLY, H2_AND_H1};
 
 thread_local! {
     /// The test's loop runs in `wait_until`: a server's nudge should stop it.
@@ -190,7 +189,7 @@ fn preconnecting_many_times_stays_within_six_connections() {
     let replies: Vec<_> = (0..6)
         .map(|_| m.get(NetworkRequest::from_url_str(&server.url("/hello"))))
         .collect();
-    support::run_all(&replies);
+    reply::run_all(&replies);
     for r in &replies {
         assert_eq!(r.error(), NetworkError::NoError);
         assert_eq!(r.read_all(), b"hello");
@@ -257,7 +256,7 @@ fn an_h2_preconnect_becomes_the_hosts_http2_connection() {
     assert_eq!(body, b"hello");
     assert!(http2_used(reply));
     let replies: Vec<_> = (0..10).map(|_| m.get(https_request(&server))).collect();
-    support::run_all(&replies);
+    reply::run_all(&replies);
     assert!(replies
         .iter()
         .all(|r| r.error() == NetworkError::NoError && http2_used(*r)));

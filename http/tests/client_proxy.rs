@@ -10,7 +10,6 @@
 
 use slotnet_testkit::process;
 use slotnet_testkit::proxy;
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
@@ -26,7 +25,8 @@ use slotnet_http::net::proxy::{
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 fn proxy(kind: ProxyType, port: u16) -> NetworkProxy {
     NetworkProxy::new(kind, "127.0.0.1", port)

@@ -3,13 +3,12 @@
 //! body's size) and every byte arrives in order. Alone in its test binary so the process's
 //! peak memory belongs to this test.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
 use slotnet_http::{NetworkAccessManager, NetworkRequest};
-use support::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly, Next, ScriptedServer};
+use slotnet_testkit::h1::{Next, ScriptedServer};
+use slotnet_testkit::reply::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly};
 
 const SIZE: u64 = 1 << 30;
 const READ_BUFFER: usize = 64 * 1024;

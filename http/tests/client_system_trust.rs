@@ -5,15 +5,13 @@
 //! reach other tests: a server whose certificate comes from the test CA is trusted with no
 //! configuration at all when the bundle holds that CA, and fails when it does not.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::{test_certs, SslConfiguration, SystemCaSource};
-use support::run_traced;
-use support::tls::{TlsServer, H2_AND_H1};
+use slotnet_testkit::reply::run_traced;
+use slotnet_testkit::tls_server::{TlsServer, H2_AND_H1};
 
 /// The scenario a child process runs.
 const SCENARIO: &str = "SLOTNET_SYSTEM_TRUST_SCENARIO";

@@ -1,15 +1,14 @@
 //! https in the access manager: Qt's sslErrors model on the reply and the manager, ALPN
 //! choosing HTTP/2 or HTTP/1.1, real TLS handshakes on loopback with rcgen certificates.
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, SslCertificate, SslError, SslErrorKind};
-use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
-use support::{respond, run_all, run_traced, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::{run_all, run_traced};
+use slotnet_testkit::tls_server::{TlsServer, H1_ONLY, H2_AND_H1};
 
 fn url(server: &TlsServer) -> String {
     server.url("/hello.txt")

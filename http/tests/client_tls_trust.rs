@@ -4,15 +4,13 @@
 //! TLS handshakes on loopback, over HTTP/1.1 and HTTP/2, against servers that count the
 //! connections they accept.
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, PeerVerifyMode, SslConfiguration, SslError};
-use support::tls::{TlsServer, H1_ONLY, H2_AND_H1};
-use support::{run_all, run_traced};
+use slotnet_testkit::reply::{run_all, run_traced};
+use slotnet_testkit::tls_server::{TlsServer, H1_ONLY, H2_AND_H1};
 
 const BOTH: [(&str, &[&[u8]]); 2] = [("http/1.1", H1_ONLY), ("h2", H2_AND_H1)];
 

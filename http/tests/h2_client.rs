@@ -1,7 +1,6 @@
 //! The HTTP/2 client (cleartext prior knowledge) against an h2 server driven by slotnet's own
 //! HTTP/2 driver on a second slotnet thread, and against a raw-frame server for exact GOAWAY
 //! and RST_STREAM scripts.
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +14,7 @@ use slotnet_http::{
 };
 use slotnet_testkit::h2::{H2Server, RawAction, RawH2Server};
 use slotnet_testkit::pattern::pattern_byte;
-use support::{run_all, run_traced};
+use slotnet_testkit::reply::{run_all, run_traced};
 
 fn h2_request(url: &str) -> NetworkRequest {
     let mut req = NetworkRequest::from_url_str(url);

@@ -4,7 +4,6 @@
 //!
 //! The servers here read the client's frames raw, so the tests see exactly what went on the
 //! wire: the SETTINGS parameters and the connection-level WINDOW_UPDATE.
-mod support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -19,7 +18,7 @@ use slotnet_net::SslServer;
 use slotnet_testkit::h2::wire::{frame, PREFACE};
 use slotnet_testkit::h2::H2Server;
 use slotnet_testkit::pattern::pattern_byte;
-use support::run_all;
+use slotnet_testkit::reply::run_all;
 
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;

@@ -1,7 +1,6 @@
 //! HTTP/2 servers that misbehave (cleartext, prior knowledge, raw frames written by hand):
 //! each ends the reply with a clear `NetworkError` in bounded time and memory, and the
 //! manager keeps working for the next request.
-mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,7 +13,7 @@ use slotnet_testkit::h2::wire::{
     frame, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS,
 };
 use slotnet_testkit::h2::H2Server;
-use support::run_all;
+use slotnet_testkit::reply::run_all;
 
 /// A server running `script` on every connection it accepts, on its own thread.
 struct HostileServer {

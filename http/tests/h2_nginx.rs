@@ -2,7 +2,6 @@
 //! package `nginx`; `.ci/run` installs it, elsewhere the tests are skipped with a note):
 //! ALPN, multiplexing on one connection, flow control with a slow reader, errors, the
 //! HTTP/1.1 fallback and certificate errors, against a server slotnet did not write.
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -12,7 +11,7 @@ use slotnet_core::{EventLoop, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{SslError, SslErrorKind};
 use slotnet_testkit::nginx::{pattern, small_body, Nginx, BIG_SIZE, HELLO, SMALL_FILES};
-use support::run_all;
+use slotnet_testkit::reply::run_all;
 
 fn http2_was_used(reply: NetworkReply) -> Option<bool> {
     reply

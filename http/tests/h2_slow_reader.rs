@@ -3,7 +3,6 @@
 //! never holds more than its read buffer and the process never grows anywhere near the
 //! body's size) and every byte arrives in order. Alone in its test binary so the process's
 //! peak memory belongs to this test.
-mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,7 +13,7 @@ use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkRequest};
 use slotnet_testkit::h2::H2Server;
 use slotnet_testkit::pattern::pattern_byte;
-use support::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly};
+use slotnet_testkit::reply::{assert_bounded_memory_for_1_gib, peak_rss_kib, read_slowly};
 
 const SIZE: u64 = 1 << 30;
 const READ_BUFFER: usize = 64 * 1024;

@@ -2,12 +2,11 @@
 //! `http::Request` sent with `send_http_request`, the head's `TryFrom` into a
 //! `NetworkRequest`, and the `http` and `url` re-exports.
 
-mod support;
-
 use slotnet_http::http::{self, header, HeaderValue, Method, StatusCode};
 use slotnet_http::url::Url;
 use slotnet_http::{HttpRequestError, NetworkAccessManager, NetworkRequest};
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 fn server() -> ScriptedServer {
     ScriptedServer::start(|req, s| {

@@ -3,8 +3,6 @@
 //! returns only when its own reply is done, in either order, with real replies from a
 //! loopback server.
 
-mod support;
-
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -13,7 +11,7 @@ use std::time::Duration;
 
 use slotnet_core::{EventLoop, LocalLoop, Timer};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
-use support::{respond, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
 
 /// The guide's `get_text`, as printed there.
 fn get_text(manager: &NetworkAccessManager, url: &str) -> Result<String, NetworkError> {

@@ -1,13 +1,12 @@
 //! `NetworkReply::result` and the error types' `std::error::Error` impls: a user's `?` into
 //! `Box<dyn Error>` carries Qt's code, the status, the URL and the message.
 
-mod support;
-
 use std::error::Error;
 use std::net::TcpListener;
 
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest, ReplyError};
-use support::{respond, run_all, Next, ScriptedServer};
+use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::run_all;
 
 fn server() -> ScriptedServer {
     ScriptedServer::start(|req, s| {

@@ -1,67 +1,20 @@
 //! The server against a real client: curl (skipped with a note when it is not installed).
 
-mod server_support;
-
-use std::process::{Command, Output};
-
-use server_support::TestServer;
 use slotnet_http::server::HttpServerConfiguration;
+use slotnet_testkit::process::{self, curl, TempFile};
+use slotnet_testkit::server::TestServer;
 
 fn curl_available() -> bool {
-    let found = Command::new("curl").arg("--version").output().is_ok();
-    if !found {
-        eprintln!("note: curl is not installed; skipping the curl tests (Debian package: curl)");
-    }
-    found
-}
-
-fn curl(args: &[&str]) -> Output {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("running curl");
-    out
+    process::tool_available("curl", "curl")
 }
 
 fn url(server: &TestServer, path: &str) -> String {
     format!("http://127.0.0.1:{}{path}", server.port)
 }
 
-fn payload(len: usize) -> (tempfile_path::TempFile, Vec<u8>) {
+fn payload(len: usize) -> (TempFile, Vec<u8>) {
     let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-    (tempfile_path::TempFile::with(&data), data)
-}
-
-/// A file removed on drop, without a dependency.
-mod tempfile_path {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub struct TempFile(pub PathBuf);
-
-    impl TempFile {
-        pub fn with(data: &[u8]) -> TempFile {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "slotnet-curl-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::write(&path, data).unwrap();
-            TempFile(path)
-        }
-
-        pub fn arg(&self) -> String {
-            format!("@{}", self.0.display())
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+    (TempFile::with(&data), data)
 }
 
 #[test]

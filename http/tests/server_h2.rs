@@ -2,9 +2,6 @@
 //! (`NetworkAccessManager` with `Http2Direct`) and by raw frames for the preface and
 //! rapid-reset cases.
 
-mod server_support;
-mod support;
-
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -14,7 +11,6 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use server_support::{TestServer, READ_TIMEOUT};
 use slotnet_core::{EventLoop, Timer};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_http::server::{
@@ -24,7 +20,8 @@ use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, 
 use slotnet_testkit::h2::wire::{
     frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS,
 };
-use support::run_all;
+use slotnet_testkit::reply::run_all;
+use slotnet_testkit::server::{TestServer, READ_TIMEOUT};
 
 fn h2c() -> HttpServerConfiguration {
     HttpServerConfiguration {

@@ -5,17 +5,15 @@
 //!
 //! Each test runs one group of cases and reports every case that failed, with its section.
 
-mod server_support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 
-use server_support::TestServer;
 use slotnet_http::server::HttpServerConfiguration;
 use slotnet_testkit::h2::wire::{
     frame, ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PADDED, PING,
     PREFACE, PRIORITY, PRIORITY_FLAG, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
 };
+use slotnet_testkit::server::TestServer;
 
 // Error codes (RFC 9113, section 7).
 const PROTOCOL_ERROR: u32 = 0x1;

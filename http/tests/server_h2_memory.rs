@@ -2,8 +2,6 @@
 //! server's memory for that connection stays bounded, whatever the handlers would answer.
 //! Alone in its test binary, so the process's resident memory is this test's.
 
-mod server_support;
-
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use server_support::{read_response, TestServer};
 use slotnet_http::server::{HttpServerConfiguration, HttpServerRequest, HttpServerResponder};
 use slotnet_testkit::h2::wire::{
     frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, WINDOW_UPDATE,
 };
+use slotnet_testkit::server::{read_response, TestServer};
 
 /// Each answer's size: 100 of them are 100 MB.
 const ANSWER: usize = 1024 * 1024;

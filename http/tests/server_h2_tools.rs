@@ -2,41 +2,15 @@
 //! over TLS with ALPN) and h2load (Debian package nghttp2-client). Each test is skipped with
 //! a note when its tool is not installed.
 
-mod server_support;
-
 use std::net::Ipv4Addr;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::mpsc;
 
-use server_support::TestServer;
 use slotnet_http::server::HttpServerConfiguration;
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
-
-fn tool_available(tool: &str, package: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("note: {tool} is not installed; skipping (Debian package: {package})");
-    }
-    found
-}
-
-fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("running curl")
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use slotnet_testkit::process::{curl, stdout, tool_available};
+use slotnet_testkit::server::TestServer;
 
 /// A server with h2c on its TCP listener and a TLS listener (port sent back) whose
 /// configuration has no ALPN list: `bind_ssl` must offer h2 and http/1.1.

@@ -1,8 +1,6 @@
 //! Hostile and broken clients: each case checks the server's answer, that the connection is
 //! closed when it should be, and that a fresh client is still served afterwards.
 
-mod server_support;
-
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
@@ -11,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use server_support::{assert_closed, read_response, roundtrip, TestServer};
 use slotnet_core::Timer;
 use slotnet_http::server::{HttpServerConfiguration, HttpServerRequest, HttpServerResponder};
+use slotnet_testkit::server::{assert_closed, read_response, roundtrip, TestServer};
 
 /// Sends `request`, expects `status` with `Connection: close`, then the close.
 fn expect_rejected(server: &TestServer, request: &[u8], status: u16) {

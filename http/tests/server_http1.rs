@@ -1,15 +1,14 @@
 //! HTTP/1.1 semantics of the server, with raw std clients on loopback.
-
-mod server_support;
+use slotnet_testkit::server;
 
 use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode};
-use server_support::{assert_closed, read_response, roundtrip, TestServer};
 use slotnet_http::server::{
     HttpServerConfiguration, HttpServerRequest, HttpServerResponder, WriteChunkError,
 };
+use slotnet_testkit::server::{assert_closed, read_response, roundtrip, TestServer};
 
 #[test]
 fn get_has_date_length_and_body() {
@@ -400,7 +399,7 @@ fn local_socket_server() {
     let thread = std::thread::spawn(move || {
         let lp = EventLoop::current();
         let server = HttpServer::new();
-        server_support::standard_routes(&server);
+        server::standard_routes(&server);
         let local = LocalServer::new();
         assert!(local.listen(p.to_str().unwrap()));
         assert!(server.bind_local(&local));

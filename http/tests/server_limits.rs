@@ -2,14 +2,11 @@
 //! slots, per-connection memory, stalled peers. Each test asserts the bound and that a
 //! normal client is still served.
 
-mod server_support;
-
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use server_support::{assert_closed, read_response, TestServer};
 use slotnet_core::EventLoop;
 use slotnet_http::server::{
     HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder,
@@ -17,6 +14,7 @@ use slotnet_http::server::{
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_testkit::h2::wire::{frame, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
+use slotnet_testkit::server::{assert_closed, read_response, TestServer};
 
 /// Sends one keep-alive `GET /` on `s` and reads its answer.
 fn get_hello(s: &mut BufReader<TcpStream>) {

@@ -4,8 +4,6 @@
 //! HTTP/1.1 (raw sockets) and HTTP/2 (the project's client, cleartext prior knowledge),
 //! with the bad cases: a client that goes away mid-stream, a reader that fails.
 
-mod server_support;
-
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufReader, Read, Write};
 use std::rc::Rc;
@@ -16,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use server_support::{read_response, TestServer};
 use slotnet_core::{AsObject, EventLoop, Timer};
 use slotnet_http::server::{
     HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder,
     HttpServerResponse, WriteChunkError,
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_testkit::server::{read_response, TestServer};
 
 /// The answers' budget in these tests.
 const BUDGET: usize = 256 * 1024;

@@ -5,8 +5,7 @@
 //!
 //! The server runs in a child process (this test binary again, running
 //! [`stream_server_process`]), so its peak memory (`VmHWM`) is its own and not the client's.
-
-mod support;
+use slotnet_testkit::reply;
 
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,7 +22,7 @@ use slotnet_http::server::{
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkRequest};
 use slotnet_net::TcpServer;
-use support::read_slowly;
+use slotnet_testkit::reply::read_slowly;
 
 /// Set in the child's environment: run the server.
 const CHILD_ENV: &str = "SLOTNET_STREAM_SERVER_PROCESS";
@@ -263,7 +262,7 @@ fn pushing_500_mb_to_slow_clients_keeps_the_server_under_32_mib_over_http1_and_h
         req
     };
     let warm = m.get(request("/push/1000"));
-    support::run_all(&[warm]);
+    reply::run_all(&[warm]);
     assert_eq!(warm.read_all().len(), 1000);
     let before = server.peak_rss_kib();
 

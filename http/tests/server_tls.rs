@@ -1,6 +1,5 @@
 //! The server over TLS (`SslServer` bound with `bind_ssl`), checked with curl.
-
-mod server_support;
+use slotnet_testkit::server;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -34,7 +33,7 @@ fn start() -> TlsServer {
     let thread = std::thread::spawn(move || {
         let lp = EventLoop::current();
         let server = HttpServer::new();
-        server_support::standard_routes(&server);
+        server::standard_routes(&server);
         server
             .route(
                 "/whoami",

@@ -1,7 +1,5 @@
 //! WebSocket upgrades of the server, against tungstenite's blocking client on loopback.
 
-mod server_support;
-
 use std::cell::Cell;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use server_support::{assert_closed, read_response, TestServer};
 use slotnet_core::{AsObject, Timer};
 use slotnet_http::server::{
     AbstractHttpServer, HttpServerConfiguration, HttpServerRequest, WebSocket,
     WebSocketUpgradeResponse,
 };
+use slotnet_testkit::server::{assert_closed, read_response, TestServer};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::Frame;

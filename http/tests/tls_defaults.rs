@@ -3,7 +3,6 @@
 //! requests, new `SslSocket`s and the legacy `Http`, with no configuration of their own. One
 //! test in a binary of its own, since the default is shared by the whole process.
 use slotnet_testkit::legacy;
-mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,8 +11,8 @@ use slotnet_http::legacy::{ConnectionMode, Http, HttpError};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, SslConfiguration, SslError};
 use slotnet_net::SslSocket;
-use support::run_traced;
-use support::tls::{TlsServer, H2_AND_H1};
+use slotnet_testkit::reply::run_traced;
+use slotnet_testkit::tls_server::{TlsServer, H2_AND_H1};
 
 /// A GET with no TLS configuration of its own; its error, body and the errors it was shown.
 fn get(m: &NetworkAccessManager, server: &TlsServer) -> (NetworkReply, Vec<u8>, Vec<String>) {
