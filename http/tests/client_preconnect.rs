@@ -1,7 +1,6 @@
 //! `NetworkAccessManager::connect_to_host` and `connect_to_host_encrypted`: connections
 //! (and TLS handshakes) made before the request that uses them, against loopback servers
 //! that count the connections and handshakes they see.
-use slotnet_testkit::reply;
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -15,6 +14,7 @@ use slotnet_core::{EventLoop, LoopHandle, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::SslConfiguration;
+use slotnet_testkit::reply;
 use slotnet_testkit::reply::run_traced;
 use slotnet_testkit::tls_server::{OnCount, TlsServer, H1_ONLY, H2_AND_H1};
 

@@ -8,9 +8,6 @@
 //! The application proxy is process-wide: only `application_proxy_is_the_default` leaves
 //! a manager on `DefaultProxy`; every other test sets its proxy explicitly.
 
-use slotnet_testkit::process;
-use slotnet_testkit::proxy;
-
 use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
@@ -26,6 +23,8 @@ use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, 
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::process;
+use slotnet_testkit::proxy;
 use slotnet_testkit::reply::run_all;
 
 fn proxy(kind: ProxyType, port: u16) -> NetworkProxy {

@@ -1,8 +1,6 @@
 //! The legacy `Http` in `Https` mode against an `SslServer` on loopback: `ssl_errors` for a
 //! self-signed certificate, continued with `ignore_ssl_errors` or failing without it.
 
-use slotnet_testkit::proxy;
-
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
@@ -11,6 +9,7 @@ use slotnet_http::legacy::{ConnectionMode, Http, HttpError, State};
 use slotnet_net::ssl::{test_certs, SslCertificate, SslConfiguration, SslErrorKind, SslKey};
 use slotnet_net::SslServer;
 use slotnet_testkit::legacy::{record, run_until_done};
+use slotnet_testkit::proxy;
 
 /// A self-signed certificate for localhost and 127.0.0.1, valid for a century (made with
 /// `openssl req -x509 -newkey ec ...`; the key is a test key and nothing else).

@@ -1,5 +1,4 @@
 //! HTTP/1.1 semantics of the server, with raw std clients on loopback.
-use slotnet_testkit::server;
 
 use std::io::{BufReader, Read, Write};
 use std::time::Duration;
@@ -342,6 +341,7 @@ fn streaming_with_length_and_server_header() {
 }
 
 use slotnet_core::Timer;
+use slotnet_testkit::server;
 
 #[test]
 fn files_are_served_with_guessed_type() {

@@ -5,7 +5,6 @@
 //!
 //! The server runs in a child process (this test binary again, running
 //! [`stream_server_process`]), so its peak memory (`VmHWM`) is its own and not the client's.
-use slotnet_testkit::reply;
 
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,6 +21,7 @@ use slotnet_http::server::{
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkRequest};
 use slotnet_net::TcpServer;
+use slotnet_testkit::reply;
 use slotnet_testkit::reply::read_slowly;
 
 /// Set in the child's environment: run the server.

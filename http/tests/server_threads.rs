@@ -2,10 +2,6 @@
 //! routes, the after-request hook, the missing handler, HTTP/2 and WebSocket upgrades on
 //! every thread, and a graceful stop that finishes the requests in flight.
 
-#[path = "h2_support/wire.rs"]
-mod h2_wire;
-mod server_support;
-
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,14 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use h2_wire::{frame, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
 use http::{HeaderValue, Method, StatusCode};
-use server_support::{read_response, READ_TIMEOUT};
 use slotnet_core::{AsObject, Timer};
 use slotnet_http::server::{
     ConnectionSpread, HttpServer, HttpServerConfiguration, HttpServerRequest, HttpServerResponder,
     Listen, ServerThreads, WebSocketUpgradeResponse,
 };
+use slotnet_testkit::h2::wire::{frame, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS};
+use slotnet_testkit::server::{self, read_response, READ_TIMEOUT};
 
 const THREADS: usize = 2;
 /// Connections opened to see them spread: with `SO_REUSEPORT` the kernel picks a thread by
@@ -325,7 +321,7 @@ fn a_graceful_stop_finishes_every_request_in_flight() {
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("connection"), Some("close"));
         served.insert(resp.text().parse::<usize>().unwrap());
-        server_support::assert_closed(&mut r);
+        server::assert_closed(&mut r);
     }
     assert_eq!(served, (0..THREADS).collect(), "in flight on every thread");
     assert!(threads.wait(Some(READ_TIMEOUT)), "the threads end");

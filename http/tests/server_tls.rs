@@ -1,5 +1,4 @@
 //! The server over TLS (`SslServer` bound with `bind_ssl`), checked with curl.
-use slotnet_testkit::server;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -12,6 +11,7 @@ use slotnet_core::EventLoop;
 use slotnet_http::server::{HttpServer, HttpServerRequest, HttpServerResponder};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
+use slotnet_testkit::server;
 
 struct TlsServer {
     port: u16,

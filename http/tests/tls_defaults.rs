@@ -2,7 +2,6 @@
 //! and `addDefaultCaCertificate`): a private CA added once is trusted by the access manager's
 //! requests, new `SslSocket`s and the legacy `Http`, with no configuration of their own. One
 //! test in a binary of its own, since the default is shared by the whole process.
-use slotnet_testkit::legacy;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,6 +10,7 @@ use slotnet_http::legacy::{ConnectionMode, Http, HttpError};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, SslConfiguration, SslError};
 use slotnet_net::SslSocket;
+use slotnet_testkit::legacy;
 use slotnet_testkit::reply::run_traced;
 use slotnet_testkit::tls_server::{TlsServer, H2_AND_H1};
 
