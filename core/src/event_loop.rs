@@ -511,6 +511,17 @@ impl EventLoop {
 
     /// Runs a frame of the loop until its state is asked to exit.
     pub(crate) fn run_frame(&self, state: Rc<FrameState>, thread_loop: bool) -> i32 {
+        self.run_frame_with(state, thread_loop, || {})
+    }
+
+    /// Runs a frame of the loop until its state is asked to exit, calling `after_each` after
+    /// every iteration (`block_on` polls its future there).
+    pub(crate) fn run_frame_with(
+        &self,
+        state: Rc<FrameState>,
+        thread_loop: bool,
+        mut after_each: impl FnMut(),
+    ) -> i32 {
         state.exit.set(None);
         state.running.set(true);
         self.inner.frames.borrow_mut().push(Frame {
@@ -523,6 +534,7 @@ impl EventLoop {
                 return code;
             }
             self.process_events(None);
+            after_each();
         }
     }
 

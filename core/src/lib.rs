@@ -13,6 +13,7 @@
 //!   connections.
 //! - [`Timer`]: Qt's `QTimer`, on an O(log n) timer queue.
 //! - [`Thread`]: Qt's `QThread`, a thread with its own loop.
+//! - [`spawn_local`] and [`EventLoop::block_on`]: futures on the loop ([`executor`]).
 //!
 //! ```
 //! use slotnet_core::{EventLoop, Object, Signal, Timer};
@@ -28,6 +29,7 @@
 //! ```
 
 mod event_loop;
+pub mod executor;
 mod io;
 mod local_loop;
 mod object;
@@ -37,6 +39,7 @@ mod timer;
 mod timer_queue;
 
 pub use event_loop::{BlockingCallError, EventLoop, LoopEnded, LoopHandle};
+pub use executor::{spawn_local, yield_now, AbortHandle, JoinError, JoinHandle};
 pub use io::{IoRegistration, Ready};
 pub use local_loop::LocalLoop;
 pub use object::{AsObject, BoundToItsLoopThread, Destroyed, Object, ObjectId};

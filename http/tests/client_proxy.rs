@@ -265,7 +265,7 @@ fn tls_server(h2: bool) -> TlsServer {
                             socket,
                             &slotnet_http::h2::Http2Configuration::default(),
                             |_req, mut respond| {
-                                slotnet_http::h2::driver::spawn_local(async move {
+                                slotnet_http::core::spawn_local(async move {
                                     let head = http::Response::builder()
                                         .status(200)
                                         .header("content-length", 5)

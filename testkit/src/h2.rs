@@ -17,7 +17,7 @@ use ::h2::{Reason, RecvStream};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use slotnet_core::Thread;
-use slotnet_http::h2::driver::spawn_local;
+use slotnet_http::core::spawn_local;
 use slotnet_http::h2::server::{read_body, send_body, serve_connection, ServerConnection};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_net::TcpServer;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use slotnet_core::Thread;
-use slotnet_http::h2::driver::spawn_local;
+use slotnet_http::core::spawn_local;
 use slotnet_http::h2::server::{send_body, serve_connection};
 use slotnet_http::h2::Http2Configuration;
 use slotnet_net::ssl::test_certs::TestIdentity;

@@ -26,11 +26,11 @@ use http::HeaderMap;
 use slotnet_core::{Connection as SlotConnection, Timer};
 use slotnet_net::{AbstractSocket, SocketError};
 
-use super::driver::{Driver, KeyMap, Task};
 use super::{network_error_for_reason, Http2Configuration};
 use crate::client::exchange::{network_error_for, BodyDecision, ResponseStart, PROGRESS_INTERVAL};
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
+use slotnet_core::executor::{Driver, KeyMap, Task};
 use slotnet_net::async_io::SocketIo;
 
 /// Waker key of the connection itself; streams use keys from 1 up.

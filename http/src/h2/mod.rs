@@ -3,8 +3,9 @@
 //!
 //! - [`slotnet_net::async_io::SocketIo`] makes any slotnet socket an `AsyncRead + AsyncWrite`
 //!   for h2; [`io::CheckedIo`] runs the server's inbound bytes through [`precheck`] first.
-//! - [`driver`] polls h2's futures from the loop: wakers that schedule a (coalesced) re-poll,
-//!   and [`driver::spawn_local`], a minimal local executor.
+//! - h2's futures are polled from the loop by core's executor
+//!   ([`slotnet_core::executor`]): wakers that schedule a (coalesced) re-poll, and
+//!   [`spawn_local`](slotnet_core::spawn_local) for the server's connection and stream tasks.
 //! - The client engine (crate-internal) multiplexes `NetworkAccessManager` requests over one
 //!   connection per host: flow control tied to the reply's read buffer, RST_STREAM on abort,
 //!   retries of streams the server never processed (GOAWAY, REFUSED_STREAM), and the peer's
@@ -17,7 +18,6 @@
 //! [`Attribute::Http2WasUsed`](crate::Attribute::Http2WasUsed).
 
 pub(crate) mod client;
-pub mod driver;
 pub mod io;
 pub mod precheck;
 pub mod server;

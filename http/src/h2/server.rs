@@ -5,7 +5,7 @@
 //! ```no_run
 //! use bytes::Bytes;
 //! use slotnet_core::EventLoop;
-//! use slotnet_http::h2::driver::spawn_local;
+//! use slotnet_http::core::spawn_local;
 //! use slotnet_http::h2::server::{send_body, serve_connection};
 //! use slotnet_http::h2::Http2Configuration;
 //! use slotnet_net::TcpServer;
@@ -42,10 +42,10 @@ use http::Request;
 use slotnet_net::async_io::SocketIo;
 use slotnet_net::AbstractSocket;
 
-use super::driver::{spawn_local, SpawnHandle};
 use super::io::CheckedIo;
 use super::precheck::FramePrecheck;
 use super::Http2Configuration;
+use slotnet_core::{spawn_local, AbortHandle};
 
 /// Header blocks up to this size are checked for HPACK errors before h2 reads them.
 const PRECHECKED_BLOCK: usize = 256 * 1024;
@@ -60,7 +60,7 @@ struct Control {
 /// A connection being served by [`serve_connection`].
 #[derive(Clone)]
 pub struct ServerConnection {
-    task: SpawnHandle,
+    task: AbortHandle,
     control: Rc<Control>,
     socket: Rc<dyn AbstractSocket>,
 }
@@ -140,7 +140,8 @@ where
         ctl.closed.set(true);
         sock.disconnect_from_host();
         sock.as_object().delete_later();
-    });
+    })
+    .abort_handle();
     ServerConnection {
         task,
         control,

@@ -37,7 +37,7 @@ use crate::h1::{
     encode_chunk_header, encode_response_head, BodyLength, ByteStr, Framing, H1Error,
     RequestDecoder, RequestEvent, RequestHead, ResponseHead,
 };
-use crate::h2::driver::spawn_local;
+use slotnet_core::spawn_local;
 
 /// Bytes of a pulled body (file, reader) read per piece.
 const PUMP_CHUNK: usize = 64 * 1024;

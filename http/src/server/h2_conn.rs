@@ -48,10 +48,10 @@ use super::h2_stream::{error_response, H2Stream};
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::HttpServerResponder;
 use crate::h1::ByteStr;
-use crate::h2::driver::{spawn_local, SpawnHandle};
 use crate::h2::io::CheckedIo;
 use crate::h2::precheck::FramePrecheck;
 use crate::h2::Http2Configuration;
+use slotnet_core::{spawn_local, AbortHandle};
 
 /// Streams the client may reset before they were accepted, at once, before the connection
 /// is closed (h2's `max_pending_accept_reset_streams`).
@@ -171,7 +171,7 @@ pub(crate) struct H2Connection {
     pub(crate) config: Rc<HttpServerConfiguration>,
     socket: Rc<dyn AbstractSocket>,
     info: ConnectionInfo,
-    task: RefCell<Option<SpawnHandle>>,
+    task: RefCell<Option<AbortHandle>>,
     timer: Timer,
     /// What the task should do on its next poll.
     ending: Cell<Ending>,
@@ -277,7 +277,7 @@ impl H2Connection {
         let builder = conn.builder(&h2config);
         let precheck = FramePrecheck::new(h2config.max_frame_size(), conn.header_list_size());
         let me = conn.clone();
-        let task = spawn_local(async move { me.run(builder, precheck).await });
+        let task = spawn_local(async move { me.run(builder, precheck).await }).abort_handle();
         *conn.task.borrow_mut() = Some(task);
         Some(conn)
     }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use super::h2_conn::{ActiveGuard, H2Connection, WindowWait};
 use super::pacing::Pacing;
 use super::responder::WriteChunkError;
-use crate::h2::driver::spawn_local;
+use slotnet_core::spawn_local;
 
 /// The most capacity asked of h2 at a time (h2's send buffer caps it further).
 const RESERVE_MAX: usize = 1024 * 1024;

@@ -43,7 +43,7 @@ use super::pipeline::Source;
 use super::request::HttpServerRequest;
 use super::responder::WriteChunkError;
 use crate::h1::date_header_value;
-use crate::h2::driver::spawn_local;
+use slotnet_core::spawn_local;
 use slotnet_core::Signal;
 
 /// Bytes of a pulled body read per piece.
