@@ -10,7 +10,7 @@
 //! - [`Object`]: a node in the loop's object tree (parent, children, name, `destroyed`,
 //!   `delete_later`), addressed by a generational id. Handles are `Copy` and `!Send`.
 //! - [`Signal`]: typed signals with direct, single-shot, context-bound, queued and cross-thread
-//!   connections.
+//!   connections; [`Signal::next`] and [`Signal::stream`] await them ([`signal_future`]).
 //! - [`Timer`]: Qt's `QTimer`, on an O(log n) timer queue.
 //! - [`Thread`]: Qt's `QThread`, a thread with its own loop.
 //! - [`spawn_local`] and [`EventLoop::block_on`]: futures on the loop ([`executor`]).
@@ -34,6 +34,7 @@ mod io;
 mod local_loop;
 mod object;
 mod signal;
+pub mod signal_future;
 mod thread;
 mod timer;
 mod timer_queue;
@@ -44,6 +45,7 @@ pub use io::{IoRegistration, Ready};
 pub use local_loop::LocalLoop;
 pub use object::{AsObject, BoundToItsLoopThread, Destroyed, Object, ObjectId};
 pub use signal::{Connection, LazySignal, Signal};
+pub use signal_future::{SignalNext, SignalStream};
 pub use thread::Thread;
 pub use timer::{deadline_after, Timer};
 
