@@ -165,6 +165,8 @@ impl<A> SignalStream<A> {
 
     /// The next emission: `None` once the signal went away and the buffer is empty. The same
     /// as `StreamExt::next` without pulling in a futures crate.
+    // The name `StreamExt::next` has; this is a stream, not an iterator.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> impl Future<Output = Option<A>> + '_ {
         std::future::poll_fn(move |cx| self.inbox.borrow_mut().poll_item(cx))
     }

@@ -2,7 +2,7 @@
 //! `Signal::stream`, their end when the object is destroyed, and the stream's overflow rule.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -86,7 +86,7 @@ fn a_stream_yields_every_emission_in_order_and_ends_with_its_object() {
     // Emitted from the loop, one per iteration, while a spawned task consumes the stream.
     let consumer = spawn_local(collect(stream));
     let ticker = Timer::new();
-    let (p, t) = (progress.clone(), ticker.clone());
+    let (p, t) = (progress.clone(), ticker);
     let sent = std::rc::Rc::new(std::cell::Cell::new(0u32));
     ticker.timeout().connect(move |_| {
         sent.set(sent.get() + 1);
