@@ -28,6 +28,7 @@ pub mod server;
 pub mod trace;
 
 pub use body::RequestBody;
+pub use client::settings::Http1Configuration;
 pub use error::{http_status_error_string, NetworkError};
 pub use from_http::HttpRequestError;
 pub use manager::{CreateRequestHook, NetworkAccessManager};

@@ -13,6 +13,7 @@ use slotnet_net::proxy::{forget_proxy_credentials, NetworkProxy, ProxyFactory, P
 
 use crate::auth::Authenticator;
 use crate::body::RequestBody;
+use crate::client::settings::DEFAULT_IDLE_EXPIRY;
 use crate::cache::AbstractNetworkCache;
 use crate::client::features::ClientFeatures;
 use crate::cookies::NetworkCookieJar;
@@ -49,6 +50,9 @@ pub(crate) trait Transport {
     fn connections_opened(&self) -> u64 {
         0
     }
+    /// How long idle connections are kept from now on (see
+    /// [`NetworkAccessManager::set_connection_idle_expiry`]).
+    fn set_connection_idle_expiry(&self, _expiry: Duration) {}
     /// Opens a connection to `url`'s host and port ahead of a request (`tls` for https);
     /// see [`NetworkAccessManager::connect_to_host`].
     fn preconnect(&self, _url: &url::Url, _tls: Option<SslConfiguration>) {}
@@ -60,6 +64,7 @@ pub(crate) struct ManagerState {
     ssl_errors: Signal<(NetworkReply, Vec<SslError>)>,
     redirect_policy: Cell<RedirectPolicy>,
     transfer_timeout: Cell<Option<Duration>>,
+    idle_expiry: Cell<Duration>,
     auto_delete_replies: Cell<bool>,
     hook: RefCell<Option<Rc<CreateRequestHook>>>,
     transports: RefCell<Vec<Rc<dyn Transport>>>,
@@ -118,6 +123,7 @@ impl NetworkAccessManager {
             ssl_errors: obj.new_signal(),
             redirect_policy: Cell::new(RedirectPolicy::NoLessSafeRedirectPolicy),
             transfer_timeout: Cell::new(None),
+            idle_expiry: Cell::new(DEFAULT_IDLE_EXPIRY),
             auto_delete_replies: Cell::new(false),
             hook: RefCell::new(None),
             transports: RefCell::new(Vec::new()),
@@ -223,6 +229,40 @@ impl NetworkAccessManager {
     pub fn set_transfer_timeout(&self, timeout: Option<Duration>) {
         if let Some(s) = self.state() {
             s.transfer_timeout.set(timeout.filter(|t| !t.is_zero()));
+        }
+    }
+
+    /// How long a connection the manager keeps for reuse may stay idle before it is closed
+    /// (default 120 s, the expiry of Qt's connection cache; slotnet extension: Qt has no
+    /// setter for it).
+    pub fn connection_idle_expiry(&self) -> Duration {
+        self.state()
+            .map_or(DEFAULT_IDLE_EXPIRY, |s| s.idle_expiry.get())
+    }
+
+    /// Sets how long an idle connection (HTTP/1.1 or HTTP/2) is kept for reuse before it
+    /// is closed. It applies to connections that become idle from now on (HTTP/1.1) and to
+    /// HTTP/2 connections opened from now on; connections already waiting keep the time
+    /// they were given. [`clear_connection_cache`](Self::clear_connection_cache) closes idle
+    /// connections at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use slotnet_http::NetworkAccessManager;
+    ///
+    /// let manager = NetworkAccessManager::new();
+    /// assert_eq!(manager.connection_idle_expiry(), Duration::from_secs(120));
+    /// manager.set_connection_idle_expiry(Duration::from_secs(5));
+    /// assert_eq!(manager.connection_idle_expiry(), Duration::from_secs(5));
+    /// ```
+    pub fn set_connection_idle_expiry(&self, expiry: Duration) {
+        let Some(state) = self.state() else {
+            return;
+        };
+        state.idle_expiry.set(expiry);
+        let transports = state.transports.borrow().clone();
+        for transport in transports {
+            transport.set_connection_idle_expiry(expiry);
         }
     }
 

@@ -9,6 +9,7 @@ use slotnet_net::proxy::NetworkProxy;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
+use crate::client::settings::Http1Configuration;
 use crate::h2::Http2Configuration;
 
 /// The headers Qt knows by name (`QNetworkRequest::KnownHeaders`), with typed values.
@@ -345,6 +346,7 @@ struct RequestData {
     ssl_configuration: Option<SslConfiguration>,
     proxy: Option<NetworkProxy>,
     http2_configuration: Http2Configuration,
+    http1_configuration: Http1Configuration,
 }
 
 /// Requests compare by URL, headers, attributes and settings; the TLS configuration is not
@@ -362,7 +364,8 @@ impl PartialEq for NetworkRequest {
                 && a.decompressed_safety_threshold == b.decompressed_safety_threshold
                 && a.peer_verify_name == b.peer_verify_name
                 && a.proxy == b.proxy
-                && a.http2_configuration == b.http2_configuration)
+                && a.http2_configuration == b.http2_configuration
+                && a.http1_configuration == b.http1_configuration)
     }
 }
 
@@ -386,6 +389,7 @@ impl Default for NetworkRequest {
             ssl_configuration: None,
             proxy: None,
             http2_configuration: Http2Configuration::default(),
+            http1_configuration: Http1Configuration::default(),
         })
     }
 }
@@ -653,6 +657,23 @@ impl NetworkRequest {
     /// ```
     pub fn set_http2_configuration(&mut self, configuration: Http2Configuration) {
         self.d_mut().http2_configuration = configuration;
+    }
+
+    /// The HTTP/1.1 settings for the connections this request may open (Qt's
+    /// `http1Configuration()`, Qt 6.5): the one set with
+    /// [`set_http1_configuration`](Self::set_http1_configuration), or the default (six
+    /// connections per host).
+    pub fn http1_configuration(&self) -> Http1Configuration {
+        self.d.http1_configuration
+    }
+
+    /// Sets the HTTP/1.1 settings (Qt's `setHttp1Configuration`). As in Qt, they apply when
+    /// this request finds no connection to its host and port: its
+    /// [`number_of_connections_per_host`](Http1Configuration::number_of_connections_per_host)
+    /// then bounds the connections the pool opens to that host for it and for the requests
+    /// that share them while any of them lives.
+    pub fn set_http1_configuration(&mut self, configuration: Http1Configuration) {
+        self.d_mut().http1_configuration = configuration;
     }
 }
 

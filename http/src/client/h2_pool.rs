@@ -11,7 +11,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Version};
@@ -20,15 +19,13 @@ use url::Position;
 
 use super::exchange::{BodyDecision, Carrier, ResponseStart};
 use super::job::Job;
-use super::pool::{PoolKey, IDLE_EXPIRY};
+use super::pool::PoolKey;
+use super::settings::Settings;
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use crate::h1::BodyLength;
 use crate::h2::client::{ConnEvent, H2Conn, OutgoingRequest, StreamHandler, StreamLink};
 use crate::h2::Http2Configuration;
-
-/// How much the socket buffers from the kernel; HTTP/2 flow control bounds the rest.
-const SOCKET_READ_BUFFER: usize = 256 * 1024;
 
 /// Request headers that are meaningless (and forbidden) in HTTP/2 (RFC 9113, 8.2.2), plus
 /// `host`, which becomes `:authority`.
@@ -48,18 +45,18 @@ pub(crate) struct H2Pool {
     active: RefCell<HashMap<PoolKey, Rc<H2Conn>>>,
     draining: RefCell<Vec<Rc<H2Conn>>>,
     opened: Cell<u64>,
-    idle_expiry: Cell<Duration>,
+    settings: Cell<Settings>,
     fallback: RefCell<Weak<super::pool::Pool>>,
 }
 
 impl H2Pool {
-    pub(crate) fn new() -> Rc<H2Pool> {
+    pub(crate) fn new(settings: Settings) -> Rc<H2Pool> {
         Rc::new_cyclic(|me| H2Pool {
             me: me.clone(),
             active: RefCell::new(HashMap::new()),
             draining: RefCell::new(Vec::new()),
             opened: Cell::new(0),
-            idle_expiry: Cell::new(IDLE_EXPIRY),
+            settings: Cell::new(settings),
             fallback: RefCell::new(Weak::new()),
         })
     }
@@ -68,6 +65,11 @@ impl H2Pool {
     /// https jobs reach HTTP/2 through ALPN instead.
     pub(crate) fn wants(job: &Job) -> bool {
         job.wants_http2_direct() && job.key().is_some_and(|k| k.scheme == "http")
+    }
+
+    /// Takes new settings (idle expiry: for connections opened from now on).
+    pub(crate) fn set_settings(&self, settings: Settings) {
+        self.settings.set(settings);
     }
 
     /// Connections opened so far.
@@ -199,7 +201,7 @@ impl H2Pool {
         let conn = H2Conn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             &configuration_of(job.as_ref()),
-            self.idle_expiry.get(),
+            self.settings.get().idle_expiry,
             Box::new(move |conn, event| {
                 if let Some(pool) = pool.upgrade() {
                     pool.on_event(conn, event);
@@ -229,12 +231,12 @@ impl H2Pool {
     /// Opens a cleartext connection with prior knowledge, under `config`.
     fn open(&self, key: &PoolKey, config: &Http2Configuration) -> Rc<H2Conn> {
         let socket = TcpSocket::new();
-        socket.set_read_buffer_size(SOCKET_READ_BUFFER);
+        socket.set_read_buffer_size(self.settings.get().h2_read_buffer);
         let pool = self.me.clone();
         let conn = H2Conn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
             config,
-            self.idle_expiry.get(),
+            self.settings.get().idle_expiry,
             Box::new(move |conn, event| {
                 if let Some(pool) = pool.upgrade() {
                     pool.on_event(conn, event);

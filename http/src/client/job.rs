@@ -431,6 +431,14 @@ impl Job {
                 .is_some_and(|u| u.username().is_empty() && u.password().is_none())
     }
 
+    /// The HTTP/1.1 connections per host the request asks for (`Http1Configuration`).
+    pub(crate) fn connections_per_host(&self) -> usize {
+        self.request
+            .borrow()
+            .http1_configuration()
+            .number_of_connections_per_host()
+    }
+
     pub(crate) fn priority(&self) -> crate::request::Priority {
         self.request.borrow().priority()
     }

@@ -11,6 +11,7 @@ mod job;
 mod pool;
 mod redirect;
 pub(crate) mod route;
+pub(crate) mod settings;
 
 use std::rc::Rc;
 
@@ -51,6 +52,10 @@ impl Transport for HttpTransport {
 
     fn connections_opened(&self) -> u64 {
         self.pool.connections_opened()
+    }
+
+    fn set_connection_idle_expiry(&self, expiry: std::time::Duration) {
+        self.pool.set_idle_expiry(expiry);
     }
 
     fn preconnect(&self, url: &url::Url, tls: Option<slotnet_net::ssl::SslConfiguration>) {

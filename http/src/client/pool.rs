@@ -1,4 +1,5 @@
-//! The connection pool: per host and port, at most six HTTP/1.1 connections, idle ones kept
+//! The connection pool: per host and port, at most six HTTP/1.1 connections (or the number
+//! of the request's `Http1Configuration`, see [`Settings`]), idle ones kept
 //! for reuse, and a queue of waiting jobs ordered by priority. Waiting jobs go, in this
 //! order of preference (Qt's), to an idle connection, behind the requests of a connection
 //! that pipelines, to a preconnected connection still being set up, or to a new connection.
@@ -21,18 +22,11 @@ use super::h1_conn::H1Conn;
 use super::h2_pool::H2Pool;
 use super::job::Job;
 use super::route::{self, Route};
+use super::settings::Settings;
 use crate::connection_tls::ConnectionTls;
 use crate::manager::NetworkAccessManager;
 use crate::request::{NetworkRequest, Priority};
 
-/// Qt's limit of parallel HTTP/1.1 connections per host and port.
-pub(crate) const MAX_CONNECTIONS_PER_HOST: usize = 6;
-/// How long an idle connection is kept (Qt's default connection cache expiry).
-pub(crate) const IDLE_EXPIRY: Duration = Duration::from_secs(120);
-/// How many waiting jobs of a priority dispatch looks through for one that suits a
-/// connection (pipelining, a preconnect offering h2): it keeps dispatch cheap when many
-/// jobs wait; the ones further back are served as the queue moves.
-const QUEUE_SCAN: usize = 64;
 
 /// Where a connection goes: scheme, host and port, the way there (connections through
 /// different proxies are never shared), and for https whether the connection's TLS handshake
@@ -159,15 +153,29 @@ enum Step {
     Done,
 }
 
-#[derive(Default)]
 struct HostPool {
     conns: Vec<Rc<H1Conn>>,
     /// Waiting jobs: high, normal, low priority.
     queue: [VecDeque<Rc<Job>>; 3],
     dispatch_scheduled: bool,
+    /// At most this many connections (the request that created the host's pool decides,
+    /// as in Qt).
+    limit: usize,
+    /// [`Settings::queue_scan`].
+    scan: usize,
 }
 
 impl HostPool {
+    fn new(limit: usize, settings: &Settings) -> HostPool {
+        HostPool {
+            conns: Vec::new(),
+            queue: Default::default(),
+            dispatch_scheduled: false,
+            limit,
+            scan: settings.queue_scan,
+        }
+    }
+
     fn pop_job(&mut self) -> Option<Rc<Job>> {
         for q in &mut self.queue {
             while let Some(job) = q.pop_front() {
@@ -179,12 +187,12 @@ impl HostPool {
         None
     }
 
-    /// The first waiting job (by priority, then age, among the first [`QUEUE_SCAN`] of each
-    /// priority) for which `suits` holds. Finished jobs met on the way are dropped.
+    /// The first waiting job (by priority, then age, among the first [`Settings::queue_scan`]
+    /// of each priority) for which `suits` holds. Finished jobs met on the way are dropped.
     fn pop_suitable(&mut self, suits: impl Fn(&Job) -> bool) -> Option<Rc<Job>> {
         for q in &mut self.queue {
             let mut i = 0;
-            while i < q.len().min(QUEUE_SCAN) {
+            while i < q.len().min(self.scan) {
                 if q[i].is_done() {
                     q.remove(i);
                 } else if suits(&q[i]) {
@@ -223,7 +231,7 @@ impl HostPool {
                 .pop_job()
                 .map_or(Step::Done, |job| Step::Ride(probe, job));
         }
-        if self.conns.len() < MAX_CONNECTIONS_PER_HOST {
+        if self.conns.len() < self.limit {
             return self.pop_job().map_or(Step::Done, Step::Open);
         }
         Step::Done
@@ -259,6 +267,7 @@ pub(crate) struct Pool {
     manager: NetworkAccessManager,
     hosts: RefCell<HashMap<PoolKey, HostPool>>,
     connections_opened: Cell<u64>,
+    settings: Cell<Settings>,
     /// HTTP/2 connections (one multiplexed connection per host), see `super::h2_pool`.
     h2: Rc<H2Pool>,
 }
@@ -274,16 +283,33 @@ fn queue_index(p: Priority) -> usize {
 impl Pool {
     pub(crate) fn new(manager: NetworkAccessManager) -> Rc<Pool> {
         Rc::new_cyclic(|me| {
-            let h2 = H2Pool::new();
+            let settings = Settings::default();
+            let h2 = H2Pool::new(settings);
             h2.set_fallback(me.clone());
             Pool {
                 me: me.clone(),
                 manager,
                 hosts: RefCell::new(HashMap::new()),
                 connections_opened: Cell::new(0),
+                settings: Cell::new(settings),
                 h2,
             }
         })
+    }
+
+    /// How long idle connections are kept: those that become idle from now on.
+    pub(crate) fn set_idle_expiry(&self, expiry: Duration) {
+        let settings = Settings {
+            idle_expiry: expiry,
+            ..self.settings.get()
+        };
+        self.settings.set(settings);
+        self.h2.set_settings(settings);
+    }
+
+    /// A new host pool for `limit` connections.
+    fn host_pool(&self, limit: usize) -> HostPool {
+        HostPool::new(limit, &self.settings.get())
     }
 
     /// How many connections this pool has opened in all (for tests and statistics).
@@ -326,7 +352,10 @@ impl Pool {
         let index = queue_index(job.priority());
         {
             let mut hosts = self.hosts.borrow_mut();
-            let queue = &mut hosts.entry(key.clone()).or_default().queue[index];
+            let host = hosts
+                .entry(key.clone())
+                .or_insert_with(|| self.host_pool(job.connections_per_host()));
+            let queue = &mut host.queue[index];
             if front {
                 queue.push_front(job);
             } else {
@@ -378,7 +407,10 @@ impl Pool {
     pub(crate) fn schedule_dispatch(&self, key: PoolKey) {
         let first = {
             let mut hosts = self.hosts.borrow_mut();
-            let host = hosts.entry(key.clone()).or_default();
+            let limit = self.settings.get().connections_per_host;
+            let host = hosts
+                .entry(key.clone())
+                .or_insert_with(|| self.host_pool(limit));
             !std::mem::replace(&mut host.dispatch_scheduled, true)
         };
         if first {
@@ -413,7 +445,12 @@ impl Pool {
                 Step::Pipeline(conn, job) => conn.pipeline_job(job),
                 Step::Ride(conn, job) => conn.add_rider(job),
                 Step::Open(job) => {
-                    let conn = H1Conn::open(self.me.clone(), key.clone(), job.tls_config());
+                    let conn = H1Conn::open(
+                        self.me.clone(),
+                        key.clone(),
+                        job.tls_config(),
+                        self.settings.get(),
+                    );
                     self.connections_opened
                         .set(self.connections_opened.get() + 1);
                     if let Some(host) = self.hosts.borrow_mut().get_mut(key) {
@@ -477,7 +514,7 @@ impl Pool {
         {
             let hosts = self.hosts.borrow();
             if let Some(host) = hosts.get(&key) {
-                let useless = host.conns.len() >= MAX_CONNECTIONS_PER_HOST
+                let useless = host.conns.len() >= host.limit
                     || host.conns.iter().any(|c| c.is_idle())
                     || (offers_h2 && host.conns.iter().any(|c| c.connecting_with_h2_offer()));
                 if useless {
@@ -485,13 +522,14 @@ impl Pool {
                 }
             }
         }
-        let conn = H1Conn::open(self.me.clone(), key.clone(), tls);
+        let settings = self.settings.get();
+        let conn = H1Conn::open(self.me.clone(), key.clone(), tls, settings);
         self.connections_opened
             .set(self.connections_opened.get() + 1);
         self.hosts
             .borrow_mut()
             .entry(key)
-            .or_default()
+            .or_insert_with(|| self.host_pool(settings.connections_per_host))
             .conns
             .push(conn);
     }
@@ -500,7 +538,7 @@ impl Pool {
     /// jobs for the host.
     pub(crate) fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool) {
         if keep_alive {
-            conn.make_idle(IDLE_EXPIRY);
+            conn.make_idle(self.settings.get().idle_expiry);
         } else {
             self.remove(conn);
             conn.close();

@@ -1,6 +1,6 @@
 //! One HTTP/1.1 client connection: drives the sans-IO codec from socket signals, one job
 //! (request/response exchange) at a time, or, with HTTP pipelining, up to
-//! [`MAX_PIPELINE`] requests written ahead of their responses.
+//! [`Settings::pipeline_depth`] requests written ahead of their responses.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -17,6 +17,7 @@ use super::exchange::{network_error_for, BodyDecision, Carrier, ResponseStart, P
 use super::job::{Job, REFUSED_CERTIFICATE};
 use super::pool::{Pool, PoolKey};
 use super::route::Route;
+use super::settings::Settings;
 use crate::connection_tls::{next_connection_id, ConnectionTls};
 use crate::error::{transport_error_string, NetworkError};
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
@@ -24,13 +25,6 @@ use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, Respon
 mod pipeline;
 mod setup;
 
-/// How much the socket buffers from the kernel before it stops reading (backpressure).
-const SOCKET_READ_BUFFER: usize = 1024 * 1024;
-/// How much of a streamed request body is queued in the socket at a time.
-const UPLOAD_WINDOW: usize = 256 * 1024;
-/// Requests in flight on one pipelining connection, the one being answered included (Qt's
-/// `defaultPipelineLength`).
-pub(crate) const MAX_PIPELINE: usize = 3;
 
 /// The transport under a connection: plain TCP, or TLS for https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +91,8 @@ pub(crate) struct H1Conn {
     id: u64,
     pool: Weak<Pool>,
     pub(crate) key: PoolKey,
+    /// The pool's settings when the connection was opened (pipeline depth, buffers).
+    settings: Settings,
     /// TCP until a tunnelled https connection turns it into TLS.
     socket: Cell<Socket>,
     /// The proxy handshake of a tunnel, while it runs.
@@ -306,10 +302,10 @@ impl H1Conn {
             if !self.upload.borrow().streaming || self.cut_short.get() {
                 return;
             }
-            if self.socket.get().io().bytes_to_write() >= UPLOAD_WINDOW {
+            if self.socket.get().io().bytes_to_write() >= self.settings.upload_window {
                 return;
             }
-            let piece = match job.next_body_piece(UPLOAD_WINDOW) {
+            let piece = match job.next_body_piece(self.settings.upload_window) {
                 Ok(p) => p,
                 Err(e) => {
                     self.fail_and_close(

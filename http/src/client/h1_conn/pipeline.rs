@@ -1,5 +1,5 @@
 //! HTTP/1.1 pipelining (Qt's `HttpPipeliningAllowedAttribute`): requests written behind the
-//! one being answered, at most [`MAX_PIPELINE`] in flight, and what happens to them when the
+//! one being answered, at most [`Settings::pipeline_depth`] in flight, and what happens to them when the
 //! connection ends early (they go back to the pool's queue, in order).
 
 use super::*;
@@ -7,14 +7,14 @@ use super::*;
 impl H1Conn {
     /// Whether another request may be written now behind those in flight (Qt's rules for
     /// HTTP pipelining): the server answered keep-alive HTTP/1.1 before, fewer than
-    /// [`MAX_PIPELINE`] requests are in flight, and the current request was pipelinable
+    /// [`Settings::pipeline_depth`] requests are in flight, and the current request was pipelinable
     /// itself and is completely sent.
     pub(crate) fn can_pipeline(&self) -> bool {
         // Cheap checks first: dispatch asks every busy connection of a host.
         if self.state.get() != ConnState::Busy
             || !self.pipelining_ok.get()
             || self.cut_short.get()
-            || self.pipeline.borrow().len() + 1 >= MAX_PIPELINE
+            || self.pipeline.borrow().len() + 1 >= self.settings.pipeline_depth
             || !self.upload.borrow().sent
         {
             return false;

@@ -11,6 +11,7 @@ impl H1Conn {
         pool: Weak<Pool>,
         key: PoolKey,
         tls: Option<SslConfiguration>,
+        settings: Settings,
     ) -> Rc<H1Conn> {
         let tunnel = matches!(key.route, Route::Tunnel(_));
         let offers_h2 = tls.as_ref().is_some_and(|c| {
@@ -26,12 +27,13 @@ impl H1Conn {
             }
             _ => Socket::Tcp(TcpSocket::new()),
         };
-        socket.io().set_read_buffer_size(SOCKET_READ_BUFFER);
+        socket.io().set_read_buffer_size(settings.h1_read_buffer);
         let conn = Rc::new_cyclic(|me| H1Conn {
             me: me.clone(),
             id: next_connection_id(),
             pool,
             key: key.clone(),
+            settings,
             socket: Cell::new(socket),
             connector: Cell::new(None),
             tunnel_tls: RefCell::new(if tunnel { tls } else { None }),
@@ -186,7 +188,7 @@ impl H1Conn {
                 }
                 let ssl = SslSocket::from_tcp_socket(tcp);
                 ssl.set_ssl_configuration(config);
-                ssl.set_read_buffer_size(SOCKET_READ_BUFFER);
+                ssl.set_read_buffer_size(self.settings.h1_read_buffer);
                 let socket = Socket::Ssl(ssl);
                 self.socket.set(socket);
                 self.wire(socket);
