@@ -13,9 +13,9 @@ use slotnet_net::proxy::{forget_proxy_credentials, NetworkProxy, ProxyFactory, P
 
 use crate::auth::Authenticator;
 use crate::body::RequestBody;
-use crate::client::settings::DEFAULT_IDLE_EXPIRY;
 use crate::cache::AbstractNetworkCache;
 use crate::client::features::ClientFeatures;
+use crate::client::settings::DEFAULT_IDLE_EXPIRY;
 use crate::cookies::NetworkCookieJar;
 use crate::error::NetworkError;
 use crate::hsts::HstsPolicy;

@@ -37,7 +37,11 @@ fn http1_configuration_bounds_the_connections_per_host() {
     run_all(&replies);
     assert!(replies.iter().all(|r| r.error() == NetworkError::NoError));
     assert!(replies.iter().all(|r| r.read_all() == b"x"));
-    assert_eq!(server.connection_count(), 2, "6 parallel requests on 2 connections");
+    assert_eq!(
+        server.connection_count(),
+        2,
+        "6 parallel requests on 2 connections"
+    );
     assert_eq!(m.connections_opened(), 2);
 }
 

@@ -27,7 +27,6 @@ use crate::connection_tls::ConnectionTls;
 use crate::manager::NetworkAccessManager;
 use crate::request::{NetworkRequest, Priority};
 
-
 /// Where a connection goes: scheme, host and port, the way there (connections through
 /// different proxies are never shared), and for https whether the connection's TLS handshake
 /// offers h2 and whom it trusts ([`TlsKey`]). Requests that allow HTTP/2 and those that do

@@ -25,7 +25,6 @@ use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, Respon
 mod pipeline;
 mod setup;
 
-
 /// The transport under a connection: plain TCP, or TLS for https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Socket {
