@@ -25,55 +25,32 @@ pub(crate) struct DataUrl {
     pub data: Vec<u8>,
 }
 
+/// WHATWG's percent-decode: `%` followed by two hex digits is a byte, anything else stays.
 fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
+    percent_encoding::percent_decode_str(s).collect()
 }
 
+/// Base64 as data: URLs carry it: ASCII whitespace ignored, padding optional (WHATWG's
+/// forgiving-base64), and the URL-safe alphabet accepted too, as Qt's `fromBase64` does.
 fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    }
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine as _;
+    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const FORGIVING: GeneralPurpose = GeneralPurpose::new(&STANDARD, CONFIG);
+    const FORGIVING_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&URL_SAFE, CONFIG);
     let clean: Vec<u8> = input
         .iter()
         .copied()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        match chunk.len() {
-            4 => out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]),
-            3 => out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8]),
-            2 => out.push((acc >> 16) as u8),
-            _ => return None,
-        }
-    }
-    Some(out)
+    FORGIVING
+        .decode(&clean)
+        .or_else(|_| FORGIVING_URL_SAFE.decode(&clean))
+        .ok()
 }
 
 /// Decodes a `data:` URL; `None` if it is malformed.
@@ -297,6 +274,15 @@ mod tests {
         );
         assert!(u("data:text/plain;base64,@@@@").is_none());
         assert!(u("data:no-comma").is_none());
+    }
+
+    #[test]
+    fn a_percent_sign_before_a_signed_number_stays_literal() {
+        // `u8::from_str_radix` accepts a leading `+`: `%+1` used to decode to byte 0x01.
+        // WHATWG's percent-decode (and Qt) keep `%` not followed by two hex digits.
+        let u = |s: &str| decode_data_url(&Url::parse(s).unwrap());
+        assert_eq!(u("data:,%+1x").unwrap().data, b"%+1x");
+        assert_eq!(u("data:,%-1%+f%41").unwrap().data, b"%-1%+fA");
     }
 
     #[test]

@@ -677,24 +677,9 @@ impl NetworkRequest {
     }
 }
 
-const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// Days since 1970-01-01 to a civil (year, month 1-12, day 1-31) date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
 
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -706,28 +691,17 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// Formats an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); times before 1970 as the epoch,
+/// after the year 9999 as its last second.
 pub fn format_http_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::h1::fmt_http_date(t)
 }
 
 /// Parses the three HTTP date formats (IMF-fixdate, RFC 850, asctime).
+///
+/// Hand-written rather than `httpdate::parse_http_date`, for Qt fidelity: like Qt's
+/// `QNetworkHeadersPrivate::fromHttpDate` it takes what servers send beyond RFC 9110 (a
+/// `UTC` zone, one-digit days, any case of the names), which `httpdate` rejects.
 pub fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let s = s.trim();
     let parts: Vec<&str> = s.split([' ', ',', '-']).filter(|p| !p.is_empty()).collect();

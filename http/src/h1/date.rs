@@ -1,18 +1,16 @@
-//! The `Date` header: an IMF-fixdate formatter (RFC 9110 section 5.6.7) with a per-thread,
-//! per-second cache, so a busy server formats the date once a second instead of per response.
+//! The `Date` header: an IMF-fixdate (RFC 9110 section 5.6.7, formatted by `httpdate`) with a
+//! per-thread, per-second cache, so a busy server formats the date once a second instead of per response.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
-const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+/// The latest time an HTTP-date can show (9999-12-31 23:59:59): `httpdate` panics after it.
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
 
 /// Formats `time` as an HTTP-date, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. Times before 1970
-/// are formatted as the epoch.
+/// are formatted as the epoch, times after the year 9999 as its last second.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -28,34 +26,8 @@ pub fn fmt_http_date(time: SystemTime) -> String {
 }
 
 fn fmt_unix_secs(secs: u64) -> String {
-    let days = secs / 86_400;
-    let second_of_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[((days + 4) % 7) as usize], // 1970-01-01 was a Thursday.
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    )
-}
-
-/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (proleptic Gregorian),
-/// after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let secs = secs.min(LAST_HTTP_DATE);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 thread_local! {
@@ -107,6 +79,8 @@ mod tests {
             fmt_unix_secs(4_102_444_800),
             "Fri, 01 Jan 2100 00:00:00 GMT"
         );
+        // Beyond what an HTTP-date can say: its last second, no panic.
+        assert_eq!(fmt_unix_secs(u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]

@@ -257,6 +257,8 @@ impl Pattern {
 }
 
 /// Decodes `%XX` escapes; `None` if the result is not UTF-8 or an escape is malformed.
+// Hand-written rather than percent-encoding's decoder, which keeps a malformed escape as it
+// is: here one makes the route not match, and the borrowed fast path skips any copy.
 fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
     if !s.contains('%') {
         return Some(Cow::Borrowed(s));

@@ -181,25 +181,12 @@ fn explicit_port(text: &str) -> Option<u16> {
     port.parse().ok()
 }
 
+/// Percent-decoding of a proxy URL's user info (invalid escapes stay as they are, bytes
+/// that are not UTF-8 are replaced).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(b) = hex {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// One `no_proxy` entry.
@@ -640,5 +627,7 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
+        // A sign is not a hex digit (`u8::from_str_radix` took `%+1` for byte 0x01).
+        assert_eq!(percent_decode("%+1%+f"), "%+1%+f");
     }
 }
