@@ -4,6 +4,7 @@
 //! socket") and a sans-IO [`TlsSession`](crate::ssl::TlsSession) between that transport and
 //! the user's buffers; the engine that moves bytes between them is in `ssl_socket/engine.rs`.
 
+mod conn_state;
 pub(crate) mod engine;
 mod pump;
 

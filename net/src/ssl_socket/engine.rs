@@ -35,6 +35,7 @@ use crate::stream::{BufferedStream, Signals, StreamBuffers};
 use crate::tcp::TcpSocket;
 use crate::wait::{Deadline, Step};
 
+use super::conn_state::{ConnState, PeerEnd, TlsStage};
 use super::pump::{Pass, PumpEvents, PumpIo, TlsPump};
 use super::SslMode;
 use crate::write_queue::WriteQueue;
@@ -86,28 +87,14 @@ pub(crate) struct SslCore {
     ignore_list: RefCell<Vec<SslError>>,
     /// The certificate the current `ssl_errors` concern (before the chain is recorded).
     verify_peer_cert: RefCell<Option<SslCertificate>>,
-    encrypted: Cell<bool>,
-    /// A TLS error has been reported; the connection is going away.
-    failed: Cell<bool>,
+    /// The connection's TLS stage, close request and peer end (`conn_state.rs`).
+    conn: Cell<ConnState>,
     /// Bumped when a connection starts or ends: posted work and slots from an older
     /// connection see the change and stop.
     generation: Cell<u64>,
 
     /// The plaintext read buffer and write queue, the error, the emission bookkeeping.
     pub(crate) buf: StreamBuffers,
-
-    /// `disconnect_from_host`: send close_notify once the write queue is empty.
-    close_pending: Cell<bool>,
-    /// `read_channel_finished` has been emitted for this connection.
-    remote_finished: Cell<bool>,
-    /// `RemoteHostClosedError` has been reported for this connection.
-    remote_closed_reported: Cell<bool>,
-    /// The transport reached end of file (and closed) while ciphertext or plaintext still
-    /// waited behind a full read buffer: its end-of-stream signals are held back until the
-    /// user has read up to that point, as a TCP socket only sees end of file then.
-    eof_pending: Cell<bool>,
-    /// The transport's error held back meanwhile.
-    withheld_error: Cell<Option<SocketError>>,
 
     pub(crate) sig: Signals,
     pub(crate) tls_sig: TlsSignals,
@@ -148,15 +135,9 @@ impl SslCore {
             ignore_all: Cell::new(false),
             ignore_list: RefCell::new(Vec::new()),
             verify_peer_cert: RefCell::new(None),
-            encrypted: Cell::new(false),
-            failed: Cell::new(false),
+            conn: Cell::new(ConnState::default()),
             generation: Cell::new(0),
             buf: StreamBuffers::default(),
-            close_pending: Cell::new(false),
-            remote_finished: Cell::new(false),
-            remote_closed_reported: Cell::new(false),
-            eof_pending: Cell::new(false),
-            withheld_error: Cell::new(None),
             sig: Signals::new(&obj),
             tls_sig: TlsSignals::new(&obj),
         });
@@ -218,7 +199,7 @@ impl SslCore {
         let w = self.weak.clone();
         p.disconnected().connect(move |_| {
             if let Some(c) = w.upgrade() {
-                if !c.eof_pending.get() {
+                if !c.conn.get().eof_pending() {
                     c.sig.disconnected.emit(());
                 }
             }
@@ -229,6 +210,14 @@ impl SslCore {
 
     pub(crate) fn state(&self) -> SocketState {
         self.state.get()
+    }
+
+    /// Applies a transition to the connection state; returns what it says to do.
+    fn update_conn<R>(&self, f: impl FnOnce(&mut ConnState) -> R) -> R {
+        let mut conn = self.conn.get();
+        let result = f(&mut conn);
+        self.conn.set(conn);
+        result
     }
 
     /// Whether the connection of `generation` is still the current one.
@@ -247,7 +236,7 @@ impl SslCore {
     }
 
     pub(crate) fn is_encrypted(&self) -> bool {
-        self.encrypted.get()
+        self.conn.get().is_encrypted()
     }
 
     pub(crate) fn ssl_configuration(&self) -> SslConfiguration {
@@ -295,21 +284,16 @@ impl SslCore {
         self.generation.set(self.generation.get() + 1);
         // When the pump has the session out, it drops it on seeing the new generation.
         drop(self.tls.take());
-        self.encrypted.set(false);
+        self.update_conn(ConnState::end);
         self.buf.write_queue.borrow_mut().clear();
-        self.close_pending.set(false);
         self.buf.read_paused.set(false);
-        self.eof_pending.set(false);
-        self.withheld_error.set(None);
     }
 
     /// Resets everything for a new connection (or a new handshake on this one).
     fn begin_connection(&self) {
         self.end_connection();
-        self.failed.set(false);
+        self.conn.set(ConnState::default());
         self.buf.clear_error();
-        self.remote_finished.set(false);
-        self.remote_closed_reported.set(false);
         *self.verify.borrow_mut() = None;
         *self.verify_peer_cert.borrow_mut() = None;
         self.config
@@ -383,7 +367,7 @@ impl SslCore {
         let tls = match session {
             Ok(tls) => tls,
             Err(e) => {
-                self.failed.set(true);
+                self.update_conn(ConnState::fail);
                 self.report_error(SocketError::SslInvalidUserDataError, &e.to_string());
                 if self.still(generation) {
                     self.plain.abort();
@@ -394,6 +378,7 @@ impl SslCore {
         let pump = TlsPump::new(tls);
         self.install_verify(pump.verify_context());
         self.tls.set(Some(Box::new(pump)));
+        self.update_conn(|c| c.tls = TlsStage::Handshaking);
         self.set_mode(if server {
             SslMode::SslServerMode
         } else {
@@ -450,7 +435,7 @@ impl SslCore {
     }
 
     fn on_plain_state(&self, state: SocketState) {
-        if self.eof_pending.get() {
+        if self.conn.get().eof_pending() {
             // Replayed by `finish_eof` once the user has read what came before the end.
             return;
         }
@@ -467,18 +452,14 @@ impl SslCore {
     }
 
     fn on_plain_error(&self, error: SocketError) {
-        if self.eof_pending.get() {
-            if self.withheld_error.get().is_none() {
-                self.withheld_error.set(Some(error));
-            }
+        if self.update_conn(|c| c.withhold(error)) {
             return;
         }
-        if self.failed.get() {
+        if self.conn.get().failed() {
             // The TLS failure was reported; what the transport says while closing is not news.
             return;
         }
-        if error == SocketError::RemoteHostClosedError && self.remote_closed_reported.replace(true)
-        {
+        if !self.update_conn(|c| c.report_close(error)) {
             return;
         }
         self.report_error(error, &self.plain.error_string());
@@ -492,7 +473,7 @@ impl SslCore {
         let generation = self.generation.get();
         self.tls_sig.encrypted_bytes_written.emit(n);
         if self.still(generation)
-            && (!self.buf.write_queue.borrow().is_empty() || self.close_pending.get())
+            && (!self.buf.write_queue.borrow().is_empty() || self.conn.get().close_requested)
         {
             // Room for more ciphertext. Posted, not direct: this runs inside the TCP socket's
             // flush, which the pump itself calls.
@@ -511,11 +492,11 @@ impl SslCore {
         let undelivered = self.buf.read_paused.get()
             || self.buffered_ciphertext() > 0
             || self.plain.bytes_available() > 0;
-        if undelivered && !self.remote_finished.get() {
-            self.eof_pending.set(true);
+        if undelivered && self.conn.get().peer_end != PeerEnd::Finished {
+            self.update_conn(ConnState::hold_end);
             return;
         }
-        if !self.remote_finished.replace(true) {
+        if self.update_conn(ConnState::finish_read) {
             self.sig.read_channel_finished.emit(());
         }
     }
@@ -523,23 +504,17 @@ impl SslCore {
     /// The user has read everything the transport delivered before its end of file: report
     /// the end of the stream and the close the transport signalled meanwhile.
     fn finish_eof(&self) {
-        if !self.eof_pending.replace(false) {
+        let Some(error) = self.update_conn(ConnState::release_end) else {
             return;
-        }
+        };
         let generation = self.generation.get();
-        if !self.remote_finished.replace(true) {
+        if self.update_conn(ConnState::finish_read) {
             self.sig.read_channel_finished.emit(());
             if !self.still(generation) {
                 return;
             }
         }
-        let error = self
-            .withheld_error
-            .take()
-            .unwrap_or(SocketError::RemoteHostClosedError);
-        let known = error == SocketError::RemoteHostClosedError
-            && self.remote_closed_reported.replace(true);
-        if !known {
+        if self.update_conn(|c| c.report_close(error)) {
             self.report_error(error, error.description());
             if !self.still(generation) {
                 return;
@@ -573,16 +548,15 @@ impl SslCore {
     /// The peer sent close_notify: like a TCP socket seeing end of file.
     fn on_remote_closed(&self) {
         // Whatever the transport said after this is covered by what follows.
-        self.eof_pending.set(false);
-        self.withheld_error.set(None);
+        self.update_conn(ConnState::drop_held_end);
         let generation = self.generation.get();
-        if !self.remote_finished.replace(true) {
+        if self.update_conn(ConnState::finish_read) {
             self.sig.read_channel_finished.emit(());
             if !self.still(generation) {
                 return;
             }
         }
-        if !self.remote_closed_reported.replace(true) {
+        if self.update_conn(|c| c.report_close(SocketError::RemoteHostClosedError)) {
             self.report_error(
                 SocketError::RemoteHostClosedError,
                 SocketError::RemoteHostClosedError.description(),
@@ -599,7 +573,7 @@ impl SslCore {
     /// and close after it.
     fn fail_tls(&self, code: SocketError, error: rustls::Error) {
         let generation = self.generation.get();
-        self.failed.set(true);
+        self.update_conn(ConnState::fail);
         drop(self.tls.take());
         let verify_errors = self.ssl_handshake_errors();
         let message = match (&error, verify_errors.first()) {
@@ -684,7 +658,7 @@ impl SslCore {
 
     fn emit_events(&self, generation: u64, ev: PumpEvents) {
         if ev.handshake_done {
-            self.encrypted.set(true);
+            self.update_conn(|c| c.tls = TlsStage::Encrypted);
             if let Some(info) = ev.session_info {
                 self.config.borrow_mut().set_session_info(info);
             }
@@ -717,7 +691,7 @@ impl SslCore {
                 return;
             }
         }
-        if ev.input_exhausted && self.eof_pending.get() {
+        if ev.input_exhausted && self.conn.get().eof_pending() {
             self.finish_eof();
             if !self.still(generation) {
                 return;
@@ -753,7 +727,7 @@ impl SslCore {
         if moved > 0 {
             self.emit_ready_read();
         }
-        if exhausted && self.still(generation) && self.eof_pending.get() {
+        if exhausted && self.still(generation) && self.conn.get().eof_pending() {
             self.finish_eof();
         }
     }
@@ -848,7 +822,7 @@ impl SslCore {
                 if !self.still(generation) {
                     return;
                 }
-                self.close_pending.set(true);
+                self.update_conn(|c| c.close_requested = true);
                 self.pump();
             }
             _ => self.close_transport(),
@@ -922,7 +896,7 @@ impl SslCore {
     }
 
     pub(crate) fn wait_for_encrypted(&self, msecs: i32) -> bool {
-        if self.encrypted.get() {
+        if self.conn.get().is_encrypted() {
             return true;
         }
         if self.mode.get() == SslMode::UnencryptedMode
@@ -933,7 +907,7 @@ impl SslCore {
         let Some(deadline) = self.wait_connected_first(msecs) else {
             return false;
         };
-        self.wait_until(deadline, |c| c.encrypted.get() && !c.failed.get())
+        self.wait_until(deadline, |c| c.conn.get().tls == TlsStage::Encrypted)
     }
 
     pub(crate) fn wait_for_bytes_written(&self, msecs: i32) -> bool {
@@ -947,7 +921,7 @@ impl SslCore {
         }
         let deadline = Deadline::after_msecs(msecs);
         // As Qt: the handshake first, so that its own records do not count as our bytes.
-        if !self.encrypted.get() && !self.wait_for_encrypted(msecs) {
+        if !self.conn.get().is_encrypted() && !self.wait_for_encrypted(msecs) {
             return false;
         }
         let Some(plain) = self.plain_core() else {
@@ -1004,7 +978,7 @@ impl BufferedStream for SslCore {
         matches!(
             self.state.get(),
             SocketState::HostLookup | SocketState::Connecting | SocketState::Connected
-        ) && !self.failed.get()
+        ) && !self.conn.get().failed()
     }
 
     fn after_queue(&self) {
@@ -1076,7 +1050,7 @@ impl PumpIo for Glue<'_> {
     }
 
     fn close_requested(&self) -> bool {
-        self.core.close_pending.get()
+        self.core.conn.get().close_requested
     }
 
     fn still_current(&self) -> bool {
