@@ -22,7 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::{pin, Pin};
 use std::rc::{Rc, Weak};
@@ -608,7 +608,8 @@ impl EventLoop {
         spawn_local(future)
     }
 
-    /// Runs the loop until `future` is ready and returns its value: the future need not be
+    /// Runs the loop until `future` is ready and returns its value (anything that is
+    /// [`IntoFuture`], such as an awaitable reply, is taken too): the future need not be
     /// `'static` or `Send`, and everything else on the loop (slots, timers, sockets, spawned
     /// futures) runs meanwhile.
     ///
@@ -626,8 +627,8 @@ impl EventLoop {
     /// let later = lp.spawn_local(async { "done" });
     /// assert_eq!(lp.block_on(later), Ok("done"));
     /// ```
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let mut future = pin!(future);
+    pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
+        let mut future = pin!(future.into_future());
         let waker = Arc::new(BlockOnWaker {
             woken: AtomicBool::new(false),
             thread: thread::current().id(),

@@ -22,6 +22,7 @@ mod local;
 mod manager;
 pub mod multipart;
 mod reply;
+mod reply_future;
 mod request;
 mod response_headers;
 pub mod server;
@@ -33,6 +34,7 @@ pub use error::{http_status_error_string, NetworkError};
 pub use from_http::HttpRequestError;
 pub use manager::{CreateRequestHook, NetworkAccessManager};
 pub use reply::{NetworkReply, Operation, ReplyError};
+pub use reply_future::{ReplyFuture, ReplyResult, ReplyStream};
 pub use request::{
     format_http_date, httpdate_parse, Attribute, AttributeValue, CacheLoadControl, HeaderValue,
     KnownHeader, LoadControl, NetworkRequest, Priority, RedirectPolicy,

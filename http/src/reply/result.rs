@@ -23,6 +23,17 @@ pub struct ReplyError {
 }
 
 impl ReplyError {
+    /// An error that did not come from a finished reply's own fields (a reply destroyed
+    /// while something waited for it).
+    pub(crate) fn new(kind: NetworkError, url: Option<Url>, message: String) -> ReplyError {
+        ReplyError {
+            kind,
+            status: None,
+            url,
+            message,
+        }
+    }
+
     /// Qt's error code (`NetworkReply::error`).
     pub fn kind(&self) -> NetworkError {
         self.kind
