@@ -42,6 +42,10 @@ enum Expect {
     /// A stream error on this stream: RST_STREAM with one of these codes, or GOAWAY with one
     /// of them (RFC 9113, 5.4.1: any stream error may be treated as a connection error).
     Stream(u32, &'static [u32]),
+    /// A stream error answered as one: RST_STREAM on this stream with one of these codes
+    /// (no GOAWAY), after which the connection goes on (a PING sent afterwards is
+    /// acknowledged, with no frame on that stream in between).
+    StreamReset(u32, &'static [u32]),
     /// No error: a PING sent afterwards is acknowledged.
     Fine,
     /// The request on this stream is answered (a response HEADERS frame).
@@ -293,6 +297,42 @@ fn run(server: &TestServer, case: &Case) -> Result<(), String> {
             }
             return Ok(());
         },
+        Expect::StreamReset(id, codes) => {
+            loop {
+                let f = read_frame(&mut s)?.ok_or("closed without RST_STREAM")?;
+                match f.kind {
+                    RST_STREAM if f.stream == id && codes.contains(&f.code()) => break,
+                    GOAWAY | RST_STREAM => {
+                        return Err(format!(
+                            "{}({}) on stream {}, not RST_STREAM({}) on {id}",
+                            if f.kind == GOAWAY {
+                                "GOAWAY"
+                            } else {
+                                "RST_STREAM"
+                            },
+                            name_of(f.code()),
+                            f.stream,
+                            names(codes)
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            let _ = s.write_all(&frame(PING, 0, 0, b"slotnet!"));
+            loop {
+                let f = read_frame(&mut s)?.ok_or("closed after RST_STREAM")?;
+                match f.kind {
+                    PING if f.flags & ACK != 0 && f.payload == b"slotnet!" => return Ok(()),
+                    GOAWAY => {
+                        return Err(format!("GOAWAY({}) after RST_STREAM", name_of(f.code())))
+                    }
+                    _ if f.stream == id => {
+                        return Err(format!("a frame of type {} on the reset stream", f.kind))
+                    }
+                    _ => {}
+                }
+            }
+        }
         Expect::Fine => {
             let _ = s.write_all(&frame(PING, 0, 0, b"slotnet!"));
             loop {
@@ -611,7 +651,7 @@ fn stream_states_get_stream_closed_and_protocol_error() {
             "5.1",
             "half-closed (remote): DATA",
             cat(&[get(1, SLOW), frame(DATA, END_STREAM, 1, b"x")]),
-            Expect::Stream(1, &[STREAM_CLOSED]),
+            Expect::StreamReset(1, &[STREAM_CLOSED]),
         ),
         case(
             "5.1",
@@ -632,7 +672,7 @@ fn stream_states_get_stream_closed_and_protocol_error() {
             "6.1",
             "DATA on a stream neither open nor half-closed (local)",
             cat(&[get(1, SLOW), frame(DATA, 0, 1, b"late")]),
-            Expect::Stream(1, &[STREAM_CLOSED]),
+            Expect::StreamReset(1, &[STREAM_CLOSED]),
         ),
         case(
             "5.1",
@@ -642,7 +682,7 @@ fn stream_states_get_stream_closed_and_protocol_error() {
                 rst(1, CANCEL),
                 frame(DATA, END_STREAM, 1, b"x"),
             ]),
-            Expect::Stream(1, &[STREAM_CLOSED]),
+            Expect::StreamReset(1, &[STREAM_CLOSED]),
         ),
         case(
             "5.1",
@@ -1209,4 +1249,49 @@ fn frames_on_streams_in_every_state_that_are_allowed() {
             Expect::Served(1),
         ),
     ]);
+}
+
+#[test]
+fn a_data_frame_answered_with_rst_stream_gives_its_connection_window_back() {
+    // h2 never sees a DATA frame taken out for a stream error, so it would never give back
+    // the connection window the client spent on it: the server sends that WINDOW_UPDATE.
+    let server = TestServer::start(
+        HttpServerConfiguration {
+            h2c: true,
+            ..HttpServerConfiguration::default()
+        },
+        |_| {},
+    );
+    let mut s = handshake(&server).unwrap();
+    // Split so that the DATA frame's payload arrives after its header.
+    s.write_all(&cat(&[
+        get(1, SLOW),
+        frame(DATA, 0, 1, &[7; 300])[..9].to_vec(),
+    ]))
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    s.write_all(&[7; 300]).unwrap();
+    let mut reset = false;
+    loop {
+        let f = read_frame(&mut s).unwrap().expect("closed");
+        match f.kind {
+            RST_STREAM if f.stream == 1 => {
+                assert_eq!(name_of(f.code()), "STREAM_CLOSED");
+                reset = true;
+            }
+            WINDOW_UPDATE if f.stream == 0 && f.payload == 300u32.to_be_bytes() => break,
+            GOAWAY => panic!("GOAWAY({})", name_of(f.code())),
+            _ => {}
+        }
+    }
+    assert!(reset, "the window came back without RST_STREAM");
+    // The connection goes on: another request is served.
+    s.write_all(&get(3, "/")).unwrap();
+    loop {
+        let f = read_frame(&mut s).unwrap().expect("closed");
+        if f.kind == HEADERS && f.stream == 3 {
+            break;
+        }
+        assert!(f.kind != GOAWAY, "GOAWAY({})", name_of(f.code()));
+    }
 }

@@ -9,14 +9,21 @@
 //!   SETTINGS_MAX_FRAME_SIZE (RFC 9113, 4.2 and 6);
 //! - FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 (6.5.2);
 //! - STREAM_CLOSED: DATA or HEADERS on a stream the client already ended (END_STREAM or
-//!   RST_STREAM), half-closed (remote) or closed (5.1);
+//!   RST_STREAM), half-closed (remote) or closed (5.1); for DATA a stream error
+//!   ([`StreamError`]), for HEADERS a connection error (its header block must be decoded to
+//!   keep the HPACK state both sides share, and h2 would decode it only to end the
+//!   connection);
 //! - COMPRESSION_ERROR: a header block HPACK cannot decode (RFC 7541): index 0 or beyond the
 //!   tables, a table size update after a field or above the limit, an invalid Huffman
 //!   string, an integer overflow, a block cut short.
 //!
-//! Every verdict is a connection error ([`Violation`]): the server ends the connection with
-//! GOAWAY and that code (a stream error may always be treated as one, RFC 9113, 5.4).
-//! Everything else passes to h2, which stays the judge of the rest of the protocol.
+//! A connection error ([`Violation`]) ends the connection with GOAWAY and that code. A stream
+//! error ([`StreamError`]) takes the offending frame out of the bytes h2 reads (its header
+//! now, its payload as it arrives, [`FramePrecheck::drop_payload`]); the caller answers it
+//! with RST_STREAM. A stream error whose frame header began in an earlier read (some of it
+//! already passed to h2) is a connection error instead (RFC 9113, 5.4: any stream error
+//! may be). Everything else passes to h2, which stays the judge of the rest of the
+//! protocol.
 //!
 //! The fast path parses 9-byte frame headers and skips payloads; only SETTINGS and header
 //! blocks are read (in place when a frame arrived whole). HPACK is checked without being
@@ -70,6 +77,46 @@ pub struct Violation {
     pub pass: usize,
     /// The error code for the GOAWAY.
     pub reason: Reason,
+}
+
+/// A frame the client may not send on its stream, to be answered with RST_STREAM(`reason`)
+/// while the connection goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamError {
+    /// How many octets of the checked bytes come before the offending frame (h2 may read
+    /// them).
+    pub pass: usize,
+    /// Where the offending frame's header ends in the checked bytes: its payload follows,
+    /// to be taken out with [`FramePrecheck::drop_payload`], then checking goes on.
+    pub header_end: usize,
+    /// The stream.
+    pub stream: u32,
+    /// The error code for the RST_STREAM.
+    pub reason: Reason,
+    /// The frame's flow-controlled length: the client counted it against the connection's
+    /// window, which h2 (never seeing the frame) will not give back.
+    pub flow_len: u32,
+}
+
+/// What a check rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// A connection error: GOAWAY.
+    Connection(Violation),
+    /// A stream error: RST_STREAM, and the connection goes on.
+    Stream(StreamError),
+}
+
+/// What a frame header tells (see [`FramePrecheck::on_head`]).
+enum HeadError {
+    Connection(Reason),
+    Stream(Reason),
+}
+
+impl From<Reason> for HeadError {
+    fn from(reason: Reason) -> HeadError {
+        HeadError::Connection(reason)
+    }
 }
 
 /// A frame header (RFC 9113, 4.1).
@@ -155,6 +202,8 @@ pub struct FramePrecheck {
     /// The frame whose payload is arriving, and how much of it is still to come.
     frame: Option<Head>,
     remaining: usize,
+    /// The arriving payload belongs to a frame taken out for a stream error.
+    dropping: bool,
     /// The payload of the current frame, when it is read and did not arrive whole.
     payload: Vec<u8>,
     /// A header block open (HEADERS without END_HEADERS): its fragments so far.
@@ -180,6 +229,7 @@ impl FramePrecheck {
             header_len: 0,
             frame: None,
             remaining: 0,
+            dropping: false,
             payload: Vec::new(),
             block: Vec::new(),
             in_block: false,
@@ -195,20 +245,42 @@ impl FramePrecheck {
         self.failed.is_some()
     }
 
-    /// Checks the next `bytes` the client sent. Once a violation was found, every later
-    /// call reports it again (with nothing to pass).
-    pub fn check(&mut self, bytes: &[u8]) -> Result<(), Violation> {
-        if let Some(reason) = self.failed {
-            return Err(Violation { pass: 0, reason });
+    /// How many of `bytes` (the next the client sent) belong to the payload of a frame
+    /// taken out for a stream error: they must not reach h2. Call before [`Self::check`]
+    /// and check the rest.
+    pub fn drop_payload(&mut self, bytes: &[u8]) -> usize {
+        if !self.dropping {
+            return 0;
         }
+        let n = self.remaining.min(bytes.len());
+        self.remaining -= n;
+        if self.remaining == 0 {
+            self.dropping = false;
+            self.frame = None;
+        }
+        n
+    }
+
+    /// Checks the next `bytes` the client sent (after [`Self::drop_payload`]). Checking
+    /// stops at the first rejection; after a stream error it goes on with the bytes after
+    /// the offending frame's header. Once a connection error was found, every later call
+    /// reports it again (with nothing to pass).
+    pub fn check(&mut self, bytes: &[u8]) -> Result<(), Rejection> {
+        if let Some(reason) = self.failed {
+            return Err(Rejection::Connection(Violation { pass: 0, reason }));
+        }
+        debug_assert!(!self.dropping || bytes.is_empty());
         let mut pos = self.preface_left.min(bytes.len());
         self.preface_left -= pos;
-        // Where the current frame starts in `bytes` (0: in an earlier call).
+        // Where the current frame starts in `bytes` (0: in an earlier call), and whether
+        // its header began in `bytes`.
         let mut frame_start = 0;
+        let mut header_here = false;
         while pos < bytes.len() {
             let Some(head) = self.frame else {
                 if self.header_len == 0 {
                     frame_start = pos;
+                    header_here = true;
                 }
                 let take = (HEADER_LEN - self.header_len).min(bytes.len() - pos);
                 self.header[self.header_len..self.header_len + take]
@@ -220,8 +292,23 @@ impl FramePrecheck {
                 }
                 self.header_len = 0;
                 let head = Head::parse(&self.header);
-                if let Err(reason) = self.on_head(head) {
-                    return Err(self.fail(frame_start, reason));
+                match self.on_head(head) {
+                    Ok(()) => {}
+                    Err(HeadError::Stream(reason)) if header_here => {
+                        self.frame = (head.len > 0).then_some(head);
+                        self.remaining = head.len;
+                        self.dropping = head.len > 0;
+                        return Err(Rejection::Stream(StreamError {
+                            pass: frame_start,
+                            header_end: pos,
+                            stream: head.stream,
+                            reason,
+                            flow_len: head.len as u32,
+                        }));
+                    }
+                    Err(HeadError::Stream(reason) | HeadError::Connection(reason)) => {
+                        return Err(Rejection::Connection(self.fail(frame_start, reason)));
+                    }
                 }
                 self.frame = Some(head);
                 self.remaining = head.len;
@@ -232,7 +319,7 @@ impl FramePrecheck {
                         false => Ok(()),
                     };
                     if let Err(reason) = result {
-                        return Err(self.fail(frame_start, reason));
+                        return Err(Rejection::Connection(self.fail(frame_start, reason)));
                     }
                 }
                 continue;
@@ -264,7 +351,7 @@ impl FramePrecheck {
                 result
             };
             if let Err(reason) = result {
-                return Err(self.fail(frame_start, reason));
+                return Err(Rejection::Connection(self.fail(frame_start, reason)));
             }
         }
         Ok(())
@@ -287,9 +374,9 @@ impl FramePrecheck {
     }
 
     /// What a frame header alone tells.
-    fn on_head(&mut self, head: Head) -> Result<(), Reason> {
+    fn on_head(&mut self, head: Head) -> Result<(), HeadError> {
         if head.len > self.max_frame_size {
-            return Err(Reason::FRAME_SIZE_ERROR);
+            return Err(Reason::FRAME_SIZE_ERROR.into());
         }
         let stray = match head.kind {
             CONTINUATION => !self.in_block || head.stream != self.block_stream,
@@ -316,12 +403,12 @@ impl FramePrecheck {
             _ => false,
         };
         if wrong_len {
-            return Err(Reason::FRAME_SIZE_ERROR);
+            return Err(Reason::FRAME_SIZE_ERROR.into());
         }
         let client_stream = head.stream % 2 == 1;
         match head.kind {
             DATA if client_stream => match self.streams.side(head.stream) {
-                Side::Ended => return Err(Reason::STREAM_CLOSED),
+                Side::Ended => return Err(HeadError::Stream(Reason::STREAM_CLOSED)),
                 Side::Open if head.has(END_STREAM) => self.streams.end(head.stream),
                 _ => {}
             },
@@ -331,7 +418,7 @@ impl FramePrecheck {
                 self.block.clear();
                 if client_stream {
                     match self.streams.side(head.stream) {
-                        Side::Ended => return Err(Reason::STREAM_CLOSED),
+                        Side::Ended => return Err(Reason::STREAM_CLOSED.into()),
                         Side::Idle => self.streams.open(head.stream, head.has(END_STREAM)),
                         Side::Open if head.has(END_STREAM) => self.streams.end(head.stream),
                         _ => {}
@@ -446,8 +533,10 @@ mod tests {
         let mut check = FramePrecheck::new(16_384, 65_536);
         let mut offset = 0;
         for chunk in bytes.chunks(piece) {
-            if let Err(v) = check.check(chunk) {
-                return Err((offset + v.pass, v.reason));
+            match check.check(chunk) {
+                Ok(()) => {}
+                Err(Rejection::Connection(v)) => return Err((offset + v.pass, v.reason)),
+                Err(Rejection::Stream(e)) => return Err((offset + e.pass, e.reason)),
             }
             offset += chunk.len();
         }
@@ -567,6 +656,49 @@ mod tests {
     }
 
     #[test]
+    fn data_on_an_ended_stream_is_a_stream_error_and_checking_goes_on_after_it() {
+        let mut base = opening();
+        base.extend(frame(HEADERS, END_HEADERS | END_STREAM, 1, GET));
+        let at = base.len();
+        let mut bytes = base.clone();
+        bytes.extend(frame(DATA, 0, 1, &[7; 300]));
+        let after = bytes.len();
+        bytes.extend(frame(PING, 0, 0, &[0; 8]));
+        bytes.extend(frame(PING, 0, 0, &[0; 7]));
+        // Whole: the error, then its payload is dropped, then the rest is checked.
+        let mut check = FramePrecheck::new(16_384, 65_536);
+        let Err(Rejection::Stream(e)) = check.check(&bytes) else {
+            panic!("no stream error");
+        };
+        assert_eq!((e.pass, e.header_end, e.stream), (at, at + 9, 1));
+        assert_eq!((e.reason, e.flow_len), (Reason::STREAM_CLOSED, 300));
+        assert_eq!(check.drop_payload(&bytes[e.header_end..]), 300);
+        assert_eq!(check.drop_payload(&bytes[after..]), 0);
+        let Err(Rejection::Connection(v)) = check.check(&bytes[after..]) else {
+            panic!("the bad PING after it was not found");
+        };
+        assert_eq!((v.pass, v.reason), (17, Reason::FRAME_SIZE_ERROR));
+        // The payload arriving in pieces is dropped piece by piece.
+        let mut check = FramePrecheck::new(16_384, 65_536);
+        let Err(Rejection::Stream(e)) = check.check(&bytes[..at + 9 + 100]) else {
+            panic!("no stream error");
+        };
+        assert_eq!(check.drop_payload(&bytes[e.header_end..at + 9 + 100]), 100);
+        assert_eq!(check.drop_payload(&bytes[at + 109..]), 200);
+        assert_eq!(check.check(&bytes[after..after + 17]), Ok(()));
+        // A header split across reads after its first octet was passed: a connection error.
+        let mut check = FramePrecheck::new(16_384, 65_536);
+        assert_eq!(check.check(&bytes[..at + 2]), Ok(()));
+        assert_eq!(
+            check.check(&bytes[at + 2..]),
+            Err(Rejection::Connection(Violation {
+                pass: 0,
+                reason: Reason::STREAM_CLOSED
+            }))
+        );
+    }
+
+    #[test]
     fn bad_hpack_is_a_compression_error_across_continuations() {
         let mut bytes = opening();
         bytes.extend(frame(HEADERS, END_HEADERS | END_STREAM, 1, GET));
@@ -622,10 +754,10 @@ mod tests {
         assert!(check.check(&bytes).is_err());
         assert_eq!(
             check.check(&frame(PING, 0, 0, &[0; 8])),
-            Err(Violation {
+            Err(Rejection::Connection(Violation {
                 pass: 0,
                 reason: Reason::FRAME_SIZE_ERROR
-            })
+            }))
         );
     }
 
