@@ -199,8 +199,8 @@ impl AsyncRead for CheckedIo {
         me.held_pos = 0;
         let delivered = me.deliver_held(buf);
         if let Some(reason) = violation {
-            let pass = usize::from(delivered) + me.held.len();
-            return me.reject(cx, reason, pass);
+            // Held bytes before the offending frame still go to h2 first.
+            return me.reject(cx, reason, usize::from(delivered));
         }
         if delivered {
             Poll::Ready(Ok(()))
