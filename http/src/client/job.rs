@@ -1314,3 +1314,174 @@ impl ReplyBackend for Job {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A job's hop transitions, driven the way connections drive them (a head, body, end)
+    //! without a network: what the job decides, what its reply shows, and what it queues.
+    use super::*;
+    use slotnet_core::AsObject;
+
+    struct Fixture {
+        pool: Rc<Pool>,
+        job: Rc<Job>,
+        reply: NetworkReply,
+        _manager: NetworkAccessManager,
+    }
+
+    fn start(request: NetworkRequest) -> Fixture {
+        let manager = NetworkAccessManager::new();
+        let pool = Pool::new(manager);
+        let reply = NetworkReply::create(
+            Some(manager.as_object()),
+            Operation::GetOperation,
+            request.clone(),
+            None,
+        );
+        let job = Job::new(
+            &manager,
+            &pool,
+            reply,
+            Operation::GetOperation,
+            "GET",
+            request,
+            RequestBody::Empty,
+        );
+        Fixture {
+            pool,
+            job,
+            reply,
+            _manager: manager,
+        }
+    }
+
+    fn get(url: &str) -> Fixture {
+        start(NetworkRequest::from_url_str(url))
+    }
+
+    fn head(status: u16, fields: &[(&str, &str)]) -> ResponseStart<'static> {
+        let mut headers = ResponseHeaders::with_capacity(fields.len(), 64);
+        for (name, value) in fields {
+            headers.push(name, value);
+        }
+        ResponseStart {
+            status,
+            reason: "",
+            headers,
+            content_length: None,
+            protocol: Protocol::Http1 { pipelined: false },
+        }
+    }
+
+    impl Fixture {
+        fn url(&self) -> String {
+            self.job.url().map(|u| u.to_string()).unwrap_or_default()
+        }
+
+        fn waiting(&self) -> usize {
+            self.job.key().map_or(0, |k| self.pool.waiting(&k))
+        }
+    }
+
+    #[test]
+    fn a_final_response_is_delivered_and_ends_the_reply() {
+        let f = get("http://a.test/one");
+        assert_eq!(f.job.on_head(head(200, &[])), BodyDecision::Deliver);
+        assert!(!f.reply.is_finished());
+        assert!(f.job.on_data(Bytes::from_static(b"ok")));
+        f.job.on_end();
+        assert!(f.reply.is_finished());
+        assert_eq!(f.reply.error(), NetworkError::NoError);
+        assert_eq!(f.reply.read_all(), b"ok");
+        assert!(f.job.is_done());
+    }
+
+    #[test]
+    fn an_error_status_is_reported_once_the_body_is_in() {
+        let f = get("http://a.test/missing");
+        assert_eq!(f.job.on_head(head(404, &[])), BodyDecision::Deliver);
+        assert!(f.job.on_data(Bytes::from_static(b"not here")));
+        assert!(!f.reply.is_finished());
+        f.job.on_end();
+        assert_eq!(f.reply.error(), NetworkError::ContentNotFoundError);
+        assert_eq!(f.reply.read_all(), b"not here");
+    }
+
+    #[test]
+    fn a_followed_redirect_drops_the_body_and_queues_the_next_hop() {
+        let f = get("http://a.test/one");
+        let decision = f.job.on_head(head(301, &[("Location", "/two")]));
+        assert_eq!(decision, BodyDecision::Discard);
+        // The hop ends with its body; only then does the next one start.
+        assert_eq!(f.url(), "http://a.test/one");
+        assert_eq!(f.waiting(), 0);
+        f.job.on_end();
+        assert_eq!(f.url(), "http://a.test/two");
+        assert_eq!(f.reply.url().unwrap().as_str(), "http://a.test/two");
+        assert_eq!(f.waiting(), 1, "the next hop waits for a connection");
+        assert!(!f.reply.is_finished());
+    }
+
+    #[test]
+    fn a_redirect_that_needs_permission_parks_until_allowed() {
+        let mut request = NetworkRequest::from_url_str("http://a.test/one");
+        request.set_attribute(
+            Attribute::RedirectPolicy,
+            RedirectPolicy::UserVerifiedRedirectPolicy,
+        );
+        let f = start(request);
+        let decision = f.job.on_head(head(302, &[("Location", "http://b.test/")]));
+        assert_eq!(decision, BodyDecision::Discard);
+        f.job.on_end();
+        assert_eq!(
+            f.url(),
+            "http://a.test/one",
+            "parked: no hop before permission"
+        );
+        assert_eq!(f.waiting(), 0);
+        assert!(!f.reply.is_finished());
+        ReplyBackend::redirect_allowed(&*f.job);
+        assert_eq!(f.url(), "http://b.test/");
+        assert_eq!(f.waiting(), 1);
+    }
+
+    #[test]
+    fn a_redirect_beyond_the_limit_stops_the_job() {
+        let mut request = NetworkRequest::from_url_str("http://a.test/one");
+        request.set_maximum_redirects_allowed(0);
+        let f = start(request);
+        let decision = f.job.on_head(head(301, &[("Location", "/two")]));
+        assert_eq!(decision, BodyDecision::Stop);
+        assert!(f.reply.is_finished());
+        assert_eq!(f.reply.error(), NetworkError::TooManyRedirectsError);
+        assert_eq!(f.waiting(), 0);
+    }
+
+    #[test]
+    fn a_challenge_answered_from_the_url_resends_with_credentials() {
+        let f = get("http://user:secret@a.test/private");
+        let decision = f
+            .job
+            .on_head(head(401, &[("WWW-Authenticate", "Basic realm=\"r\"")]));
+        assert_eq!(decision, BodyDecision::Discard);
+        f.job.on_end();
+        assert_eq!(f.waiting(), 1, "the same request goes out again");
+        assert_eq!(f.url(), "http://user:secret@a.test/private");
+        let (head, _) = f.job.build_head().unwrap();
+        assert_eq!(
+            head.headers.get(http::header::AUTHORIZATION).unwrap(),
+            "Basic dXNlcjpzZWNyZXQ="
+        );
+        assert!(!f.reply.is_finished());
+    }
+
+    #[test]
+    fn an_aborted_job_ignores_what_its_connection_still_reports() {
+        let f = get("http://a.test/one");
+        f.reply.abort();
+        assert!(f.job.is_done());
+        assert_eq!(f.job.on_head(head(200, &[])), BodyDecision::Stop);
+        assert!(!f.job.on_data(Bytes::from_static(b"late")));
+        assert_eq!(f.reply.error(), NetworkError::OperationCanceledError);
+    }
+}

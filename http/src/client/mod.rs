@@ -3,6 +3,7 @@
 
 mod auth;
 mod cache;
+mod dispatch;
 pub(crate) mod exchange;
 pub(crate) mod features;
 mod h1_conn;

@@ -18,6 +18,7 @@ use std::time::Duration;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
+use super::dispatch::{HostPool, Step};
 use super::h1_conn::H1Conn;
 use super::h2_pool::H2Pool;
 use super::job::Job;
@@ -139,132 +140,10 @@ impl std::hash::Hash for PoolKey {
     }
 }
 
-/// What dispatch does next for a host.
-enum Step {
-    /// Give the job to an idle (or preconnected) connection.
-    Assign(Rc<H1Conn>, Rc<Job>),
-    /// Write the job's request behind those in flight on a pipelining connection.
-    Pipeline(Rc<H1Conn>, Rc<Job>),
-    /// Let the job wait for a connection's ALPN result.
-    Ride(Rc<H1Conn>, Rc<Job>),
-    /// Open a connection for the job.
-    Open(Rc<Job>),
-    Done,
-}
-
-struct HostPool {
-    conns: Vec<Rc<H1Conn>>,
-    /// Waiting jobs: high, normal, low priority.
-    queue: [VecDeque<Rc<Job>>; 3],
-    dispatch_scheduled: bool,
-    /// At most this many connections (the request that created the host's pool decides,
-    /// as in Qt).
-    limit: usize,
-    /// [`Settings::queue_scan`].
-    scan: usize,
-}
-
-impl HostPool {
-    fn new(limit: usize, settings: &Settings) -> HostPool {
-        HostPool {
-            conns: Vec::new(),
-            queue: Default::default(),
-            dispatch_scheduled: false,
-            limit,
-            scan: settings.queue_scan,
-        }
-    }
-
-    fn pop_job(&mut self) -> Option<Rc<Job>> {
-        for q in &mut self.queue {
-            while let Some(job) = q.pop_front() {
-                if !job.is_done() {
-                    return Some(job);
-                }
-            }
-        }
-        None
-    }
-
-    /// The first waiting job (by priority, then age, among the first [`Settings::queue_scan`]
-    /// of each priority) for which `suits` holds. Finished jobs met on the way are dropped.
-    fn pop_suitable(&mut self, suits: impl Fn(&Job) -> bool) -> Option<Rc<Job>> {
-        for q in &mut self.queue {
-            let mut i = 0;
-            while i < q.len().min(self.scan) {
-                if q[i].is_done() {
-                    q.remove(i);
-                } else if suits(&q[i]) {
-                    return q.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
-        None
-    }
-
-    /// Where the next waiting job goes.
-    fn next_step(&mut self) -> Step {
-        if !self.has_waiting() {
-            return Step::Done;
-        }
-        if let Some(conn) = self.conns.iter().find(|c| c.is_idle()).cloned() {
-            return self
-                .pop_job()
-                .map_or(Step::Done, |job| Step::Assign(conn, job));
-        }
-        if let Some(conn) = self.conns.iter().find(|c| c.can_pipeline()).cloned() {
-            if let Some(job) = self.pop_suitable(Job::pipelinable) {
-                return Step::Pipeline(conn, job);
-            }
-        }
-        if let Some(conn) = self.conns.iter().find(|c| c.awaits_first_job()).cloned() {
-            return self
-                .pop_job()
-                .map_or(Step::Done, |job| Step::Assign(conn, job));
-        }
-        if let Some(probe) = self.alpn_probe() {
-            // The jobs wait for the ALPN result (they all allow HTTP/2: the key says so).
-            return self
-                .pop_job()
-                .map_or(Step::Done, |job| Step::Ride(probe, job));
-        }
-        if self.conns.len() < self.limit {
-            return self.pop_job().map_or(Step::Done, Step::Open);
-        }
-        Step::Done
-    }
-
-    /// The connection whose TLS handshake offers h2 while no connection to the host has
-    /// settled on HTTP/1.1 after such an offer: until its ALPN result is known, opening more
-    /// connections for jobs that allow HTTP/2 would waste them if it turns out to be h2.
-    fn alpn_probe(&self) -> Option<Rc<H1Conn>> {
-        let mut probe = None;
-        for conn in &self.conns {
-            if conn.settled_on_http1_after_h2_offer() {
-                return None;
-            }
-            if probe.is_none() && conn.connecting_with_h2_offer() {
-                probe = Some(conn);
-            }
-        }
-        probe.cloned()
-    }
-
-    fn has_waiting(&self) -> bool {
-        self.queue.iter().any(|q| !q.is_empty())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.conns.is_empty() && !self.has_waiting()
-    }
-}
-
 pub(crate) struct Pool {
     me: Weak<Pool>,
     manager: NetworkAccessManager,
-    hosts: RefCell<HashMap<PoolKey, HostPool>>,
+    hosts: RefCell<HashMap<PoolKey, HostPool<H1Conn, Job>>>,
     connections_opened: Cell<u64>,
     settings: Cell<Settings>,
     /// HTTP/2 connections (one multiplexed connection per host), see `super::h2_pool`.
@@ -307,8 +186,17 @@ impl Pool {
     }
 
     /// A new host pool for `limit` connections.
-    fn host_pool(&self, limit: usize) -> HostPool {
-        HostPool::new(limit, &self.settings.get())
+    fn host_pool(&self, limit: usize) -> HostPool<H1Conn, Job> {
+        HostPool::new(limit, self.settings.get().queue_scan)
+    }
+
+    /// How many jobs wait for a connection to `key` (unit tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self, key: &PoolKey) -> usize {
+        self.hosts
+            .borrow()
+            .get(key)
+            .map_or(0, |h| h.queue.iter().map(|q| q.len()).sum())
     }
 
     /// How many connections this pool has opened in all (for tests and statistics).
@@ -569,5 +457,32 @@ impl Pool {
             self.remove(&conn);
             conn.close();
         }
+    }
+}
+
+impl super::dispatch::PooledConn for H1Conn {
+    fn is_idle(&self) -> bool {
+        H1Conn::is_idle(self)
+    }
+    fn can_pipeline(&self) -> bool {
+        H1Conn::can_pipeline(self)
+    }
+    fn awaits_first_job(&self) -> bool {
+        H1Conn::awaits_first_job(self)
+    }
+    fn connecting_with_h2_offer(&self) -> bool {
+        H1Conn::connecting_with_h2_offer(self)
+    }
+    fn settled_on_http1_after_h2_offer(&self) -> bool {
+        H1Conn::settled_on_http1_after_h2_offer(self)
+    }
+}
+
+impl super::dispatch::WaitingJob for Job {
+    fn is_done(&self) -> bool {
+        Job::is_done(self)
+    }
+    fn pipelinable(&self) -> bool {
+        Job::pipelinable(self)
     }
 }
