@@ -40,7 +40,8 @@ wait_port() {
 }
 
 build_slotnet() {
-    (cd "$REPO" && cargo build --release -q -p slotnet-examples)
+    # The CLI programs (slotnet-fetch, slotnet-serve) and the benchmark programs (bench/src/bin).
+    (cd "$REPO" && cargo build --release -q -p slotnet-examples -p slotnet-bench)
     BIN="${CARGO_TARGET_DIR:-$REPO/target}/release"
 }
 

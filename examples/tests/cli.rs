@@ -1,10 +1,9 @@
 //! The command-line programs of ../shared/CONTRACT.md, run as a user would.
 
-mod support;
-
 use std::process::Command;
 
-use support::{pem_dir, Serve};
+use slotnet_testkit::certs::pem_dir;
+use slotnet_testkit::process::SlotnetServe;
 
 #[test]
 fn demo_runs_offline_and_exits_zero() {
@@ -92,9 +91,9 @@ fn fetch(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-fn tls_serve(dir: &std::path::Path) -> Serve {
+fn tls_serve(dir: &std::path::Path) -> SlotnetServe {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    Serve::start(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()])
+    serve(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()])
 }
 
 #[test]
@@ -169,7 +168,7 @@ fn fetch_reports_ssl_errors_and_k_ignores_them() {
 
 #[test]
 fn fetch_http2_prior_knowledge_speaks_h2c() {
-    let serve = Serve::start(&["--h2c"]);
+    let serve = serve(&["--h2c"]);
     let url = format!("{}/", serve.url);
     let (code, stdout, stderr) = fetch(&["--trace", "--http2-prior-knowledge", &url]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -185,7 +184,7 @@ fn fetch_http2_prior_knowledge_speaks_h2c() {
 
 #[test]
 fn fetch_sends_method_body_and_headers_and_writes_the_output_file() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     // -X with -d: the body goes to /echo and comes back.
     let (code, stdout, stderr) = fetch(&[
         "-X",
@@ -231,7 +230,7 @@ fn fetch_sends_method_body_and_headers_and_writes_the_output_file() {
 
 #[test]
 fn fetch_head_redirect_auth_and_timeout_flags() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let url = |path: &str| format!("{}{path}", serve.url);
     // -I: a HEAD request, no body, the announced length in the trace.
     let (code, stdout, stderr) = fetch(&["--trace", "-I", &url("/bytes/1234")]);
@@ -284,7 +283,7 @@ fn fetch_head_redirect_auth_and_timeout_flags() {
 
 #[test]
 fn fetch_several_urls_prefix_their_trace_lines_and_bench_counts_every_request() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let (a, b) = (
         format!("{}/", serve.url),
         format!("{}/status/404", serve.url),
@@ -479,7 +478,7 @@ fn fetch_streams_several_bodies_in_order_without_buffering_later_ones() {
 #[test]
 fn serve_threads_serves_every_request_and_stops_on_sigterm() {
     use std::io::{Read, Write};
-    let mut serve = Serve::start(&["--threads", "2", "--h2c"]);
+    let mut serve = serve(&["--threads", "2", "--h2c"]);
     let addr = serve.url.strip_prefix("http://").unwrap().to_owned();
     // Several connections at once: the kernel spreads them over the two threads.
     let mut conns: Vec<_> = (0..8)
@@ -504,4 +503,9 @@ fn serve_threads_serves_every_request_and_stops_on_sigterm() {
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(serve.pid() as i32, libc::SIGTERM) }, 0);
     assert_eq!(serve.wait().code(), Some(0));
+}
+
+/// Starts this package's `slotnet-serve` with `args` on a free loopback port.
+fn serve(args: &[&str]) -> SlotnetServe {
+    SlotnetServe::start(env!("CARGO_BIN_EXE_slotnet-serve"), args)
 }

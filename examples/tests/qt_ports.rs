@@ -1,11 +1,10 @@
 //! Qt's examples ported to slotnet (examples/qt-ports/), run against loopback servers; each
 //! asserts what its Qt original prints.
 
-mod support;
-
 use std::process::Command;
 
-use support::{pem_dir, Serve};
+use slotnet_testkit::certs::pem_dir;
+use slotnet_testkit::process::SlotnetServe;
 
 /// Runs a ported program; returns (exit code, stdout, stderr).
 fn run(program: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -31,7 +30,7 @@ const DOWNLOAD_MANAGER: &str = env!("CARGO_BIN_EXE_qt-download-manager");
 
 #[test]
 fn download_manager_downloads_in_turn_follows_redirects_and_reports_failures() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let dir = scratch_dir("downloads");
     let urls = [
         format!("{}/bytes/100000", serve.url),
@@ -62,7 +61,7 @@ fn download_manager_downloads_in_turn_follows_redirects_and_reports_failures() {
 
 #[test]
 fn download_manager_aborts_a_download_midway_from_its_slot() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let dir = scratch_dir("abort");
     let url = format!("{}/bytes/50000000", serve.url);
     let (code, stdout, _) = run(
@@ -94,7 +93,7 @@ fn download_manager_aborts_a_download_midway_from_its_slot() {
 fn download_manager_ssl_errors_slot_decides_per_host() {
     let pem = pem_dir("qt-ports");
     let (cert, key) = (pem.join("cert.pem"), pem.join("key.pem"));
-    let serve = Serve::start(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let serve = serve(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
     let url = format!("{}/bytes/10", serve.url);
     let dir = scratch_dir("tls");
 
@@ -289,7 +288,7 @@ fn http_server_echoes_web_socket_messages() {
 
 #[test]
 fn rest_client_posts_puts_deletes_authenticates_keeps_cookies_and_times_out() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let (code, stdout, stderr) = run(env!("CARGO_BIN_EXE_qt-rest-client"), &[&serve.url]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
@@ -432,4 +431,9 @@ fn fortune_client_reports_a_refused_connection_as_qts_does() {
         "Fortune Client: The connection was refused by the peer. Make sure the fortune server \
          is running, and check that the host name and port settings are correct.\n"
     );
+}
+
+/// Starts this package's `slotnet-serve` with `args` on a free loopback port.
+fn serve(args: &[&str]) -> SlotnetServe {
+    SlotnetServe::start(env!("CARGO_BIN_EXE_slotnet-serve"), args)
 }

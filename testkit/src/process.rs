@@ -174,3 +174,53 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A running `slotnet-serve` (the CLI program of slotnet-examples) on a free loopback port,
+/// killed when dropped. Only the examples' own tests know where the binary is
+/// (`env!("CARGO_BIN_EXE_slotnet-serve")`), so they pass it in.
+pub struct SlotnetServe {
+    child: std::process::Child,
+    /// The first listener's URL, e.g. `https://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl SlotnetServe {
+    /// Starts `binary --listen 127.0.0.1:0 --quiet ARGS...` and reads the listener it
+    /// prints on its first line (`listening on URL`).
+    pub fn start(binary: &str, args: &[&str]) -> SlotnetServe {
+        use std::io::BufRead;
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--quiet"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run slotnet-serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("slotnet-serve prints its listener");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        SlotnetServe { child, url }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for slotnet-serve")
+    }
+}
+
+impl Drop for SlotnetServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
