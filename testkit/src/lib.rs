@@ -1,6 +1,6 @@
-//! Test support shared by slotnet's integration tests (`core/tests`, `net/tests`,
-//! `http/tests`, `examples/tests`, `tests/`). Read this first before writing a test: the peer
-//! you need is probably here.
+//! Test support shared by slotnet's integration tests (`net/tests`, `http/tests`,
+//! `examples/tests`). Read this first before writing a test: the peer you need is probably
+//! here.
 //!
 //! Every helper talks real protocols over loopback: real sockets, real TLS handshakes with the
 //! generated test PKI, real HTTP/2 frames, real proxies. Nothing here mocks slotnet itself.
@@ -19,7 +19,7 @@
 //! | [`server`] | an [`HttpServer`](slotnet_http::server::HttpServer) on its own thread, raw clients, a response reader |
 //! | [`legacy`] | the legacy `Http` tests: signal traces in Qt's notation, a shared device |
 //! | [`proxy`] | an HTTP `CONNECT` proxy and a SOCKS5 proxy (with credentials), echo/silent targets, [`proxy::tunnel`] |
-//! | [`process`] | real programs: free ports, [`process::ChildGuard`], curl, temporary files |
+//! | [`process`] | real programs: free ports, [`process::ChildGuard`], curl, temporary files, a `slotnet-serve` process |
 //! | [`nginx`] | a real nginx serving HTTPS with HTTP/2 from a temporary directory |
 //!
 //! Rules the helpers follow (and a new helper must too): every wait has a generous limit that
