@@ -1,6 +1,6 @@
 //! One download: a [`NetworkReply`] and the row of widgets that shows it.
 //!
-//! The reply's signals update the row (slotnet slots run inside the driver's passes, on the
+//! The reply's signals update the row (slotnet slots run inside the loop source's passes, on the
 //! GTK thread, so they touch widgets directly); the row's Cancel button calls
 //! [`NetworkReply::abort`]. The body is read as it arrives and only counted: this example
 //! shows the transfer, it does not store files.
@@ -8,7 +8,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::driver::SlotnetDriver;
 use gtk::pango::EllipsizeMode;
 use gtk::prelude::*;
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
@@ -31,15 +30,12 @@ pub struct Download {
     progress: gtk::ProgressBar,
     status: gtk::Label,
     cancel: gtk::Button,
-    driver: Rc<SlotnetDriver>,
 }
 
 impl Download {
     /// Starts `GET url` on `manager` and adds its row to `grid` at `row`. `on_finished` is
-    /// called once with the outcome (after the row shows it). `driver` runs the manager's
-    /// loop: it is kicked after calls into slotnet made from GTK handlers.
+    /// called once with the outcome (after the row shows it).
     pub fn start(
-        driver: &Rc<SlotnetDriver>,
         manager: &NetworkAccessManager,
         url: &str,
         grid: &gtk::Grid,
@@ -77,10 +73,8 @@ impl Download {
             progress,
             status,
             cancel,
-            driver: driver.clone(),
         };
         download.wire(url.to_owned(), on_finished);
-        driver.kick();
         download
     }
 
@@ -143,12 +137,7 @@ impl Download {
             reply.delete_later();
         });
 
-        let driver = self.driver.clone();
-        self.cancel.connect_clicked(move |_| {
-            reply.abort();
-            // abort ran outside a driver pass and queued the reply's deletion.
-            driver.kick();
-        });
+        self.cancel.connect_clicked(move |_| reply.abort());
     }
 }
 

@@ -10,12 +10,10 @@
 //! seconds; `--pace` sets how long the local server takes per download (default 4).
 
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::time::Duration;
 
 use gtk::glib;
 use gtk::prelude::*;
-use slotnet_gui::driver::SlotnetDriver;
 use slotnet_gui::slow_server::SlowServer;
 use slotnet_gui::window::DownloadWindow;
 
@@ -75,12 +73,17 @@ fn main() -> ExitCode {
         server.port()
     );
 
-    let driver = Rc::new(SlotnetDriver::attach());
+    // slotnet's loop runs inside GTK's: below GTK's redraw priority, so a download that
+    // saturates the socket still lets the window repaint and handle input between passes.
+    let _slotnet = slotnet_glib::LoopSource::attach_with_priority(
+        &glib::MainContext::default(),
+        glib::Priority::DEFAULT_IDLE,
+    );
     let url = options
         .url
         .clone()
         .unwrap_or_else(|| server.bytes_url(8_000_000));
-    let window = DownloadWindow::new(driver, &url);
+    let window = DownloadWindow::new(&url);
 
     let main_loop = glib::MainLoop::new(None, false);
     let quit = main_loop.clone();

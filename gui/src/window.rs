@@ -7,7 +7,6 @@ use gtk::prelude::*;
 use slotnet_http::NetworkAccessManager;
 
 use crate::download::{Download, Outcome};
-use crate::driver::SlotnetDriver;
 
 /// The main window and the [`NetworkAccessManager`] its downloads share.
 #[derive(Debug)]
@@ -19,13 +18,12 @@ pub struct DownloadWindow {
     rows: Cell<i32>,
     downloads: RefCell<Vec<Download>>,
     manager: NetworkAccessManager,
-    driver: Rc<SlotnetDriver>,
 }
 
 impl DownloadWindow {
     /// Builds the window (not yet shown) with `url` in the URL field. Finished downloads are
     /// logged on stdout, one line each.
-    pub fn new(driver: Rc<SlotnetDriver>, url: &str) -> Rc<DownloadWindow> {
+    pub fn new(url: &str) -> Rc<DownloadWindow> {
         let entry = gtk::Entry::builder().text(url).hexpand(true).build();
         let add = gtk::Button::with_label("Add");
         let top = gtk::Box::new(gtk::Orientation::Horizontal, 6);
@@ -72,7 +70,6 @@ impl DownloadWindow {
             rows: Cell::new(0),
             downloads: RefCell::new(Vec::new()),
             manager: NetworkAccessManager::new(),
-            driver,
         });
         // Weak: the widgets' handlers must not keep the window's state alive forever.
         let weak = Rc::downgrade(&this);
@@ -123,14 +120,7 @@ impl DownloadWindow {
     pub fn start(&self, url: &str) -> Download {
         let row = self.rows.get();
         self.rows.set(row + 1);
-        let download = Download::start(
-            &self.driver,
-            &self.manager,
-            url,
-            &self.grid,
-            row,
-            log_outcome,
-        );
+        let download = Download::start(&self.manager, url, &self.grid, row, log_outcome);
         self.downloads.borrow_mut().push(download.clone());
         download
     }

@@ -1,5 +1,6 @@
-//! slotnet driven by glib's main loop alone (no display needed): the GUI's integration,
-//! minus the widgets. Downloads run against the paced local server over loopback.
+//! slotnet driven by glib's main loop alone (no display needed): the GUI's integration
+//! (slotnet-glib's `LoopSource` on the default context), minus the widgets. Downloads run
+//! against the paced local server over loopback; nothing wakes the source by hand.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -7,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gtk::glib;
-use slotnet_gui::driver::SlotnetDriver;
+use slotnet_glib::LoopSource;
 use slotnet_gui::slow_server::{SlowServer, MAX_BODY};
 use slotnet_http::core::{AsObject, Timer};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
@@ -37,7 +38,7 @@ fn run_glib(start: impl FnOnce(Rc<dyn Fn()>)) -> bool {
 fn a_paced_download_reports_progress_up_to_its_total() {
     let _turn = DEFAULT_CONTEXT.lock().unwrap_or_else(|e| e.into_inner());
     let server = SlowServer::start(Duration::from_millis(300)).expect("server");
-    let driver = SlotnetDriver::attach();
+    let _source = LoopSource::attach(&glib::MainContext::default());
     let manager = NetworkAccessManager::new();
     let progress = Rc::new(RefCell::new(Vec::new()));
     let received = Rc::new(Cell::new(0usize));
@@ -56,8 +57,6 @@ fn a_paced_download_reports_progress_up_to_its_total() {
             }
         });
         reply.finished().connect(move |_| done());
-        // manager.get ran outside any pass: what it queued needs a wake-up.
-        driver.kick();
     });
 
     assert!(ok, "the download did not finish within 10 s");
@@ -79,7 +78,7 @@ fn a_paced_download_reports_progress_up_to_its_total() {
 fn abort_from_a_glib_callback_cancels_and_the_reply_is_deleted() {
     let _turn = DEFAULT_CONTEXT.lock().unwrap_or_else(|e| e.into_inner());
     let server = SlowServer::start(Duration::from_secs(5)).expect("server");
-    let driver = Rc::new(SlotnetDriver::attach());
+    let _source = LoopSource::attach(&glib::MainContext::default());
     let manager = NetworkAccessManager::new();
     let errors = Rc::new(RefCell::new(Vec::new()));
     let received_at_abort = Rc::new(Cell::new(-1i64));
@@ -87,15 +86,11 @@ fn abort_from_a_glib_callback_cancels_and_the_reply_is_deleted() {
     let reply = manager.get(NetworkRequest::from_url_str(&server.bytes_url(1_000_000)));
     let ok = run_glib(|done| {
         // What a Cancel button does: abort from a glib callback, outside any slotnet pass.
-        let (d, at) = (driver.clone(), received_at_abort.clone());
+        let at = received_at_abort.clone();
         reply.download_progress().connect(move |&(got, _)| {
             if at.get() < 0 {
                 at.set(got);
-                let d = d.clone();
-                glib::idle_add_local_once(move || {
-                    reply.abort();
-                    d.kick();
-                });
+                glib::idle_add_local_once(move || reply.abort());
             }
         });
         let e = errors.clone();
@@ -103,10 +98,9 @@ fn abort_from_a_glib_callback_cancels_and_the_reply_is_deleted() {
             .error_occurred()
             .connect(move |&error| e.borrow_mut().push(error));
         reply.finished().connect(move |_| reply.delete_later());
-        // Deleted by the loop after abort returned: only reached if the driver woke up for
+        // Deleted by the loop after abort returned: only reached if the source woke up for
         // the deferred delete.
         reply.as_object().destroyed().connect(move |_| done());
-        driver.kick();
     });
 
     assert!(ok, "the aborted reply was not deleted within 10 s");
@@ -118,7 +112,7 @@ fn abort_from_a_glib_callback_cancels_and_the_reply_is_deleted() {
 #[test]
 fn slotnet_timers_fire_from_glib_and_never_early() {
     let _turn = DEFAULT_CONTEXT.lock().unwrap_or_else(|e| e.into_inner());
-    let driver = SlotnetDriver::attach();
+    let _source = LoopSource::attach(&glib::MainContext::default());
     let started = Instant::now();
     let fired_after = Rc::new(Cell::new(None));
     let ok = run_glib(|done| {
@@ -127,7 +121,6 @@ fn slotnet_timers_fire_from_glib_and_never_early() {
             f.set(Some(started.elapsed()));
             done();
         });
-        driver.kick();
     });
     assert!(ok, "the slotnet timer did not fire within 10 s");
     assert!(fired_after.get().expect("fired") >= Duration::from_millis(40));
@@ -137,14 +130,13 @@ fn slotnet_timers_fire_from_glib_and_never_early() {
 fn oversized_bodies_are_refused() {
     let _turn = DEFAULT_CONTEXT.lock().unwrap_or_else(|e| e.into_inner());
     let server = SlowServer::start(Duration::from_millis(100)).expect("server");
-    let driver = SlotnetDriver::attach();
+    let _source = LoopSource::attach(&glib::MainContext::default());
     let manager = NetworkAccessManager::new();
     let reply = manager.get(NetworkRequest::from_url_str(
         &server.bytes_url(MAX_BODY + 1),
     ));
     let ok = run_glib(|done| {
         reply.finished().connect(move |_| done());
-        driver.kick();
     });
     assert!(ok, "no answer within 10 s");
     assert_eq!(reply.status_code(), Some(413));
