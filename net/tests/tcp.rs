@@ -493,7 +493,12 @@ fn a_reset_by_the_peer_is_remote_host_closed() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let peer = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        // Reset only once the client has seen its connection (it writes a byte on
+        // `connected`): a reset that beats the connect's completion fails the connect
+        // instead, with no `disconnected`, which is not what this test is about.
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).unwrap();
         // SO_LINGER with a zero timeout: close sends RST instead of FIN.
         let linger = libc::linger {
             l_onoff: 1,
@@ -515,6 +520,9 @@ fn a_reset_by_the_peer_is_remote_host_closed() {
     let client = TcpSocket::new();
     let log = Log::default();
     log_states(client, &log);
+    client.connected().connect(move |_| {
+        client.write(b"x");
+    });
     client.disconnected().connect(|_| quit());
     client.connect_to_host("127.0.0.1", port);
     assert!(exec_within(LIMIT));
