@@ -18,7 +18,7 @@ use slotnet_http::server::{
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_testkit::h2::wire::{
-    frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS,
+    frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, SETTINGS,
 };
 use slotnet_testkit::reply::run_all;
 use slotnet_testkit::server::{TestServer, READ_TIMEOUT};
@@ -663,4 +663,121 @@ fn resetting_streams_the_server_is_still_answering_is_cut_off() {
     let reply = m.get(request(&server, "/"));
     run_all(&[reply]);
     assert_ok(reply);
+}
+
+/// Opens streams in batches of ten on `s`, waits until `held` says the server's handler took
+/// them all, then resets them; `rounds` batches. Returns the GOAWAY codes seen once the
+/// server closed (or the reads stopped).
+fn hold_then_reset(s: &mut TcpStream, held: &AtomicUsize, rounds: u32) -> Vec<u32> {
+    let mut opening = PREFACE.to_vec();
+    opening.extend(frame(SETTINGS, 0, 0, &[]));
+    s.write_all(&opening).unwrap();
+    for round in 0..rounds {
+        let streams: Vec<u32> = (0..10).map(|i| 20 * round + 2 * i + 1).collect();
+        let gets: Vec<u8> = streams.iter().flat_map(|&id| get(id, "/hold")).collect();
+        if s.write_all(&gets).is_err() {
+            break;
+        }
+        let want = 10 * (round as usize + 1);
+        for _ in 0..2000 {
+            if held.load(Ordering::SeqCst) >= want {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if held.load(Ordering::SeqCst) < want {
+            // Cut off: the server stopped taking streams.
+            break;
+        }
+        let mut resets: Vec<u8> = streams.iter().flat_map(|&id| rst(id)).collect();
+        // A PING after them: its ACK says the server read the resets and carries on; a
+        // GOAWAY instead says it cut the connection off (read before sending more, so the
+        // close finds no unread bytes and the GOAWAY is not lost to a TCP reset).
+        resets.extend(frame(PING, 0, 0, &[7; 8]));
+        if s.write_all(&resets).is_err() {
+            break;
+        }
+        loop {
+            match read_frame(s) {
+                None => return Vec::new(),
+                Some(f) if f.kind == PING => break,
+                Some(f) if f.kind == GOAWAY => {
+                    let mut codes = vec![u32::from_be_bytes([
+                        f.payload[4],
+                        f.payload[5],
+                        f.payload[6],
+                        f.payload[7],
+                    ])];
+                    codes.extend(goaways_until_closed(s));
+                    return codes;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    goaways_until_closed(s)
+}
+
+#[test]
+fn resets_past_the_configured_limit_get_enhance_your_calm() {
+    // Resets of streams the handler holds, ten at a time: within the stream limit and the
+    // pending-accept limit, so only the reset count can trip.
+    let config = HttpServerConfiguration {
+        http2_max_reset_streams: 30,
+        ..h2c()
+    };
+    let (server, _, held) = start(config);
+    let mut s = connect(&server);
+    let codes = hold_then_reset(&mut s, &held, 6);
+    assert!(
+        codes.contains(&ENHANCE_YOUR_CALM),
+        "expected GOAWAY(ENHANCE_YOUR_CALM), got {codes:?}"
+    );
+    // The fourth batch's resets (31 to 40) went over: no fifth batch was sent.
+    assert_eq!(held.load(Ordering::SeqCst), 40);
+    server.assert_serves_fresh_client();
+}
+
+#[test]
+fn serve_connection_has_the_same_rapid_reset_guard() {
+    // The low-level entry (h2::server::serve_connection) used to build h2 without the
+    // server's reset guard: 200 resets of held streams went unnoticed. It now trips at the
+    // server's default limit (200 per 10 s) like every HTTP/2 server connection.
+    use slotnet_http::h2::server::serve_connection;
+    let held = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let counter = held.clone();
+    let thread = std::thread::spawn(move || {
+        let lp = EventLoop::current();
+        let tcp = slotnet_net::TcpServer::new();
+        assert!(tcp.listen(Ipv4Addr::LOCALHOST, 0));
+        let kept = Rc::new(std::cell::RefCell::new(Vec::new()));
+        tcp.new_connection().connect(move |_| {
+            while let Some(socket) = tcp.next_pending_connection() {
+                let (counter, kept) = (counter.clone(), kept.clone());
+                serve_connection(socket, &Http2Configuration::default(), move |_, respond| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    kept.borrow_mut().push(respond);
+                });
+            }
+        });
+        tx.send((tcp.server_port(), lp.handle())).unwrap();
+        lp.exec();
+    });
+    let (port, handle) = rx.recv().unwrap();
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let codes = hold_then_reset(&mut s, &held, 25);
+    assert!(
+        codes.contains(&ENHANCE_YOUR_CALM),
+        "expected GOAWAY(ENHANCE_YOUR_CALM), got {codes:?} after {} streams",
+        held.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        210,
+        "cut off after the 201st reset"
+    );
+    handle.quit().unwrap();
+    thread.join().unwrap();
 }

@@ -9,6 +9,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -33,6 +34,54 @@ fn frame4(kind: u8, stream: u32, value: u32) -> [u8; 13] {
 /// What a [`CheckedIo`] found: the GOAWAY code the connection's task must end with.
 pub type PrecheckVerdict = Rc<Cell<Option<::h2::Reason>>>;
 
+/// The rapid-reset guard (CVE-2023-44487): at most `limit` RST_STREAM frames from the client
+/// per `window`; one more and the connection ends with GOAWAY(ENHANCE_YOUR_CALM). Every
+/// HTTP/2 server connection has one, in its [`CheckedIo`]: a client that opens streams and
+/// resets them makes the server start work that no longer counts towards its stream limit.
+/// Counted where the frames arrive, whatever the stream's state (waiting to be accepted,
+/// being answered, answered), so every way of serving HTTP/2 gets the same guard.
+#[derive(Debug, Clone)]
+pub struct ResetGuard {
+    limit: u32,
+    window: Duration,
+    since: Instant,
+    count: u32,
+    /// The pre-check's reset count already recorded.
+    seen: u64,
+}
+
+impl ResetGuard {
+    /// A guard allowing `limit` client resets per `window` (see
+    /// [`HttpServerConfiguration::http2_max_reset_streams`](crate::server::HttpServerConfiguration::http2_max_reset_streams)).
+    pub fn new(limit: u32, window: Duration) -> ResetGuard {
+        ResetGuard {
+            limit,
+            window,
+            since: Instant::now(),
+            count: 0,
+            seen: 0,
+        }
+    }
+
+    /// Records the resets received up to `total` (a running count) at `now`; true when the
+    /// client went over the limit.
+    fn record(&mut self, total: u64, now: Instant) -> bool {
+        let new = total.saturating_sub(self.seen);
+        self.seen = total;
+        if new == 0 {
+            return false;
+        }
+        if now.duration_since(self.since) > self.window {
+            self.since = now;
+            self.count = 0;
+        }
+        self.count = self
+            .count
+            .saturating_add(u32::try_from(new).unwrap_or(u32::MAX));
+        self.count > self.limit
+    }
+}
+
 /// A server connection's [`SocketIo`] whose inbound bytes pass a [`FramePrecheck`] before h2
 /// reads them.
 ///
@@ -45,10 +94,14 @@ pub type PrecheckVerdict = Rc<Cell<Option<::h2::Reason>>>;
 ///   RST_STREAM(STREAM_CLOSED) and a WINDOW_UPDATE giving back the connection window the
 ///   frame used (h2 never counted it), written between h2's frames when h2 flushes.
 ///   Only this rare path copies bytes.
+///
+/// The client's RST_STREAM frames are counted by the [`ResetGuard`]: over its limit, the
+/// verdict is GOAWAY(ENHANCE_YOUR_CALM), the same way.
 #[derive(Debug)]
 pub struct CheckedIo {
     io: SocketIo,
     check: FramePrecheck,
+    resets: ResetGuard,
     verdict: PrecheckVerdict,
     /// Checked bytes for h2 that did not fit its buffer (after a stream error), from
     /// `held_pos` on.
@@ -62,11 +115,16 @@ pub struct CheckedIo {
 
 impl CheckedIo {
     /// Wraps `io`; the verdict cell is shared with the connection's task.
-    pub fn new(io: SocketIo, check: FramePrecheck) -> (CheckedIo, PrecheckVerdict) {
+    pub fn new(
+        io: SocketIo,
+        check: FramePrecheck,
+        resets: ResetGuard,
+    ) -> (CheckedIo, PrecheckVerdict) {
         let verdict = PrecheckVerdict::default();
         let checked = CheckedIo {
             io,
             check,
+            resets,
             verdict: verdict.clone(),
             held: Vec::new(),
             held_pos: 0,
@@ -179,7 +237,10 @@ impl AsyncRead for CheckedIo {
             None
         } else {
             match me.check.check(read) {
-                Ok(()) => return Poll::Ready(Ok(())),
+                Ok(()) => {
+                    me.guard_resets(cx);
+                    return Poll::Ready(Ok(()));
+                }
                 Err(Rejection::Connection(violation)) => {
                     buf.set_filled(before + violation.pass);
                     return me.reject(cx, violation.reason, violation.pass);
@@ -198,6 +259,7 @@ impl AsyncRead for CheckedIo {
         me.held = out;
         me.held_pos = 0;
         let delivered = me.deliver_held(buf);
+        me.guard_resets(cx);
         if let Some(reason) = violation {
             // Held bytes before the offending frame still go to h2 first.
             return me.reject(cx, reason, usize::from(delivered));
@@ -213,6 +275,20 @@ impl AsyncRead for CheckedIo {
 }
 
 impl CheckedIo {
+    /// Feeds the client's resets counted so far to the [`ResetGuard`]; over its limit, the
+    /// task is woken to send GOAWAY(ENHANCE_YOUR_CALM) (h2 may read the bytes already
+    /// checked; a stream accepted from them is refused).
+    fn guard_resets(&mut self, cx: &mut Context<'_>) {
+        let total = self.check.resets_received();
+        if total > self.resets.seen
+            && self.resets.record(total, Instant::now())
+            && self.verdict.get().is_none()
+        {
+            self.verdict.set(Some(::h2::Reason::ENHANCE_YOUR_CALM));
+            cx.waker().wake_by_ref();
+        }
+    }
+
     /// A connection error: the task is woken to send GOAWAY(`reason`); `passing` says
     /// whether bytes before the offending frame go to h2 now.
     fn reject(
@@ -283,5 +359,27 @@ impl AsyncWrite for CheckedIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reset_guard_trips_past_its_limit_and_forgets_old_resets() {
+        let window = Duration::from_secs(10);
+        let mut guard = ResetGuard::new(200, window);
+        let start = guard.since;
+        for total in 1..=200 {
+            assert!(!guard.record(total, start));
+        }
+        assert!(!guard.record(200, start), "nothing new");
+        assert!(guard.record(201, start));
+        let later = start + window + Duration::from_millis(1);
+        assert!(!guard.record(202, later), "a new window");
+        // Many at once count as many.
+        let mut burst = ResetGuard::new(200, window);
+        assert!(burst.record(201, burst.since));
     }
 }

@@ -45,6 +45,7 @@ use slotnet_net::AbstractSocket;
 use super::io::CheckedIo;
 use super::precheck::FramePrecheck;
 use super::Http2Configuration;
+use crate::server::HttpServerConfiguration;
 use slotnet_core::{spawn_local, AbortHandle};
 
 /// Header blocks up to this size are checked for HPACK errors before h2 reads them.
@@ -101,8 +102,12 @@ impl ServerConnection {
 
 /// Serves HTTP/2 on a connected `socket` (cleartext prior knowledge, or TLS that negotiated
 /// "h2"): every request is handed to `handler` with the means to answer it. The client's
-/// frames pass the [`precheck`](super::precheck) first. The socket is
-/// deleted (`delete_later`) when the connection ends.
+/// frames pass the [`precheck`](super::precheck) first, and the rapid-reset guards of
+/// [`HttpServerConfiguration`]'s defaults apply (h2's pending-accept and local-error reset
+/// limits, and the [`ResetGuard`](super::io::ResetGuard): a client resetting more than 200
+/// streams in 10 s gets GOAWAY(ENHANCE_YOUR_CALM)), built exactly as the
+/// [`AbstractHttpServer`](crate::server::AbstractHttpServer)'s HTTP/2 connections are. The
+/// socket is deleted (`delete_later`) when the connection ends.
 pub fn serve_connection<S, H>(
     socket: S,
     config: &Http2Configuration,
@@ -114,11 +119,16 @@ where
 {
     let socket: Rc<dyn AbstractSocket> = Rc::new(socket);
     let control = Rc::new(Control::default());
-    let builder = config.server_builder();
+    let settings = HttpServerConfiguration {
+        http2: config.clone(),
+        ..HttpServerConfiguration::default()
+    };
+    let builder = settings.h2_builder();
+    let resets = settings.reset_guard();
     let precheck = FramePrecheck::new(config.max_frame_size(), PRECHECKED_BLOCK);
     let (sock, ctl) = (socket.clone(), control.clone());
     let task = spawn_local(async move {
-        let (io, verdict) = CheckedIo::new(SocketIo::new(sock.clone()), precheck);
+        let (io, verdict) = CheckedIo::new(SocketIo::new(sock.clone()), precheck, resets);
         if let Ok(mut conn) = builder.handshake::<CheckedIo, Bytes>(io).await {
             let mut shutting_down = false;
             poll_fn(|cx| loop {
@@ -130,6 +140,10 @@ where
                     conn.graceful_shutdown();
                 }
                 match conn.poll_accept(cx) {
+                    // Read in the same bytes as a reset past the limit: refused.
+                    Poll::Ready(Some(Ok((_, mut respond)))) if verdict.get().is_some() => {
+                        respond.send_reset(Reason::REFUSED_STREAM);
+                    }
                     Poll::Ready(Some(Ok((request, respond)))) => handler(request, respond),
                     Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(()),
                     Poll::Pending => return Poll::Pending,

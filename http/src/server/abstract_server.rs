@@ -152,7 +152,6 @@ pub(crate) struct ServerCore {
     weak: Weak<ServerCore>,
     settings: Rc<Settings>,
     config: RefCell<Rc<HttpServerConfiguration>>,
-    http2: RefCell<Http2Configuration>,
     tcp: RefCell<Vec<TcpServer>>,
     local: RefCell<Vec<LocalServer>>,
     ssl: RefCell<Vec<SslServer>>,
@@ -184,7 +183,7 @@ impl ServerCore {
     }
 
     pub(crate) fn http2_config(&self) -> Http2Configuration {
-        self.http2.borrow().clone()
+        self.config.borrow().http2.clone()
     }
 
     fn at_capacity(&self) -> bool {
@@ -476,7 +475,6 @@ impl AbstractHttpServer {
                 web_socket: WebSocketHub::new(obj),
             }),
             config: RefCell::new(Rc::new(HttpServerConfiguration::default())),
-            http2: RefCell::new(Http2Configuration::default()),
             tcp: RefCell::new(Vec::new()),
             local: RefCell::new(Vec::new()),
             ssl: RefCell::new(Vec::new()),
@@ -525,7 +523,9 @@ impl AbstractHttpServer {
             .unwrap_or_default()
     }
 
-    /// Replaces the configuration; connections accepted from now on use it.
+    /// Replaces the configuration; connections accepted from now on use it. It includes the
+    /// HTTP/2 settings ([`HttpServerConfiguration::http2`]): set those in it, or call
+    /// [`set_http2_configuration`](Self::set_http2_configuration) after this.
     pub fn set_configuration(&self, config: HttpServerConfiguration) {
         if let Some(core) = self.core() {
             *core.config.borrow_mut() = Rc::new(config);
@@ -542,10 +542,13 @@ impl AbstractHttpServer {
 
     /// Replaces the HTTP/2 settings; the next HTTP/2 connection uses them (Qt's
     /// `setHttp2Configuration`). Its `max_concurrent_streams` is the number of streams a
-    /// client may have open at once on one connection.
+    /// client may have open at once on one connection. The same as setting
+    /// [`HttpServerConfiguration::http2`] (the one settings type of the server).
     pub fn set_http2_configuration(&self, config: Http2Configuration) {
         if let Some(core) = self.core() {
-            *core.http2.borrow_mut() = config;
+            let mut all = (*core.config()).clone();
+            all.http2 = config;
+            *core.config.borrow_mut() = Rc::new(all);
         }
     }
 

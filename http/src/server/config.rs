@@ -5,10 +5,34 @@ use std::time::Duration;
 use http::HeaderValue;
 
 use crate::h1::Limits;
+use crate::h2::Http2Configuration;
 
 /// Limits and timeouts of an [`AbstractHttpServer`](super::AbstractHttpServer) (Qt's
 /// `QHttpServerConfiguration`, extended with the limits a server exposed to the Internet
-/// needs).
+/// needs): every tunable of the server, HTTP/1.1 and HTTP/2, in one place.
+///
+/// | field | default | nginx / Qt name |
+/// | --- | --- | --- |
+/// | `max_url_size` | 64 KiB | nginx `large_client_header_buffers` (size) |
+/// | `max_header_bytes` | 64 KiB | nginx `large_client_header_buffers`; h2: `SETTINGS_MAX_HEADER_LIST_SIZE` from it |
+/// | `max_header_count` | 128 | — |
+/// | `max_body_size` | 32 MiB | nginx `client_max_body_size` |
+/// | `keep_alive_timeout` | 15 s | nginx `keepalive_timeout` (75 s); h2: idle GOAWAY |
+/// | `header_timeout` | 10 s | nginx `client_header_timeout` (60 s) |
+/// | `send_timeout` | 60 s | nginx `send_timeout` |
+/// | `web_socket_idle_timeout` | 60 s | nginx `proxy_read_timeout` |
+/// | `web_socket_message_timeout` | 30 s | — |
+/// | `max_connections` | 10,000 | nginx `worker_connections` |
+/// | `max_pipelined_requests` | 16 | — |
+/// | `max_buffered_output` | 256 KiB | — |
+/// | `server_header` | none | nginx `server_tokens` |
+/// | `h2c` | off | nginx `listen ... http2` on a plain port |
+/// | `http2` | [`Http2Configuration::default`] | Qt `QHttp2Configuration` (`setHttp2Configuration`): windows, frame size, `max_concurrent_streams` (nginx `http2_max_concurrent_streams`, 128) |
+/// | `http2_max_buffered_output` | 1 MiB | nginx `http2_chunk_size`-sized per-stream buffers |
+/// | `http2_send_buffer_size` | 2 MiB | h2 `max_send_buffer_size` (per stream: this / streams, 16-256 KiB) |
+/// | `http2_max_reset_streams`, `http2_reset_window` | 200 per 10 s | nginx 1.25.3's rapid-reset fix; h2o `http2-max-streams-reset` |
+/// | `http2_max_pending_accept_reset_streams` | 20 | h2 `max_pending_accept_reset_streams` |
+/// | `http2_max_local_error_reset_streams` | 256 | h2 `max_local_error_reset_streams` (1024) |
 ///
 /// Whatever a client sends, a connection's memory stays bounded by these numbers: a request
 /// that exceeds one is answered with the matching status (414, 431, 413, 408) and the
@@ -92,6 +116,36 @@ pub struct HttpServerConfiguration {
     /// version). The `Upgrade: h2c` mechanism is not supported (RFC 9113 deprecated it).
     /// Over TLS, ALPN decides instead.
     pub h2c: bool,
+    /// The HTTP/2 settings new HTTP/2 connections announce and obey (Qt's
+    /// `QHttp2Configuration`, also set through
+    /// [`set_http2_configuration`](super::AbstractHttpServer::set_http2_configuration)):
+    /// receive windows, frame size, and `max_concurrent_streams`, the streams a client may
+    /// have open at once on one connection. Default [`Http2Configuration::default`].
+    pub http2: Http2Configuration,
+    /// Answer bytes one HTTP/2 connection may hold for its client (bodies waiting for the
+    /// client's window, the socket's queue) before further complete requests wait
+    /// undispatched (their heads only) until it drains: a client that opens many streams and
+    /// reads nothing cannot make the handlers pile up answers. Default 1 MiB (with h2's send
+    /// buffers and one answer, a connection holds at most about 4 MiB).
+    pub http2_max_buffered_output: usize,
+    /// h2's send buffers of one connection together: each stream's is this divided by
+    /// `max_concurrent_streams`, between 16 KiB and 256 KiB (h2's default is 400 KiB per
+    /// stream: 40 MB for 100 streams whose client does not read). Default 2 MiB.
+    pub http2_send_buffer_size: usize,
+    /// Rapid reset (CVE-2023-44487): RST_STREAM frames a client may send per
+    /// `http2_reset_window`; one more and the connection ends with
+    /// GOAWAY(ENHANCE_YOUR_CALM). Counted as the frames arrive, whatever the stream's state.
+    /// Default 200.
+    pub http2_max_reset_streams: u32,
+    /// The window `http2_max_reset_streams` counts in. Default 10 s.
+    pub http2_reset_window: Duration,
+    /// Streams the client may reset before the server accepted them, at once, before the
+    /// connection is closed with GOAWAY(ENHANCE_YOUR_CALM) (h2's
+    /// `max_pending_accept_reset_streams`). Default 20.
+    pub http2_max_pending_accept_reset_streams: usize,
+    /// Streams h2 may reset because of the client's protocol errors before it closes the
+    /// connection (h2's `max_local_error_reset_streams`). Default 256.
+    pub http2_max_local_error_reset_streams: usize,
 }
 
 impl Default for HttpServerConfiguration {
@@ -111,6 +165,13 @@ impl Default for HttpServerConfiguration {
             max_buffered_output: 256 * 1024,
             server_header: None,
             h2c: false,
+            http2: Http2Configuration::default(),
+            http2_max_buffered_output: 1024 * 1024,
+            http2_send_buffer_size: 2 * 1024 * 1024,
+            http2_max_reset_streams: 200,
+            http2_reset_window: Duration::from_secs(10),
+            http2_max_pending_accept_reset_streams: 20,
+            http2_max_local_error_reset_streams: 256,
         }
     }
 }
@@ -130,6 +191,22 @@ impl HttpServerConfiguration {
             max_chunk_line: 4 * 1024,
             max_body: Some(self.max_body_size),
         }
+    }
+
+    /// The h2 server builder for these settings: windows and stream limits from `http2`, and
+    /// h2's own reset limits. The one way every HTTP/2 server connection is built (with the
+    /// [`ResetGuard`](crate::h2::io::ResetGuard) of [`Self::reset_guard`] on its input).
+    pub(crate) fn h2_builder(&self) -> ::h2::server::Builder {
+        let mut builder = self.http2.server_builder();
+        builder
+            .max_pending_accept_reset_streams(self.http2_max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(Some(self.http2_max_local_error_reset_streams));
+        builder
+    }
+
+    /// The rapid-reset guard these settings ask for.
+    pub(crate) fn reset_guard(&self) -> crate::h2::io::ResetGuard {
+        crate::h2::io::ResetGuard::new(self.http2_max_reset_streams, self.http2_reset_window)
     }
 
     /// The socket read buffer limit: a whole head must fit, plus room to read ahead.

@@ -5,26 +5,28 @@
 //! Limits, as for HTTP/1.1: the header list (h2's `SETTINGS_MAX_HEADER_LIST_SIZE`, then the
 //! exact field count and size: 431), the URL (414), the body (413 as soon as the declared or
 //! received length exceeds `max_body_size`), and `max_concurrent_streams` from the
-//! [`Http2Configuration`]. Request bodies buffered by one connection are bounded as a whole
+//! [`Http2Configuration`](crate::h2::Http2Configuration). Request bodies buffered by one connection are bounded as a whole
 //! ([`BODY_BUDGET_FACTOR`]).
 //!
 //! Rapid reset (CVE-2023-44487): a client that opens streams and resets them at once makes a
 //! server start work whose stream no longer counts towards the concurrency limit. Three
-//! defences, each ending the connection with GOAWAY(ENHANCE_YOUR_CALM):
+//! defences, each ending the connection with GOAWAY(ENHANCE_YOUR_CALM), all from
+//! [`HttpServerConfiguration`] (the builder and guard every HTTP/2 server connection gets,
+//! [`HttpServerConfiguration::h2_builder`] and [`HttpServerConfiguration::reset_guard`]):
 //! - h2's own limits: streams reset while waiting to be accepted
-//!   ([`PENDING_ACCEPT_RESETS`]) and resets h2 had to send for the client's protocol errors
-//!   ([`LOCAL_ERROR_RESETS`]);
+//!   (`http2_max_pending_accept_reset_streams`) and resets h2 had to send for the client's
+//!   protocol errors (`http2_max_local_error_reset_streams`);
 //! - more streams being answered than the client may have open: a client can only get there
 //!   by resetting streams the server is still working on (handlers answering later);
-//! - too many streams reset by the client while the server was answering them
-//!   ([`RESET_LIMIT`] per [`RESET_WINDOW`]).
+//! - too many RST_STREAM frames from the client (`http2_max_reset_streams` per
+//!   `http2_reset_window`), counted on the input path ([`CheckedIo`]).
 //!
 //! Idle connections (no stream for `keep_alive_timeout`) get a graceful GOAWAY. A connection
 //! that owes output (its socket's queue, or streams waiting for the client's window) and
 //! wrote nothing for `send_timeout` is dropped. Memory for a client that does not read is
-//! bounded per connection: h2's send buffers share [`SEND_BUFFER_TOTAL`], larger bodies are
-//! fed to h2 as the window opens, and past [`OUTPUT_BUDGET`] complete requests wait
-//! undispatched.
+//! bounded per connection: h2's send buffers share `http2_send_buffer_size`, larger bodies
+//! are fed to h2 as the window opens, and past `http2_max_buffered_output` complete requests
+//! wait undispatched.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -50,32 +52,12 @@ use super::responder::HttpServerResponder;
 use crate::h1::ByteStr;
 use crate::h2::io::CheckedIo;
 use crate::h2::precheck::FramePrecheck;
-use crate::h2::Http2Configuration;
 use slotnet_core::{spawn_local, AbortHandle};
 
-/// Streams the client may reset before they were accepted, at once, before the connection
-/// is closed (h2's `max_pending_accept_reset_streams`).
-pub(crate) const PENDING_ACCEPT_RESETS: usize = 20;
-/// Streams h2 may reset because of the client's protocol errors before the connection is
-/// closed (h2's `max_local_error_reset_streams`).
-pub(crate) const LOCAL_ERROR_RESETS: usize = 256;
-/// Streams the client may reset while the server answers them, per [`RESET_WINDOW`].
-pub(crate) const RESET_LIMIT: u32 = 200;
-/// The window [`RESET_LIMIT`] counts in.
-pub(crate) const RESET_WINDOW: Duration = Duration::from_secs(10);
 /// The request bodies one connection buffers (bodies still arriving) are bounded by this
 /// many times `max_body_size`; a stream that would go beyond gets 503.
 pub(crate) const BODY_BUDGET_FACTOR: u64 = 4;
-/// Answer bytes one connection may hold in memory for its client (bodies waiting for the
-/// client's window, data in the socket's queue) before further complete requests wait
-/// undispatched (their heads only) until it drains: a client that opens many streams and
-/// reads nothing cannot make the handlers pile up answers. With h2's own send buffers
-/// ([`SEND_BUFFER_TOTAL`]) and one answer, a connection holds at most about 4 MiB.
-pub(crate) const OUTPUT_BUDGET: usize = 1024 * 1024;
-/// h2's send buffers of one connection together: each stream's is this divided by the
-/// stream limit, between [`SEND_BUFFER_MIN`] and [`SEND_BUFFER_MAX`] (h2's default is
-/// 400 KiB per stream: 40 MB for 100 streams whose client does not read).
-pub(crate) const SEND_BUFFER_TOTAL: usize = 2 * 1024 * 1024;
+/// Bounds of one stream's h2 send buffer (its share of `http2_send_buffer_size`).
 const SEND_BUFFER_MIN: usize = 16 * 1024;
 const SEND_BUFFER_MAX: usize = 256 * 1024;
 /// The socket's read buffer: HTTP/2 flow control bounds the rest.
@@ -125,26 +107,7 @@ impl Drop for WindowWait {
     }
 }
 
-/// Counts the client's resets in a sliding-enough window.
-#[derive(Debug)]
-struct ResetMeter {
-    since: Instant,
-    count: u32,
-}
-
-impl ResetMeter {
-    /// Records one reset; true when the client went over the limit.
-    fn record(&mut self, now: Instant) -> bool {
-        if now.duration_since(self.since) > RESET_WINDOW {
-            self.since = now;
-            self.count = 0;
-        }
-        self.count += 1;
-        self.count > RESET_LIMIT
-    }
-}
-
-/// A complete request waiting for the output to drain (see [`OUTPUT_BUDGET`]).
+/// A complete request waiting for the output to drain (see `http2_max_buffered_output`).
 struct Deferred {
     parts: http::request::Parts,
     body: Bytes,
@@ -185,7 +148,6 @@ pub(crate) struct H2Connection {
     active: Cell<usize>,
     /// The client's stream limit (our SETTINGS_MAX_CONCURRENT_STREAMS).
     max_streams: usize,
-    resets: RefCell<ResetMeter>,
     /// Request body bytes buffered for streams whose body is still arriving.
     body_bytes: Cell<u64>,
     last_activity: Cell<Instant>,
@@ -196,9 +158,9 @@ pub(crate) struct H2Connection {
     progress_at: Cell<Instant>,
     /// Streams waiting for the client's window (see [`WindowWait`]).
     window_waits: Cell<usize>,
-    /// Answer bytes queued in the streams' outboxes (see [`OUTPUT_BUDGET`]).
+    /// Answer bytes queued in the streams' outboxes (see `http2_max_buffered_output`).
     outbox_bytes: Cell<usize>,
-    /// Complete requests waiting for the output to drain below [`OUTPUT_BUDGET`].
+    /// Complete requests waiting for the output to drain below `http2_max_buffered_output`.
     deferred: RefCell<VecDeque<Deferred>>,
     /// A call to dispatch the deferred requests is posted.
     resume_posted: Cell<bool>,
@@ -218,7 +180,7 @@ impl H2Connection {
             return None;
         }
         let config = server.config();
-        let h2config = server.http2_config();
+        let h2config = config.http2.clone();
         socket.set_read_buffer_size(SOCKET_READ_BUFFER);
         let timer = Timer::with_parent(&socket.as_object());
         timer.set_single_shot(true);
@@ -239,10 +201,6 @@ impl H2Connection {
             closed: Cell::new(false),
             active: Cell::new(0),
             max_streams: h2config.max_concurrent_streams() as usize,
-            resets: RefCell::new(ResetMeter {
-                since: now,
-                count: 0,
-            }),
             body_bytes: Cell::new(0),
             last_activity: Cell::new(now),
             writes: Cell::new(0),
@@ -274,7 +232,7 @@ impl H2Connection {
             }
         });
         conn.rearm(conn.config.keep_alive_timeout);
-        let builder = conn.builder(&h2config);
+        let builder = conn.builder();
         let precheck = FramePrecheck::new(h2config.max_frame_size(), conn.header_list_size());
         let me = conn.clone();
         let task = spawn_local(async move { me.run(builder, precheck).await }).abort_handle();
@@ -282,15 +240,13 @@ impl H2Connection {
         Some(conn)
     }
 
-    fn builder(&self, h2config: &Http2Configuration) -> ::h2::server::Builder {
-        let mut builder = h2config.server_builder();
-        let send_buffer =
-            (SEND_BUFFER_TOTAL / self.max_streams.max(1)).clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
+    fn builder(&self) -> ::h2::server::Builder {
+        let mut builder = self.config.h2_builder();
+        let send_buffer = (self.config.http2_send_buffer_size / self.max_streams.max(1))
+            .clamp(SEND_BUFFER_MIN, SEND_BUFFER_MAX);
         builder
             .max_send_buffer_size(send_buffer)
-            .max_header_list_size(u32::try_from(self.header_list_size()).unwrap_or(u32::MAX))
-            .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
-            .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
+            .max_header_list_size(u32::try_from(self.header_list_size()).unwrap_or(u32::MAX));
         builder
     }
 
@@ -305,16 +261,26 @@ impl H2Connection {
 
     /// The connection's task: handshake, then accept streams until h2 says it is over.
     async fn run(self: Rc<Self>, builder: ::h2::server::Builder, precheck: FramePrecheck) {
-        let (io, verdict) = CheckedIo::new(SocketIo::new(self.socket.clone()), precheck);
+        let resets = self.config.reset_guard();
+        let (io, verdict) = CheckedIo::new(SocketIo::new(self.socket.clone()), precheck, resets);
         if let Ok(mut conn) = builder.handshake::<CheckedIo, Bytes>(io).await {
             poll_fn(|cx| loop {
                 self.last_activity.set(Instant::now());
                 // A frame the pre-check rejected: GOAWAY with the RFC's code.
                 if let Some(reason) = verdict.take() {
+                    if reason == Reason::ENHANCE_YOUR_CALM {
+                        // Over the reset limit: refuse what is still accepted.
+                        self.ending.set(Ending::Calm);
+                        self.ended.set(Ending::Calm);
+                    }
                     conn.abrupt_shutdown(reason);
                 }
                 self.pass_ending(&mut conn);
                 match conn.poll_accept(cx) {
+                    // Read in the same bytes as a reset past the limit: refused.
+                    Poll::Ready(Some(Ok((_, mut respond)))) if verdict.get().is_some() => {
+                        respond.send_reset(Reason::REFUSED_STREAM);
+                    }
                     Poll::Ready(Some(Ok((request, respond)))) => self.accept(request, respond),
                     Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Poll::Ready(()),
                     Poll::Pending => return Poll::Pending,
@@ -380,7 +346,7 @@ impl H2Connection {
     }
 
     /// Answer bytes held in memory for the client: the streams' outboxes and the socket's
-    /// queue (h2's own buffers, bounded by [`SEND_BUFFER_TOTAL`], are not visible here).
+    /// queue (h2's own buffers, bounded by `http2_send_buffer_size`, are not visible here).
     pub(crate) fn output_held(&self) -> usize {
         self.socket.bytes_to_write() + self.outbox_bytes.get()
     }
@@ -396,7 +362,7 @@ impl H2Connection {
 
     /// Whether the output is over its budget: complete requests wait.
     fn output_full(&self) -> bool {
-        self.output_held() >= OUTPUT_BUDGET
+        self.output_held() >= self.config.http2_max_buffered_output
     }
 
     /// Dispatches deferred requests from the loop (never from inside h2's polling) once the
@@ -475,17 +441,6 @@ impl H2Connection {
         self.active.set(self.active.get().saturating_sub(1));
     }
 
-    /// The client reset a stream the server was answering.
-    pub(crate) fn peer_reset(&self) {
-        if self.finished.get() {
-            return;
-        }
-        let abusive = self.resets.borrow_mut().record(Instant::now());
-        if abusive {
-            self.calm_down();
-        }
-    }
-
     fn accept(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
         let guard = ActiveGuard::new(self);
         if self.ending.get() == Ending::Calm {
@@ -560,11 +515,8 @@ impl H2Connection {
             let chunk = match poll_fn(|cx| body.poll_data(cx)).await {
                 None => break None,
                 Some(Ok(chunk)) => chunk,
-                Some(Err(e)) => {
+                Some(Err(_)) => {
                     self.unbuffer(received.len());
-                    if e.is_reset() && e.is_remote() {
-                        self.peer_reset();
-                    }
                     return;
                 }
             };
@@ -756,21 +708,6 @@ fn join_cookies(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_reset_meter_trips_past_its_limit_and_forgets_old_resets() {
-        let start = Instant::now();
-        let mut meter = ResetMeter {
-            since: start,
-            count: 0,
-        };
-        for _ in 0..RESET_LIMIT {
-            assert!(!meter.record(start));
-        }
-        assert!(meter.record(start));
-        let later = start + RESET_WINDOW + Duration::from_millis(1);
-        assert!(!meter.record(later));
-    }
 
     #[test]
     fn cookie_fields_are_joined() {

@@ -167,12 +167,6 @@ async fn feed(
             outbox.failed = true;
             outbox.clear();
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        if matches!(send.poll_reset(&mut cx), Poll::Ready(Ok(_))) {
-            if let Some(conn) = guard.connection().upgrade() {
-                conn.peer_reset();
-            }
-        }
         pacing.client_gone();
     }
     drop(guard);

@@ -25,7 +25,7 @@ use std::future::poll_fn;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
 use ::h2::server::SendResponse;
 use ::h2::{Reason, SendStream};
@@ -136,14 +136,6 @@ fn window_admits(send: &mut SendStream<Bytes>, len: usize) -> bool {
     send.capacity() >= len
 }
 
-/// Whether the client reset the stream (checked after h2 refused to send on it).
-fn was_reset_by_peer(
-    poll: impl FnOnce(&mut Context<'_>) -> Poll<Result<Reason, ::h2::Error>>,
-) -> bool {
-    let mut cx = Context::from_waker(Waker::noop());
-    matches!(poll(&mut cx), Poll::Ready(Ok(_)))
-}
-
 /// The state of an answer.
 struct State {
     /// Until the head is sent.
@@ -227,8 +219,10 @@ impl H2Stream {
         (response_head(status, headers, length), allowed)
     }
 
-    /// The client reset the stream (or the connection is gone): no more sending.
-    fn fail(&self, reset_by_peer: bool) {
+    /// The client reset the stream (or the connection is gone): no more sending. (Client
+    /// resets are counted against the rapid-reset limit where they arrive, in the frame
+    /// pre-check's input path.)
+    fn fail(&self) {
         let guard = {
             let mut state = self.state.borrow_mut();
             state.failed = true;
@@ -236,11 +230,6 @@ impl H2Stream {
             state.respond = None;
             state.guard.take()
         };
-        if reset_by_peer {
-            if let Some(conn) = self.conn.upgrade() {
-                conn.peer_reset();
-            }
-        }
         drop(guard);
     }
 
@@ -253,8 +242,7 @@ impl H2Stream {
         match respond.send_response(head, end) {
             Ok(send) => Ok((!end).then_some(send)),
             Err(_) => {
-                let reset = was_reset_by_peer(|cx| respond.poll_reset(cx));
-                self.fail(reset);
+                self.fail();
                 Err(())
             }
         }
@@ -287,8 +275,7 @@ impl H2Stream {
             return;
         }
         if send.send_data(body, true).is_err() {
-            let reset = was_reset_by_peer(|cx| send.poll_reset(cx));
-            return self.fail(reset);
+            return self.fail();
         }
         self.complete();
     }
@@ -476,11 +463,6 @@ async fn pump(
             break;
         }
         if wait_capacity(&mut send, &conn).await.is_err() {
-            if was_reset_by_peer(|cx| send.poll_reset(cx)) {
-                if let Some(conn) = conn.upgrade() {
-                    conn.peer_reset();
-                }
-            }
             break;
         }
         // No more than h2 has capacity for: it would buffer the rest.
@@ -503,11 +485,6 @@ async fn pump(
             }
             Err(e) if is_not_ready(&e) => {
                 if wait_reader(&mut send, &source).await.is_err() {
-                    if was_reset_by_peer(|cx| send.poll_reset(cx)) {
-                        if let Some(conn) = conn.upgrade() {
-                            conn.peer_reset();
-                        }
-                    }
                     break;
                 }
             }

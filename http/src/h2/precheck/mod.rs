@@ -215,6 +215,8 @@ pub struct FramePrecheck {
     hpack: Option<HpackCheck>,
     streams: ClientStreams,
     failed: Option<Reason>,
+    /// RST_STREAM frames the client sent on its streams (the rapid-reset guard counts them).
+    resets: u64,
 }
 
 impl FramePrecheck {
@@ -237,7 +239,13 @@ impl FramePrecheck {
             hpack: Some(HpackCheck::new(HEADER_TABLE_SIZE)),
             streams: ClientStreams::default(),
             failed: None,
+            resets: 0,
         }
+    }
+
+    /// How many RST_STREAM frames the client sent on its streams so far.
+    pub fn resets_received(&self) -> u64 {
+        self.resets
     }
 
     /// Whether a violation was found (nothing more may reach h2).
@@ -425,7 +433,10 @@ impl FramePrecheck {
                     }
                 }
             }
-            RST_STREAM if client_stream => self.streams.end(head.stream),
+            RST_STREAM if client_stream => {
+                self.resets += 1;
+                self.streams.end(head.stream);
+            }
             CONTINUATION => self.in_block = !head.has(END_HEADERS),
             _ => {}
         }
