@@ -1,4 +1,4 @@
-//! The command-line programs of ../shared/CONTRACT.md, run as a user would.
+//! The command-line programs of docs/cli.md, run as a user would.
 
 use std::process::Command;
 
@@ -503,6 +503,75 @@ fn serve_threads_serves_every_request_and_stops_on_sigterm() {
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(serve.pid() as i32, libc::SIGTERM) }, 0);
     assert_eq!(serve.wait().code(), Some(0));
+}
+
+#[test]
+fn fetch_cookie_jar_keeps_session_cookies_for_the_next_run_as_curl_c_does() {
+    let serve = serve(&[]);
+    let jar = std::env::temp_dir().join(format!("slotnet-cli-jar-{}", std::process::id()));
+    let _ = std::fs::remove_file(&jar);
+    // A login sets a session cookie (no Expires, no Max-Age) and redirects to /cookies.
+    let (code, stdout, stderr) = fetch(&[
+        "--cookie-jar",
+        jar.to_str().unwrap(),
+        &format!("{}/cookies/set?login=abc", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\"login\":\"abc\""), "{stdout}");
+    // The next run, a new process, still sends it.
+    let (code, stdout, stderr) = fetch(&[
+        "--cookie-jar",
+        jar.to_str().unwrap(),
+        &format!("{}/cookies", serve.url),
+    ]);
+    let saved = std::fs::read_to_string(&jar).unwrap_or_default();
+    let _ = std::fs::remove_file(&jar);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\"login\":\"abc\""),
+        "{stdout}\njar:\n{saved}"
+    );
+}
+
+#[test]
+fn fetch_v_shows_the_connection_and_the_exchange_as_curl_v_does() {
+    let serve = serve(&[]);
+    let (code, stdout, stderr) = fetch(&[
+        "-v",
+        "-H",
+        "X-Slotnet-Test: seven",
+        &format!("{}/redirect/0", serve.url),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hello");
+    let port = serve.url.rsplit(':').next().unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let has = |line: &str| lines.contains(&line);
+    assert!(has(&format!("*   Trying 127.0.0.1:{port}...")), "{stderr}");
+    assert!(has("> GET /redirect/0 HTTP/1.1"), "{stderr}");
+    assert!(has("> X-Slotnet-Test: seven"), "{stderr}");
+    assert!(
+        has(&format!(
+            "* Issue another request to this URL: '{}/'",
+            serve.url
+        )),
+        "{stderr}"
+    );
+    assert!(has("> GET / HTTP/1.1"), "{stderr}");
+    assert!(has("< HTTP/1.1 200 OK"), "{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.to_ascii_lowercase() == "< content-length: 5"),
+        "{stderr}"
+    );
+    // The request lines come before the response's.
+    let sent = lines.iter().position(|l| *l == "> GET / HTTP/1.1").unwrap();
+    let answered = lines
+        .iter()
+        .position(|l| *l == "< HTTP/1.1 200 OK")
+        .unwrap();
+    assert!(sent < answered, "{stderr}");
 }
 
 /// Starts this package's `slotnet-serve` with `args` on a free loopback port.

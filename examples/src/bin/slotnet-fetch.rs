@@ -40,9 +40,10 @@ const USAGE: &str = "usage: slotnet-fetch [OPTIONS] URL...
       --http1.1             HTTP/1.1 only
       --http2-prior-knowledge  cleartext HTTP/2 without upgrade
       --timeout MS          transfer (inactivity) timeout
-      --cookie-jar FILE     load cookies before, save after
+      --cookie-jar FILE     load cookies before, save after (session ones too)
       --cache DIR           use a NetworkDiskCache in DIR
       --trace               print every signal to stderr
+  -v, --verbose             show connections, request and response heads on stderr
       --parallel N          requests in flight (default 6)
       --repeat K            fetch each URL K times
       --bench               discard bodies, print one summary line
@@ -70,6 +71,7 @@ struct Options {
     cookie_jar: Option<String>,
     cache: Option<String>,
     trace: bool,
+    verbose: bool,
     parallel: usize,
     repeat: usize,
     bench: bool,
@@ -117,6 +119,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             "--cookie-jar" => o.cookie_jar = Some(value(&arg)?),
             "--cache" => o.cache = Some(value(&arg)?),
             "--trace" => o.trace = true,
+            "-v" | "--verbose" => o.verbose = true,
             "--parallel" => {
                 o.parallel = value(&arg)?.parse().map_err(|_| "bad --parallel")?;
                 if o.parallel == 0 {
@@ -391,6 +394,16 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
     } else {
         None
     };
+    if run.opts.verbose {
+        watch_verbose(
+            reply,
+            if multi {
+                format!("{index} ")
+            } else {
+                String::new()
+            },
+        );
+    }
     if run.progress {
         let last = Rc::new(Cell::new(Instant::now() - Duration::from_secs(1)));
         reply.download_progress().connect(move |(n, total)| {
@@ -432,6 +445,76 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
         r.in_flight.set(r.in_flight.get() - 1);
         write_in_order(&r);
         start_next(&r);
+    });
+}
+
+/// `-v`: what `curl -v` shows, from the reply's signals: `*` lines for the connection and
+/// redirects, `>` for the request head, `<` for the response head, on stderr. The request
+/// head is the request as the manager made it (its own headers such as `Host` and
+/// `Connection` are added by the engine below it and not shown).
+fn watch_verbose(reply: NetworkReply, prefix: String) {
+    let prefix = Rc::new(prefix);
+    let p = prefix.clone();
+    reply.socket_started_connecting().connect(move |_| {
+        if let Some(url) = reply.url() {
+            let host = url.host_str().unwrap_or_default();
+            let port = url.port_or_known_default().unwrap_or(0);
+            eprintln!("{p}*   Trying {host}:{port}...");
+        }
+    });
+    let p = prefix.clone();
+    reply.encrypted().connect(move |_| {
+        if let Some(config) = reply.ssl_configuration() {
+            let cipher = config
+                .session_cipher()
+                .map(|c| c.name())
+                .unwrap_or_default();
+            eprintln!(
+                "{p}* TLS connection using {:?} / {cipher}",
+                config.session_protocol()
+            );
+        }
+    });
+    let p = prefix.clone();
+    reply.request_sent().connect(move |_| {
+        let Some(request) = reply.request() else {
+            return;
+        };
+        let Some(url) = request.url() else { return };
+        let mut target = url.path().to_owned();
+        if let Some(query) = url.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let method = match reply.operation() {
+            slotnet_http::Operation::HeadOperation => "HEAD".to_owned(),
+            slotnet_http::Operation::GetOperation => "GET".to_owned(),
+            slotnet_http::Operation::PostOperation => "POST".to_owned(),
+            slotnet_http::Operation::PutOperation => "PUT".to_owned(),
+            slotnet_http::Operation::DeleteOperation => "DELETE".to_owned(),
+            _ => request
+                .attribute(Attribute::CustomVerb)
+                .and_then(|v| v.as_text().map(str::to_owned))
+                .unwrap_or_else(|| "?".to_owned()),
+        };
+        let mut head = format!("{p}> {method} {target} HTTP/1.1\n");
+        for (name, value) in request.raw_header_pairs() {
+            head.push_str(&format!("{p}> {name}: {value}\n"));
+        }
+        head.push_str(&format!("{p}>"));
+        eprintln!("{head}");
+    });
+    let p = prefix.clone();
+    reply.meta_data_changed().connect(move |_| {
+        let mut head = String::new();
+        for line in head_text(reply).lines() {
+            head.push_str(&format!("{p}< {line}").trim_end());
+            head.push('\n');
+        }
+        eprint!("{head}");
+    });
+    reply.redirected().connect(move |url| {
+        eprintln!("{prefix}* Issue another request to this URL: '{url}'");
     });
 }
 
@@ -680,7 +763,8 @@ fn main() -> ExitCode {
         let _ = s.flush();
     }
     if let (Some(jar), Some(path)) = (jar, &run.opts.cookie_jar) {
-        if let Err(e) = jar.borrow().save(path) {
+        // Session cookies too, as `curl -c`: the next run is the same session (a login).
+        if let Err(e) = jar.borrow().save_with_session_cookies(path) {
             eprintln!("slotnet-fetch: cannot save cookie jar {path}: {e}");
         }
     }

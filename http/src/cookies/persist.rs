@@ -2,7 +2,8 @@
 //!
 //! The format is one cookie per line in its `Set-Cookie` form
 //! ([`RawForm::Full`]), after a `#` comment line naming the format. Session cookies are not
-//! saved (they end with the program, as in browsers), nor are expired ones. Files are
+//! saved by `save` (they end with the program, as in browsers) but are by
+//! `save_with_session_cookies` (as `curl -c`); expired ones never are. Files are
 //! written atomically (temporary file, then rename), so a crash never leaves half a jar.
 
 use std::fs::{self, File};
@@ -68,17 +69,31 @@ impl NetworkCookieJar {
     /// Saves the persistent (non-session, unexpired) cookies to `path`, atomically. Cookies
     /// whose name or value cannot be written on one line are skipped.
     pub fn save(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.save_cookies(path.as_ref(), false)
+    }
+
+    /// Saves the unexpired cookies to `path`, session cookies included, as `curl -c` does:
+    /// for a program whose "session" spans several runs (a login cookie set by one run is
+    /// sent by the next). [`load`](Self::load) reads them back as session cookies.
+    pub fn save_with_session_cookies(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.save_cookies(path.as_ref(), true)
+    }
+
+    fn save_cookies(&self, path: &Path, with_session: bool) -> io::Result<()> {
         let now = SystemTime::now();
         let mut text = String::from(HEADER);
         text.push('\n');
         for cookie in self.all_cookies() {
-            if cookie.is_session_cookie() || cookie.is_expired_at(now) || !is_line_safe(&cookie) {
+            if (cookie.is_session_cookie() && !with_session)
+                || cookie.is_expired_at(now)
+                || !is_line_safe(&cookie)
+            {
                 continue;
             }
             text.push_str(&cookie.to_raw_form(RawForm::Full));
             text.push('\n');
         }
-        write_atomically(path.as_ref(), text.as_bytes())
+        write_atomically(path, text.as_bytes())
     }
 
     /// Adds the cookies saved in `path` by [`save`](Self::save), replacing cookies with the
