@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -463,6 +463,24 @@ impl LoopHandle {
 #[derive(Clone)]
 pub struct EventLoop {
     inner: Rc<LoopInner>,
+}
+
+/// The poller's descriptor as a borrowed fd, for APIs that take `AsFd` (a foreign loop's
+/// "watch this fd" call); the same descriptor as [`EventLoop::as_raw_fd`].
+impl AsFd for EventLoop {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor belongs to the loop's poller, which `self.inner` (an `Rc`)
+        // keeps alive and never replaces or closes while any handle exists; the borrow is
+        // tied to `self`.
+        unsafe { BorrowedFd::borrow_raw(self.inner.poll.borrow().as_raw_fd()) }
+    }
+}
+
+/// [`EventLoop::as_raw_fd`] through the standard trait.
+impl AsRawFd for EventLoop {
+    fn as_raw_fd(&self) -> RawFd {
+        EventLoop::as_raw_fd(self)
+    }
 }
 
 impl fmt::Debug for EventLoop {

@@ -352,3 +352,29 @@ fn a_post_from_inside_dispatch_leaves_the_fd_alone_and_shows_in_next_timeout() {
     lp.process_events(Some(Duration::ZERO));
     assert!(ran.get());
 }
+
+/// Code that takes any `AsFd` (as a foreign loop's "watch this descriptor" call does) gets the
+/// loop's poller: the same descriptor as `as_raw_fd`, readable once work is posted from
+/// outside the loop's own dispatch.
+#[test]
+fn the_loop_is_as_fd_for_apis_that_take_borrowed_descriptors() {
+    use std::os::fd::{AsFd, AsRawFd};
+    fn readable_now(source: &impl AsFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: source.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        assert!(n >= 0, "poll failed: {}", std::io::Error::last_os_error());
+        n == 1 && pfd.revents & libc::POLLIN != 0
+    }
+    let lp = EventLoop::current();
+    assert_eq!(lp.as_fd().as_raw_fd(), EventLoop::as_raw_fd(&lp));
+    settle(&lp);
+    assert!(!readable_now(&lp));
+    lp.post(|| {});
+    assert!(readable_now(&lp));
+    lp.process_events(Some(Duration::ZERO));
+}

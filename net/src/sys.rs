@@ -194,6 +194,8 @@ fn option_key(option: SocketOption, tcp: bool) -> Option<(libc::c_int, libc::c_i
         SocketOption::TypeOfService if tcp => Some((libc::IPPROTO_IP, libc::IP_TOS)),
         SocketOption::SendBufferSize => Some((libc::SOL_SOCKET, libc::SO_SNDBUF)),
         SocketOption::ReceiveBufferSize => Some((libc::SOL_SOCKET, libc::SO_RCVBUF)),
+        // IP_MTU is Linux's: elsewhere PathMtu is unsupported (Qt reads it on Linux only too).
+        #[cfg(target_os = "linux")]
         SocketOption::PathMtu if tcp => Some((libc::IPPROTO_IP, libc::IP_MTU)),
         _ => None,
     }
