@@ -155,7 +155,7 @@ fn a_failed_handshake_fails_every_waiting_request_with_its_own_ssl_errors() {
     for (i, (reply, trace)) in replies.iter().zip(&traces).enumerate() {
         assert_eq!(reply.error(), NetworkError::SslHandshakeFailedError, "{i}");
         let lines = trace.lines();
-        // ../shared/anchors/qt/traces/https-selfsigned.txt, for every reply.
+        // docs/qt-traces/https-selfsigned.txt, for every reply.
         assert_eq!(
             lines,
             [

@@ -1,6 +1,6 @@
 //! Authentication in the access manager against scripted loopback servers: Qt's order (URL
 //! credentials, cache, `authenticationRequired`), Qt's traces for a right, a wrong and no
-//! answer (../shared/anchors/qt/traces/basic-auth-*.txt), the credential cache with
+//! answer (docs/qt-traces/basic-auth-*.txt), the credential cache with
 //! preemptive Basic, resending bodies, and Digest with a stale nonce.
 
 use std::cell::{Cell, RefCell};
@@ -70,7 +70,7 @@ fn basic_auth_ok_matches_the_qt_trace() {
     answer(&m, "user", "passwd");
     let reply = get(&m, &server.url("/basic-auth/user/passwd"));
     let (lines, body) = run_traced_auth(&m, reply);
-    // ../shared/anchors/qt/traces/basic-auth-ok.txt
+    // docs/qt-traces/basic-auth-ok.txt
     assert_eq!(
         lines,
         [
@@ -108,7 +108,7 @@ fn basic_auth_wrong_asks_twice_then_gives_up_like_qt() {
     let prompts = answer(&m, "user", "wrong");
     let reply = get(&m, &server.url("/basic-auth/user/passwd"));
     let (lines, _) = run_traced_auth(&m, reply);
-    // ../shared/anchors/qt/traces/basic-auth-wrong.txt
+    // docs/qt-traces/basic-auth-wrong.txt
     assert_eq!(
         lines,
         [
@@ -139,7 +139,7 @@ fn no_credentials_end_with_the_401_and_its_body() {
         .connect(move |_| p.set(p.get() + 1));
     let reply = get(&m, &server.url("/basic-auth/user/passwd"));
     let (lines, body) = run_traced_auth(&m, reply);
-    // ../shared/anchors/qt/traces/basic-auth-no-credentials.txt, with a body to read.
+    // docs/qt-traces/basic-auth-no-credentials.txt, with a body to read.
     assert_eq!(
         lines,
         [

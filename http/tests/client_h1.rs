@@ -1,5 +1,5 @@
 //! The HTTP/1.1 client against scripted loopback servers: Qt's signal sequences (compare
-//! ../shared/anchors/qt/traces), error mappings, redirects, the pool, misbehaving servers.
+//! docs/qt-traces), error mappings, redirects, the pool, misbehaving servers.
 
 use std::cell::Cell;
 use std::io::Write;
@@ -35,7 +35,7 @@ fn get_200_matches_the_qt_trace() {
     let m = NetworkAccessManager::new();
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/hello.txt")));
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/get-200-small.txt
+    // docs/qt-traces/get-200-small.txt
     assert_eq!(
         lines,
         [
@@ -75,7 +75,7 @@ fn http_404_delivers_the_body_then_the_error() {
     let m = NetworkAccessManager::new();
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/missing.txt")));
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/get-404.txt
+    // docs/qt-traces/get-404.txt
     assert_eq!(
         lines,
         [
@@ -140,7 +140,7 @@ fn post_reports_upload_progress_like_qt() {
         "hello world",
     );
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/post-body.txt
+    // docs/qt-traces/post-body.txt
     assert_eq!(
         lines,
         [
@@ -194,7 +194,7 @@ fn a_streamed_body_reports_upload_progress_like_qt() {
 
 #[test]
 fn delete_without_a_body_matches_the_qt_trace() {
-    // ../shared/anchors/qt/traces/delete.txt: no uploadProgress at all without a body.
+    // docs/qt-traces/delete.txt: no uploadProgress at all without a body.
     let server = hello_server();
     let m = NetworkAccessManager::new();
     let reply = m.delete_resource(NetworkRequest::from_url_str(&server.url("/hello.txt")));
@@ -240,7 +240,7 @@ fn head_reports_the_announced_length() {
     let m = NetworkAccessManager::new();
     let reply = m.head(NetworkRequest::from_url_str(&server.url("/hello.txt")));
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/head.txt
+    // docs/qt-traces/head.txt
     assert_eq!(
         lines,
         [
@@ -296,7 +296,7 @@ fn redirects_are_followed_with_qts_signals_per_hop() {
     ));
     let (lines, body) = run_traced(&m, reply);
     let u = |p: &str| server.url(p);
-    // ../shared/anchors/qt/traces/redirect-follow-3.txt
+    // docs/qt-traces/redirect-follow-3.txt
     assert_eq!(
         lines,
         [
@@ -464,7 +464,7 @@ fn connection_refused_matches_the_qt_trace() {
         "http://127.0.0.1:{port}/"
     )));
     let (lines, _) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/connection-refused.txt
+    // docs/qt-traces/connection-refused.txt
     assert_eq!(
         lines,
         [
@@ -665,7 +665,7 @@ fn abort_mid_body_then_the_manager_still_works() {
     // Abort from the loop right after the first data, as the Qt scenario's timer does.
     reply.ready_read().connect_queued(move |_| reply.abort());
     let (lines, _) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/abort-after-100ms.txt
+    // docs/qt-traces/abort-after-100ms.txt
     assert_eq!(
         &lines[3..],
         [
@@ -739,7 +739,7 @@ fn gzip_bodies_are_decoded_and_progress_counts_decoded_bytes() {
     let reply = m.get(NetworkRequest::from_url_str(&server.url("/gzip")));
     let (lines, body) = run_traced(&m, reply);
     assert!(body == plain, "decoded transparently");
-    // ../shared/anchors/qt/traces/gzip.txt: the final progress counts decoded bytes.
+    // docs/qt-traces/gzip.txt: the final progress counts decoded bytes.
     assert!(lines.contains(&format!("reply.downloadProgress({0}, {0})", plain.len())));
     assert_eq!(
         reply

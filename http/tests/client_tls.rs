@@ -20,7 +20,7 @@ fn self_signed_certificate_fails_the_handshake_like_qt() {
     let m = NetworkAccessManager::new();
     let reply = m.get(NetworkRequest::from_url_str(&url(&server)));
     let (lines, _) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/https-selfsigned.txt
+    // docs/qt-traces/https-selfsigned.txt
     assert_eq!(
         lines,
         [
@@ -51,7 +51,7 @@ fn ignoring_ssl_errors_from_the_slot_continues_over_h2() {
         reply.ignore_ssl_errors();
     });
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/https-insecure.txt (http2=1: Qt 6 negotiates h2 by default)
+    // docs/qt-traces/https-insecure.txt (http2=1: Qt 6 negotiates h2 by default)
     assert_eq!(
         lines,
         [

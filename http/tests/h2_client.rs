@@ -35,7 +35,7 @@ fn get_matches_the_qt_h2c_trace() {
     let m = NetworkAccessManager::new();
     let reply = m.get(h2_request(&server.url("/hello.txt")));
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/h2c-prior-knowledge.txt
+    // docs/qt-traces/h2c-prior-knowledge.txt
     assert_eq!(
         lines,
         [
@@ -65,7 +65,7 @@ fn post_reports_upload_progress_like_qt() {
     let m = NetworkAccessManager::new();
     let reply = m.post(h2_request(&server.url("/echo")), "hello=world");
     let (lines, body) = run_traced(&m, reply);
-    // ../shared/anchors/qt/traces/post-body.txt (same sequence over HTTP/2)
+    // docs/qt-traces/post-body.txt (same sequence over HTTP/2)
     assert_eq!(
         lines,
         [

@@ -1,5 +1,5 @@
 //! slotnet-corebench: micro-benchmarks of slotnet-core, the same scenarios as the Qt anchor
-//! `qsignal_bench` (../shared/anchors/qt/src/qsignal_bench.cpp), one `name=value unit` per line.
+//! `qsignal_bench` (a Qt 6 program of the benchmark anchors, see docs/benchmarks.md), one `name=value unit` per line.
 //!
 //! ```text
 //! slotnet-corebench [--only emit,queued,chained,timers,xthread] [--quick]

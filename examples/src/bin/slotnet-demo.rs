@@ -1,4 +1,4 @@
-//! slotnet-demo: a self-contained tour that needs no network (../shared/CONTRACT.md).
+//! slotnet-demo: a self-contained tour that needs no network (docs/cli.md).
 //!
 //! An `HttpServer` runs on 127.0.0.1 (a free port) in its own thread and loop; the main loop
 //! drives a `NetworkAccessManager` against it: a GET, a POST, a redirect chain, a 404, an

@@ -1,4 +1,4 @@
-//! slotnet-fetch: a curl-like client on `NetworkAccessManager` (../shared/CONTRACT.md).
+//! slotnet-fetch: a curl-like client on `NetworkAccessManager` (docs/cli.md).
 //!
 //! Every URL goes through one manager; `--parallel N` bounds the requests in flight,
 //! `--repeat K` fetches each URL K times, `--trace` prints every signal in the format of the Qt

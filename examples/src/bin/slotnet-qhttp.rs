@@ -1,5 +1,5 @@
 //! slotnet-qhttp: fetch one URL with the legacy `Http` (Qt 4's QHttp) API
-//! (../shared/CONTRACT.md).
+//! (docs/cli.md).
 //!
 //! `slotnet-qhttp [--trace] [--post DATA] [--user USER:PASS] URL`: `set_host` (id 1), then
 //! `get` or `post` (id 2); the body goes to stdout. `--trace` prints every signal to stderr

@@ -1,4 +1,4 @@
-//! slotnet-serve: an `HttpServer` with httpbin-like routes (see ../shared/CONTRACT.md).
+//! slotnet-serve: an `HttpServer` with httpbin-like routes (see docs/cli.md).
 //!
 //! ```text
 //! slotnet-serve [--listen ADDR:PORT]... [--unix PATH] [--root DIR] [--quiet]
