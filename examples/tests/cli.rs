@@ -562,7 +562,7 @@ fn fetch_v_shows_the_connection_and_the_exchange_as_curl_v_does() {
     assert!(
         lines
             .iter()
-            .any(|l| l.to_ascii_lowercase() == "< content-length: 5"),
+            .any(|l| l.eq_ignore_ascii_case("< content-length: 5")),
         "{stderr}"
     );
     // The request lines come before the response's.

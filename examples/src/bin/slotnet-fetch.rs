@@ -508,7 +508,7 @@ fn watch_verbose(reply: NetworkReply, prefix: String) {
     reply.meta_data_changed().connect(move |_| {
         let mut head = String::new();
         for line in head_text(reply).lines() {
-            head.push_str(&format!("{p}< {line}").trim_end());
+            head.push_str(format!("{p}< {line}").trim_end());
             head.push('\n');
         }
         eprint!("{head}");
