@@ -6,7 +6,8 @@
 //! - [`EventLoop`]: one per thread; `exec()`, `process_events()`, `post()`, and
 //!   `as_raw_fd()`/`next_timeout()` for embedding in another loop.
 //! - [`LocalLoop`]: Qt's `QEventLoop` object, a wait that only its own `quit` ends.
-//! - [`LoopHandle`]: `Send + Clone`; other threads post closures through it.
+//! - [`LoopHandle`]: `Send + Clone`; other threads post closures through it, or await a
+//!   call's value from any executor ([`LoopHandle::call`], [`LoopCall`]).
 //! - [`Object`]: a node in the loop's object tree (parent, children, name, `destroyed`,
 //!   `delete_later`), addressed by a generational id. Handles are `Copy` and `!Send`.
 //! - [`Signal`]: typed signals with direct, single-shot, context-bound, queued and cross-thread
@@ -32,6 +33,7 @@ mod event_loop;
 pub mod executor;
 mod io;
 mod local_loop;
+mod loop_call;
 mod object;
 mod signal;
 pub mod signal_future;
@@ -43,6 +45,7 @@ pub use event_loop::{BlockingCallError, EventLoop, LoopEnded, LoopHandle};
 pub use executor::{spawn_local, yield_now, AbortHandle, JoinError, JoinHandle};
 pub use io::{IoRegistration, Ready};
 pub use local_loop::LocalLoop;
+pub use loop_call::LoopCall;
 pub use object::{AsObject, BoundToItsLoopThread, Destroyed, Object, ObjectId};
 pub use signal::{Connection, LazySignal, Signal};
 pub use signal_future::{SignalNext, SignalStream};

@@ -25,6 +25,7 @@ mod reply;
 mod reply_future;
 mod request;
 mod response_headers;
+mod send_client;
 pub mod server;
 pub mod trace;
 
@@ -40,6 +41,7 @@ pub use request::{
     KnownHeader, LoadControl, NetworkRequest, Priority, RedirectPolicy,
     DEFAULT_DECOMPRESSED_SAFETY_THRESHOLD, DEFAULT_MAX_REDIRECTS,
 };
+pub use send_client::{SendClient, SendClientError};
 
 /// The `http` crate this one is built on (for `StatusCode`, `HeaderMap`, `Request`), so that
 /// users name the same version.
