@@ -154,8 +154,8 @@ impl H2Pool {
     /// to the HTTP/1.1 pool.
     fn ask_then_submit(&self, job: Rc<Job>, tls: Rc<ConnectionTls>, front: bool) {
         let pool = self.me.clone();
-        let reply = job.reply;
-        slotnet_core::AsObject::as_object(&reply).invoke_later(move || {
+        let asked = job.clone();
+        asked.later(move || {
             if job.is_done() || !job.admit_to(&tls) {
                 return;
             }
@@ -306,7 +306,7 @@ impl H2Pool {
 
 /// The HTTP/2 settings of the request behind `job` (read once per connection opened).
 fn configuration_of(job: Option<&Rc<Job>>) -> Http2Configuration {
-    job.and_then(|job| job.reply.request())
+    job.and_then(|job| job.reply_request())
         .map(|request| request.http2_configuration())
         .unwrap_or_default()
 }
@@ -354,7 +354,7 @@ impl StreamHandler for JobStream {
 
     fn started_connecting(&self) {
         if !self.announced.replace(true) {
-            self.job.reply.emit_socket_started_connecting();
+            self.job.started_connecting();
         }
     }
 
@@ -411,11 +411,11 @@ impl StreamHandler for JobStream {
 
     fn upload_progress(&self, sent: u64, total: Option<u64>) {
         let total = total.map_or(-1, |t| t as i64);
-        self.job.reply.emit_upload_progress(sent as i64, total);
+        self.job.upload_progress(sent as i64, total);
     }
 
     fn request_sent(&self) {
-        self.job.reply.emit_request_sent();
+        self.job.request_sent();
     }
 
     fn response_head(&self, head: ResponseStart<'_>) -> BodyDecision {
@@ -427,7 +427,7 @@ impl StreamHandler for JobStream {
     }
 
     fn room(&self) -> usize {
-        self.job.reply.buffer_room()
+        self.job.room()
     }
 
     fn data(&self, data: Bytes) {

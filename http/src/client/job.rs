@@ -64,7 +64,7 @@ enum Side {
 
 pub(crate) struct Job {
     me: Weak<Job>,
-    pub(crate) reply: NetworkReply,
+    reply: NetworkReply,
     pool: Weak<Pool>,
     /// The manager's state (credentials, cookies, HSTS, cache, proxies).
     manager: Weak<ManagerState>,
@@ -185,6 +185,48 @@ impl Job {
                 }
             });
         job
+    }
+
+    /// The request waits for a connection being opened (`socketStartedConnecting`).
+    pub(crate) fn started_connecting(&self) {
+        self.reply.emit_socket_started_connecting();
+    }
+
+    /// Upload progress of the current hop (`uploadProgress`; -1: total unknown).
+    pub(crate) fn upload_progress(&self, sent: i64, total: i64) {
+        self.reply.emit_upload_progress(sent, total);
+    }
+
+    /// The whole request reached the connection (`requestSent`).
+    pub(crate) fn request_sent(&self) {
+        self.reply.emit_request_sent();
+    }
+
+    /// The connection of the current hop finished its TLS handshake (`encrypted`).
+    pub(crate) fn encrypted(&self, tls: &ConnectionTls) {
+        self.reply.set_ssl_configuration(tls.configuration.clone());
+        self.reply.emit_encrypted();
+    }
+
+    /// How many more body bytes the reply's read buffer takes now.
+    pub(crate) fn room(&self) -> usize {
+        self.reply.buffer_room()
+    }
+
+    /// Whether the reply takes body data now (its read buffer is not full).
+    pub(crate) fn wants_data(&self) -> bool {
+        self.reply.wants_data()
+    }
+
+    /// The request as the reply reports it (its settings are read when a connection opens).
+    pub(crate) fn reply_request(&self) -> Option<NetworkRequest> {
+        self.reply.request()
+    }
+
+    /// Runs `f` on a later loop iteration, unless the reply is destroyed first (so that
+    /// nothing is reported from inside a call the application made, e.g. `get()`).
+    pub(crate) fn later(&self, f: impl FnOnce() + 'static) {
+        slotnet_core::AsObject::as_object(&self.reply).invoke_later(f);
     }
 
     pub(crate) fn is_done(&self) -> bool {

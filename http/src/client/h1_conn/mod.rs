@@ -207,7 +207,7 @@ impl H1Conn {
     /// [`H1Conn::connecting_with_h2_offer`] and that the job allows HTTP/2).
     pub(crate) fn add_rider(&self, job: Rc<Job>) {
         // As for a job assigned to a connecting connection: its socket is on its way.
-        job.reply.emit_socket_started_connecting();
+        job.started_connecting();
         self.riders.borrow_mut().push_back(job);
     }
 
@@ -225,7 +225,7 @@ impl H1Conn {
         }
         job.attach(Rc::downgrade(&me) as Weak<dyn Carrier>);
         if connecting {
-            job.reply.emit_socket_started_connecting();
+            job.started_connecting();
         }
         *self.job.borrow_mut() = Some(job);
         if !connecting {
@@ -392,7 +392,7 @@ impl H1Conn {
             (progress, n_all - n)
         };
         if let Some((sent, total)) = progress {
-            job.reply.emit_upload_progress(sent, total);
+            job.upload_progress(sent, total);
         }
         self.pump_body(&job);
         self.maybe_request_sent(&job);
@@ -413,12 +413,12 @@ impl H1Conn {
         self.upload.borrow_mut().sent = true;
         if has_body {
             let total = self.upload.borrow().body_total.unwrap_or(total) as i64;
-            job.reply.emit_upload_progress(total, total);
+            job.upload_progress(total, total);
         }
         if self.discarding.get() {
             return; // an aborted pipelined request: its reply has finished
         }
-        job.reply.emit_request_sent();
+        job.request_sent();
         self.offer_pipeline_room();
     }
 
@@ -446,7 +446,7 @@ impl H1Conn {
             }
             if self.response_started.get()
                 && self.body_action.get() == BodyDecision::Deliver
-                && !job.reply.wants_data()
+                && !job.wants_data()
             {
                 return;
             }
@@ -564,7 +564,7 @@ impl H1Conn {
 
     /// Gives body data to the reply, keeping what does not fit its read buffer.
     fn hand_over(&self, job: &Rc<Job>, mut data: Bytes) {
-        let room = job.reply.buffer_room();
+        let room = job.room();
         if room < data.len() {
             let rest = data.split_off(room);
             *self.held.borrow_mut() = Some(rest);
@@ -618,7 +618,7 @@ impl H1Conn {
             return;
         };
         let paused = self.held.borrow().is_some()
-            || (self.body_action.get() == BodyDecision::Deliver && !job.reply.wants_data());
+            || (self.body_action.get() == BodyDecision::Deliver && !job.wants_data());
         if !paused {
             self.fail_and_close(
                 NetworkError::RemoteHostClosedError,

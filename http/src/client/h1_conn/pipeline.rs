@@ -76,7 +76,7 @@ impl H1Conn {
             };
             if let Some(job) = done {
                 if !job.is_done() {
-                    job.reply.emit_request_sent();
+                    job.request_sent();
                 }
             }
         }

@@ -228,8 +228,7 @@ impl H1Conn {
         *self.tls.borrow_mut() = Some(tls.clone());
         if let Some(job) = self.current_job() {
             // Readable from the `encrypted` slots on, as in Qt.
-            job.reply.set_ssl_configuration(tls.configuration.clone());
-            job.reply.emit_encrypted();
+            job.encrypted(&tls);
         }
         let h2 = tls.configuration.negotiated_protocol() == Some(b"h2".as_slice());
         if h2 && self.state.get() == ConnState::Connecting {
@@ -326,9 +325,9 @@ impl H1Conn {
         }
         // Failed from the loop, not from inside the handshake.
         for job in refused {
-            let reply = job.reply;
-            slotnet_core::AsObject::as_object(&reply).invoke_later(move || {
-                job.fail(
+            let failing = job.clone();
+            job.later(move || {
+                failing.fail(
                     NetworkError::SslHandshakeFailedError,
                     REFUSED_CERTIFICATE.to_owned(),
                 );
