@@ -325,25 +325,27 @@ fn a_failed_preconnect_is_silent_and_the_request_reports_its_errors() {
 }
 
 /// A listener that reports the first byte each accepted connection sends, or `None` when
-/// it sends nothing for a while (a plain preconnect waits for its request).
+/// it sends nothing within that connection's patience (a plain preconnect waits for its
+/// request). The n-th accepted connection gets the n-th patience (the last one repeats):
+/// a connection expected to stay silent gets a short one, one expected to speak a long one,
+/// so a loaded machine that is slow to build a ClientHello cannot pass for silence.
 struct FirstByteServer {
     port: u16,
     seen: Arc<std::sync::Mutex<Vec<Option<u8>>>>,
 }
 
 impl FirstByteServer {
-    fn start() -> FirstByteServer {
+    fn start(patience: Vec<Duration>) -> FirstByteServer {
         let handle = EventLoop::current().handle();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = seen.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
+            for (index, stream) in listener.incoming().enumerate() {
                 let Ok(mut stream) = stream else { return };
-                stream
-                    .set_read_timeout(Some(Duration::from_millis(300)))
-                    .unwrap();
+                let wait = patience[index.min(patience.len() - 1)];
+                stream.set_read_timeout(Some(wait)).unwrap();
                 let mut byte = [0u8; 1];
                 let first = match stream.read(&mut byte) {
                     Ok(1) => Some(byte[0]),
@@ -365,7 +367,9 @@ impl FirstByteServer {
 fn connect_to_host_prepares_a_tls_connection_for_a_known_hsts_host() {
     /// The first byte of a TLS ClientHello: a handshake record.
     const TLS_HANDSHAKE: u8 = 0x16;
-    let server = FirstByteServer::start();
+    // The plain preconnect is expected to stay silent: 300 ms tells it; the TLS one is
+    // expected to speak, and gets all the time a loaded machine needs.
+    let server = FirstByteServer::start(vec![Duration::from_millis(300), Duration::from_secs(30)]);
     // Without HSTS, a plain TCP connection that sends nothing until a request comes.
     let plain = NetworkAccessManager::new();
     plain.connect_to_host("localhost", server.port);
