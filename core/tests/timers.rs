@@ -42,11 +42,16 @@ fn repeating_timer_stops_itself_from_its_own_slot() {
             timer.stop();
             assert!(!timer.is_active());
             assert_eq!(timer.remaining_time(), None);
+            // Thirty intervals more: a stopped timer must stay silent through them. Counted
+            // from the third tick, not from the start, so a loaded machine that runs late
+            // cannot quit the loop before the timer had its three ticks.
+            Timer::single_shot(Duration::from_millis(30), || EventLoop::current().quit());
         }
     });
     timer.start_interval(Duration::from_millis(1));
     assert!(timer.is_active());
-    Timer::single_shot(Duration::from_millis(30), || EventLoop::current().quit());
+    // Only a hang guard: the slot above quits long before.
+    Timer::single_shot(Duration::from_secs(20), || EventLoop::current().quit());
     lp.exec();
     assert_eq!(ticks.get(), 3);
     timer.destroy();
