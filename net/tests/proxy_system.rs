@@ -3,59 +3,10 @@
 //! a configuration in a temporary directory. Each test is skipped, with a note on stderr,
 //! when its program is not installed (Debian packages `tinyproxy` and `microsocks`).
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use slotnet_net::proxy::{NetworkProxy, ProxyType};
 use slotnet_net::SocketError;
 use slotnet_testkit::process::*;
 use slotnet_testkit::proxy::*;
-
-/// A temporary directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "slotnet-{tag}-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Starts `program` with `args` and waits for it to listen on `port`.
-fn start(program: PathBuf, args: &[&str], port: u16) -> ChildGuard {
-    let child = Command::new(&program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-    let mut guard = ChildGuard(child);
-    assert!(
-        wait_listening(port, Duration::from_secs(5)),
-        "{} did not start listening on port {port}",
-        program.display()
-    );
-    // Something listens: make sure it is our program (which exits if it cannot bind).
-    assert!(
-        matches!(guard.0.try_wait(), Ok(None)),
-        "{} exited; port {port} belongs to another program",
-        program.display()
-    );
-    guard
-}
 
 #[test]
 fn tinyproxy_connect_with_basic_auth() {
@@ -75,7 +26,7 @@ fn tinyproxy_connect_with_basic_auth() {
         ),
     )
     .unwrap();
-    let _proxy = start(binary, &["-d", "-c", config.to_str().unwrap()], port);
+    let _proxy = start_listening(&binary, &["-d", "-c", config.to_str().unwrap()], port);
     let target = echo_server(b"");
     let proxy = NetworkProxy::new(ProxyType::HttpProxy, "127.0.0.1", port);
 
@@ -123,8 +74,8 @@ fn microsocks_with_user_password() {
     };
     let port = free_port();
     let port_text = port.to_string();
-    let _proxy = start(
-        binary,
+    let _proxy = start_listening(
+        &binary,
         &[
             "-i",
             "127.0.0.1",
