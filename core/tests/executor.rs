@@ -10,17 +10,8 @@ use std::time::Duration;
 
 use slotnet_core::{spawn_local, yield_now, EventLoop, Object, Timer};
 
-/// Fails the test instead of hanging it when a wake never arrives (a hang guard only: the
-/// loop is expected to finish long before).
-fn hang_guard() -> Timer {
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard
-        .timeout()
-        .connect(|_| panic!("the loop was never woken"));
-    guard.start_interval(Duration::from_secs(30));
-    guard
-}
+mod common;
+use common::hang_guard;
 
 /// A future that becomes ready when [`Gate::open`] is called, from this thread's code.
 #[derive(Clone, Default)]

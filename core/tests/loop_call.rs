@@ -6,17 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use slotnet_core::{yield_now, EventLoop, LoopEnded, Thread, Timer};
+use slotnet_core::{yield_now, EventLoop, LoopEnded, Thread};
 
-fn hang_guard() -> Timer {
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard
-        .timeout()
-        .connect(|_| panic!("the loop was never woken"));
-    guard.start_interval(Duration::from_secs(30));
-    guard
-}
+mod common;
+use common::hang_guard;
 
 /// Whether a `call` future can cross threads (what a tokio task needs).
 fn assert_send<T: Send>(value: T) -> T {

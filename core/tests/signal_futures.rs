@@ -8,15 +8,8 @@ use std::time::Duration;
 use futures_core::Stream;
 use slotnet_core::{spawn_local, EventLoop, Object, Timer};
 
-fn hang_guard() -> Timer {
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard
-        .timeout()
-        .connect(|_| panic!("the loop was never woken"));
-    guard.start_interval(Duration::from_secs(30));
-    guard
-}
+mod common;
+use common::hang_guard;
 
 /// Polls a stream to its end through the `futures_core::Stream` trait only.
 async fn collect<S: Stream + Unpin>(mut stream: S) -> Vec<S::Item> {

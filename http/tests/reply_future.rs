@@ -11,18 +11,7 @@ use std::time::Duration;
 use slotnet_http::core::{spawn_local, EventLoop, Timer};
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
-use slotnet_testkit::{pattern, LIMIT};
-
-/// Fails the test instead of hanging it (a hang guard only).
-fn hang_guard() -> Timer {
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard
-        .timeout()
-        .connect(|_| panic!("the loop was never woken"));
-    guard.start_interval(LIMIT);
-    guard
-}
+use slotnet_testkit::{hang_guard, pattern};
 
 #[test]
 fn an_awaited_reply_gives_the_status_headers_and_body() {

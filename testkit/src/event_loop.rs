@@ -50,6 +50,19 @@ pub fn run_until(limit: Duration, done: impl Fn() -> bool) -> bool {
     true
 }
 
+/// A single-shot timer that panics after [`LIMIT`]: for a test that runs the loop through
+/// something other than [`exec_within`] (`block_on`, an awaited reply) and must fail, not hang,
+/// when a wake never arrives. Keep the returned timer alive for the test's duration.
+pub fn hang_guard() -> Timer {
+    let guard = Timer::new();
+    guard.set_single_shot(true);
+    guard
+        .timeout()
+        .connect(|_| panic!("the loop was never woken"));
+    guard.start_interval(LIMIT);
+    guard
+}
+
 /// Quits the current thread's loop (ends an [`exec_within`] with success).
 pub fn quit() {
     EventLoop::current().quit();

@@ -51,5 +51,5 @@ pub mod server;
 pub mod ssl;
 pub mod tls_server;
 
-pub use event_loop::{exec_within, quit, run_for, run_until, LIMIT};
+pub use event_loop::{exec_within, hang_guard, quit, run_for, run_until, LIMIT};
 pub use log::{Counter, Log};
