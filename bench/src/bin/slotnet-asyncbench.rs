@@ -15,16 +15,13 @@
 //! ```
 
 use std::cell::Cell;
-use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use slotnet_bench::start_h2_hello_server;
 use slotnet_core::{spawn_local, EventLoop};
-use slotnet_http::h2::server::serve_connection;
-use slotnet_http::h2::Http2Configuration;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkRequest};
-use slotnet_net::{Bytes, TcpServer};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Way {
@@ -71,29 +68,6 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     Ok(opts)
-}
-
-/// Serves `hello` to every request, answering as soon as the request arrives.
-fn start_server() -> u16 {
-    let server = TcpServer::new();
-    if !server.listen(Ipv4Addr::LOCALHOST, 0) {
-        return 0;
-    }
-    let config = Http2Configuration::default();
-    server.new_connection().connect(move |_| {
-        while let Some(socket) = server.next_pending_connection() {
-            serve_connection(socket, &config, |_request, mut respond| {
-                let head = http::Response::builder()
-                    .header("content-length", 5)
-                    .body(())
-                    .unwrap_or_default();
-                if let Ok(mut body) = respond.send_response(head, false) {
-                    let _ = body.send_data(Bytes::from_static(b"hello"), true);
-                }
-            });
-        }
-    });
-    server.server_port()
 }
 
 fn request(url: &str) -> NetworkRequest {
@@ -170,7 +144,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let port = start_server();
+    let port = start_h2_hello_server();
     if port == 0 {
         eprintln!("cannot listen on 127.0.0.1");
         return ExitCode::FAILURE;
