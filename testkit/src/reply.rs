@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::event_loop::{exec_within, LIMIT};
 use slotnet_core::{EventLoop, Timer};
 use slotnet_http::trace::SignalTrace;
 use slotnet_http::{NetworkAccessManager, NetworkReply};
@@ -61,16 +62,7 @@ fn run_with_trace(
         b.borrow_mut().extend(reply.read_all());
         EventLoop::current().quit();
     });
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard.timeout().connect(|_| EventLoop::current().exit(1));
-    guard.start_interval(Duration::from_secs(20));
-    assert_eq!(
-        EventLoop::current().exec(),
-        0,
-        "reply did not finish in time"
-    );
-    guard.destroy();
+    assert!(exec_within(LIMIT), "reply did not finish in time");
     let body = body.borrow().clone();
     (trace.lines(), body)
 }
@@ -87,16 +79,7 @@ pub fn run_all(replies: &[NetworkReply]) {
             }
         });
     }
-    let guard = Timer::new();
-    guard.set_single_shot(true);
-    guard.timeout().connect(|_| EventLoop::current().exit(1));
-    guard.start_interval(Duration::from_secs(20));
-    assert_eq!(
-        EventLoop::current().exec(),
-        0,
-        "replies did not finish in time"
-    );
-    guard.destroy();
+    assert!(exec_within(LIMIT), "replies did not finish in time");
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.
