@@ -4,6 +4,7 @@
 //! `sslErrors` model, name lookup on worker threads, and proxies.
 //!
 //! - [`TcpSocket`] / [`TcpServer`]: Qt's `QTcpSocket` / `QTcpServer`.
+//! - [`UdpSocket`]: Qt's `QUdpSocket` (datagrams; `recvmmsg` batching on Linux).
 //! - [`LocalSocket`] / [`LocalServer`]: Qt's `QLocalSocket` / `QLocalServer` (Unix domain).
 //! - [`SslSocket`] / [`SslServer`]: Qt's `QSslSocket` / `QSslServer` (TLS on rustls, see
 //!   [`ssl`]).
@@ -68,6 +69,7 @@ mod stream;
 mod sys;
 mod tcp;
 mod tcp_server;
+mod udp;
 mod wait;
 mod write_queue;
 
@@ -85,6 +87,7 @@ pub use ssl_server::{
 pub use ssl_socket::{SslMode, SslSocket};
 pub use tcp::TcpSocket;
 pub use tcp_server::TcpServer;
+pub use udp::{UdpSocket, MAX_DATAGRAM_SIZE};
 pub use wait::DEFAULT_WAIT_MSECS;
 
 /// The byte buffer types the socket API uses (the `bytes` crate).
