@@ -270,6 +270,24 @@ impl BodyEncoder {
         Ok(())
     }
 
+    /// For a body sent as is (`Content-Length` or close-delimited): counts `len` bytes the
+    /// caller writes itself, uncopied, and returns true (an error past the announced length,
+    /// counting nothing). For the other framings returns false: encode the data instead.
+    pub(super) fn pass_through(&mut self, len: u64) -> Result<bool, H1Error> {
+        match self.framing {
+            Framing::Length(declared) => {
+                let written = self.written.saturating_add(len);
+                if written > declared {
+                    return Err(H1Error::BodyLengthMismatch { declared, written });
+                }
+            }
+            Framing::CloseDelimited => {}
+            Framing::Empty | Framing::Chunked => return Ok(false),
+        }
+        self.written = self.written.saturating_add(len);
+        Ok(true)
+    }
+
     /// Ends the body: the last chunk for a chunked body; an error if a `Content-Length` body
     /// is short.
     pub fn finish(&mut self, out: &mut BytesMut) -> Result<(), H1Error> {

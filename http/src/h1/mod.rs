@@ -4,7 +4,9 @@
 //!
 //! - client: [`encode_request`] writes a request head, [`BodyEncoder`] (or [`encode_chunk`] /
 //!   [`encode_last_chunk`]) the body, and a [`ResponseDecoder`] turns received bytes into
-//!   [`ResponseEvent`]s;
+//!   [`ResponseEvent`]s; a [`ClientExchange`] puts them together for one request/response
+//!   on a connection (upload accounting, keep-alive, the stale keep-alive resend), which
+//!   both the access manager's connections and the legacy `Http` drive;
 //! - server: a [`RequestDecoder`] turns received bytes into [`RequestEvent`]s (pipelined
 //!   requests back to back), [`encode_response_head`] and [`BodyEncoder`] write the answer,
 //!   [`H1Error::status_hint`] tells which status to answer a malformed request with.
@@ -18,6 +20,7 @@
 mod body;
 mod bytestr;
 mod chunked;
+mod client_exchange;
 mod date;
 mod encode;
 mod error;
@@ -34,6 +37,7 @@ mod types;
 mod tests;
 
 pub use bytestr::ByteStr;
+pub use client_exchange::{ClientExchange, ExchangeError};
 pub use date::{date_header_value, fmt_http_date};
 pub use encode::{
     encode_chunk, encode_chunk_header, encode_continue, encode_last_chunk,
