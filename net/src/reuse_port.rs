@@ -3,10 +3,9 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The accept queue length, as mio and std use.
-const BACKLOG: libc::c_int = 1024;
+const BACKLOG: i32 = 1024;
 
 /// Whether this platform spreads the connections of one port over several listening
 /// sockets (`SO_REUSEPORT` with load balancing: Linux and Android; BSDs and macOS accept the
@@ -35,82 +34,15 @@ pub fn reuse_port_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain socket(2); the result is checked before use.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor owned by nobody else; closed on every error path.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    for option in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
-        let on: libc::c_int = 1;
-        // SAFETY: a c_int option value of the size given.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    // SAFETY: a zeroed sockaddr_storage is a valid (unspecified) address; the matching
-    // family's fields are filled in below and its length passed to bind(2).
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(v4) => {
-            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
-            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = v4.port().to_be();
-            sin.sin_addr = libc::in_addr {
-                s_addr: u32::from_ne_bytes(v4.ip().octets()),
-            };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
-            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = v6.port().to_be();
-            sin6.sin6_addr = libc::in6_addr {
-                s6_addr: v6.ip().octets(),
-            };
-            sin6.sin6_flowinfo = v6.flowinfo();
-            sin6.sin6_scope_id = v6.scope_id();
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    // SAFETY: storage holds an address of `len` bytes of the socket's family.
-    let rc = unsafe {
-        libc::bind(
-            fd,
-            (&storage as *const libc::sockaddr_storage).cast(),
-            len as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: listen(2) on the bound socket.
-    if unsafe { libc::listen(fd, BACKLOG) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(TcpListener::from(owned))
+    use socket2::{Domain, Socket, Type};
+    // socket2 opens the socket close-on-exec, as std does.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

@@ -868,7 +868,7 @@ impl SocketCore {
     fn apply_options(&self, stream: &RawStream) {
         for &(option, value) in self.options.borrow().iter() {
             // An option this kind of socket does not support is simply not applied.
-            let _ = sys::set_option(stream.fd(), stream.is_tcp(), option, value);
+            let _ = sys::set_option(stream, option, value);
         }
     }
 
@@ -885,14 +885,14 @@ impl SocketCore {
             options.push((option, value));
         }
         match self.io.borrow().as_ref() {
-            Some(io) => sys::set_option(io.stream.fd(), io.stream.is_tcp(), option, value).is_ok(),
+            Some(io) => sys::set_option(&io.stream, option, value).is_ok(),
             None => true,
         }
     }
 
     pub(crate) fn socket_option(&self, option: SocketOption) -> Option<i32> {
         if let Some(io) = self.io.borrow().as_ref() {
-            return sys::get_option(io.stream.fd(), io.stream.is_tcp(), option).ok();
+            return sys::get_option(&io.stream, option).ok();
         }
         self.options
             .borrow()
