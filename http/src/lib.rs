@@ -19,6 +19,7 @@ pub mod h2;
 pub mod hsts;
 pub mod legacy;
 mod local;
+pub mod log_target;
 mod manager;
 pub mod multipart;
 mod reply;

@@ -57,6 +57,7 @@ mod error;
 mod hostinfo;
 mod local;
 mod local_server;
+pub mod log_target;
 pub mod proxy;
 mod read_buffer;
 mod reuse_port;

@@ -315,10 +315,12 @@ impl SocketCore {
             } else {
                 info.error_string()
             };
+            log::debug!(target: crate::log_target::SOCKET, "Could not resolve host: {} ({message})", self.peer_name.borrow());
             self.fail_connect(SocketError::HostNotFoundError, message);
             return;
         }
         let port = self.connect_port.get();
+        log::debug!(target: crate::log_target::SOCKET, "Host {}:{port} was resolved: {:?}", self.peer_name.borrow(), info.addresses());
         let addrs = info
             .addresses()
             .iter()
@@ -396,9 +398,10 @@ impl SocketCore {
     fn connect_next(&self, mut last_error: Option<io::Error>) {
         loop {
             let next = match &mut *self.target.borrow_mut() {
-                Some(Target::Tcp(addrs)) => addrs
-                    .pop_front()
-                    .map(|a| mio::net::TcpStream::connect(a).map(RawStream::Tcp)),
+                Some(Target::Tcp(addrs)) => addrs.pop_front().map(|a| {
+                    log::debug!(target: crate::log_target::SOCKET, "Trying {a}...");
+                    mio::net::TcpStream::connect(a).map(RawStream::Tcp)
+                }),
                 Some(Target::Local(path)) => path
                     .take()
                     .map(|p| mio::net::UnixStream::connect(p).map(RawStream::Unix)),
@@ -481,6 +484,7 @@ impl SocketCore {
             self.peer_addr.set(io.stream.tcp_peer_addr());
         }
         let attempt = self.attempt.get();
+        log::debug!(target: crate::log_target::SOCKET, "Connected to {} ({}) port {}", self.peer_name.borrow(), self.peer_addr.get().map_or_else(String::new, |a| a.ip().to_string()), self.connect_port.get());
         self.connected_count.set(self.connected_count.get() + 1);
         self.state.set(SocketState::Connected);
         self.sig.state_changed.emit(SocketState::Connected);
@@ -508,6 +512,7 @@ impl SocketCore {
     /// `state_changed(Unconnected)`; a local socket (QLocalSocket) emits `error_occurred`
     /// while still `Connecting`, then becomes `Unconnected`.
     fn fail_connect(&self, code: SocketError, message: &str) {
+        log::debug!(target: crate::log_target::SOCKET, "Failed to connect to {}: {} ({message})", self.peer_name.borrow(), code.name());
         let attempt = self.next_attempt();
         self.cancel_connect();
         self.drop_io();

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`event_loop`] | run the current thread's loop with a hang guard: [`exec_within`], [`run_for`], [`run_until`] |
 //! | [`log`] | [`Log`] of signal names in order, [`Counter`] of emissions |
+//! | [`logger`] | a capturing `log` logger: what slotnet logged on this thread, by target ([`logger::capture`]) |
 //! | [`pattern`] | the 251-byte test pattern and a fast [`PatternChecker`](pattern::PatternChecker) |
 //! | [`certs`] | the test PKI ([`certs::pki`]), trusting client configurations, PEM files |
 //! | [`ssl`] | TLS socket peers: a listening [`SslServer`](slotnet_net::SslServer), an echo, a logging client |
@@ -42,6 +43,7 @@ pub mod h1;
 pub mod h2;
 pub mod legacy;
 pub mod log;
+pub mod logger;
 pub mod nginx;
 pub mod pattern;
 pub mod process;

@@ -65,12 +65,14 @@ pub(crate) fn lookup(cache: &SharedCache, request: &NetworkRequest, url: &Url) -
         Some(meta) => freshness::freshness(&headers, meta, SystemTime::now()),
         None => crate::cache::Freshness::NotCacheable,
     };
-    match (freshness::decide(control, &fresh), meta) {
+    let lookup = match (freshness::decide(control, &fresh), meta) {
         (CacheDecision::UseCache, Some(meta)) => Lookup::Serve(meta),
         (CacheDecision::Revalidate(_), Some(meta)) => Lookup::Revalidate(meta),
         (CacheDecision::FailContentNotFound, _) => Lookup::NotFound,
         _ => Lookup::Network,
-    }
+    };
+    log::debug!(target: crate::log_target::CACHE, "{} for {}", match lookup { Lookup::Serve(_) => "Cache hit", Lookup::Revalidate(_) => "Cache entry to revalidate", Lookup::NotFound => "Cache miss (AlwaysCache: no network)", Lookup::Network => "Cache miss" }, crate::log_target::Shown(url));
+    lookup
 }
 
 /// Starts an entry for a response, if it may be stored: `decoded` says the body will be

@@ -129,6 +129,7 @@ impl H2Pool {
             .cloned();
         match existing {
             Some(conn) => {
+                log::debug!(target: crate::log_target::CONNECTION, "Re-using existing HTTP/2 connection with host {}:{}", key.host, key.port);
                 if let Some(tls) = conn.tls().filter(|tls| job.must_be_asked_about(tls)) {
                     self.ask_then_submit(job, tls, front);
                     return Ok(());
@@ -210,6 +211,7 @@ impl H2Pool {
         );
         conn.set_tls(tls);
         conn.set_peer_name(&key.host);
+        log::debug!(target: crate::log_target::HTTP2, "Using HTTP/2 with host {}:{} (ALPN h2)", key.host, key.port);
         // Not counted in `opened`: the HTTP/1.1 pool opened (and counted) this connection.
         let replaced = self.active.borrow_mut().insert(key.clone(), conn.clone());
         if let Some(old) = replaced {
@@ -244,6 +246,7 @@ impl H2Pool {
             }),
         );
         conn.set_peer_name(&key.host);
+        log::debug!(target: crate::log_target::HTTP2, "Using HTTP/2 with host {}:{} (prior knowledge)", key.host, key.port);
         let weak = Rc::downgrade(&conn);
         socket.connected().connect(move |_| {
             if let Some(c) = weak.upgrade() {

@@ -248,12 +248,17 @@ impl Job {
             let url = request.url()?;
             let state = self.state();
             match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
-                Ok(route) => PoolKey::from_url(
-                    url,
-                    route,
-                    request.bool_attribute(Attribute::Http2Allowed, true),
-                    || TlsKey::of(request.ssl_configuration_ref(), request.peer_verify_name()),
-                ),
+                Ok(route) => {
+                    if let Some(proxy) = route.proxy() {
+                        log::debug!(target: crate::log_target::PROXY, "{} goes through {:?} proxy {}:{}", crate::log_target::Shown(url), proxy.proxy_type(), proxy.host_name(), proxy.port());
+                    }
+                    PoolKey::from_url(
+                        url,
+                        route,
+                        request.bool_attribute(Attribute::Http2Allowed, true),
+                        || TlsKey::of(request.ssl_configuration_ref(), request.peer_verify_name()),
+                    )
+                }
                 Err(e) => {
                     *self.route_error.borrow_mut() = Some(e);
                     None
@@ -759,6 +764,15 @@ impl Job {
         }
         self.reply
             .deliver_head(status, reason, headers, content_length, location_as_sent);
+        match &decision {
+            Redirect::Follow { url: to, .. } | Redirect::Ask { url: to, .. } => {
+                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} to {}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()), crate::log_target::Shown(to))
+            }
+            Redirect::Refuse { message, .. } => {
+                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} refused: {message}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()))
+            }
+            Redirect::No => {}
+        }
         match decision {
             Redirect::No => {
                 let error = NetworkError::from_http_status(status);
@@ -885,6 +899,7 @@ impl Job {
         if values.is_empty() {
             return None;
         }
+        log::debug!(target: crate::log_target::AUTHENTICATOR, "{status} from {}: {field}: {}", crate::log_target::Shown(url), values.join(", "));
         let rounds = self.auth_rounds.get() + 1;
         if rounds > MAX_AUTH_ROUNDS {
             return None; // a server (or slot) going round in circles
@@ -935,6 +950,7 @@ impl Job {
             }
             other => other,
         };
+        log::debug!(target: crate::log_target::AUTHENTICATOR, "{}", if matches!(step, Step::Resend) { "Sending the request again with credentials" } else { "No (new) credentials: the challenge is the response" });
         match step {
             Step::Resend => {
                 *self.next_hop.borrow_mut() = Some(Next::Resend);
@@ -952,6 +968,7 @@ impl Job {
         headers: &ResponseHeaders,
     ) -> Option<BodyDecision> {
         let meta = self.revalidating.borrow_mut().take()?;
+        log::debug!(target: crate::log_target::CACHE, "Revalidation answered {status}: {}", if status == 304 { "the cached entry is the response" } else { "a new response" });
         if status != 304 {
             return None;
         }

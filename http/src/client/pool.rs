@@ -328,10 +328,17 @@ impl Pool {
             // may send requests.
             match step {
                 Step::Done => break,
-                Step::Assign(conn, job) => conn.assign(job),
-                Step::Pipeline(conn, job) => conn.pipeline_job(job),
+                Step::Assign(conn, job) => {
+                    log::debug!(target: crate::log_target::CONNECTION, "Re-using existing connection with host {}:{}", key.host, key.port);
+                    conn.assign(job)
+                }
+                Step::Pipeline(conn, job) => {
+                    log::debug!(target: crate::log_target::CONNECTION, "Pipelining on a connection with host {}:{}", key.host, key.port);
+                    conn.pipeline_job(job)
+                }
                 Step::Ride(conn, job) => conn.add_rider(job),
                 Step::Open(job) => {
+                    log::debug!(target: crate::log_target::CONNECTION, "Opening a connection to {}://{}:{} (route {:?})", key.scheme, key.host, key.port, key.route);
                     let conn = H1Conn::open(
                         self.me.clone(),
                         key.clone(),
@@ -424,6 +431,7 @@ impl Pool {
     /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
     /// jobs for the host.
     pub(crate) fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool) {
+        log::debug!(target: crate::log_target::CONNECTION, "Connection with host {}:{} {}", conn.key.host, conn.key.port, if keep_alive { "left intact" } else { "closed" });
         if keep_alive {
             conn.make_idle(self.settings.get().idle_expiry);
         } else {

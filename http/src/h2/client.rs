@@ -404,6 +404,7 @@ impl H2Conn {
 
     /// Stops taking requests and drops the h2 connection; streams learn it on their next poll.
     fn enter_closed(&self) {
+        log::debug!(target: crate::log_target::HTTP2, "HTTP/2 connection with {} closed", self.peer_name.borrow());
         let old = std::mem::replace(&mut *self.phase.borrow_mut(), Phase::Closed);
         drop(old);
         self.socket.abort();
@@ -443,6 +444,7 @@ impl H2Conn {
     }
 
     fn classify(&self, e: &::h2::Error, got_head: bool) -> (NetworkError, String, bool) {
+        log::debug!(target: crate::log_target::HTTP2, "{} {} ({}): {e}", if e.is_go_away() { "GOAWAY" } else if e.is_reset() { "RST_STREAM" } else { "error" }, if e.is_remote() { "from the peer" } else { "here" }, self.peer_name.borrow());
         if let Some(reason) = e.reason() {
             let refused = e.is_reset() && reason == Reason::REFUSED_STREAM;
             let not_processed = e.is_go_away() && reason == Reason::NO_ERROR;
@@ -491,6 +493,7 @@ impl H2Conn {
             if let Phase::Handshaking(fut) = &mut *phase {
                 match fut.as_mut().poll(&mut cx) {
                     Poll::Ready(Ok((send, conn))) => {
+                        log::debug!(target: crate::log_target::HTTP2, "HTTP/2 connection with {} started (preface and SETTINGS sent)", self.peer_name.borrow());
                         *phase = Phase::Open(Box::new(OpenConn { send, conn }));
                         self.was_open.set(true);
                     }
@@ -614,8 +617,13 @@ impl H2Conn {
                 has_body,
                 body_size,
             } = outgoing;
+            let summary = log::log_enabled!(target: crate::log_target::HTTP2, log::Level::Debug)
+                .then(|| format!("{} {}", request.method(), request.uri()));
             match send.send_request(request, !has_body) {
                 Ok((response, stream)) => {
+                    if let Some(summary) = summary {
+                        log::debug!(target: crate::log_target::HTTP2, "[{}] OPENED stream for {summary} (peer allows {} concurrent streams)", u32::from(stream.stream_id()), send.current_max_send_streams());
+                    }
                     let key = self.next_key.get();
                     self.next_key.set(key + 1);
                     let link = Rc::new(StreamLink {
@@ -871,6 +879,7 @@ impl H2Conn {
                 Poll::Pending => Step::Pending,
                 Poll::Ready(Ok(resp)) => {
                     let (parts, body) = resp.into_parts();
+                    log::debug!(target: crate::log_target::HTTP2, "[{}] < {}", u32::from(body.stream_id()), parts.status);
                     rec.response = None;
                     if let Some(e) = head_over_limits(&parts.headers) {
                         // The stream is reset (CANCEL) when the step removes it.
@@ -961,6 +970,7 @@ impl H2Conn {
                         rec.held = Some(data.split_off(room));
                     }
                     let _ = body.flow_control().release_capacity(data.len());
+                    log::trace!(target: crate::log_target::HTTP2, "[{}] DATA of {} bytes taken: window released", u32::from(body.stream_id()), data.len());
                     return Step::Data(data);
                 }
             }

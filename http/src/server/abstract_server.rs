@@ -93,6 +93,7 @@ impl Settings {
             hook(request, status, headers);
             i += 1;
         }
+        log::debug!(target: crate::log_target::HTTPSERVER, "{} {} -> {}", request.method(), request.target(), status.as_u16());
     }
 }
 
@@ -293,6 +294,7 @@ impl ServerCore {
         let _ = socket.as_object().set_parent(Some(self.obj));
         let id = self.next_id.get();
         self.next_id.set(id + 1);
+        log::debug!(target: crate::log_target::HTTPSERVER, "Accepted connection {id} from {}{}", info.remote.map_or_else(|| "a local socket".to_owned(), |a| a.to_string()), if info.secure { " (TLS)" } else { "" });
         // Prior knowledge is for cleartext only: over TLS, ALPN decides (RFC 9113, 3.3).
         let sniff = self.config.borrow().h2c && !info.secure && !h2;
         if !sniff {

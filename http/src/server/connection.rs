@@ -538,6 +538,7 @@ impl Connection {
 
     /// Answers a malformed request with the status it deserves and stops reading.
     fn reject(&self, error: H1Error) {
+        log::debug!(target: crate::log_target::HTTPSERVER, "Malformed request: {error} (answered {})", error.status_hint().as_u16());
         self.read_stopped.set(true);
         if matches!(error, H1Error::IncompleteHead | H1Error::TruncatedBody) {
             // The client is gone: nobody would read an answer.

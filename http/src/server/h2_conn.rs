@@ -268,6 +268,7 @@ impl H2Connection {
                 self.last_activity.set(Instant::now());
                 // A frame the pre-check rejected: GOAWAY with the RFC's code.
                 if let Some(reason) = verdict.take() {
+                    log::debug!(target: crate::log_target::HTTPSERVER, "HTTP/2 protocol error from the client: GOAWAY {reason:?}");
                     if reason == Reason::ENHANCE_YOUR_CALM {
                         // Over the reset limit: refuse what is still accepted.
                         self.ending.set(Ending::Calm);

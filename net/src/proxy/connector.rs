@@ -527,6 +527,7 @@ impl ConnectorCore {
         };
         self.phase.set(Phase::ConnectingProxy);
         let proxy = self.proxy.borrow().clone();
+        log::debug!(target: crate::log_target::PROXY, "Connecting to {:?} {}:{} for a tunnel to {}:{}", proxy.proxy_type(), proxy.host_name(), proxy.port(), self.host.borrow(), self.port.get());
         socket.connect_to_host(proxy.host_name(), proxy.port());
     }
 
@@ -681,6 +682,7 @@ impl ConnectorCore {
             if let Some(realm) = self.handshake.borrow().as_ref().and_then(|h| h.realm()) {
                 auth.borrow_mut().set_realm(realm);
             }
+            log::debug!(target: crate::log_target::PROXY, "Proxy {}:{} asks for credentials", proxy.host_name(), proxy.port());
             self.sig
                 .proxy_authentication_required
                 .emit((proxy.clone(), auth.clone()));
@@ -730,6 +732,7 @@ impl ConnectorCore {
     // ----- outcome ----------------------------------------------------------------------
 
     fn succeed(&self) {
+        log::debug!(target: crate::log_target::PROXY, "Tunnel to {}:{} through {}:{} established", self.host.borrow(), self.port.get(), self.proxy.borrow().host_name(), self.proxy.borrow().port());
         let generation = self.generation.get();
         self.phase.set(Phase::Done);
         self.finish();
@@ -759,6 +762,7 @@ impl ConnectorCore {
         if matches!(self.phase.get(), Phase::Idle | Phase::Done | Phase::Failed) {
             return;
         }
+        log::debug!(target: crate::log_target::PROXY, "Tunnel to {}:{} failed: {} ({})", self.host.borrow(), self.port.get(), error.code.name(), error.message);
         self.phase.set(Phase::Failed);
         self.finish();
         self.tried.borrow_mut().take();

@@ -352,6 +352,7 @@ impl SslCore {
         let generation = self.generation.get();
         let config = self.config.borrow().clone();
         let session = if server {
+            log::debug!(target: crate::log_target::SSL, "TLS handshake started (server side)");
             TlsSession::server(&config)
         } else {
             let mut host = self.plain.peer_name();
@@ -362,6 +363,7 @@ impl SslCore {
                     .map(|ip| ip.to_string())
                     .unwrap_or_default();
             }
+            log::debug!(target: crate::log_target::SSL, "TLS handshake started with {host}, ALPN offers: {}", config.allowed_next_protocols().iter().map(|p| String::from_utf8_lossy(p)).collect::<Vec<_>>().join(","));
             TlsSession::client(&config, &host)
         };
         let tls = match session {
@@ -408,6 +410,7 @@ impl SslCore {
 
     /// Runs inside the handshake, from the certificate verifier.
     fn on_ssl_errors(&self, errors: &[SslError]) {
+        log::debug!(target: crate::log_target::SSL, "Certificate verification errors: {}", SslError::join_names(errors));
         *self.verify_peer_cert.borrow_mut() = errors.iter().find_map(|e| e.certificate().cloned());
         let generation = self.generation.get();
         for error in errors {
@@ -583,6 +586,7 @@ impl SslCore {
             ) => first.error_string().to_owned(),
             _ => error.to_string(),
         };
+        log::debug!(target: crate::log_target::SSL, "TLS error: {} ({message})", code.name());
         self.report_error(code, &message);
         if self.still(generation) {
             self.close_transport();
@@ -660,6 +664,7 @@ impl SslCore {
         if ev.handshake_done {
             self.update_conn(|c| c.tls = TlsStage::Encrypted);
             if let Some(info) = ev.session_info {
+                crate::log_target::handshake_done(&info, || self.plain.peer_name());
                 self.config.borrow_mut().set_session_info(info);
             }
             self.tls_sig.encrypted.emit(());

@@ -279,6 +279,7 @@ impl H1Conn {
         self.current_pipelined.set(false);
         self.discarding.set(false);
         *self.held.borrow_mut() = None;
+        log::debug!(target: crate::log_target::HTTP1, "> {} {} HTTP/1.1 (host {}:{})", head.method, head.target, self.key.host, self.key.port);
         let mut out = BytesMut::with_capacity(512);
         let framing = encode_request(&head, length, &mut out);
         let head_len = out.len() as u64;
@@ -496,6 +497,7 @@ impl H1Conn {
         match event {
             ResponseEvent::Interim(..) => true,
             ResponseEvent::Head(head) => {
+                log::debug!(target: crate::log_target::HTTP1, "< {:?} {} {} (host {}:{})", head.version, head.status.as_u16(), head.reason, self.key.host, self.key.port);
                 self.response_started.set(true);
                 self.http11.set(head.version == http::Version::HTTP_11);
                 if self.discarding.get() {
