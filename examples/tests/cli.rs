@@ -574,6 +574,69 @@ fn fetch_v_shows_the_connection_and_the_exchange_as_curl_v_does() {
     assert!(sent < answered, "{stderr}");
 }
 
+#[test]
+fn fetch_v_shows_the_connect_the_tls_handshake_and_the_reuse_from_the_library_logs() {
+    let dir = pem_dir("verbose-tls");
+    let serve = tls_serve(&dir);
+    let ca = dir.join("ca.pem");
+    let url = format!("{}/", serve.url);
+    let port = serve.url.rsplit(':').next().unwrap();
+    // Two requests one after the other: the second takes the first one's connection.
+    for (http1, reused) in [
+        (
+            false,
+            "* Re-using existing HTTP/2 connection with host 127.0.0.1:",
+        ),
+        (true, "* Re-using existing connection with host 127.0.0.1:"),
+    ] {
+        let mut args = vec!["-v", "--parallel", "1", "--cacert", ca.to_str().unwrap()];
+        if http1 {
+            args.push("--http1.1");
+        }
+        args.extend([url.as_str(), url.as_str()]);
+        let (code, stdout, stderr) = fetch(&args);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(stdout, "hellohello");
+        let lines: Vec<&str> = stderr.lines().collect();
+        let at = |line: &str| {
+            lines
+                .iter()
+                .position(|l| *l == line)
+                .unwrap_or_else(|| panic!("no {line:?} in\n{stderr}"))
+        };
+        let trying = at(&format!("*   Trying 127.0.0.1:{port}..."));
+        let connected = at(&format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}"));
+        let offer = if http1 { "http/1.1" } else { "h2,http/1.1" };
+        let handshake = at(&format!(
+            "* TLS handshake started with 127.0.0.1, ALPN offers: {offer}"
+        ));
+        let using = lines
+            .iter()
+            .position(|l| l.starts_with("* TLS connection using TLSv1.3 / TLS_"))
+            .unwrap_or_else(|| panic!("no TLS summary in\n{stderr}"));
+        let alpn = at(if http1 {
+            "* ALPN: server accepted http/1.1"
+        } else {
+            "* ALPN: server accepted h2"
+        });
+        let reuse = at(&format!("{reused}{port}"));
+        assert!(
+            trying < connected && connected < handshake && handshake < using && using < alpn,
+            "{stderr}"
+        );
+        assert!(alpn < reuse, "{stderr}");
+        // One connection for both requests.
+        let connects = lines
+            .iter()
+            .filter(|l| l.starts_with("* Connected to"))
+            .count();
+        assert_eq!(connects, 1, "{stderr}");
+        // The exchange itself still comes as curl's heads (with the URL's index), not as
+        // log lines.
+        assert!(lines.contains(&"1 > GET / HTTP/1.1"), "{stderr}");
+    }
+}
+
 /// Starts this package's `slotnet-serve` with `args` on a free loopback port.
 fn serve(args: &[&str]) -> SlotnetServe {
     SlotnetServe::start(env!("CARGO_BIN_EXE_slotnet-serve"), args)

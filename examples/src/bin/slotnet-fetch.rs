@@ -448,33 +448,48 @@ fn watch(run: &Rc<Run>, reply: NetworkReply, index: usize) {
     });
 }
 
-/// `-v`: what `curl -v` shows, from the reply's signals: `*` lines for the connection and
-/// redirects, `>` for the request head, `<` for the response head, on stderr. The request
-/// head is the request as the manager made it (its own headers such as `Host` and
-/// `Connection` are added by the engine below it and not shown).
+/// `-v`, the connection's part: the library's own log records (name lookup, connect, proxy
+/// tunnels, TLS, the connection pool, HTTP/2, authentication, the cache), printed on stderr
+/// as `curl -v` prints its `*` lines. Left out are the targets whose story the reply's
+/// signals tell below in curl's words: the HTTP/1.1 summaries (the `>` and `<` heads show
+/// them in full) and redirects (`Issue another request`). The records carry no reply, so
+/// with several URLs these lines have no index prefix.
+struct VerboseLog;
+
+impl log::Log for VerboseLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        let target = metadata.target();
+        metadata.level() <= log::Level::Debug
+            && target.starts_with("slotnet::network")
+            && target != slotnet_http::log_target::HTTP1
+            && target != slotnet_http::log_target::REDIRECT
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let message = record.args().to_string();
+        // curl indents its connect attempts: `*   Trying 127.0.0.1:443...`.
+        let indent = if message.starts_with("Trying ") {
+            "   "
+        } else {
+            " "
+        };
+        eprintln!("*{indent}{message}");
+    }
+
+    fn flush(&self) {}
+}
+
+static VERBOSE_LOG: VerboseLog = VerboseLog;
+
+/// `-v`, the exchange's part, from the reply's signals: `>` for the request head, `<` for
+/// the response head, `*` for redirects, on stderr. The request head is the request as the
+/// manager made it (its own headers such as `Host` and `Connection` are added by the engine
+/// below it and not shown).
 fn watch_verbose(reply: NetworkReply, prefix: String) {
     let prefix = Rc::new(prefix);
-    let p = prefix.clone();
-    reply.socket_started_connecting().connect(move |_| {
-        if let Some(url) = reply.url() {
-            let host = url.host_str().unwrap_or_default();
-            let port = url.port_or_known_default().unwrap_or(0);
-            eprintln!("{p}*   Trying {host}:{port}...");
-        }
-    });
-    let p = prefix.clone();
-    reply.encrypted().connect(move |_| {
-        if let Some(config) = reply.ssl_configuration() {
-            let cipher = config
-                .session_cipher()
-                .map(|c| c.name())
-                .unwrap_or_default();
-            eprintln!(
-                "{p}* TLS connection using {:?} / {cipher}",
-                config.session_protocol()
-            );
-        }
-    });
     let p = prefix.clone();
     reply.request_sent().connect(move |_| {
         let Some(request) = reply.request() else {
@@ -661,6 +676,12 @@ fn main() -> ExitCode {
     } else {
         Sink::Stdout(std::io::stdout())
     };
+    if opts.verbose {
+        // The first logger wins; this program installs no other.
+        if log::set_logger(&VERBOSE_LOG).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    }
     let mut queue = VecDeque::new();
     for round in 0..opts.repeat {
         for (i, url) in opts.urls.iter().enumerate() {
