@@ -726,3 +726,39 @@ fn request_lost_on_a_stale_keep_alive_connection_is_sent_again() {
     run_until_done(&http, 1);
     assert_eq!(http.error(), HttpError::UnexpectedClose);
 }
+
+#[test]
+fn a_request_that_cannot_go_on_the_wire_fails_and_says_why() {
+    let server = ScriptedServer::start(|_, stream: &mut TcpStream| {
+        respond(stream, "200 OK", &[], b"ok");
+        Next::KeepAlive
+    });
+    let cases = [
+        ("Bad Name", "v", "Invalid header field name \"Bad Name\""),
+        (
+            "X-Split",
+            "a\r\nInjected: 1",
+            "Invalid value of header field x-split",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let http = Http::with_host("127.0.0.1", server.port, ConnectionMode::Http);
+        let mut header = HttpRequestHeader::new("GET", "/");
+        header.add_value(name, value);
+        http.request(header, RequestData::Empty, None);
+        run_until_done(&http, 1);
+        assert_eq!(http.error(), HttpError::UnknownError);
+        assert_eq!(http.error_string(), expected);
+    }
+    assert!(
+        server.seen().is_empty(),
+        "nothing malformed reached the server"
+    );
+
+    // No host to send to.
+    let http = Http::new();
+    http.get("/", None);
+    run_until_done(&http, 1);
+    assert_eq!(http.error(), HttpError::UnknownError);
+    assert_eq!(http.error_string(), "No server set to connect to");
+}

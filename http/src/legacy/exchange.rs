@@ -1,5 +1,7 @@
-//! One request on the wire: connecting, sending the head and body, decoding the response
-//! with the sans-IO [`h1`](crate::h1) codec, and the socket events that drive it.
+//! One request on the wire: connecting, building the head, and the socket events that drive
+//! the sans-IO [`ClientExchange`] (which encodes the request, accounts what the socket
+//! wrote, decodes the response and decides keep-alive and the stale keep-alive resend),
+//! turned into `Http`'s signals.
 
 use std::io::{ErrorKind, Write};
 
@@ -10,9 +12,10 @@ use slotnet_core::{Connection, Signal};
 use slotnet_net::proxy::{NetworkProxy, ProxiedConnector, ProxyType};
 use slotnet_net::{SocketError, SocketState, SslSocket, TcpSocket};
 
+use crate::auth::AuthError;
 use crate::auth::Authenticator;
 use crate::h1::{
-    encode_request, BodyEncoder, BodyLength, Framing, H1Error, RequestHead, ResponseDecoder,
+    BodyLength, ClientExchange, ExchangeError, H1Error, RequestHead, ResponseDecoder,
     ResponseEvent, ResponseHead,
 };
 
@@ -30,8 +33,6 @@ const SOCKET_READ_BUFFER: usize = 64 * 1024;
 const UPLOAD_HIGH_WATER: usize = 64 * 1024;
 /// How much is read from a source device at a time.
 const UPLOAD_CHUNK: usize = 16 * 1024;
-/// Most fields captured from a response head (the decoder's default limit).
-const MAX_FIELDS: usize = 128;
 /// Most times one request is sent again after 401/407 answers.
 pub(super) const MAX_AUTH_ATTEMPTS: u32 = 8;
 
@@ -46,14 +47,9 @@ pub(super) enum Phase {
     Reading,
 }
 
-/// A status line and fields as received, with the field names as the server spelled them
-/// (the decoder's `HeaderMap` lowercases them).
-struct RawHead {
-    status: u16,
-    fields: Vec<(String, String)>,
-}
-
-/// The transfer state of the running request.
+/// The transfer state of the running request: what `Http` adds around the sans-IO
+/// [`ClientExchange`] of its current attempt (which encodes the request, accounts what the
+/// socket wrote, decodes the response and decides keep-alive and the stale resend).
 pub(super) struct Exchange {
     pub(super) header: HttpRequestHeader,
     method: Method,
@@ -62,18 +58,11 @@ pub(super) struct Exchange {
     pub(super) has_source: bool,
     pub(super) has_destination: bool,
     pub(super) phase: Phase,
-    encoder: Option<BodyEncoder>,
-    source_done: bool,
-    /// Bytes handed to the socket, and how many of them it reported written.
-    queued: u64,
-    send_done: u64,
+    /// The current attempt on the wire (replaced by every send).
+    wire: ClientExchange,
+    /// `data_send_progress`'s total: the request's size on the wire, 0 when chunked.
     send_total: u64,
-    /// Whether the server answered before the upload was complete.
-    upload_stopped: bool,
-    decoder: ResponseDecoder,
     rbuf: BytesMut,
-    raw_head: Option<RawHead>,
-    received_any: bool,
     pub(super) response: Option<HttpResponseHeader>,
     read_done: u64,
     read_total: u64,
@@ -87,23 +76,17 @@ pub(super) struct Exchange {
     pub(super) sent_proxy_creds: Option<Authenticator>,
     pub(super) tried_configured_server: bool,
     pub(super) tried_configured_proxy: bool,
-    /// Whether the connection carried a request before this one.
-    reused: bool,
+    /// The request was already sent again after a stale keep-alive connection.
     stale_retried: bool,
+    /// The connection closed under the response; what is buffered is decoded to the end.
     eof: bool,
-    /// The request header asked for `Connection: close`.
-    close_requested: bool,
 }
 
 impl Exchange {
     fn new(header: HttpRequestHeader, method: Method, data: &RequestData, dest: bool) -> Self {
-        let close_requested = header.value("connection").is_some_and(|v| {
-            v.split(',')
-                .any(|token| token.trim().eq_ignore_ascii_case("close"))
-        });
         Exchange {
             header,
-            decoder: ResponseDecoder::new(&method),
+            wire: ClientExchange::with_decoder(decoder(&method), false, false),
             method,
             body: match data {
                 RequestData::Bytes(b) => b.clone(),
@@ -112,15 +95,8 @@ impl Exchange {
             has_source: matches!(data, RequestData::Device(_)),
             has_destination: dest,
             phase: Phase::Connecting,
-            encoder: None,
-            source_done: true,
-            queued: 0,
-            send_done: 0,
             send_total: 0,
-            upload_stopped: false,
             rbuf: BytesMut::new(),
-            raw_head: None,
-            received_any: false,
             response: None,
             read_done: 0,
             read_total: 0,
@@ -132,20 +108,28 @@ impl Exchange {
             sent_proxy_creds: None,
             tried_configured_server: false,
             tried_configured_proxy: false,
-            reused: false,
             stale_retried: false,
             eof: false,
-            close_requested,
         }
     }
 }
 
-/// What to do when the connection closes under a request.
+/// What to do when the connection closes.
 enum OnClose {
+    /// Nothing: it is still being set up, or already closed under the response.
     Nothing,
+    /// No request runs: forget the connection.
     Idle,
-    Retry(ConnKey),
-    Eof,
+    /// Decode the rest of the response (now, or once the application made room).
+    Eof { paused: bool },
+}
+
+/// A response decoder for `method` that keeps the fields as received only (the response
+/// header is built from them, with the names' case).
+fn decoder(method: &Method) -> ResponseDecoder {
+    let mut decoder = ResponseDecoder::new(method);
+    decoder.set_header_map(false);
+    decoder
 }
 
 /// `host` or `host:port` (port left out when it is the mode's default), IPv6 in brackets.
@@ -167,39 +151,70 @@ fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| b as char).collect()
 }
 
-/// Reads the status line and fields at the front of `buf`, if a whole head is there.
-fn capture_head(buf: &[u8]) -> Option<RawHead> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut response = httparse::Response::new(&mut fields);
-    match response.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => Some(RawHead {
-            status: response.code?,
-            fields: response
-                .headers
-                .iter()
-                .map(|f| (f.name.to_owned(), latin1(f.value)))
-                .collect(),
-        }),
-        _ => None,
-    }
-}
-
-/// The error a decoding failure is reported with.
-fn decode_error(error: &H1Error) -> (HttpError, &'static str) {
+/// The error a response that could not be read is reported with (Qt 4's codes and texts).
+fn read_error(error: &ExchangeError) -> (HttpError, &'static str) {
+    const CLOSED: (HttpError, &str) =
+        (HttpError::UnexpectedClose, "Connection closed unexpectedly");
     match error {
-        H1Error::IncompleteHead => (HttpError::UnexpectedClose, "Connection closed unexpectedly"),
-        H1Error::TruncatedBody | H1Error::BodyTooLarge => {
+        ExchangeError::Resend | ExchangeError::ClosedBeforeResponse => CLOSED,
+        ExchangeError::Truncated(H1Error::IncompleteHead) => CLOSED,
+        ExchangeError::Truncated(_) | ExchangeError::Malformed(H1Error::BodyTooLarge) => {
             (HttpError::WrongContentLength, "Wrong content length")
         }
-        H1Error::InvalidChunkSize
-        | H1Error::ChunkSizeOverflow
-        | H1Error::ChunkLineTooLong
-        | H1Error::InvalidChunkTerminator
-        | H1Error::InvalidTrailer => (HttpError::WrongContentLength, "Invalid HTTP chunked body"),
-        _ => (
+        ExchangeError::Malformed(
+            H1Error::InvalidChunkSize
+            | H1Error::ChunkSizeOverflow
+            | H1Error::ChunkLineTooLong
+            | H1Error::InvalidChunkTerminator
+            | H1Error::InvalidTrailer,
+        ) => (HttpError::WrongContentLength, "Invalid HTTP chunked body"),
+        ExchangeError::Malformed(_) => (
             HttpError::InvalidResponseHeader,
             "Invalid HTTP response header",
         ),
+    }
+}
+
+/// Why a request could not be put on the wire: no server to send it to, or no head to be
+/// built from the `HttpRequestHeader` and the credentials (reported as `UnknownError` with
+/// this text).
+#[derive(Debug)]
+pub(super) enum SendError {
+    /// No host was set (`set_host`).
+    NoServer,
+    /// No request is running.
+    NoRequest,
+    /// The host name cannot be a `Host` field value.
+    InvalidHost,
+    /// A field name of the header is not a valid HTTP token.
+    InvalidFieldName(String),
+    /// A field value of the header has bytes HTTP does not allow (CR, LF, NUL).
+    InvalidFieldValue(HeaderName),
+    /// The credentials for the challenge could not be computed.
+    Credentials(AuthError),
+    /// The computed credentials are not a valid field value.
+    InvalidCredentials,
+}
+
+impl From<AuthError> for SendError {
+    fn from(error: AuthError) -> Self {
+        SendError::Credentials(error)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::NoServer => f.write_str("No server set to connect to"),
+            SendError::NoRequest => f.write_str("no request"),
+            SendError::InvalidHost => f.write_str("Invalid host name"),
+            SendError::InvalidFieldName(name) => write!(f, "Invalid header field name {name:?}"),
+            SendError::InvalidFieldValue(name) => {
+                write!(f, "Invalid value of header field {name}")
+            }
+            SendError::Credentials(error) => error.fmt(f),
+            SendError::InvalidCredentials => f.write_str("Invalid credentials"),
+        }
     }
 }
 
@@ -245,7 +260,7 @@ impl Inner {
         };
         match key {
             Ok(key) => self.connect_and_send(key),
-            Err(message) => self.finish_error(HttpError::UnknownError, message),
+            Err(error) => self.finish_error(HttpError::UnknownError, error.to_string()),
         }
     }
 
@@ -506,8 +521,8 @@ impl Inner {
     }
 
     /// Builds the head as it goes on the wire: `Host`, the request target (absolute-form
-    /// through a proxy), credentials, framing.
-    fn build_head(st: &mut St) -> Result<(BytesMut, Framing), String> {
+    /// through a proxy), credentials; and the length of the body that follows.
+    fn build_head(st: &mut St) -> Result<(RequestHead, BodyLength), SendError> {
         let St {
             ex,
             host,
@@ -518,7 +533,7 @@ impl Inner {
             proxy_auth,
             ..
         } = st;
-        let ex = ex.as_mut().ok_or("no request")?;
+        let ex = ex.as_mut().ok_or(SendError::NoRequest)?;
         let header = &ex.header;
         let host_value = host_field(host, *port, *mode);
         let path = if header.path().is_empty() {
@@ -539,23 +554,22 @@ impl Inner {
             head.version = Version::HTTP_10;
         }
         if !header.has_key("host") {
-            let value = HeaderValue::from_str(&host_value).map_err(|_| "Invalid host name")?;
+            let value = HeaderValue::from_str(&host_value).map_err(|_| SendError::InvalidHost)?;
             head.headers.insert(HOST, value);
         }
         for (name, value) in header.values() {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("Invalid header field name {name:?}"))?;
+            let field = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| SendError::InvalidFieldName(name.clone()))?;
             let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("Invalid value of header field {name}"))?;
-            head.headers.append(name, value);
+                .map_err(|_| SendError::InvalidFieldValue(field.clone()))?;
+            head.headers.append(field, value);
         }
         ex.sent_server_creds = None;
         if let (Some(creds), Some(_)) = (&server_auth.creds, server_auth.session.challenge()) {
             let value = server_auth
                 .session
-                .authorization(ex.method.as_str(), &target, creds)
-                .map_err(|e| e.to_string())?;
-            let value = HeaderValue::from_str(&value).map_err(|_| "Invalid credentials")?;
+                .authorization(ex.method.as_str(), &target, creds)?;
+            let value = HeaderValue::from_str(&value).map_err(|_| SendError::InvalidCredentials)?;
             head.headers.insert(AUTHORIZATION, value);
             ex.sent_server_creds = Some(creds.clone());
         }
@@ -565,9 +579,8 @@ impl Inner {
         {
             let value = proxy_auth
                 .session
-                .authorization(ex.method.as_str(), &target, creds)
-                .map_err(|e| e.to_string())?;
-            let value = HeaderValue::from_str(&value).map_err(|_| "Invalid credentials")?;
+                .authorization(ex.method.as_str(), &target, creds)?;
+            let value = HeaderValue::from_str(&value).map_err(|_| SendError::InvalidCredentials)?;
             head.headers.insert(PROXY_AUTHORIZATION, value);
             ex.sent_proxy_creds = Some(creds.clone());
         }
@@ -580,49 +593,42 @@ impl Inner {
         } else {
             BodyLength::Known(ex.body.len() as u64)
         };
-        let mut out = BytesMut::new();
-        let framing = encode_request(&head, length, &mut out);
-        Ok((out, framing))
+        Ok((head, length))
     }
 
-    /// Writes the request on the connected socket.
+    /// Writes the request on the connected socket: a new attempt of the sans-IO exchange
+    /// encodes it (an in-memory body goes out uncopied; a source device's is pumped).
     pub(super) fn send_request(&self) {
         let built = {
             let mut st = self.st.borrow_mut();
             Self::build_head(&mut st)
         };
-        let (head, framing) = match built {
+        let (head, length) = match built {
             Ok(built) => built,
-            Err(message) => return self.finish_error(HttpError::UnknownError, message),
+            Err(error) => return self.finish_error(HttpError::UnknownError, error.to_string()),
         };
         let prepared = {
             let mut st = self.st.borrow_mut();
             let St { ex, conn, .. } = &mut *st;
             match (ex.as_mut(), conn.as_mut()) {
                 (Some(ex), Some(conn)) => {
-                    ex.reused = conn.used;
+                    // Sent again after a stale keep-alive connection at most once, and
+                    // never when the body came from a device (it cannot be read twice).
+                    let resendable = !ex.has_source && !ex.stale_retried;
+                    ex.wire =
+                        ClientExchange::with_decoder(decoder(&ex.method), conn.used, resendable);
                     conn.used = true;
-                    let body_len = match framing {
-                        Framing::Length(_) if !ex.has_source => ex.body.len() as u64,
-                        _ => 0,
-                    };
+                    let mut out = BytesMut::new();
+                    ex.wire.start(&head, length, &mut out);
+                    let mut body = None;
+                    if !ex.has_source && length != BodyLength::Empty {
+                        // The length announced is the body's: neither can fail.
+                        body = ex.wire.send_body(ex.body.clone(), &mut out).ok().flatten();
+                        let _ = ex.wire.finish_body(&mut out);
+                    }
                     ex.phase = Phase::Sending;
-                    ex.queued = head.len() as u64 + body_len;
-                    ex.send_done = 0;
-                    ex.send_total = if framing == Framing::Chunked {
-                        0
-                    } else if let (true, Framing::Length(n)) = (ex.has_source, framing) {
-                        ex.queued + n
-                    } else {
-                        ex.queued
-                    };
-                    ex.encoder = ex.has_source.then(|| BodyEncoder::new(framing));
-                    ex.source_done = !ex.has_source;
-                    ex.upload_stopped = false;
-                    ex.decoder = ResponseDecoder::new(&ex.method);
+                    ex.send_total = ex.wire.send_total().unwrap_or(0);
                     ex.rbuf.clear();
-                    ex.raw_head = None;
-                    ex.received_any = false;
                     ex.response = None;
                     ex.read_done = 0;
                     ex.read_total = 0;
@@ -630,13 +636,12 @@ impl Inner {
                     ex.discard = false;
                     ex.retry = false;
                     ex.eof = false;
-                    let body = (body_len > 0).then(|| ex.body.clone());
-                    Some((conn.sock, body, ex.has_source))
+                    Some((conn.sock, out, body, ex.has_source))
                 }
                 _ => None,
             }
         };
-        let Some((sock, body, has_source)) = prepared else {
+        let Some((sock, head, body, has_source)) = prepared else {
             return;
         };
         let gen = self.gen.get();
@@ -660,7 +665,7 @@ impl Inner {
                 let st = self.st.borrow();
                 match (&st.ex, &st.conn) {
                     (Some(ex), Some(conn))
-                        if ex.phase == Phase::Sending && !ex.source_done && !ex.upload_stopped =>
+                        if ex.phase == Phase::Sending && ex.wire.wants_body() =>
                     {
                         conn.sock
                     }
@@ -689,26 +694,27 @@ impl Inner {
             let encoded = {
                 let mut st = self.st.borrow_mut();
                 let Some(ex) = st.ex.as_mut() else { return };
-                let Some(encoder) = ex.encoder.as_mut() else {
-                    return;
-                };
-                let result = if n == 0 {
-                    ex.source_done = true;
-                    encoder.finish(&mut out)
+                if n == 0 {
+                    ex.wire.finish_body(&mut out).map(|()| None)
                 } else {
-                    encoder.encode(&chunk[..n], &mut out)
-                };
-                ex.queued += out.len() as u64;
-                result
+                    chunk.truncate(n);
+                    ex.wire.send_body(Bytes::from(chunk), &mut out)
+                }
             };
-            if let Err(e) = encoded {
-                return self.finish_error(
-                    HttpError::UnknownError,
-                    format!("The request body does not match its header: {e}"),
-                );
-            }
+            let data = match encoded {
+                Ok(data) => data,
+                Err(e) => {
+                    return self.finish_error(
+                        HttpError::UnknownError,
+                        format!("The request body does not match its header: {e}"),
+                    )
+                }
+            };
             if !out.is_empty() {
                 sock.io().write_bytes(out.freeze());
+            }
+            if let Some(data) = data {
+                sock.io().write_bytes(data);
             }
             if n == 0 {
                 return;
@@ -725,12 +731,12 @@ impl Inner {
             let Some(ex) = st.ex.as_mut().filter(|ex| ex.phase == Phase::Sending) else {
                 return;
             };
-            ex.send_done = (ex.send_done + n).min(ex.queued);
-            let complete = ex.source_done && ex.send_done >= ex.queued;
+            ex.wire.bytes_written(n);
+            let complete = ex.wire.is_sent();
             if complete {
                 ex.phase = Phase::Reading;
             }
-            (ex.send_done, ex.send_total, complete)
+            (ex.wire.written(), ex.send_total, complete)
         };
         let gen = self.gen.get();
         self.sig.data_send_progress.emit((done, total));
@@ -766,13 +772,9 @@ impl Inner {
             drop(sock.io().read_all());
             return;
         };
-        let got = sock.io().read_buf(&mut buffer);
-        {
-            let mut st = self.st.borrow_mut();
-            if let Some(ex) = st.ex.as_mut() {
-                ex.received_any |= got > 0;
-                ex.rbuf = buffer;
-            }
+        sock.io().read_buf(&mut buffer);
+        if let Some(ex) = self.st.borrow_mut().ex.as_mut() {
+            ex.rbuf = buffer;
         }
         self.process();
     }
@@ -782,7 +784,7 @@ impl Inner {
         enum Step {
             Stop,
             Pause,
-            Event(Result<Option<ResponseEvent>, H1Error>),
+            Event(Result<Option<ResponseEvent>, ExchangeError>),
         }
         let gen = self.gen.get();
         loop {
@@ -796,12 +798,7 @@ impl Inner {
                     None => Step::Stop,
                     Some(ex) if ex.phase == Phase::Connecting => Step::Stop,
                     Some(ex) if full && ex.response.is_some() && !ex.has_destination => Step::Pause,
-                    Some(ex) => {
-                        if ex.response.is_none() && !ex.discard {
-                            ex.raw_head = capture_head(&ex.rbuf);
-                        }
-                        Step::Event(ex.decoder.decode(&mut ex.rbuf))
-                    }
+                    Some(ex) => Step::Event(ex.wire.decode(&mut ex.rbuf)),
                 }
             };
             match step {
@@ -821,8 +818,9 @@ impl Inner {
                     }
                     return;
                 }
+                Step::Event(Err(ExchangeError::Resend)) => return self.resend_on_new_connection(),
                 Step::Event(Err(error)) => {
-                    let (code, message) = decode_error(&error);
+                    let (code, message) = read_error(&error);
                     return self.finish_error(code, message);
                 }
             }
@@ -860,18 +858,18 @@ impl Inner {
     fn on_head(&self, head: ResponseHead) {
         let status = head.status.as_u16();
         let (header, proxied) = {
-            let mut st = self.st.borrow_mut();
+            let st = self.st.borrow();
             let proxied = st.proxy.is_some() && st.mode != ConnectionMode::Https;
-            let Some(ex) = st.ex.as_mut() else { return };
+            if st.ex.is_none() {
+                return;
+            }
             let minor = u32::from(head.version != Version::HTTP_10);
-            let fields = match ex.raw_head.take() {
-                Some(raw) if raw.status == status => raw.fields,
-                _ => head
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), latin1(v.as_bytes())))
-                    .collect(),
-            };
+            // The names as the server spelled them (Qt 4 keeps them so).
+            let fields = head
+                .raw
+                .iter()
+                .map(|(name, value)| (name.to_owned(), latin1(value)))
+                .collect();
             let header = HttpResponseHeader::received(status, head.reason.as_str(), minor, fields);
             (header, proxied)
         };
@@ -911,10 +909,9 @@ impl Inner {
             *last_response = header.clone();
             let to_reading = ex.phase == Phase::Sending;
             if to_reading {
-                // The server answered before the upload ended: stop sending; the
-                // connection cannot carry another request afterwards.
+                // The server answered before the upload ended: stop sending (the exchange
+                // keeps the connection from carrying another request afterwards).
                 ex.phase = Phase::Reading;
-                ex.upload_stopped = !(ex.source_done && ex.send_done >= ex.queued);
             }
             to_reading
         };
@@ -962,7 +959,7 @@ impl Inner {
         let (retry, keep_alive, attempts, has_destination) = {
             let mut st = self.st.borrow_mut();
             let Some(ex) = st.ex.as_mut() else { return };
-            let keep_alive = ex.decoder.keep_alive() && !ex.close_requested && !ex.upload_stopped;
+            let keep_alive = ex.wire.keep_alive();
             if ex.retry {
                 ex.attempts += 1;
             }
@@ -1022,28 +1019,17 @@ impl Inner {
         }
         let action = {
             let mut st = self.st.borrow_mut();
-            let St { ex, conn, .. } = &mut *st;
-            match ex.as_mut() {
+            let paused = st.paused;
+            match st.ex.as_mut() {
                 None => OnClose::Idle,
                 Some(ex) if ex.phase == Phase::Connecting || ex.eof => OnClose::Nothing,
                 Some(ex) => {
-                    // A keep-alive connection the server closed just as the request went
-                    // out: send it once more on a new connection, as browsers do.
-                    let stale = ex.reused
-                        && !ex.stale_retried
-                        && !ex.received_any
-                        && !ex.has_source
-                        && ex.response.is_none();
-                    if stale {
-                        ex.stale_retried = true;
-                        match conn.as_ref() {
-                            Some(c) => OnClose::Retry(c.key.clone()),
-                            None => OnClose::Nothing,
-                        }
-                    } else {
-                        ex.eof = true;
-                        OnClose::Eof
-                    }
+                    // What is buffered is decoded to the end: a close-delimited body ends,
+                    // a cut one fails, and a reused connection closed before any byte of
+                    // the response is the exchange's `Resend`.
+                    ex.eof = true;
+                    ex.wire.closed();
+                    OnClose::Eof { paused }
                 }
             }
         };
@@ -1056,26 +1042,27 @@ impl Inner {
                 }
                 self.set_state(State::Unconnected);
             }
-            OnClose::Retry(key) => {
-                let conn = self.st.borrow_mut().conn.take();
-                if let Some(conn) = conn {
-                    conn.shut(false);
-                }
-                self.open_connection(key);
+            // Paused: `resume` decodes the rest once the application reads.
+            OnClose::Eof { paused: true } => {}
+            // Bytes still buffered in the socket are read first.
+            OnClose::Eof { paused: false } => self.on_ready_read(id),
+        }
+    }
+
+    /// A keep-alive connection the server closed just as the request went out: send it once
+    /// more on a new connection, as browsers do.
+    fn resend_on_new_connection(&self) {
+        let old = {
+            let mut st = self.st.borrow_mut();
+            if let Some(ex) = st.ex.as_mut() {
+                ex.stale_retried = true;
             }
-            OnClose::Eof => {
-                let paused = {
-                    let mut st = self.st.borrow_mut();
-                    if let Some(ex) = st.ex.as_mut() {
-                        ex.decoder.eof();
-                    }
-                    st.paused
-                };
-                if !paused {
-                    // Bytes still buffered in the socket are read first.
-                    self.on_ready_read(id);
-                }
-            }
+            st.conn.take()
+        };
+        if let Some(old) = old {
+            let key = old.key.clone();
+            old.shut(false);
+            self.open_connection(key);
         }
     }
 
@@ -1139,9 +1126,9 @@ impl Inner {
 }
 
 /// Where requests go: the origin server, or the proxy.
-fn target(st: &St) -> Result<ConnKey, &'static str> {
+fn target(st: &St) -> Result<ConnKey, SendError> {
     if st.host.is_empty() {
-        return Err("No server set to connect to");
+        return Err(SendError::NoServer);
     }
     match &st.proxy {
         // TLS end to end, through a CONNECT tunnel (as Qt 4 does).
