@@ -10,6 +10,8 @@
 //!   [`ssl`]).
 //! - [`AbstractSocket`]: the object-safe trait all stream sockets implement, for protocol code
 //!   that should not care about the transport.
+//! - [`quic`]: QUIC connections on the loop ([`quic::QuicEndpoint`], quinn-proto driven by
+//!   the loop, the HTTPS path's TLS rules), the transport of HTTP/3.
 //! - [`HostInfo`]: Qt's `QHostInfo`, lookups that never block the loop.
 //! - [`NetworkProxy`], [`ProxiedConnector`] and the rest of [`proxy`]: Qt's `QNetworkProxy`
 //!   family (HTTP `CONNECT`, SOCKS5, environment variables, factories).
@@ -59,6 +61,7 @@ mod local;
 mod local_server;
 pub mod log_target;
 pub mod proxy;
+pub mod quic;
 mod read_buffer;
 mod reuse_port;
 mod server;
