@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lists the import cycles among the modules (files) of a crate's src/ tree.
 
-Usage: bench/import-cycles.py [http/src]
+Usage: bench/import-cycles.py [-v] [http/src]      (-v: also list the edges of each cycle)
 
 Every file is one module (client/conn/mod.rs is `client::conn`). An edge A -> B is a
 `use crate::...`/`use super::...` line of A (grouped `{...}` imports expanded) or a
@@ -14,7 +14,9 @@ import os
 import re
 import sys
 
-root = sys.argv[1] if len(sys.argv) > 1 else "http/src"
+args = [a for a in sys.argv[1:] if a != "-v"]
+verbose = "-v" in sys.argv[1:]
+root = args[0] if args else "http/src"
 
 def module_of(path):
     rel = os.path.relpath(path, root)[:-3].split(os.sep)
@@ -127,3 +129,8 @@ if not cycles:
 for c in cycles:
     inside = sum(1 for a in c for b in edges[a] if b in c)
     print(f"{len(c)} files, {inside} edges: " + ", ".join(sorted(name(m) for m in c)))
+    if verbose:
+        for a in sorted(c):
+            for b in sorted(edges[a]):
+                if b in c:
+                    print(f"    {name(a)} -> {name(b)}")

@@ -68,6 +68,9 @@ pub(crate) struct ManagerState {
     auto_delete_replies: Cell<bool>,
     hook: RefCell<Option<Rc<CreateRequestHook>>>,
     transports: RefCell<Vec<Rc<dyn Transport>>>,
+    /// The server asks for credentials nobody knows (the reply, and the authenticator the
+    /// slot fills in, as Qt passes a `QAuthenticator*`).
+    pub(crate) authentication_required: Signal<(NetworkReply, Rc<RefCell<Authenticator>>)>,
     /// Credentials, cookies, HSTS, cache and proxies (read by the HTTP engine).
     pub(crate) features: ClientFeatures,
 }
@@ -127,6 +130,7 @@ impl NetworkAccessManager {
             auto_delete_replies: Cell::new(false),
             hook: RefCell::new(None),
             transports: RefCell::new(Vec::new()),
+            authentication_required: obj.new_signal(),
             features: ClientFeatures::new(obj),
         };
         let _ = obj.set_data(Rc::new(state));
@@ -188,7 +192,7 @@ impl NetworkAccessManager {
     /// ```
     pub fn authentication_required(&self) -> Signal<(NetworkReply, Rc<RefCell<Authenticator>>)> {
         self.state()
-            .map(|s| s.features.authentication_required.clone())
+            .map(|s| s.authentication_required.clone())
             .unwrap_or_else(Signal::closed)
     }
 

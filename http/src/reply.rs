@@ -33,7 +33,7 @@ use bytes::{Buf, Bytes};
 use slotnet_core::{AsObject, LazySignal, Object, Signal, Timer};
 use url::Url;
 
-use crate::client::exchange::PROGRESS_INTERVAL;
+use crate::client::settings::PROGRESS_INTERVAL;
 use crate::error::NetworkError;
 use crate::manager::{NetworkAccessManager, ReplyEvent};
 use crate::request::{Attribute, AttributeValue, HeaderValue, KnownHeader, NetworkRequest};
@@ -384,6 +384,26 @@ impl NetworkReply {
         self.state()
             .map(|s| s.error_string.borrow().clone())
             .unwrap_or_default()
+    }
+
+    /// The outcome as a `Result`: `Ok(())` when [`error`](Self::error) is `NoError`, else a
+    /// [`ReplyError`] with the code, status, URL and message. Meant for a finished reply
+    /// (in the `finished` slot or after waiting): a running reply has no error yet, so it is
+    /// `Ok(())` too.
+    ///
+    /// As in Qt, an HTTP error status is an error (`ContentNotFoundError` for 404), while
+    /// the body stays readable.
+    pub fn result(&self) -> Result<(), ReplyError> {
+        let kind = self.error();
+        if kind == NetworkError::NoError {
+            return Ok(());
+        }
+        Err(ReplyError::with_status(
+            kind,
+            self.status_code(),
+            self.url(),
+            self.error_string(),
+        ))
     }
 
     /// A reply attribute (status code, reason phrase, redirection target, ...).

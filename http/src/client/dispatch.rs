@@ -31,7 +31,7 @@ pub(crate) trait WaitingJob {
 
 /// What dispatch does next for a host.
 #[derive(Debug)]
-pub(crate) enum Step<C, J> {
+pub(crate) enum Step<C, J: ?Sized> {
     /// Give the job to an idle (or preconnected) connection.
     Assign(Rc<C>, Rc<J>),
     /// Write the job's request behind those in flight on a pipelining connection.
@@ -44,7 +44,7 @@ pub(crate) enum Step<C, J> {
 }
 
 /// One host's HTTP/1.1 connections and waiting jobs.
-pub(crate) struct HostPool<C, J> {
+pub(crate) struct HostPool<C, J: ?Sized> {
     pub conns: Vec<Rc<C>>,
     /// Waiting jobs: high, normal, low priority.
     pub queue: [VecDeque<Rc<J>>; 3],
@@ -56,7 +56,7 @@ pub(crate) struct HostPool<C, J> {
     scan: usize,
 }
 
-impl<C: PooledConn, J: WaitingJob> HostPool<C, J> {
+impl<C: PooledConn, J: WaitingJob + ?Sized> HostPool<C, J> {
     pub(crate) fn new(limit: usize, scan: usize) -> Self {
         HostPool {
             conns: Vec::new(),

@@ -20,12 +20,9 @@ use crate::auth::{Authenticator, CredentialCache};
 use crate::cache::AbstractNetworkCache;
 use crate::cookies::{NetworkCookie, NetworkCookieJar};
 use crate::hsts::{HstsCache, HstsPolicy, HstsStore};
-use crate::reply::NetworkReply;
 
-/// The arguments of `authentication_required`: the reply, and the authenticator the slot
-/// fills in (Qt passes a `QAuthenticator*`).
-pub(crate) type AuthRequest = (NetworkReply, Rc<RefCell<Authenticator>>);
-/// The arguments of `proxy_authentication_required`.
+/// The arguments of `proxy_authentication_required`: the proxy, and the authenticator the
+/// slot fills in (Qt passes a `QAuthenticator*`).
 pub(crate) type ProxyAuthRequest = (NetworkProxy, Rc<RefCell<Authenticator>>);
 /// A cookie jar shared by the manager and the application.
 pub(crate) type SharedJar = Rc<RefCell<NetworkCookieJar>>;
@@ -34,7 +31,6 @@ pub(crate) type SharedCache = Rc<RefCell<Box<dyn AbstractNetworkCache>>>;
 
 /// Optional features of one manager.
 pub(crate) struct ClientFeatures {
-    pub(crate) authentication_required: Signal<AuthRequest>,
     pub(crate) proxy_authentication_required: Signal<ProxyAuthRequest>,
     /// Server and (forward) proxy credentials that worked, per protection space.
     pub(crate) credentials: RefCell<CredentialCache>,
@@ -52,7 +48,6 @@ pub(crate) struct ClientFeatures {
 impl ClientFeatures {
     pub(crate) fn new(obj: Object) -> ClientFeatures {
         ClientFeatures {
-            authentication_required: obj.new_signal(),
             proxy_authentication_required: obj.new_signal(),
             credentials: RefCell::new(CredentialCache::new()),
             cookie_jar: RefCell::new(None),

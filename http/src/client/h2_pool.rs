@@ -1,5 +1,5 @@
 //! The client engine's side of HTTP/2: one multiplexed connection per host for the pool, and
-//! jobs (`client::job::Job`) seen as stream handlers.
+//! exchanges ([`Exchange`]: a job's hop) seen as stream handlers.
 //!
 //! Two ways in: a request with `Http2Direct` (cleartext prior knowledge, h2c) makes this pool
 //! open a TCP connection that speaks HTTP/2 from its first byte; an https request goes to the
@@ -17,9 +17,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Version};
 use slotnet_net::{AbstractSocket, SslSocket, TcpSocket};
 use url::Position;
 
-use super::exchange::{BodyDecision, Carrier, ResponseStart};
-use super::job::Job;
-use super::pool::PoolKey;
+use super::exchange::{BodyDecision, Carrier, Exchange, ResponseStart};
+use super::key::PoolKey;
 use super::settings::Settings;
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
@@ -38,6 +37,13 @@ const CONNECTION_HEADERS: [HeaderName; 6] = [
     http::header::HOST,
 ];
 
+/// Where the HTTP/2 pool sends the https exchanges that no HTTP/2 connection carries: the
+/// HTTP/1.1 pool's queue (implemented by `client::pool::Pool`).
+pub(crate) trait Http1Queue {
+    /// Queues `job` for an HTTP/1.1 connection (at the head of its queue if `front`).
+    fn enqueue_h1(&self, job: Rc<dyn Exchange>, front: bool);
+}
+
 /// The HTTP/2 connections of one manager: at most one usable connection per host and port,
 /// plus connections draining after a GOAWAY.
 pub(crate) struct H2Pool {
@@ -46,7 +52,7 @@ pub(crate) struct H2Pool {
     draining: RefCell<Vec<Rc<H2Conn>>>,
     opened: Cell<u64>,
     settings: Cell<Settings>,
-    fallback: RefCell<Weak<super::pool::Pool>>,
+    fallback: RefCell<Weak<dyn Http1Queue>>,
 }
 
 impl H2Pool {
@@ -57,13 +63,13 @@ impl H2Pool {
             draining: RefCell::new(Vec::new()),
             opened: Cell::new(0),
             settings: Cell::new(settings),
-            fallback: RefCell::new(Weak::new()),
+            fallback: RefCell::new(Weak::<NoQueue>::new()),
         })
     }
 
     /// Whether `job` opens (or joins) a cleartext HTTP/2 connection with prior knowledge;
     /// https jobs reach HTTP/2 through ALPN instead.
-    pub(crate) fn wants(job: &Job) -> bool {
+    pub(crate) fn wants(job: &dyn Exchange) -> bool {
         job.wants_http2_direct() && job.key().is_some_and(|k| k.scheme == "http")
     }
 
@@ -83,7 +89,7 @@ impl H2Pool {
     }
 
     /// Sends `job` over the host's connection (opened if needed); `front` for a retry.
-    pub(crate) fn enqueue(&self, job: Rc<Job>, front: bool) {
+    pub(crate) fn enqueue(&self, job: Rc<dyn Exchange>, front: bool) {
         let Some(key) = job.key() else {
             job.fail(NetworkError::ProtocolUnknownError, "Invalid URL".into());
             return;
@@ -104,10 +110,10 @@ impl H2Pool {
             .cloned();
         let conn = match existing {
             Some(conn) => conn,
-            None => self.open(&key, &configuration_of(Some(&job))),
+            None => self.open(&key, &job.http2_configuration()),
         };
         conn.submit(
-            Rc::new(JobStream {
+            Rc::new(ExchangeStream {
                 job,
                 pool: self.me.clone(),
                 announced: Cell::new(false),
@@ -117,7 +123,11 @@ impl H2Pool {
     }
 
     /// Sends `job` over an existing usable connection to its host, or gives it back.
-    pub(crate) fn try_submit(&self, job: Rc<Job>, front: bool) -> Result<(), Rc<Job>> {
+    pub(crate) fn try_submit(
+        &self,
+        job: Rc<dyn Exchange>,
+        front: bool,
+    ) -> Result<(), Rc<dyn Exchange>> {
         let Some(key) = job.key() else {
             return Err(job);
         };
@@ -135,7 +145,7 @@ impl H2Pool {
                     return Ok(());
                 }
                 conn.submit(
-                    Rc::new(JobStream {
+                    Rc::new(ExchangeStream {
                         job,
                         pool: self.me.clone(),
                         announced: Cell::new(true),
@@ -153,10 +163,10 @@ impl H2Pool {
     /// from the loop (this may be called inside `get()`, before the application connected
     /// its slots), after which the job goes to the connection if it is still usable, else
     /// to the HTTP/1.1 pool.
-    fn ask_then_submit(&self, job: Rc<Job>, tls: Rc<ConnectionTls>, front: bool) {
+    fn ask_then_submit(&self, job: Rc<dyn Exchange>, tls: Rc<ConnectionTls>, front: bool) {
         let pool = self.me.clone();
         let asked = job.clone();
-        asked.later(move || {
+        asked.later(Box::new(move || {
             if job.is_done() || !job.admit_to(&tls) {
                 return;
             }
@@ -166,13 +176,13 @@ impl H2Pool {
             if let Err(job) = pool.try_submit(job, front) {
                 pool.to_http1_pool(job, front);
             }
-        });
+        }));
     }
 
     /// Hands `job` to the HTTP/1.1 pool (no HTTP/2 connection carries it); fails it if the
     /// manager is gone. The `fallback` cell is not borrowed while the job fails (its reply's
     /// slots run).
-    fn to_http1_pool(&self, job: Rc<Job>, front: bool) {
+    fn to_http1_pool(&self, job: Rc<dyn Exchange>, front: bool) {
         let fallback = self.fallback.borrow().upgrade();
         match fallback {
             Some(pool) => pool.enqueue_h1(job, front),
@@ -184,7 +194,7 @@ impl H2Pool {
     }
 
     /// Where https jobs go when no HTTP/2 connection to their host is up.
-    pub(crate) fn set_fallback(&self, pool: Weak<super::pool::Pool>) {
+    pub(crate) fn set_fallback(&self, pool: Weak<dyn Http1Queue>) {
         *self.fallback.borrow_mut() = pool;
     }
 
@@ -196,12 +206,14 @@ impl H2Pool {
         key: &PoolKey,
         socket: SslSocket,
         tls: Rc<ConnectionTls>,
-        job: Option<Rc<Job>>,
+        job: Option<Rc<dyn Exchange>>,
     ) {
         let pool = self.me.clone();
         let conn = H2Conn::new(
             Rc::new(socket) as Rc<dyn AbstractSocket>,
-            &configuration_of(job.as_ref()),
+            &job.as_ref()
+                .map(|job| job.http2_configuration())
+                .unwrap_or_default(),
             self.settings.get().idle_expiry,
             Box::new(move |conn, event| {
                 if let Some(pool) = pool.upgrade() {
@@ -219,7 +231,7 @@ impl H2Pool {
         }
         if let Some(job) = job {
             conn.submit(
-                Rc::new(JobStream {
+                Rc::new(ExchangeStream {
                     job,
                     pool: self.me.clone(),
                     announced: Cell::new(true),
@@ -307,16 +319,16 @@ impl H2Pool {
     }
 }
 
-/// The HTTP/2 settings of the request behind `job` (read once per connection opened).
-fn configuration_of(job: Option<&Rc<Job>>) -> Http2Configuration {
-    job.and_then(|job| job.reply_request())
-        .map(|request| request.http2_configuration())
-        .unwrap_or_default()
+/// No HTTP/1.1 queue (the type behind an unset fallback; never instantiated).
+struct NoQueue;
+
+impl Http1Queue for NoQueue {
+    fn enqueue_h1(&self, _job: Rc<dyn Exchange>, _front: bool) {}
 }
 
-/// A job's current hop as an HTTP/2 stream.
-struct JobStream {
-    job: Rc<Job>,
+/// An exchange (a job's current hop) as an HTTP/2 stream.
+struct ExchangeStream {
+    job: Rc<dyn Exchange>,
     pool: Weak<H2Pool>,
     /// `socketStartedConnecting` was already emitted for this job (an https job whose TLS
     /// connection was adopted after ALPN chose h2).
@@ -337,7 +349,7 @@ impl Carrier for StreamLink {
     }
 }
 
-impl JobStream {
+impl ExchangeStream {
     fn send_again(&self, front: bool) {
         self.job.detach();
         match self.pool.upgrade() {
@@ -350,7 +362,7 @@ impl JobStream {
     }
 }
 
-impl StreamHandler for JobStream {
+impl StreamHandler for ExchangeStream {
     fn is_done(&self) -> bool {
         self.job.is_done()
     }
@@ -448,10 +460,9 @@ impl StreamHandler for JobStream {
     }
 
     fn failed(&self, error: NetworkError, message: String, retry: bool) {
-        if retry && self.job.can_retry() {
+        if retry && self.job.retry() {
             // Not processed (RFC 9113, 8.7), or lost with a connection the server closed as
             // idle: sent once more, on a new stream.
-            self.job.mark_retried();
             self.send_again(true);
         } else {
             self.job.detach();

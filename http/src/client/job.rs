@@ -2,19 +2,23 @@
 //! taken on each response head. Connections carry jobs; jobs own the reply-facing logic.
 
 use std::cell::{Cell, RefCell};
-use std::io::Read;
+use std::io::{self, Read};
 use std::rc::{Rc, Weak};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use slotnet_net::ssl::SslError;
+use slotnet_net::proxy::NetworkProxy;
+use slotnet_net::ssl::{SslConfiguration, SslError};
 use url::Url;
 
 use super::auth::{url_credentials, SpaceAuth, Step};
 use super::cache::{self as cache_glue, Lookup};
-use super::exchange::{no_carrier, BodyDecision, Carrier, Protocol, ResponseStart};
-use super::pool::{Pool, PoolKey, TlsKey};
+use super::exchange::{
+    no_carrier, BodyDecision, Carrier, Exchange, Protocol, ResponseStart, REFUSED_CERTIFICATE,
+};
+use super::key::{PoolKey, TlsKey};
+use super::pool::Pool;
 use super::redirect::{self, Redirect};
 use super::route::{self, Route};
 use crate::auth::{AuthTarget, Authenticator};
@@ -24,14 +28,11 @@ use crate::connection_tls::ConnectionTls;
 use crate::decode::{accept_encoding_value, ContentDecoder, DecodeError};
 use crate::error::{http_status_error_string, NetworkError};
 use crate::h1::{BodyLength, RequestHead, TargetForm};
+use crate::h2::Http2Configuration;
 use crate::manager::{ManagerState, NetworkAccessManager};
 use crate::reply::{NetworkReply, Operation, ReplyBackend};
-use crate::request::{Attribute, LoadControl, NetworkRequest, RedirectPolicy};
+use crate::request::{Attribute, LoadControl, NetworkRequest, Priority, RedirectPolicy};
 use crate::response_headers::ResponseHeaders;
-
-/// Why a reply that refused a connection's certificate errors failed.
-pub(crate) const REFUSED_CERTIFICATE: &str =
-    "The TLS handshake failed: the certificate errors were not ignored";
 
 /// Largest piece of decoded body handed to the reply at once.
 const DECODE_PIECE: usize = 64 * 1024;
@@ -187,86 +188,8 @@ impl Job {
         job
     }
 
-    /// The request waits for a connection being opened (`socketStartedConnecting`).
-    pub(crate) fn started_connecting(&self) {
-        self.reply.emit_socket_started_connecting();
-    }
-
-    /// Upload progress of the current hop (`uploadProgress`; -1: total unknown).
-    pub(crate) fn upload_progress(&self, sent: i64, total: i64) {
-        self.reply.emit_upload_progress(sent, total);
-    }
-
-    /// The whole request reached the connection (`requestSent`).
-    pub(crate) fn request_sent(&self) {
-        self.reply.emit_request_sent();
-    }
-
-    /// The connection of the current hop finished its TLS handshake (`encrypted`).
-    pub(crate) fn encrypted(&self, tls: &ConnectionTls) {
-        self.reply.set_ssl_configuration(tls.configuration.clone());
-        self.reply.emit_encrypted();
-    }
-
-    /// How many more body bytes the reply's read buffer takes now.
-    pub(crate) fn room(&self) -> usize {
-        self.reply.buffer_room()
-    }
-
-    /// Whether the reply takes body data now (its read buffer is not full).
-    pub(crate) fn wants_data(&self) -> bool {
-        self.reply.wants_data()
-    }
-
-    /// The request as the reply reports it (its settings are read when a connection opens).
-    pub(crate) fn reply_request(&self) -> Option<NetworkRequest> {
-        self.reply.request()
-    }
-
-    /// Runs `f` on a later loop iteration, unless the reply is destroyed first (so that
-    /// nothing is reported from inside a call the application made, e.g. `get()`).
-    pub(crate) fn later(&self, f: impl FnOnce() + 'static) {
-        slotnet_core::AsObject::as_object(&self.reply).invoke_later(f);
-    }
-
-    pub(crate) fn is_done(&self) -> bool {
-        self.done.get() || self.reply.is_finished()
-    }
-
     fn state(&self) -> Option<Rc<ManagerState>> {
         self.manager.upgrade()
-    }
-
-    /// The pool key of the current hop, route included (computed once per hop: it
-    /// allocates). `None` for an invalid URL or when no proxy can carry the request.
-    pub(crate) fn key(&self) -> Option<PoolKey> {
-        if let Some(key) = &*self.pool_key.borrow() {
-            return Some(key.clone());
-        }
-        let key = {
-            let request = self.request.borrow();
-            let url = request.url()?;
-            let state = self.state();
-            match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
-                Ok(route) => {
-                    if let Some(proxy) = route.proxy() {
-                        log::debug!(target: crate::log_target::PROXY, "{} goes through {:?} proxy {}:{}", crate::log_target::Shown(url), proxy.proxy_type(), proxy.host_name(), proxy.port());
-                    }
-                    PoolKey::from_url(
-                        url,
-                        route,
-                        request.bool_attribute(Attribute::Http2Allowed, true),
-                        || TlsKey::of(request.ssl_configuration_ref(), request.peer_verify_name()),
-                    )
-                }
-                Err(e) => {
-                    *self.route_error.borrow_mut() = Some(e);
-                    None
-                }
-            }
-        };
-        self.pool_key.borrow_mut().clone_from(&key);
-        key
     }
 
     /// The route of the current hop (cloning `Route::Direct` allocates nothing).
@@ -352,25 +275,6 @@ impl Job {
         }
     }
 
-    /// The manager's `proxy_authentication_required` signal, for tunnels opened for this
-    /// job (they ask through the connector).
-    pub(crate) fn ask_proxy_credentials(
-        &self,
-        proxy: &slotnet_net::proxy::NetworkProxy,
-        realm: &str,
-    ) -> Option<Authenticator> {
-        let state = self.state()?;
-        let mut ask = Authenticator::new();
-        ask.set_realm(realm);
-        let handle = Rc::new(RefCell::new(ask));
-        state
-            .features
-            .proxy_authentication_required
-            .emit((proxy.clone(), handle.clone()));
-        let answer = handle.borrow().clone();
-        Some(answer)
-    }
-
     /// Whether the application accepted `errors` before they were reported, so that the
     /// handshake goes on without `sslErrors` (Qt's socket emits nothing for errors it was
     /// told to ignore): it called `ignore_ssl_errors()` beforehand, or every one of them is
@@ -383,74 +287,9 @@ impl Job {
         accepted && self.may_ignore_ssl_errors()
     }
 
-    /// Asks the reply whether it accepts the certificate `errors` of connection
-    /// `connection` (an id from `connection_tls::next_connection_id`): yes if it accepted
-    /// them in advance (no signal then, as Qt's socket), else it is shown `sslErrors` and
-    /// accepts them if its slot calls `ignore_ssl_errors()`. That answer holds for this
-    /// connection only: a new connection asks again. Never for a known HSTS host (RFC 6797
-    /// 8.4). Not asked again about the connection it last accepted.
-    pub(crate) fn consents_to_ssl_errors(&self, connection: u64, errors: &[SslError]) -> bool {
-        if errors.is_empty() || self.ssl_consented.get() == connection {
-            return true;
-        }
-        let accepted = self.accepts_ssl_errors_in_advance(errors) || {
-            self.ssl_ignored_now.set(false);
-            self.ssl_asking.set(true);
-            self.reply.emit_ssl_errors(errors.to_vec());
-            self.ssl_asking.set(false);
-            self.ssl_ignored_now.replace(false) && self.may_ignore_ssl_errors()
-        };
-        let accepted = accepted && !self.is_done();
-        if accepted {
-            self.ssl_consented.set(connection);
-        }
-        accepted
-    }
-
-    /// Whether the reply must be asked about `tls`'s certificate errors before its request
-    /// may ride that connection (see [`Job::admit_to`]).
-    pub(crate) fn must_be_asked_about(&self, tls: &ConnectionTls) -> bool {
-        !tls.errors.is_empty() && self.ssl_consented.get() != tls.id
-    }
-
-    /// Whether the reply may ride `tls`, a connection that is already up: its certificate
-    /// had no errors, or the reply accepts them (it is shown `sslErrors` if need be, before
-    /// its request is sent). A reply that refuses ends with `SslHandshakeFailedError`
-    /// (`false`): no request goes out over a certificate its reply was never asked about.
-    pub(crate) fn admit_to(&self, tls: &ConnectionTls) -> bool {
-        if self.consents_to_ssl_errors(tls.id, &tls.errors) {
-            return true;
-        }
-        self.fail(
-            NetworkError::SslHandshakeFailedError,
-            REFUSED_CERTIFICATE.to_owned(),
-        );
-        false
-    }
-
     /// The TLS session of the connection carrying the current hop, if any.
     fn carrier_tls(&self) -> Option<Rc<ConnectionTls>> {
         self.conn.borrow().upgrade()?.tls()
-    }
-
-    /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
-    /// unless the request forbids HTTP/2 (Qt 6's default allows it).
-    pub(crate) fn tls_config(&self) -> Option<slotnet_net::ssl::SslConfiguration> {
-        let request = self.request.borrow();
-        if request.url()?.scheme() != "https" {
-            return None;
-        }
-        let mut config = request.ssl_configuration();
-        if let Some(name) = request.peer_verify_name() {
-            config.set_peer_verify_name(name);
-        }
-        let mut alpn: Vec<Vec<u8>> = Vec::new();
-        if self.http2_allowed() {
-            alpn.push(b"h2".to_vec());
-        }
-        alpn.push(b"http/1.1".to_vec());
-        config.set_allowed_next_protocols(alpn);
-        Some(config)
     }
 
     /// Whether HTTP/2 may be used (Http2AllowedAttribute, true by default as in Qt 6).
@@ -460,137 +299,8 @@ impl Job {
             .bool_attribute(Attribute::Http2Allowed, true)
     }
 
-    /// Whether the request may be written behind others on one connection (HTTP
-    /// pipelining), by Qt's rules: `HttpPipeliningAllowedAttribute` is set, the method is
-    /// GET or HEAD (idempotent) without a body, and no credentials ride in the URL (Qt
-    /// keeps authentication out of pipelines).
-    pub(crate) fn pipelinable(&self) -> bool {
-        let method = self.method.borrow();
-        if !(method.as_str() == "GET" || method.as_str() == "HEAD")
-            || !self.body.borrow().is_empty()
-        {
-            return false;
-        }
-        let request = self.request.borrow();
-        request.bool_attribute(Attribute::HttpPipeliningAllowed, false)
-            && request
-                .url()
-                .is_some_and(|u| u.username().is_empty() && u.password().is_none())
-    }
-
-    /// The HTTP/1.1 connections per host the request asks for (`Http1Configuration`).
-    pub(crate) fn connections_per_host(&self) -> usize {
-        self.request
-            .borrow()
-            .http1_configuration()
-            .number_of_connections_per_host()
-    }
-
-    pub(crate) fn priority(&self) -> crate::request::Priority {
-        self.request.borrow().priority()
-    }
-
-    pub(crate) fn url(&self) -> Option<Url> {
-        self.request.borrow().url().cloned()
-    }
-
     pub(crate) fn method(&self) -> Method {
         Method::from_bytes(self.method.borrow().as_bytes()).unwrap_or(Method::GET)
-    }
-
-    /// Attaches the hop to what carries it (an HTTP/1.1 connection or an HTTP/2 stream).
-    pub(crate) fn attach(&self, carrier: Weak<dyn Carrier>) {
-        *self.conn.borrow_mut() = carrier;
-    }
-
-    pub(crate) fn detach(&self) {
-        *self.conn.borrow_mut() = no_carrier();
-    }
-
-    /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`);
-    /// never through a proxy.
-    pub(crate) fn wants_http2_direct(&self) -> bool {
-        self.request
-            .borrow()
-            .bool_attribute(Attribute::Http2Direct, false)
-            && self.route() == Route::Direct
-    }
-
-    /// Whether a failed attempt may be sent again on a new connection.
-    pub(crate) fn can_retry(&self) -> bool {
-        !self.retried.get() && self.replay.borrow().is_some()
-    }
-
-    pub(crate) fn mark_retried(&self) {
-        self.retried.set(true);
-        if let Some(body) = self.replay.borrow().as_ref().and_then(RequestBody::replay) {
-            *self.body.borrow_mut() = body;
-        }
-    }
-
-    /// Builds the request head for the current hop, with the headers Qt adds by default.
-    pub(crate) fn build_head(&self) -> Option<(RequestHead, BodyLength)> {
-        let route = self.route();
-        let request = self.request.borrow();
-        let url = request.url()?;
-        let form = match route {
-            Route::Forward(_) => TargetForm::Absolute,
-            _ => TargetForm::Origin,
-        };
-        let mut head = RequestHead::from_url(self.method(), url, form);
-        let headers: &mut HeaderMap = &mut head.headers;
-        for (name, value) in request.raw_header_pairs() {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                continue; // a header that cannot go on the wire safely is dropped
-            };
-            headers.append(name, value);
-        }
-        // Standard names as constants: a `&str` name is parsed and hashed on every lookup.
-        use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONNECTION, USER_AGENT};
-        let auto_decode = !headers.contains_key(ACCEPT_ENCODING);
-        self.auto_decode.set(auto_decode);
-        if auto_decode {
-            headers.insert(
-                ACCEPT_ENCODING,
-                HeaderValue::from_static(accept_encoding_value()),
-            );
-        }
-        let defaults = [
-            (CONNECTION, "Keep-Alive"),
-            (ACCEPT_LANGUAGE, "en,*"),
-            (USER_AGENT, "Mozilla/5.0"),
-        ];
-        for (name, value) in defaults {
-            if !headers.contains_key(&name) {
-                headers.insert(name, HeaderValue::from_static(value));
-            }
-        }
-        let body = self.body.borrow();
-        let length = match body.size() {
-            Some(0) if body.is_empty() => BodyLength::Empty,
-            Some(n) => BodyLength::Known(n),
-            None => BodyLength::Unknown,
-        };
-        if length != BodyLength::Empty
-            && !headers.contains_key(http::header::CONTENT_TYPE)
-            && matches!(
-                self.operation,
-                Operation::PostOperation | Operation::PutOperation
-            )
-        {
-            // Qt warns and defaults to this for POST/PUT without a Content-Type.
-            headers.insert(
-                "content-type",
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            );
-        }
-        if let Some(state) = self.state() {
-            self.add_feature_headers(&state, &request, url, &route, &mut head);
-        }
-        Some((head, length))
     }
 
     /// Cookies, credentials, proxy headers and cache validators for the current attempt.
@@ -674,155 +384,6 @@ impl Job {
             let no_cache = HeaderValue::from_static("no-cache");
             headers.insert(http::header::CACHE_CONTROL, no_cache.clone());
             headers.insert(http::header::PRAGMA, no_cache);
-        }
-    }
-
-    /// Takes the next piece of the body to send (at most `max` bytes).
-    pub(crate) fn next_body_piece(&self, max: usize) -> std::io::Result<Option<Bytes>> {
-        self.body.borrow_mut().next_piece(max)
-    }
-
-    pub(crate) fn body_size(&self) -> Option<u64> {
-        self.body.borrow().size()
-    }
-
-    /// A response head arrived for the current hop.
-    pub(crate) fn on_head(&self, start: ResponseStart<'_>) -> BodyDecision {
-        let ResponseStart {
-            status,
-            reason,
-            headers,
-            content_length,
-            protocol,
-        } = start;
-        // Qt sets both on every HTTP reply, false when not used.
-        let (pipelined, http2) = match protocol {
-            Protocol::Http1 { pipelined } => (pipelined, false),
-            Protocol::Http2 => (false, true),
-        };
-        self.reply
-            .set_attribute(Attribute::HttpPipeliningWasUsed, pipelined);
-        self.reply.set_attribute(Attribute::Http2WasUsed, http2);
-        if self.is_done() {
-            return BodyDecision::Stop;
-        }
-        let url = self.url();
-        let state = self.state();
-        if let (Some(state), Some(url)) = (&state, &url) {
-            self.learn_from_head(state, status, url, &headers);
-            if self.is_done() {
-                return BodyDecision::Stop;
-            }
-            if let Some(action) = self.answer_challenge(state, status, url, &headers) {
-                return action;
-            }
-            if let Some(action) = self.not_modified(state, status, &headers) {
-                return action;
-            }
-        }
-        let location = headers.get("location").map(str::to_owned);
-        // Qt's RedirectionTargetAttribute: the Location as sent.
-        let location_as_sent = location
-            .clone()
-            .filter(|_| redirect::is_redirect_status(status));
-        let redirect_target = match (&url, &location) {
-            (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
-                url.join(location).ok()
-            }
-            _ => None,
-        };
-        // A redirect to a known HSTS host goes to its https URL (RFC 6797 8.3).
-        let upgraded = redirect_target
-            .as_ref()
-            .and_then(|t| state.as_ref().and_then(|s| s.features.hsts_upgrade(t)));
-        let location = upgraded.as_ref().map(|u| u.to_string()).or(location);
-        let max = self.request.borrow().maximum_redirects_allowed();
-        let decision = match &url {
-            Some(url) => redirect::decide(
-                status,
-                location.as_deref(),
-                url,
-                &self.method.borrow(),
-                self.policy,
-                self.redirects.get(),
-                max,
-            ),
-            None => Redirect::No,
-        };
-        if url.as_ref().is_some_and(|u| u.scheme() == "https") {
-            self.reply
-                .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
-            // A reply sent on a connection that was already up saw no `encrypted`: it learns
-            // the connection's TLS session here.
-            if let Some(tls) = self.carrier_tls() {
-                self.reply.set_ssl_configuration(tls.configuration.clone());
-            }
-        }
-        let content_length = self.prepare_decoder(&headers, content_length);
-        if let (Redirect::No, Some(state), Some(url)) = (&decision, &state, &url) {
-            self.start_cache_entry(state, url, status, reason, &headers);
-        }
-        self.reply
-            .deliver_head(status, reason, headers, content_length, location_as_sent);
-        match &decision {
-            Redirect::Follow { url: to, .. } | Redirect::Ask { url: to, .. } => {
-                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} to {}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()), crate::log_target::Shown(to))
-            }
-            Redirect::Refuse { message, .. } => {
-                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} refused: {message}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()))
-            }
-            Redirect::No => {}
-        }
-        match decision {
-            Redirect::No => {
-                let error = NetworkError::from_http_status(status);
-                if error != NetworkError::NoError {
-                    let shown = url.map(|u| u.to_string()).unwrap_or_default();
-                    *self.status_error.borrow_mut() =
-                        Some((error, http_status_error_string(&shown, reason)));
-                }
-                BodyDecision::Deliver
-            }
-            Redirect::Follow {
-                url,
-                method,
-                keep_body,
-            } => {
-                *self.next_hop.borrow_mut() = Some(Next::Redirect {
-                    url: url.clone(),
-                    method,
-                    keep_body,
-                    needs_permission: false,
-                });
-                self.reply.deliver_redirect(url);
-                BodyDecision::Discard
-            }
-            Redirect::Ask {
-                url,
-                method,
-                keep_body,
-            } => {
-                self.allowed.set(false);
-                *self.next_hop.borrow_mut() = Some(Next::Redirect {
-                    url: url.clone(),
-                    method,
-                    keep_body,
-                    needs_permission: true,
-                });
-                self.reply.deliver_redirect(url);
-                BodyDecision::Discard
-            }
-            Redirect::Refuse {
-                error,
-                message,
-                url,
-            } => {
-                if let Some(url) = url {
-                    self.reply.set_url(url);
-                }
-                self.fail(error, message);
-                BodyDecision::Stop
-            }
         }
     }
 
@@ -938,7 +499,7 @@ impl Job {
                     (Side::Proxy, Some(proxy)) => features
                         .proxy_authentication_required
                         .emit((proxy.clone(), handle.clone())),
-                    _ => features
+                    _ => state
                         .authentication_required
                         .emit((self.reply, handle.clone())),
                 }
@@ -1050,58 +611,6 @@ impl Job {
         }
     }
 
-    /// Body data of the current response. Returns false if the job failed on it (a corrupt
-    /// or suspicious compressed body): the connection must then be dropped.
-    pub(crate) fn on_data(&self, data: Bytes) -> bool {
-        if self.is_done() {
-            return false;
-        }
-        let undecodable = self.undecodable.borrow_mut().take_if(|_| !data.is_empty());
-        if let Some(e) = undecodable {
-            self.fail(
-                NetworkError::UnknownContentError,
-                format!("Error decoding the response body: {e}"),
-            );
-            return false;
-        }
-        let mut guard = self.decoder.borrow_mut();
-        let Some(decoder) = guard.as_mut() else {
-            drop(guard);
-            self.deliver(data);
-            return !self.is_done();
-        };
-        let mut pieces = Vec::new();
-        let mut input = &data[..];
-        let result = loop {
-            let mut out = Vec::new();
-            match decoder.decode(input, &mut out, DECODE_PIECE) {
-                Ok(progress) => {
-                    input = &input[progress.consumed..];
-                    let produced = progress.produced;
-                    if !out.is_empty() {
-                        pieces.push(Bytes::from(out));
-                    }
-                    if input.is_empty() && produced < DECODE_PIECE {
-                        break Ok(());
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        drop(guard);
-        for piece in pieces {
-            self.deliver(piece);
-        }
-        if let Err(e) = result {
-            self.fail(
-                NetworkError::UnknownContentError,
-                format!("Error decoding the response body: {e}"),
-            );
-            return false;
-        }
-        !self.is_done()
-    }
-
     /// Hands (decoded) body data to the reply, and to the cache entry being written.
     fn deliver(&self, data: Bytes) {
         {
@@ -1111,45 +620,6 @@ impl Job {
             }
         }
         self.reply.deliver_data(data);
-    }
-
-    /// The current hop's response is complete (the connection was already released).
-    pub(crate) fn on_end(&self) {
-        if self.is_done() {
-            return;
-        }
-        let parked = matches!(
-            &*self.next_hop.borrow(),
-            Some(Next::Redirect {
-                needs_permission: true,
-                ..
-            })
-        ) && !self.allowed.get();
-        if parked {
-            self.parked.set(true);
-            return;
-        }
-        let next = self.next_hop.borrow_mut().take();
-        match next {
-            Some(next) => self.take_next(next),
-            None => {
-                let decoded = self.decoder.borrow_mut().take().map(|d| d.finish());
-                if let Some(Err(e)) = decoded {
-                    self.fail(
-                        NetworkError::UnknownContentError,
-                        format!("Error decoding the response body: {e}"),
-                    );
-                    return;
-                }
-                self.commit_cache_entry();
-                let (error, message) = self
-                    .status_error
-                    .borrow_mut()
-                    .take()
-                    .unwrap_or((NetworkError::NoError, String::new()));
-                self.finish(error, message);
-            }
-        }
     }
 
     /// The whole body was received: the cache entry becomes visible.
@@ -1301,11 +771,6 @@ impl Job {
         }
     }
 
-    /// Ends the reply with `error` (no more I/O for this job).
-    pub(crate) fn fail(&self, error: NetworkError, message: String) {
-        self.finish(error, message);
-    }
-
     fn finish(&self, error: NetworkError, message: String) {
         if self.done.replace(true) {
             return;
@@ -1332,6 +797,544 @@ impl Job {
         if let (Some(pool), Some(key)) = (self.pool.upgrade(), self.key()) {
             pool.schedule_dispatch(key);
         }
+    }
+}
+
+impl Exchange for Job {
+    /// The pool key of the current hop, route included (computed once per hop: it
+    /// allocates). `None` for an invalid URL or when no proxy can carry the request.
+    fn key(&self) -> Option<PoolKey> {
+        if let Some(key) = &*self.pool_key.borrow() {
+            return Some(key.clone());
+        }
+        let key = {
+            let request = self.request.borrow();
+            let url = request.url()?;
+            let state = self.state();
+            match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
+                Ok(route) => {
+                    if let Some(proxy) = route.proxy() {
+                        log::debug!(target: crate::log_target::PROXY, "{} goes through {:?} proxy {}:{}", crate::log_target::Shown(url), proxy.proxy_type(), proxy.host_name(), proxy.port());
+                    }
+                    PoolKey::from_url(
+                        url,
+                        route,
+                        request.bool_attribute(Attribute::Http2Allowed, true),
+                        || TlsKey::of(request.ssl_configuration_ref(), request.peer_verify_name()),
+                    )
+                }
+                Err(e) => {
+                    *self.route_error.borrow_mut() = Some(e);
+                    None
+                }
+            }
+        };
+        self.pool_key.borrow_mut().clone_from(&key);
+        key
+    }
+
+    fn priority(&self) -> Priority {
+        self.request.borrow().priority()
+    }
+
+    /// The HTTP/1.1 connections per host the request asks for (`Http1Configuration`).
+    fn connections_per_host(&self) -> usize {
+        self.request
+            .borrow()
+            .http1_configuration()
+            .number_of_connections_per_host()
+    }
+
+    /// Whether the request may be written behind others on one connection (HTTP
+    /// pipelining), by Qt's rules: `HttpPipeliningAllowedAttribute` is set, the method is
+    /// GET or HEAD (idempotent) without a body, and no credentials ride in the URL (Qt
+    /// keeps authentication out of pipelines).
+    fn pipelinable(&self) -> bool {
+        let method = self.method.borrow();
+        if !(method.as_str() == "GET" || method.as_str() == "HEAD")
+            || !self.body.borrow().is_empty()
+        {
+            return false;
+        }
+        let request = self.request.borrow();
+        request.bool_attribute(Attribute::HttpPipeliningAllowed, false)
+            && request
+                .url()
+                .is_some_and(|u| u.username().is_empty() && u.password().is_none())
+    }
+
+    /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`);
+    /// never through a proxy.
+    fn wants_http2_direct(&self) -> bool {
+        self.request
+            .borrow()
+            .bool_attribute(Attribute::Http2Direct, false)
+            && self.route() == Route::Direct
+    }
+
+    /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
+    /// unless the request forbids HTTP/2 (Qt 6's default allows it).
+    fn tls_config(&self) -> Option<SslConfiguration> {
+        let request = self.request.borrow();
+        if request.url()?.scheme() != "https" {
+            return None;
+        }
+        let mut config = request.ssl_configuration();
+        if let Some(name) = request.peer_verify_name() {
+            config.set_peer_verify_name(name);
+        }
+        let mut alpn: Vec<Vec<u8>> = Vec::new();
+        if self.http2_allowed() {
+            alpn.push(b"h2".to_vec());
+        }
+        alpn.push(b"http/1.1".to_vec());
+        config.set_allowed_next_protocols(alpn);
+        Some(config)
+    }
+
+    /// The HTTP/2 settings of the request as the reply reports it (read once per
+    /// connection opened).
+    fn http2_configuration(&self) -> Http2Configuration {
+        self.reply
+            .request()
+            .map(|request| request.http2_configuration())
+            .unwrap_or_default()
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.get() || self.reply.is_finished()
+    }
+
+    /// Attaches the hop to what carries it (an HTTP/1.1 connection or an HTTP/2 stream).
+    fn attach(&self, carrier: Weak<dyn Carrier>) {
+        *self.conn.borrow_mut() = carrier;
+    }
+
+    fn detach(&self) {
+        *self.conn.borrow_mut() = no_carrier();
+    }
+
+    /// Runs `f` on a later loop iteration, unless the reply is destroyed first (so that
+    /// nothing is reported from inside a call the application made, e.g. `get()`).
+    fn later(&self, f: Box<dyn FnOnce()>) {
+        slotnet_core::AsObject::as_object(&self.reply).invoke_later(f);
+    }
+
+    /// Asks the reply whether it accepts the certificate `errors` of connection
+    /// `connection` (an id from `connection_tls::next_connection_id`): yes if it accepted
+    /// them in advance (no signal then, as Qt's socket), else it is shown `sslErrors` and
+    /// accepts them if its slot calls `ignore_ssl_errors()`. That answer holds for this
+    /// connection only: a new connection asks again. Never for a known HSTS host (RFC 6797
+    /// 8.4). Not asked again about the connection it last accepted.
+    fn consents_to_ssl_errors(&self, connection: u64, errors: &[SslError]) -> bool {
+        if errors.is_empty() || self.ssl_consented.get() == connection {
+            return true;
+        }
+        let accepted = self.accepts_ssl_errors_in_advance(errors) || {
+            self.ssl_ignored_now.set(false);
+            self.ssl_asking.set(true);
+            self.reply.emit_ssl_errors(errors.to_vec());
+            self.ssl_asking.set(false);
+            self.ssl_ignored_now.replace(false) && self.may_ignore_ssl_errors()
+        };
+        let accepted = accepted && !self.is_done();
+        if accepted {
+            self.ssl_consented.set(connection);
+        }
+        accepted
+    }
+
+    /// Whether the reply must be asked about `tls`'s certificate errors before its request
+    /// may ride that connection (see [`Job::admit_to`]).
+    fn must_be_asked_about(&self, tls: &ConnectionTls) -> bool {
+        !tls.errors.is_empty() && self.ssl_consented.get() != tls.id
+    }
+
+    /// Whether the reply may ride `tls`, a connection that is already up: its certificate
+    /// had no errors, or the reply accepts them (it is shown `sslErrors` if need be, before
+    /// its request is sent). A reply that refuses ends with `SslHandshakeFailedError`
+    /// (`false`): no request goes out over a certificate its reply was never asked about.
+    fn admit_to(&self, tls: &ConnectionTls) -> bool {
+        if self.consents_to_ssl_errors(tls.id, &tls.errors) {
+            return true;
+        }
+        self.fail(
+            NetworkError::SslHandshakeFailedError,
+            REFUSED_CERTIFICATE.to_owned(),
+        );
+        false
+    }
+
+    /// The manager's `proxy_authentication_required` signal, for tunnels opened for this
+    /// job (they ask through the connector).
+    fn ask_proxy_credentials(&self, proxy: &NetworkProxy, realm: &str) -> Option<Authenticator> {
+        let state = self.state()?;
+        let mut ask = Authenticator::new();
+        ask.set_realm(realm);
+        let handle = Rc::new(RefCell::new(ask));
+        state
+            .features
+            .proxy_authentication_required
+            .emit((proxy.clone(), handle.clone()));
+        let answer = handle.borrow().clone();
+        Some(answer)
+    }
+
+    /// Builds the request head for the current hop, with the headers Qt adds by default.
+    fn build_head(&self) -> Option<(RequestHead, BodyLength)> {
+        let route = self.route();
+        let request = self.request.borrow();
+        let url = request.url()?;
+        let form = match route {
+            Route::Forward(_) => TargetForm::Absolute,
+            _ => TargetForm::Origin,
+        };
+        let mut head = RequestHead::from_url(self.method(), url, form);
+        let headers: &mut HeaderMap = &mut head.headers;
+        for (name, value) in request.raw_header_pairs() {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                continue; // a header that cannot go on the wire safely is dropped
+            };
+            headers.append(name, value);
+        }
+        // Standard names as constants: a `&str` name is parsed and hashed on every lookup.
+        use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONNECTION, USER_AGENT};
+        let auto_decode = !headers.contains_key(ACCEPT_ENCODING);
+        self.auto_decode.set(auto_decode);
+        if auto_decode {
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static(accept_encoding_value()),
+            );
+        }
+        let defaults = [
+            (CONNECTION, "Keep-Alive"),
+            (ACCEPT_LANGUAGE, "en,*"),
+            (USER_AGENT, "Mozilla/5.0"),
+        ];
+        for (name, value) in defaults {
+            if !headers.contains_key(&name) {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+        }
+        let body = self.body.borrow();
+        let length = match body.size() {
+            Some(0) if body.is_empty() => BodyLength::Empty,
+            Some(n) => BodyLength::Known(n),
+            None => BodyLength::Unknown,
+        };
+        if length != BodyLength::Empty
+            && !headers.contains_key(http::header::CONTENT_TYPE)
+            && matches!(
+                self.operation,
+                Operation::PostOperation | Operation::PutOperation
+            )
+        {
+            // Qt warns and defaults to this for POST/PUT without a Content-Type.
+            headers.insert(
+                "content-type",
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+        }
+        if let Some(state) = self.state() {
+            self.add_feature_headers(&state, &request, url, &route, &mut head);
+        }
+        Some((head, length))
+    }
+
+    fn url(&self) -> Option<Url> {
+        self.request.borrow().url().cloned()
+    }
+
+    fn body_size(&self) -> Option<u64> {
+        self.body.borrow().size()
+    }
+
+    /// Takes the next piece of the body to send (at most `max` bytes).
+    fn next_body_piece(&self, max: usize) -> io::Result<Option<Bytes>> {
+        self.body.borrow_mut().next_piece(max)
+    }
+
+    /// The request waits for a connection being opened (`socketStartedConnecting`).
+    fn started_connecting(&self) {
+        self.reply.emit_socket_started_connecting();
+    }
+
+    /// The connection of the current hop finished its TLS handshake (`encrypted`).
+    fn encrypted(&self, tls: &ConnectionTls) {
+        self.reply.set_ssl_configuration(tls.configuration.clone());
+        self.reply.emit_encrypted();
+    }
+
+    /// Upload progress of the current hop (`uploadProgress`; -1: total unknown).
+    fn upload_progress(&self, sent: i64, total: i64) {
+        self.reply.emit_upload_progress(sent, total);
+    }
+
+    /// The whole request reached the connection (`requestSent`).
+    fn request_sent(&self) {
+        self.reply.emit_request_sent();
+    }
+
+    /// A response head arrived for the current hop.
+    fn on_head(&self, start: ResponseStart<'_>) -> BodyDecision {
+        let ResponseStart {
+            status,
+            reason,
+            headers,
+            content_length,
+            protocol,
+        } = start;
+        // Qt sets both on every HTTP reply, false when not used.
+        let (pipelined, http2) = match protocol {
+            Protocol::Http1 { pipelined } => (pipelined, false),
+            Protocol::Http2 => (false, true),
+        };
+        self.reply
+            .set_attribute(Attribute::HttpPipeliningWasUsed, pipelined);
+        self.reply.set_attribute(Attribute::Http2WasUsed, http2);
+        if self.is_done() {
+            return BodyDecision::Stop;
+        }
+        let url = self.url();
+        let state = self.state();
+        if let (Some(state), Some(url)) = (&state, &url) {
+            self.learn_from_head(state, status, url, &headers);
+            if self.is_done() {
+                return BodyDecision::Stop;
+            }
+            if let Some(action) = self.answer_challenge(state, status, url, &headers) {
+                return action;
+            }
+            if let Some(action) = self.not_modified(state, status, &headers) {
+                return action;
+            }
+        }
+        let location = headers.get("location").map(str::to_owned);
+        // Qt's RedirectionTargetAttribute: the Location as sent.
+        let location_as_sent = location
+            .clone()
+            .filter(|_| redirect::is_redirect_status(status));
+        let redirect_target = match (&url, &location) {
+            (Some(url), Some(location)) if redirect::is_redirect_status(status) => {
+                url.join(location).ok()
+            }
+            _ => None,
+        };
+        // A redirect to a known HSTS host goes to its https URL (RFC 6797 8.3).
+        let upgraded = redirect_target
+            .as_ref()
+            .and_then(|t| state.as_ref().and_then(|s| s.features.hsts_upgrade(t)));
+        let location = upgraded.as_ref().map(|u| u.to_string()).or(location);
+        let max = self.request.borrow().maximum_redirects_allowed();
+        let decision = match &url {
+            Some(url) => redirect::decide(
+                status,
+                location.as_deref(),
+                url,
+                &self.method.borrow(),
+                self.policy,
+                self.redirects.get(),
+                max,
+            ),
+            None => Redirect::No,
+        };
+        if url.as_ref().is_some_and(|u| u.scheme() == "https") {
+            self.reply
+                .set_attribute(crate::request::Attribute::ConnectionEncrypted, true);
+            // A reply sent on a connection that was already up saw no `encrypted`: it learns
+            // the connection's TLS session here.
+            if let Some(tls) = self.carrier_tls() {
+                self.reply.set_ssl_configuration(tls.configuration.clone());
+            }
+        }
+        let content_length = self.prepare_decoder(&headers, content_length);
+        if let (Redirect::No, Some(state), Some(url)) = (&decision, &state, &url) {
+            self.start_cache_entry(state, url, status, reason, &headers);
+        }
+        self.reply
+            .deliver_head(status, reason, headers, content_length, location_as_sent);
+        match &decision {
+            Redirect::Follow { url: to, .. } | Redirect::Ask { url: to, .. } => {
+                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} to {}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()), crate::log_target::Shown(to))
+            }
+            Redirect::Refuse { message, .. } => {
+                log::debug!(target: crate::log_target::REDIRECT, "Redirect {status} from {} refused: {message}", url.as_ref().map_or_else(String::new, |u| crate::log_target::Shown(u).to_string()))
+            }
+            Redirect::No => {}
+        }
+        match decision {
+            Redirect::No => {
+                let error = NetworkError::from_http_status(status);
+                if error != NetworkError::NoError {
+                    let shown = url.map(|u| u.to_string()).unwrap_or_default();
+                    *self.status_error.borrow_mut() =
+                        Some((error, http_status_error_string(&shown, reason)));
+                }
+                BodyDecision::Deliver
+            }
+            Redirect::Follow {
+                url,
+                method,
+                keep_body,
+            } => {
+                *self.next_hop.borrow_mut() = Some(Next::Redirect {
+                    url: url.clone(),
+                    method,
+                    keep_body,
+                    needs_permission: false,
+                });
+                self.reply.deliver_redirect(url);
+                BodyDecision::Discard
+            }
+            Redirect::Ask {
+                url,
+                method,
+                keep_body,
+            } => {
+                self.allowed.set(false);
+                *self.next_hop.borrow_mut() = Some(Next::Redirect {
+                    url: url.clone(),
+                    method,
+                    keep_body,
+                    needs_permission: true,
+                });
+                self.reply.deliver_redirect(url);
+                BodyDecision::Discard
+            }
+            Redirect::Refuse {
+                error,
+                message,
+                url,
+            } => {
+                if let Some(url) = url {
+                    self.reply.set_url(url);
+                }
+                self.fail(error, message);
+                BodyDecision::Stop
+            }
+        }
+    }
+
+    /// How many more body bytes the reply's read buffer takes now.
+    fn room(&self) -> usize {
+        self.reply.buffer_room()
+    }
+
+    /// Whether the reply takes body data now (its read buffer is not full).
+    fn wants_data(&self) -> bool {
+        self.reply.wants_data()
+    }
+
+    /// Body data of the current response. Returns false if the job failed on it (a corrupt
+    /// or suspicious compressed body): the connection must then be dropped.
+    fn on_data(&self, data: Bytes) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        let undecodable = self.undecodable.borrow_mut().take_if(|_| !data.is_empty());
+        if let Some(e) = undecodable {
+            self.fail(
+                NetworkError::UnknownContentError,
+                format!("Error decoding the response body: {e}"),
+            );
+            return false;
+        }
+        let mut guard = self.decoder.borrow_mut();
+        let Some(decoder) = guard.as_mut() else {
+            drop(guard);
+            self.deliver(data);
+            return !self.is_done();
+        };
+        let mut pieces = Vec::new();
+        let mut input = &data[..];
+        let result = loop {
+            let mut out = Vec::new();
+            match decoder.decode(input, &mut out, DECODE_PIECE) {
+                Ok(progress) => {
+                    input = &input[progress.consumed..];
+                    let produced = progress.produced;
+                    if !out.is_empty() {
+                        pieces.push(Bytes::from(out));
+                    }
+                    if input.is_empty() && produced < DECODE_PIECE {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        drop(guard);
+        for piece in pieces {
+            self.deliver(piece);
+        }
+        if let Err(e) = result {
+            self.fail(
+                NetworkError::UnknownContentError,
+                format!("Error decoding the response body: {e}"),
+            );
+            return false;
+        }
+        !self.is_done()
+    }
+
+    /// The current hop's response is complete (the connection was already released).
+    fn on_end(&self) {
+        if self.is_done() {
+            return;
+        }
+        let parked = matches!(
+            &*self.next_hop.borrow(),
+            Some(Next::Redirect {
+                needs_permission: true,
+                ..
+            })
+        ) && !self.allowed.get();
+        if parked {
+            self.parked.set(true);
+            return;
+        }
+        let next = self.next_hop.borrow_mut().take();
+        match next {
+            Some(next) => self.take_next(next),
+            None => {
+                let decoded = self.decoder.borrow_mut().take().map(|d| d.finish());
+                if let Some(Err(e)) = decoded {
+                    self.fail(
+                        NetworkError::UnknownContentError,
+                        format!("Error decoding the response body: {e}"),
+                    );
+                    return;
+                }
+                self.commit_cache_entry();
+                let (error, message) = self
+                    .status_error
+                    .borrow_mut()
+                    .take()
+                    .unwrap_or((NetworkError::NoError, String::new()));
+                self.finish(error, message);
+            }
+        }
+    }
+
+    /// Ends the reply with `error` (no more I/O for this job).
+    fn fail(&self, error: NetworkError, message: String) {
+        self.finish(error, message);
+    }
+
+    /// A failed attempt is sent again on a new connection once, with its body rewound.
+    fn retry(&self) -> bool {
+        if self.retried.get() || self.replay.borrow().is_none() {
+            return false;
+        }
+        self.retried.set(true);
+        if let Some(body) = self.replay.borrow().as_ref().and_then(RequestBody::replay) {
+            *self.body.borrow_mut() = body;
+        }
+        true
     }
 }
 

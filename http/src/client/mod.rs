@@ -9,6 +9,7 @@ pub(crate) mod features;
 mod h1_conn;
 mod h2_pool;
 mod job;
+mod key;
 mod pool;
 mod redirect;
 pub(crate) mod route;

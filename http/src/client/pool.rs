@@ -18,132 +18,22 @@ use std::time::Duration;
 use slotnet_net::ssl::SslConfiguration;
 use url::Url;
 
-use super::dispatch::{HostPool, Step};
-use super::h1_conn::H1Conn;
-use super::h2_pool::H2Pool;
-use super::job::Job;
-use super::route::{self, Route};
+use super::dispatch::{HostPool, Step, WaitingJob};
+use super::exchange::Exchange;
+use super::h1_conn::{ConnPool, H1Conn};
+use super::h2_pool::{H2Pool, Http1Queue};
+use super::key::{PoolKey, TlsKey};
+use super::route;
 use super::settings::Settings;
 use crate::connection_tls::ConnectionTls;
+use crate::error::NetworkError;
 use crate::manager::NetworkAccessManager;
 use crate::request::{NetworkRequest, Priority};
-
-/// Where a connection goes: scheme, host and port, the way there (connections through
-/// different proxies are never shared), and for https whether the connection's TLS handshake
-/// offers h2 and whom it trusts ([`TlsKey`]). Requests that allow HTTP/2 and those that do
-/// not never share a connection, as in Qt (whose connection cache keys them apart): an
-/// HTTP/1.1 connection opened for a request that refused HTTP/2 must not keep a later request
-/// from getting it. Requests with different trust settings never share one either: a
-/// connection's certificate was checked against its own settings only.
-///
-/// Cloned and hashed several times per request (job, pool maps, connection), so the parts
-/// live behind one `Rc` and the hash is computed once.
-#[derive(Clone, Debug)]
-pub(crate) struct PoolKey(Rc<(KeyParts, u64)>);
-
-/// The parts of a [`PoolKey`].
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct KeyParts {
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-    pub route: Route,
-    /// An https connection for requests that allow HTTP/2: its handshake offers h2 (a
-    /// preconnect's may not, see `Pool::preconnect`). Always false for http.
-    pub h2_offer: bool,
-    /// What the TLS handshake trusts (https only).
-    pub tls: Option<TlsKey>,
-}
-
-/// Everything about an https request that decides which certificate its connection accepts
-/// and which identity it presents: the name the certificate is checked against and the
-/// [trust fingerprint](SslConfiguration::trust_fingerprint) of its TLS configuration (CA
-/// set, system CAs, client certificate and key, protocol range, verify mode), which each
-/// configuration computes once and its clones share, so building a key costs a copy.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct TlsKey {
-    /// The peer verify name (empty: the host).
-    pub peer_verify_name: String,
-    pub fingerprint: [u8; 32],
-}
-
-impl TlsKey {
-    /// The trust of a connection made with `config` (the default configuration when
-    /// `None`), checking the certificate against `peer_verify_name` when given, else the
-    /// configuration's own name.
-    pub(crate) fn of(config: Option<&SslConfiguration>, peer_verify_name: Option<&str>) -> TlsKey {
-        let fingerprint = match config {
-            Some(config) => config.trust_fingerprint(),
-            // The process-wide default, as it is now (it may be replaced).
-            None => SslConfiguration::default_trust_fingerprint(),
-        };
-        let name = peer_verify_name
-            .or_else(|| config.map(SslConfiguration::peer_verify_name))
-            .unwrap_or_default();
-        TlsKey {
-            peer_verify_name: name.to_owned(),
-            fingerprint,
-        }
-    }
-}
-
-impl PoolKey {
-    /// The key for `url` over `route`; `http2_allowed` is the request's
-    /// Http2AllowedAttribute; `tls` is used for https only.
-    pub(crate) fn from_url(
-        url: &Url,
-        route: Route,
-        http2_allowed: bool,
-        tls: impl FnOnce() -> TlsKey,
-    ) -> Option<PoolKey> {
-        let https = url.scheme() == "https";
-        Some(PoolKey::new(KeyParts {
-            h2_offer: http2_allowed && https,
-            scheme: url.scheme().to_owned(),
-            host: url
-                .host_str()?
-                .trim_matches(|c| c == '[' || c == ']')
-                .to_owned(),
-            port: url.port_or_known_default()?,
-            route,
-            tls: https.then(tls),
-        }))
-    }
-
-    fn new(parts: KeyParts) -> PoolKey {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .hash_one(&parts);
-        PoolKey(Rc::new((parts, hash)))
-    }
-}
-
-impl std::ops::Deref for PoolKey {
-    type Target = KeyParts;
-
-    fn deref(&self) -> &KeyParts {
-        &self.0 .0
-    }
-}
-
-impl PartialEq for PoolKey {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0) || (self.0 .1 == other.0 .1 && self.0 .0 == other.0 .0)
-    }
-}
-
-impl Eq for PoolKey {}
-
-impl std::hash::Hash for PoolKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0 .1)
-    }
-}
 
 pub(crate) struct Pool {
     me: Weak<Pool>,
     manager: NetworkAccessManager,
-    hosts: RefCell<HashMap<PoolKey, HostPool<H1Conn, Job>>>,
+    hosts: RefCell<HashMap<PoolKey, HostPool<H1Conn, dyn Exchange>>>,
     connections_opened: Cell<u64>,
     settings: Cell<Settings>,
     /// HTTP/2 connections (one multiplexed connection per host), see `super::h2_pool`.
@@ -163,7 +53,7 @@ impl Pool {
         Rc::new_cyclic(|me| {
             let settings = Settings::default();
             let h2 = H2Pool::new(settings);
-            h2.set_fallback(me.clone());
+            h2.set_fallback(me.clone() as Weak<dyn Http1Queue>);
             Pool {
                 me: me.clone(),
                 manager,
@@ -186,7 +76,7 @@ impl Pool {
     }
 
     /// A new host pool for `limit` connections.
-    fn host_pool(&self, limit: usize) -> HostPool<H1Conn, Job> {
+    fn host_pool(&self, limit: usize) -> HostPool<H1Conn, dyn Exchange> {
         HostPool::new(limit, self.settings.get().queue_scan)
     }
 
@@ -206,15 +96,12 @@ impl Pool {
 
     /// Queues a job; it is dispatched on a later loop iteration, so the application has
     /// connected its slots before any signal is emitted.
-    pub(crate) fn enqueue(&self, job: Rc<Job>) {
+    pub(crate) fn enqueue(&self, job: Rc<dyn Exchange>) {
         let Some(key) = job.key() else {
-            job.fail(
-                crate::error::NetworkError::ProtocolUnknownError,
-                "Invalid URL".into(),
-            );
+            job.fail(NetworkError::ProtocolUnknownError, "Invalid URL".into());
             return;
         };
-        if H2Pool::wants(&job) {
+        if H2Pool::wants(&*job) {
             self.h2.enqueue(job, false);
             return;
         }
@@ -232,7 +119,7 @@ impl Pool {
 
     /// Queues a job for an HTTP/1.1 connection (https ones may still turn to HTTP/2 when ALPN
     /// chooses it).
-    pub(crate) fn enqueue_h1(&self, job: Rc<Job>, front: bool) {
+    pub(crate) fn enqueue_h1(&self, job: Rc<dyn Exchange>, front: bool) {
         let Some(key) = job.key() else {
             return;
         };
@@ -250,45 +137,6 @@ impl Pool {
             }
         }
         self.schedule_dispatch(key);
-    }
-
-    /// A TLS connection negotiated h2: the HTTP/2 pool takes it (and its first job) over,
-    /// then the jobs that waited for its ALPN result (`riders`, in their order) and those
-    /// waiting in the host's queue.
-    pub(crate) fn adopt_h2(
-        &self,
-        key: &PoolKey,
-        socket: slotnet_net::SslSocket,
-        tls: Rc<ConnectionTls>,
-        job: Option<Rc<Job>>,
-        riders: VecDeque<Rc<Job>>,
-    ) {
-        self.h2.adopt(key, socket, tls, job);
-        // Jobs waiting for this host can now share the multiplexed connection.
-        let mut waiting: Vec<Rc<Job>> = riders.into_iter().filter(|j| !j.is_done()).collect();
-        {
-            let mut hosts = self.hosts.borrow_mut();
-            if let Some(host) = hosts.get_mut(key) {
-                waiting.extend(host.queue.iter_mut().flat_map(|q| q.drain(..)));
-            }
-        }
-        for job in waiting {
-            if let Err(job) = self.h2.try_submit(job, false) {
-                self.enqueue_h1(job, false);
-            }
-        }
-    }
-
-    /// Puts a job back at the head of its queue (a retry after a stale keep-alive connection).
-    pub(crate) fn requeue_front(&self, job: Rc<Job>) {
-        if job.key().is_none() {
-            return;
-        }
-        if H2Pool::wants(&job) {
-            self.h2.enqueue(job, true);
-            return;
-        }
-        self.enqueue_h1(job, true);
     }
 
     pub(crate) fn schedule_dispatch(&self, key: PoolKey) {
@@ -340,7 +188,7 @@ impl Pool {
                 Step::Open(job) => {
                     log::debug!(target: crate::log_target::CONNECTION, "Opening a connection to {}://{}:{} (route {:?})", key.scheme, key.host, key.port, key.route);
                     let conn = H1Conn::open(
-                        self.me.clone(),
+                        self.me.clone() as Weak<dyn ConnPool>,
                         key.clone(),
                         job.tls_config(),
                         self.settings.get(),
@@ -357,19 +205,6 @@ impl Pool {
         let mut hosts = self.hosts.borrow_mut();
         if hosts.get(key).is_some_and(HostPool::is_empty) {
             hosts.remove(key);
-        }
-    }
-
-    /// A connection can take pipelined requests: serve the host's waiting jobs (on a later
-    /// iteration, so requests made meanwhile join).
-    pub(crate) fn pipeline_room(&self, key: &PoolKey) {
-        let waiting = self
-            .hosts
-            .borrow()
-            .get(key)
-            .is_some_and(HostPool::has_waiting);
-        if waiting {
-            self.schedule_dispatch(key.clone());
         }
     }
 
@@ -417,7 +252,12 @@ impl Pool {
             }
         }
         let settings = self.settings.get();
-        let conn = H1Conn::open(self.me.clone(), key.clone(), tls, settings);
+        let conn = H1Conn::open(
+            self.me.clone() as Weak<dyn ConnPool>,
+            key.clone(),
+            tls,
+            settings,
+        );
         self.connections_opened
             .set(self.connections_opened.get() + 1);
         self.hosts
@@ -428,21 +268,8 @@ impl Pool {
             .push(conn);
     }
 
-    /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
-    /// jobs for the host.
-    pub(crate) fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool) {
-        log::debug!(target: crate::log_target::CONNECTION, "Connection with host {}:{} {}", conn.key.host, conn.key.port, if keep_alive { "left intact" } else { "closed" });
-        if keep_alive {
-            conn.make_idle(self.settings.get().idle_expiry);
-        } else {
-            self.remove(conn);
-            conn.close();
-        }
-        self.dispatch(&conn.key);
-    }
-
     /// Forgets a connection (closed, failed or expired).
-    pub(crate) fn remove(&self, conn: &Rc<H1Conn>) {
+    fn remove(&self, conn: &Rc<H1Conn>) {
         let mut hosts = self.hosts.borrow_mut();
         if let Some(host) = hosts.get_mut(&conn.key) {
             host.conns.retain(|c| !Rc::ptr_eq(c, conn));
@@ -468,6 +295,88 @@ impl Pool {
     }
 }
 
+impl ConnPool for Pool {
+    /// A connection finished an exchange: keep it for reuse, or drop it. Then serve waiting
+    /// jobs for the host.
+    fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool) {
+        log::debug!(target: crate::log_target::CONNECTION, "Connection with host {}:{} {}", conn.key.host, conn.key.port, if keep_alive { "left intact" } else { "closed" });
+        if keep_alive {
+            conn.make_idle(self.settings.get().idle_expiry);
+        } else {
+            self.remove(conn);
+            conn.close();
+        }
+        self.dispatch(&conn.key);
+    }
+
+    fn forget(&self, conn: &Rc<H1Conn>) {
+        self.remove(conn);
+    }
+
+    fn schedule_dispatch(&self, key: PoolKey) {
+        Pool::schedule_dispatch(self, key);
+    }
+
+    /// Puts a job back at the head of its queue (a retry after a stale keep-alive connection).
+    fn requeue_front(&self, job: Rc<dyn Exchange>) {
+        if job.key().is_none() {
+            return;
+        }
+        if H2Pool::wants(&*job) {
+            self.h2.enqueue(job, true);
+            return;
+        }
+        self.enqueue_h1(job, true);
+    }
+
+    /// A connection can take pipelined requests: serve the host's waiting jobs (on a later
+    /// iteration, so requests made meanwhile join).
+    fn pipeline_room(&self, key: &PoolKey) {
+        let waiting = self
+            .hosts
+            .borrow()
+            .get(key)
+            .is_some_and(HostPool::has_waiting);
+        if waiting {
+            self.schedule_dispatch(key.clone());
+        }
+    }
+
+    /// A TLS connection negotiated h2: the HTTP/2 pool takes it (and its first job) over,
+    /// then the jobs that waited for its ALPN result (`riders`, in their order) and those
+    /// waiting in the host's queue.
+    fn adopt_h2(
+        &self,
+        key: &PoolKey,
+        socket: slotnet_net::SslSocket,
+        tls: Rc<ConnectionTls>,
+        job: Option<Rc<dyn Exchange>>,
+        riders: VecDeque<Rc<dyn Exchange>>,
+    ) {
+        self.h2.adopt(key, socket, tls, job);
+        // Jobs waiting for this host can now share the multiplexed connection.
+        let mut waiting: Vec<Rc<dyn Exchange>> =
+            riders.into_iter().filter(|j| !j.is_done()).collect();
+        {
+            let mut hosts = self.hosts.borrow_mut();
+            if let Some(host) = hosts.get_mut(key) {
+                waiting.extend(host.queue.iter_mut().flat_map(|q| q.drain(..)));
+            }
+        }
+        for job in waiting {
+            if let Err(job) = self.h2.try_submit(job, false) {
+                self.enqueue_h1(job, false);
+            }
+        }
+    }
+}
+
+impl Http1Queue for Pool {
+    fn enqueue_h1(&self, job: Rc<dyn Exchange>, front: bool) {
+        Pool::enqueue_h1(self, job, front);
+    }
+}
+
 impl super::dispatch::PooledConn for H1Conn {
     fn is_idle(&self) -> bool {
         H1Conn::is_idle(self)
@@ -486,11 +395,11 @@ impl super::dispatch::PooledConn for H1Conn {
     }
 }
 
-impl super::dispatch::WaitingJob for Job {
+impl WaitingJob for dyn Exchange {
     fn is_done(&self) -> bool {
-        Job::is_done(self)
+        Exchange::is_done(self)
     }
     fn pipelinable(&self) -> bool {
-        Job::pipelinable(self)
+        Exchange::pipelinable(self)
     }
 }

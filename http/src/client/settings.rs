@@ -13,6 +13,9 @@
 
 use std::time::Duration;
 
+/// At most one progress report (upload or download) per this interval (Qt's throttle).
+pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
 /// How long an idle connection is kept by default (the expiry of Qt's connection cache).
 pub(crate) const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(120);
 

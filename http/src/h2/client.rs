@@ -27,7 +27,8 @@ use slotnet_core::{Connection as SlotConnection, Timer};
 use slotnet_net::{AbstractSocket, SocketError};
 
 use super::{network_error_for_reason, Http2Configuration};
-use crate::client::exchange::{network_error_for, BodyDecision, ResponseStart, PROGRESS_INTERVAL};
+use crate::client::exchange::{network_error_for, BodyDecision, ResponseStart};
+use crate::client::settings::PROGRESS_INTERVAL;
 use crate::connection_tls::ConnectionTls;
 use crate::error::NetworkError;
 use slotnet_core::executor::{Driver, KeyMap, Task};

@@ -1,15 +1,16 @@
-//! [`ReplyError`] and [`NetworkReply::result`]: a finished reply's outcome as a `Result`, for
-//! `?` into `Box<dyn Error>`, `anyhow` and the like.
+//! [`ReplyError`]: a finished reply's outcome as an error value (made by
+//! [`NetworkReply::result`](crate::NetworkReply::result)), for `?` into `Box<dyn Error>`,
+//! `anyhow` and the like.
 
 use std::fmt;
 
 use url::Url;
 
-use super::NetworkReply;
 use crate::error::NetworkError;
 
 /// Why a reply failed: Qt's error code, the HTTP status if a response arrived, the URL and
-/// Qt's message ([`NetworkReply::error_string`]). Made by [`NetworkReply::result`].
+/// Qt's message ([`NetworkReply::error_string`](crate::NetworkReply::error_string)). Made by
+/// [`NetworkReply::result`](crate::NetworkReply::result).
 ///
 /// Its `Display` gives the code, the status and the message, and the URL when the message
 /// does not already name it: `ConnectionRefusedError: Connection refused (http://...)`,
@@ -26,9 +27,19 @@ impl ReplyError {
     /// An error that did not come from a finished reply's own fields (a reply destroyed
     /// while something waited for it).
     pub(crate) fn new(kind: NetworkError, url: Option<Url>, message: String) -> ReplyError {
+        ReplyError::with_status(kind, None, url, message)
+    }
+
+    /// An error with the HTTP status the reply received, if any.
+    pub(crate) fn with_status(
+        kind: NetworkError,
+        status: Option<u16>,
+        url: Option<Url>,
+        message: String,
+    ) -> ReplyError {
         ReplyError {
             kind,
-            status: None,
+            status,
             url,
             message,
         }
@@ -72,25 +83,3 @@ impl fmt::Display for ReplyError {
 }
 
 impl std::error::Error for ReplyError {}
-
-impl NetworkReply {
-    /// The outcome as a `Result`: `Ok(())` when [`error`](Self::error) is `NoError`, else a
-    /// [`ReplyError`] with the code, status, URL and message. Meant for a finished reply
-    /// (in the `finished` slot or after waiting): a running reply has no error yet, so it is
-    /// `Ok(())` too.
-    ///
-    /// As in Qt, an HTTP error status is an error (`ContentNotFoundError` for 404), while
-    /// the body stays readable.
-    pub fn result(&self) -> Result<(), ReplyError> {
-        let kind = self.error();
-        if kind == NetworkError::NoError {
-            return Ok(());
-        }
-        Err(ReplyError {
-            kind,
-            status: self.status_code(),
-            url: self.url(),
-            message: self.error_string(),
-        })
-    }
-}

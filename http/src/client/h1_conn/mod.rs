@@ -13,17 +13,46 @@ use slotnet_net::proxy::{NetworkProxy, ProxiedConnector};
 use slotnet_net::ssl::{SslConfiguration, SslError};
 use slotnet_net::{AbstractSocket, SocketError, SslSocket, TcpSocket};
 
-use super::exchange::{network_error_for, BodyDecision, Carrier, ResponseStart, PROGRESS_INTERVAL};
-use super::job::{Job, REFUSED_CERTIFICATE};
-use super::pool::{Pool, PoolKey};
+use super::exchange::{
+    network_error_for, BodyDecision, Carrier, Exchange, ResponseStart, REFUSED_CERTIFICATE,
+};
+use super::key::PoolKey;
 use super::route::Route;
-use super::settings::Settings;
+use super::settings::{Settings, PROGRESS_INTERVAL};
 use crate::connection_tls::{next_connection_id, ConnectionTls};
 use crate::error::{transport_error_string, NetworkError};
 use crate::h1::{encode_request, BodyEncoder, BodyLength, ResponseDecoder, ResponseEvent};
 
 mod pipeline;
 mod setup;
+
+/// The pool an HTTP/1.1 connection belongs to, as the connection sees it (implemented by
+/// `client::pool::Pool`): where a connection goes when its exchange ends, and where the
+/// exchanges it cannot carry go back to.
+pub(crate) trait ConnPool {
+    /// An exchange ended: keep the connection for reuse (`keep_alive`) or close it, then
+    /// serve the host's waiting jobs.
+    fn release(&self, conn: &Rc<H1Conn>, keep_alive: bool);
+    /// Forgets a connection (closed, failed, expired or handed over).
+    fn forget(&self, conn: &Rc<H1Conn>);
+    /// Serves the waiting jobs of `key`'s host on a later iteration.
+    fn schedule_dispatch(&self, key: PoolKey);
+    /// Puts an exchange back at the head of its queue (not answered: a retry, a pipelined
+    /// request whose connection ended, a job that waited for an ALPN result).
+    fn requeue_front(&self, job: Rc<dyn Exchange>);
+    /// The connection may take pipelined requests.
+    fn pipeline_room(&self, key: &PoolKey);
+    /// ALPN chose h2: the HTTP/2 pool takes the socket over, with the current job and those
+    /// that waited for the answer.
+    fn adopt_h2(
+        &self,
+        key: &PoolKey,
+        socket: SslSocket,
+        tls: Rc<ConnectionTls>,
+        job: Option<Rc<dyn Exchange>>,
+        riders: VecDeque<Rc<dyn Exchange>>,
+    );
+}
 
 /// The transport under a connection: plain TCP, or TLS for https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +106,9 @@ struct Upload {
 /// A request written behind the one whose response is being read (HTTP pipelining). Only
 /// GET and HEAD without a body are pipelined, so the request is its head alone.
 struct Pipelined {
-    job: Rc<Job>,
+    job: Rc<dyn Exchange>,
+    /// The request's method (the response to a HEAD has no body).
+    method: http::Method,
     head_len: u64,
     /// Bytes of the head not yet reported written by the socket.
     unsent: u64,
@@ -88,7 +119,7 @@ pub(crate) struct H1Conn {
     /// This connection's id (`connection_tls::next_connection_id`), which its TLS session
     /// and the HTTP/2 connection it may become keep.
     id: u64,
-    pool: Weak<Pool>,
+    pool: Weak<dyn ConnPool>,
     pub(crate) key: PoolKey,
     /// The pool's settings when the connection was opened (pipeline depth, buffers).
     settings: Settings,
@@ -108,9 +139,9 @@ pub(crate) struct H1Conn {
     /// queues them on its single HTTP/2 channel): they share the connection if ALPN chooses
     /// h2, go back to the pool if it chooses HTTP/1.1, and share its fate if the connection
     /// fails before that. Not attached to the connection: an aborted one is just skipped.
-    riders: RefCell<VecDeque<Rc<Job>>>,
+    riders: RefCell<VecDeque<Rc<dyn Exchange>>>,
     state: Cell<ConnState>,
-    job: RefCell<Option<Rc<Job>>>,
+    job: RefCell<Option<Rc<dyn Exchange>>>,
     decoder: RefCell<ResponseDecoder>,
     rbuf: RefCell<BytesMut>,
     /// Body bytes decoded but not yet accepted by a full reply buffer.
@@ -205,19 +236,19 @@ impl H1Conn {
 
     /// Lets `job` wait for this connection's ALPN result (the caller checked
     /// [`H1Conn::connecting_with_h2_offer`] and that the job allows HTTP/2).
-    pub(crate) fn add_rider(&self, job: Rc<Job>) {
+    pub(crate) fn add_rider(&self, job: Rc<dyn Exchange>) {
         // As for a job assigned to a connecting connection: its socket is on its way.
         job.started_connecting();
         self.riders.borrow_mut().push_back(job);
     }
 
     /// Gives the connection its next job: sent now if connected, else once connected.
-    pub(crate) fn assign(&self, job: Rc<Job>) {
+    pub(crate) fn assign(&self, job: Rc<dyn Exchange>) {
         let Some(me) = self.me.upgrade() else {
             return;
         };
         let connecting = self.state.get() == ConnState::Connecting;
-        if !connecting && !self.admits(&job) {
+        if !connecting && !self.admits(&*job) {
             return;
         }
         if let Some(t) = *self.idle_timer.borrow() {
@@ -237,14 +268,14 @@ impl H1Conn {
     /// Whether `job` may ride this connection, which is up: a reply is shown the
     /// certificate errors another reply accepted for it and must accept them too (it fails
     /// otherwise, and the connection stays for the others).
-    fn admits(&self, job: &Job) -> bool {
+    fn admits(&self, job: &dyn Exchange) -> bool {
         match self.tls() {
             Some(tls) => job.admit_to(&tls),
             None => true,
         }
     }
 
-    fn current_job(&self) -> Option<Rc<Job>> {
+    fn current_job(&self) -> Option<Rc<dyn Exchange>> {
         self.job.borrow().clone()
     }
 
@@ -297,7 +328,7 @@ impl H1Conn {
     }
 
     /// Queues more of the request body while the socket's queue is below the window.
-    fn pump_body(&self, job: &Rc<Job>) {
+    fn pump_body(&self, job: &Rc<dyn Exchange>) {
         loop {
             if !self.upload.borrow().streaming || self.cut_short.get() {
                 return;
@@ -403,7 +434,7 @@ impl H1Conn {
     }
 
     /// Emits the final upload progress and `requestSent` once every byte reached the kernel.
-    fn maybe_request_sent(&self, job: &Rc<Job>) {
+    fn maybe_request_sent(&self, job: &Rc<dyn Exchange>) {
         let (has_body, total) = {
             let up = self.upload.borrow();
             if up.sent || up.streaming || up.unsent > 0 {
@@ -493,7 +524,7 @@ impl H1Conn {
     }
 
     /// Handles one decoder event; returns whether to keep decoding.
-    fn handle(&self, me: &Rc<H1Conn>, job: &Rc<Job>, event: ResponseEvent) -> bool {
+    fn handle(&self, me: &Rc<H1Conn>, job: &Rc<dyn Exchange>, event: ResponseEvent) -> bool {
         match event {
             ResponseEvent::Interim(..) => true,
             ResponseEvent::Head(head) => {
@@ -559,13 +590,13 @@ impl H1Conn {
         }
     }
 
-    fn same_job(&self, job: &Rc<Job>) -> bool {
+    fn same_job(&self, job: &Rc<dyn Exchange>) -> bool {
         self.current_job().is_some_and(|j| Rc::ptr_eq(&j, job))
             && (!job.is_done() || self.discarding.get())
     }
 
     /// Gives body data to the reply, keeping what does not fit its read buffer.
-    fn hand_over(&self, job: &Rc<Job>, mut data: Bytes) {
+    fn hand_over(&self, job: &Rc<dyn Exchange>, mut data: Bytes) {
         let room = job.room();
         if room < data.len() {
             let rest = data.split_off(room);
@@ -580,7 +611,7 @@ impl H1Conn {
     }
 
     /// Delivers held-back data; returns false while the reply still has no room.
-    fn deliver_held(&self, job: &Rc<Job>) -> bool {
+    fn deliver_held(&self, job: &Rc<dyn Exchange>) -> bool {
         let held = self.held.borrow_mut().take();
         if let Some(data) = held {
             self.hand_over(job, data);
@@ -643,8 +674,7 @@ impl H1Conn {
             return;
         }
         let reused = self.exchanges.get() > 0;
-        if reused && job.can_retry() {
-            job.mark_retried();
+        if reused && job.retry() {
             self.detach_job();
             self.drop_connection();
             if let Some(pool) = self.pool.upgrade() {
@@ -739,7 +769,7 @@ impl H1Conn {
         true
     }
 
-    fn detach_job(&self) -> Option<Rc<Job>> {
+    fn detach_job(&self) -> Option<Rc<dyn Exchange>> {
         let job = self.job.borrow_mut().take();
         if let Some(j) = &job {
             j.detach();
@@ -764,7 +794,7 @@ impl H1Conn {
     /// Removes the connection from the pool and closes it.
     fn drop_connection(&self) {
         if let (Some(pool), Some(me)) = (self.pool.upgrade(), self.me.upgrade()) {
-            pool.remove(&me);
+            pool.forget(&me);
             if self.state.get() != ConnState::Closed {
                 pool.schedule_dispatch(self.key.clone());
             }

@@ -26,12 +26,12 @@ impl H1Conn {
     }
 
     /// Writes `job`'s request behind those in flight; its response is read after theirs.
-    /// The caller checked [`H1Conn::can_pipeline`] and [`Job::pipelinable`].
-    pub(crate) fn pipeline_job(&self, job: Rc<Job>) {
+    /// The caller checked [`H1Conn::can_pipeline`] and [`Exchange::pipelinable`].
+    pub(crate) fn pipeline_job(&self, job: Rc<dyn Exchange>) {
         let Some(me) = self.me.upgrade() else {
             return;
         };
-        if !self.admits(&job) {
+        if !self.admits(&*job) {
             return;
         }
         let head = match job.build_head() {
@@ -39,7 +39,7 @@ impl H1Conn {
             Some(_) => {
                 // Not bodiless after all (`pipelinable` rules this out): send it alone.
                 if let Some(pool) = self.pool.upgrade() {
-                    pool.enqueue_h1(job, true);
+                    pool.requeue_front(job);
                 }
                 return;
             }
@@ -54,6 +54,7 @@ impl H1Conn {
         job.attach(Rc::downgrade(&me) as Weak<dyn Carrier>);
         self.pipeline.borrow_mut().push_back(Pipelined {
             job,
+            method: head.method,
             head_len: len,
             unsent: len,
         });
@@ -97,8 +98,7 @@ impl H1Conn {
         let Some(next) = self.pipeline.borrow_mut().pop_front() else {
             return false;
         };
-        let method = next.job.method();
-        self.decoder.borrow_mut().reset(&method);
+        self.decoder.borrow_mut().reset(&next.method);
         self.response_started.set(false);
         self.body_action.set(BodyDecision::Deliver);
         self.cut_short.set(false);
@@ -122,7 +122,7 @@ impl H1Conn {
         if self.pipeline.borrow().is_empty() {
             return;
         }
-        let jobs: Vec<Rc<Job>> = self
+        let jobs: Vec<Rc<dyn Exchange>> = self
             .pipeline
             .borrow_mut()
             .drain(..)

@@ -8,7 +8,7 @@ impl H1Conn {
     /// Opens a connection to `key`'s host (through its route); jobs assigned before it
     /// connects wait for it.
     pub(crate) fn open(
-        pool: Weak<Pool>,
+        pool: Weak<dyn ConnPool>,
         key: PoolKey,
         tls: Option<SslConfiguration>,
         settings: Settings,
@@ -237,7 +237,7 @@ impl H1Conn {
                 let riders = self.riders.take();
                 self.handed_over.set(true);
                 self.state.set(ConnState::Closed);
-                pool.remove(&me);
+                pool.forget(&me);
                 pool.adopt_h2(&self.key, ssl, tls, job, riders);
                 return;
             }
@@ -267,14 +267,14 @@ impl H1Conn {
         // Pushed to the front one by one: the last first keeps their order.
         for job in riders.into_iter().rev() {
             if !job.is_done() {
-                pool.enqueue_h1(job, true);
+                pool.requeue_front(job);
             }
         }
     }
 
     /// The jobs that would use this connection: the current one and those waiting for the
     /// ALPN result, aborted ones left out.
-    fn live_jobs(&self) -> Vec<Rc<Job>> {
+    fn live_jobs(&self) -> Vec<Rc<dyn Exchange>> {
         self.job
             .borrow()
             .iter()
@@ -315,7 +315,7 @@ impl H1Conn {
         if refused.is_empty() {
             return;
         }
-        let is_refused = |job: &Rc<Job>| refused.iter().any(|r| Rc::ptr_eq(r, job));
+        let is_refused = |job: &Rc<dyn Exchange>| refused.iter().any(|r| Rc::ptr_eq(r, job));
         self.riders.borrow_mut().retain(|job| !is_refused(job));
         let current_refused = self.job.borrow().as_ref().is_some_and(is_refused);
         if current_refused {
@@ -326,12 +326,12 @@ impl H1Conn {
         // Failed from the loop, not from inside the handshake.
         for job in refused {
             let failing = job.clone();
-            job.later(move || {
+            job.later(Box::new(move || {
                 failing.fail(
                     NetworkError::SslHandshakeFailedError,
                     REFUSED_CERTIFICATE.to_owned(),
                 );
-            });
+            }));
         }
     }
 }
