@@ -5,11 +5,12 @@
 //! (cookie dates, `data:` URLs) and drives the server's WebSocket protocol the way the server
 //! does, without a socket.
 
-use std::io::{self, Read, Write};
 use std::time::SystemTime;
 
-use tungstenite::error::Error as WsError;
-use tungstenite::protocol::{Role, WebSocketConfig};
+use bytes::BytesMut;
+
+use crate::websocket::deflate::DeflateParams;
+use crate::websocket::protocol::{Protocol, Role};
 
 /// Parses a cookie date (RFC 6265 section 5.1.1), as `Expires` attributes are parsed.
 pub fn cookie_date(input: &str) -> Option<SystemTime> {
@@ -34,64 +35,40 @@ pub struct WebSocketOutcome {
     pub ended: bool,
 }
 
-/// The in-memory stream the protocol runs over, as the server's.
-#[derive(Default)]
-struct Duplex {
-    input: Vec<u8>,
-    read: usize,
-    output: usize,
-}
-
-impl Read for Duplex {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let rest = &self.input[self.read..];
-        if rest.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(rest.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.read += n;
-        Ok(n)
-    }
-}
-
-impl Write for Duplex {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Feeds `input` (frames a client sent after the upgrade) to a server-side WebSocket
 /// configured as `HttpServer` configures it, `piece` bytes at a time, reading messages as the
 /// server's connection does after each arrival.
 pub fn websocket_server(input: &[u8], piece: usize) -> WebSocketOutcome {
-    let max = crate::server::DEFAULT_MAX_MESSAGE_SIZE;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max));
-    let mut ws =
-        tungstenite::WebSocket::from_raw_socket(Duplex::default(), Role::Server, Some(config));
+    websocket_server_with(input, piece, false)
+}
+
+/// [`websocket_server`] with permessage-deflate negotiated when `deflate` (the inflater's
+/// size limit and corrupt-input paths).
+pub fn websocket_server_with(input: &[u8], piece: usize, deflate: bool) -> WebSocketOutcome {
+    let max = crate::server::DEFAULT_MAX_MESSAGE_SIZE as u64;
+    let mut ws = Protocol::new(Role::Server, deflate.then(DeflateParams::default));
+    ws.set_max_frame_size(max);
+    ws.set_max_message_size(max);
     let mut outcome = WebSocketOutcome::default();
     for part in input.chunks(piece.max(1)) {
-        ws.get_mut().input.extend_from_slice(part);
+        ws.feed(&mut BytesMut::from(part));
         loop {
-            match ws.read() {
-                Ok(_) => outcome.messages += 1,
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+            match ws.poll() {
+                Ok(Some(_)) => outcome.messages += 1,
+                Ok(None) => break,
                 Err(_) => {
                     outcome.ended = true;
-                    outcome.written = ws.get_ref().output;
+                    outcome.written += ws.take_output().iter().map(|b| b.len()).sum::<usize>();
                     return outcome;
                 }
             }
+            outcome.written += ws.take_output().iter().map(|b| b.len()).sum::<usize>();
+        }
+        if ws.close_received() {
+            outcome.ended = true;
+            return outcome;
         }
     }
-    outcome.written = ws.get_ref().output;
     outcome
 }
 

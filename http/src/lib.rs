@@ -29,6 +29,7 @@ mod response_headers;
 mod send_client;
 pub mod server;
 pub mod trace;
+pub mod websocket;
 
 pub use body::RequestBody;
 pub use client::settings::Http1Configuration;

@@ -22,6 +22,7 @@ use crate::h2::Http2Configuration;
 /// | `send_timeout` | 60 s | nginx `send_timeout` |
 /// | `web_socket_idle_timeout` | 60 s | nginx `proxy_read_timeout` |
 /// | `web_socket_message_timeout` | 30 s | — |
+/// | `web_socket_per_message_deflate` | on | nginx passes it through; Qt's `QWebSocketServer` has none |
 /// | `max_connections` | 10,000 | nginx `worker_connections` |
 /// | `max_pipelined_requests` | 16 | — |
 /// | `max_buffered_output` | 256 KiB | — |
@@ -90,6 +91,11 @@ pub struct HttpServerConfiguration {
     /// with 1008 and `error_occurred(Timeout)`. Against peers holding partial messages
     /// (up to the maximum message size each) in memory. Default 30 s.
     pub web_socket_message_timeout: Duration,
+    /// Whether a WebSocket upgrade that offers permessage-deflate (RFC 7692, as browsers
+    /// do) gets it: messages are then compressed both ways. Offers asking the server for a
+    /// window below 15 bits are declined (its deflate backend writes 15-bit windows only).
+    /// Default on.
+    pub web_socket_per_message_deflate: bool,
     /// Most simultaneous connections (WebSockets included). At that number a new client
     /// takes the place of the connection idle the longest (an HTTP/1.1 connection between
     /// requests or that never sent one, an HTTP/2 connection without streams; failing
@@ -160,6 +166,7 @@ impl Default for HttpServerConfiguration {
             send_timeout: Duration::from_secs(60),
             web_socket_idle_timeout: Duration::from_secs(60),
             web_socket_message_timeout: Duration::from_secs(30),
+            web_socket_per_message_deflate: true,
             max_connections: 10_000,
             max_pipelined_requests: 16,
             max_buffered_output: 256 * 1024,

@@ -32,7 +32,7 @@ use super::pacing::{is_not_ready, Pacing};
 use super::pipeline::{Pipeline, Pump, Source};
 use super::request::{ConnectionInfo, HttpServerRequest};
 use super::responder::{HttpServerResponder, ResponderCtx};
-use super::websocket::{switching_protocols, upgrade_key, WebSocket, WebSocketUpgradeResponse};
+use super::websocket::{upgrade_key, WebSocket, WebSocketUpgradeResponse};
 use crate::h1::{
     encode_chunk_header, encode_response_head, BodyLength, ByteStr, Framing, H1Error,
     RequestDecoder, RequestEvent, RequestHead, ResponseHead,
@@ -516,8 +516,7 @@ impl Connection {
         }
         self.settings
             .run_after_request(request, &mut status, &mut headers);
-        self.socket.write(&switching_protocols(key, &headers));
-        WebSocket::start(me, request, &self.settings.web_socket);
+        WebSocket::start(me, key, request, &headers, &self.settings.web_socket);
     }
 
     /// The socket (for the [`WebSocket`] it was handed to).

@@ -82,7 +82,6 @@ mod router;
 mod sniff;
 mod threads;
 mod websocket;
-mod ws_frames;
 
 pub use abstract_server::{AbstractHttpServer, AfterRequestHook, RequestHandler};
 pub use config::HttpServerConfiguration;

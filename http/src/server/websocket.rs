@@ -1,36 +1,31 @@
 //! WebSocket upgrades of the HTTP/1.1 server (Qt's `addWebSocketUpgradeVerifier`,
 //! `newWebSocketConnection`, and a `QWebSocket` subset).
 //!
-//! The upgrade handshake (RFC 6455, 4.2) is answered here; frames, fragmentation, masking,
-//! control frames and the close handshake are tungstenite's, driven sans-IO: bytes the
-//! socket read are fed to it through an in-memory [`Duplex`] that reports `WouldBlock` when
-//! empty, and whatever it writes is queued on the socket.
+//! The upgrade handshake (RFC 6455, 4.2) and the permessage-deflate negotiation (RFC 7692)
+//! are answered here; frames, fragmentation, masking, control frames, compression and the
+//! close handshake are the sans-IO [`Protocol`] the client shares, fed with the bytes the
+//! socket read, its frames queued on the socket.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use slotnet_core::{deadline_after, AsObject, Object, Signal, Timer};
 use slotnet_net::AbstractSocket;
-use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::Message;
 use url::Url;
 
 use super::connection::Connection;
 use super::request::HttpServerRequest;
-use super::ws_frames::FrameTracker;
+use crate::websocket::deflate::{self, DeflateParams};
+use crate::websocket::protocol::{Event, Protocol, Role, Violation};
+use crate::websocket::CloseCode;
 
 /// Default largest message accepted (all fragments together): 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
-/// The GUID of RFC 6455 appended to `Sec-WebSocket-Key` for `Sec-WebSocket-Accept`.
-const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Input is not processed while more than this waits to be sent (a peer that floods pings
 /// without reading the pongs cannot grow the output queue without bound).
 const MAX_QUEUED_OUTPUT: usize = 8 << 20;
@@ -182,23 +177,30 @@ pub(crate) fn upgrade_key(request: &HttpServerRequest) -> Option<&str> {
     (decoded.len() == 16).then_some(key)
 }
 
-/// `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)).
-pub(crate) fn accept_key(key: &str) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
-    ctx.update(key.as_bytes());
-    ctx.update(WS_GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(ctx.finish().as_ref())
+/// The permessage-deflate agreement for an upgrade `request` (the client offered something
+/// the server can honour) and the response field's value.
+fn negotiate_deflate(request: &HttpServerRequest) -> Option<(DeflateParams, String)> {
+    let offers = request
+        .headers()
+        .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS);
+    deflate::server_accept(offers.iter().filter_map(|v| v.to_str().ok()))
 }
 
-/// The `101 Switching Protocols` answer to an upgrade with `key`, with the fields `extra`
-/// (from the after-request hooks) that do not belong to the handshake.
-pub(crate) fn switching_protocols(key: &str, extra: &http::HeaderMap) -> Vec<u8> {
+/// The `101 Switching Protocols` answer to an upgrade with `key`, with permessage-deflate
+/// when agreed (`deflate`: the response field's value) and the fields `extra` (from the
+/// after-request hooks) that do not belong to the handshake.
+fn switching_protocols(key: &str, deflate: Option<&str>, extra: &http::HeaderMap) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {}\r\n",
-        accept_key(key)
+        crate::websocket::handshake::accept_key(key)
     )
     .into_bytes();
+    if let Some(response) = deflate {
+        out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+        out.extend_from_slice(response.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     // Fields the after-request hooks added; the handshake's own fields are not theirs to
     // change (a client would refuse the upgrade).
     for (name, value) in extra {
@@ -206,6 +208,7 @@ pub(crate) fn switching_protocols(key: &str, extra: &http::HeaderMap) -> Vec<u8>
             http::header::UPGRADE,
             http::header::CONNECTION,
             http::header::SEC_WEBSOCKET_ACCEPT,
+            http::header::SEC_WEBSOCKET_EXTENSIONS,
             http::header::CONTENT_LENGTH,
             http::header::TRANSFER_ENCODING,
         ]
@@ -222,40 +225,6 @@ pub(crate) fn switching_protocols(key: &str, extra: &http::HeaderMap) -> Vec<u8>
     out
 }
 
-/// The in-memory stream tungstenite runs over: reads what the socket received, writes to a
-/// queue the socket sends.
-#[derive(Default)]
-struct Duplex {
-    input: BytesMut,
-    output: Vec<u8>,
-    eof: bool,
-}
-
-impl Read for Duplex {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            if self.eof {
-                return Ok(0);
-            }
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(self.input.len());
-        buf[..n].copy_from_slice(&self.input.split_to(n));
-        Ok(n)
-    }
-}
-
-impl Write for Duplex {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Open,
@@ -269,14 +238,14 @@ enum State {
 struct WsCore {
     weak: Weak<WsCore>,
     conn: Rc<Connection>,
-    proto: RefCell<tungstenite::WebSocket<Duplex>>,
+    proto: RefCell<Protocol>,
+    /// The largest message accepted (decompressed).
+    max_message: Cell<usize>,
     url: Url,
     peer: Option<SocketAddr>,
     timer: Timer,
     state: Cell<State>,
     since: Cell<Instant>,
-    /// Frame boundaries of the input (is a message partly received?).
-    frames: RefCell<FrameTracker>,
     /// When input last arrived, and whether the idle ping went out since.
     last_input: Cell<Instant>,
     pinged: Cell<bool>,
@@ -324,28 +293,42 @@ impl AsObject for WebSocket {
 }
 
 impl WebSocket {
-    /// Takes over the upgraded connection `conn` (its `101` already queued) and hands the
-    /// new socket to the server's `hub`.
-    pub(crate) fn start(conn: Rc<Connection>, request: &HttpServerRequest, hub: &WebSocketHub) {
+    /// Answers the upgrade `request` (with `key`) on `conn` with `101` and the fields
+    /// `extra`, takes the connection over and hands the new socket to the server's `hub`.
+    pub(crate) fn start(
+        conn: Rc<Connection>,
+        key: &str,
+        request: &HttpServerRequest,
+        extra: &http::HeaderMap,
+        hub: &WebSocketHub,
+    ) {
+        let deflate = if conn.config().web_socket_per_message_deflate {
+            negotiate_deflate(request)
+        } else {
+            None
+        };
+        conn.socket().write(&switching_protocols(
+            key,
+            deflate.as_ref().map(|(_, value)| value.as_str()),
+            extra,
+        ));
         let socket_obj = conn.socket().as_object();
         let obj = Object::with_data(Rc::new(()), Some(socket_obj));
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(DEFAULT_MAX_MESSAGE_SIZE))
-            .max_frame_size(Some(DEFAULT_MAX_MESSAGE_SIZE));
-        let proto =
-            tungstenite::WebSocket::from_raw_socket(Duplex::default(), Role::Server, Some(config));
+        let mut proto = Protocol::new(Role::Server, deflate.map(|(p, _)| p));
+        proto.set_max_frame_size(DEFAULT_MAX_MESSAGE_SIZE as u64);
+        proto.set_max_message_size(DEFAULT_MAX_MESSAGE_SIZE as u64);
         let timer = Timer::with_parent(&obj);
         timer.set_single_shot(true);
         let core = Rc::new_cyclic(|weak| WsCore {
             weak: weak.clone(),
             conn: conn.clone(),
             proto: RefCell::new(proto),
+            max_message: Cell::new(DEFAULT_MAX_MESSAGE_SIZE),
             url: request.url(),
             peer: request.remote_socket_addr(),
             timer,
             state: Cell::new(State::Open),
             since: Cell::new(Instant::now()),
-            frames: RefCell::new(FrameTracker::default()),
             last_input: Cell::new(Instant::now()),
             pinged: Cell::new(false),
             partial_since: Cell::new(None),
@@ -367,7 +350,7 @@ impl WebSocket {
         let weak = core.weak.clone();
         conn.set_upgraded(Rc::new(move || {
             if let Some(core) = weak.upgrade() {
-                core.close(CloseCode::Away, "server shutting down");
+                core.close(CloseCode::GoingAway, "server shutting down");
             }
         }));
         core.arm_idle_timer(Instant::now());
@@ -393,42 +376,51 @@ impl WebSocket {
     /// Whether messages can be sent (open, no close frame sent or received).
     pub fn is_valid(&self) -> bool {
         self.core()
-            .is_some_and(|c| c.state.get() == State::Open && c.proto.borrow().can_write())
+            .is_some_and(|c| c.state.get() == State::Open && c.proto.borrow().can_send())
     }
 
     /// Sends a text message; returns the bytes of payload queued (0 if not open).
     pub fn send_text_message(&self, text: &str) -> usize {
-        self.send(Message::text(text), text.len())
+        self.send(true, Bytes::copy_from_slice(text.as_bytes()))
     }
 
     /// Sends a binary message; returns the bytes of payload queued (0 if not open).
     pub fn send_binary_message(&self, data: impl Into<Bytes>) -> usize {
-        let data = data.into();
-        let len = data.len();
-        self.send(Message::Binary(data), len)
+        self.send(false, data.into())
     }
 
     /// Sends a ping (payload at most 125 bytes); [`pong`](Self::pong) reports the answer.
     /// False if not open or the payload is too long.
     pub fn ping(&self, payload: impl Into<Bytes>) -> bool {
         let payload = payload.into();
-        payload.len() <= 125 && self.send(Message::Ping(payload), 1) == 1
+        let Some(core) = self.core() else {
+            return false;
+        };
+        if payload.len() > 125 || core.state.get() != State::Open {
+            return false;
+        }
+        core.proto.borrow_mut().send_ping(&payload);
+        core.flush_output();
+        true
     }
 
-    fn send(&self, message: Message, len: usize) -> usize {
+    /// Whether permessage-deflate was negotiated on this connection.
+    pub fn is_compressed(&self) -> bool {
+        self.core()
+            .is_some_and(|c| c.proto.borrow().is_compressed())
+    }
+
+    fn send(&self, text: bool, payload: Bytes) -> usize {
         let Some(core) = self.core() else {
             return 0;
         };
-        if core.state.get() != State::Open {
+        if core.state.get() != State::Open || !core.proto.borrow().can_send() {
             return 0;
         }
-        let sent = core.proto.borrow_mut().send(message).is_ok();
+        let len = payload.len();
+        core.proto.borrow_mut().send_message(text, payload);
         core.flush_output();
-        if sent {
-            len
-        } else {
-            0
-        }
+        len
     }
 
     /// Starts the close handshake with `code` (1000 for a normal close) and `reason` (cut
@@ -470,22 +462,17 @@ impl WebSocket {
     /// The largest message accepted (all fragments together); a larger one closes the
     /// connection with 1009.
     pub fn max_allowed_incoming_message_size(&self) -> usize {
-        self.core().map_or(DEFAULT_MAX_MESSAGE_SIZE, |c| {
-            c.proto
-                .borrow()
-                .get_config()
-                .max_message_size
-                .unwrap_or(usize::MAX)
-        })
+        self.core()
+            .map_or(DEFAULT_MAX_MESSAGE_SIZE, |c| c.max_message.get())
     }
 
     /// Sets the largest message accepted (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
     pub fn set_max_allowed_incoming_message_size(&self, size: usize) {
         if let Some(core) = self.core() {
-            core.proto.borrow_mut().set_config(|c| {
-                c.max_message_size = Some(size);
-                c.max_frame_size = Some(size);
-            });
+            core.max_message.set(size);
+            let mut proto = core.proto.borrow_mut();
+            proto.set_max_message_size(size as u64);
+            proto.set_max_frame_size(size as u64);
         }
     }
 
@@ -542,8 +529,7 @@ impl WsCore {
         let weak = self.weak.clone();
         socket.read_channel_finished().connect(move |_| {
             if let Some(core) = weak.upgrade() {
-                core.proto.borrow_mut().get_mut().eof = true;
-                core.process();
+                core.on_eof();
             }
         });
         let weak = self.weak.clone();
@@ -568,15 +554,31 @@ impl WsCore {
         });
     }
 
-    /// Queues what tungstenite wrote on the socket.
+    /// Queues the protocol's frames on the socket.
     fn flush_output(&self) {
-        let out = std::mem::take(&mut self.proto.borrow_mut().get_mut().output);
-        if !out.is_empty() && self.state.get() != State::Closed {
-            self.socket().write_bytes(Bytes::from(out));
+        let out = self.proto.borrow_mut().take_output();
+        if self.state.get() == State::Closed {
+            return;
+        }
+        for chunk in out {
+            self.socket().write_bytes(chunk);
         }
     }
 
-    /// Moves the socket's input to tungstenite and handles the messages it completes.
+    /// The peer finished sending: after its close frame that is the end; before it, the
+    /// connection was dropped without the close handshake.
+    fn on_eof(&self) {
+        self.process();
+        if matches!(self.state.get(), State::Closed | State::Failing) {
+            return;
+        }
+        if !self.proto.borrow().close_received() {
+            self.error.emit(WebSocketError::ConnectionReset);
+        }
+        self.shut_down();
+    }
+
+    /// Moves the socket's input to the protocol and handles the messages it completes.
     fn process(&self) {
         if self.processing.replace(true) {
             return;
@@ -606,67 +608,70 @@ impl WsCore {
             self.blocked.set(false);
             let result = {
                 let mut proto = self.proto.borrow_mut();
-                let duplex = proto.get_mut();
-                let mut frames = self.frames.borrow_mut();
                 let mut arrived = false;
                 self.socket().with_read_buffer(&mut |buf| {
                     arrived |= !buf.is_empty();
-                    frames.feed(buf);
-                    duplex.input.extend_from_slice(buf);
-                    buf.clear();
+                    proto.feed(buf);
                 });
                 if arrived {
-                    self.input_arrived(frames.in_progress());
+                    self.input_arrived(proto.in_progress());
                 }
-                proto.read()
+                proto.poll()
             };
             self.flush_output();
             // Slots run with no borrow held: they may send or close.
             match result {
-                Ok(Message::Text(text)) => self.text.emit(text.as_str().to_owned()),
-                Ok(Message::Binary(data)) => self.binary.emit(data),
-                Ok(Message::Pong(data)) => self.pong.emit(data),
-                Ok(Message::Ping(_)) | Ok(Message::Frame(_)) => {}
-                Ok(Message::Close(frame)) => {
-                    if let Some(frame) = frame {
-                        self.close_code.set(frame.code.into());
-                        *self.close_reason.borrow_mut() = frame.reason.as_str().to_owned();
-                    } else if self.close_code.get() == 0 {
-                        self.close_code.set(CloseCode::Status.into());
+                Ok(Some(Event::Text(text))) => self.text.emit(text),
+                Ok(Some(Event::Binary(data))) => self.binary.emit(data),
+                Ok(Some(Event::Pong(data))) => self.pong.emit(data),
+                Ok(Some(Event::Ping(_)))
+                | Ok(Some(Event::TextFrame(..)))
+                | Ok(Some(Event::BinaryFrame(..))) => {}
+                Ok(Some(Event::Close(frame))) => {
+                    match frame {
+                        Some((code, reason)) => {
+                            self.close_code.set(code);
+                            *self.close_reason.borrow_mut() = reason;
+                        }
+                        None if self.close_code.get() == 0 => {
+                            self.close_code.set(CloseCode::MissingStatusCode.code());
+                        }
+                        None => {}
                     }
-                }
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(WsError::ConnectionClosed) | Err(WsError::AlreadyClosed) => {
-                    // Handshake complete: the server closes the TCP connection first.
+                    // Handshake complete (our answer is queued): the server closes the TCP
+                    // connection first.
                     self.shut_down();
                     break;
                 }
-                Err(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
-                    self.fail(CloseCode::Size, WebSocketError::MessageTooBig);
-                }
-                Err(WsError::Utf8) => self.fail(CloseCode::Invalid, WebSocketError::InvalidUtf8),
-                Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-                    self.error.emit(WebSocketError::ConnectionReset);
-                    self.shut_down();
-                    break;
-                }
-                Err(_) => self.fail(CloseCode::Protocol, WebSocketError::Protocol),
+                Ok(None) => break,
+                Err(violation) => self.fail(violation),
             }
         }
         self.processing.set(false);
     }
 
-    /// Answers a broken peer with a close frame, then drops its input until it is quiet.
-    fn fail(&self, code: CloseCode, error: WebSocketError) {
+    /// Answers a broken peer with a close frame (queued by the protocol), then drops its
+    /// input until it is quiet.
+    fn fail(&self, violation: Violation) {
+        if matches!(self.state.get(), State::Failing | State::Closed) {
+            return;
+        }
+        let error = match violation.code {
+            CloseCode::TooMuchData => WebSocketError::MessageTooBig,
+            CloseCode::WrongDatatype => WebSocketError::InvalidUtf8,
+            _ => WebSocketError::Protocol,
+        };
+        self.fail_with(violation.code, error);
+    }
+
+    /// Fails the connection with `code` (a close frame unless one went out already).
+    fn fail_with(&self, code: CloseCode, error: WebSocketError) {
         if matches!(self.state.get(), State::Failing | State::Closed) {
             return;
         }
         self.state.set(State::Failing);
-        self.close_code.set(code.into());
-        let _ = self.proto.borrow_mut().close(Some(CloseFrame {
-            code,
-            reason: "".into(),
-        }));
+        self.close_code.set(code.code());
+        self.proto.borrow_mut().send_close(code.code(), "");
         self.flush_output();
         self.since.set(Instant::now());
         self.timer.start_interval(FAIL_QUIET);
@@ -683,12 +688,11 @@ impl WsCore {
             end -= 1;
         }
         self.state.set(State::Closing);
-        self.close_code.set(code.into());
+        self.close_code.set(code.code());
         *self.close_reason.borrow_mut() = reason[..end].to_owned();
-        let _ = self.proto.borrow_mut().close(Some(CloseFrame {
-            code,
-            reason: reason[..end].into(),
-        }));
+        self.proto
+            .borrow_mut()
+            .send_close(code.code(), &reason[..end]);
         self.flush_output();
         self.since.set(Instant::now());
         self.timer.start_interval(CLOSE_TIMEOUT);
@@ -725,19 +729,19 @@ impl WsCore {
         let now = Instant::now();
         if let Some(since) = self.partial_since.get() {
             if now >= deadline_after(since, self.message_timeout) {
-                return self.fail(CloseCode::Policy, WebSocketError::Timeout);
+                return self.fail_with(CloseCode::PolicyViolated, WebSocketError::Timeout);
             }
         }
         let idle_end = deadline_after(self.last_input.get(), self.idle_timeout);
         if now >= idle_end {
             self.error.emit(WebSocketError::Timeout);
-            return self.close(CloseCode::Away, "idle timeout");
+            return self.close(CloseCode::GoingAway, "idle timeout");
         }
         if now >= deadline_after(self.last_input.get(), self.idle_timeout / 2)
             && !self.pinged.replace(true)
         {
             // A live peer answers with a pong, which counts as input.
-            let _ = self.proto.borrow_mut().send(Message::Ping(Bytes::new()));
+            self.proto.borrow_mut().send_ping(&[]);
             self.flush_output();
         }
         self.arm_idle_timer(now);
@@ -776,19 +780,5 @@ impl WsCore {
         self.state.set(State::Closed);
         self.timer.stop();
         self.disconnected.emit(());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_key_matches_rfc_6455_example() {
-        // RFC 6455, 1.3.
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
     }
 }
