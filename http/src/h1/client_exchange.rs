@@ -1,8 +1,9 @@
 //! Client side: one request/response exchange on a connection, without the connection.
 //!
-//! A [`ClientExchange`] is what both HTTP/1.1 clients (the access manager's connections and
-//! the legacy [`Http`](crate::legacy::Http)) do for one request, as a state machine fed with
-//! bytes and byte counts: it encodes the request head and body into buffers the caller
+//! A [`ClientExchange`] is what an HTTP/1.1 client does for one request (the legacy
+//! [`Http`](crate::legacy::Http) drives it; the access manager's connections, which still
+//! keep their own copy of this logic, are to follow), as a state machine fed with bytes and
+//! byte counts: it encodes the request head and body into buffers the caller
 //! writes, accounts the bytes the transport reports written (upload progress, whether the
 //! request is completely sent, what belongs to requests written behind it), decodes the
 //! response into [`ResponseEvent`]s, and decides the two things that follow from all of it:
@@ -147,9 +148,8 @@ impl ClientExchange {
         Self::with_decoder(ResponseDecoder::new(method), reused, resendable)
     }
 
-    /// [`ClientExchange::new`] with a decoder of the caller's (its [`Limits`], or no
-    /// `HeaderMap` in heads: [`ResponseDecoder::set_header_map`]), reset for `method`'s
-    /// response by the caller.
+    /// [`ClientExchange::new`] with a decoder of the caller's, made for the request's method
+    /// (its own [`Limits`], or no `HeaderMap` in heads: [`ResponseDecoder::set_header_map`]).
     pub fn with_decoder(decoder: ResponseDecoder, reused: bool, resendable: bool) -> Self {
         ClientExchange {
             decoder,

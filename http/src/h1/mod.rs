@@ -6,7 +6,7 @@
 //!   [`encode_last_chunk`]) the body, and a [`ResponseDecoder`] turns received bytes into
 //!   [`ResponseEvent`]s; a [`ClientExchange`] puts them together for one request/response
 //!   on a connection (upload accounting, keep-alive, the stale keep-alive resend), which
-//!   both the access manager's connections and the legacy `Http` drive;
+//!   the legacy `Http` drives;
 //! - server: a [`RequestDecoder`] turns received bytes into [`RequestEvent`]s (pipelined
 //!   requests back to back), [`encode_response_head`] and [`BodyEncoder`] write the answer,
 //!   [`H1Error::status_hint`] tells which status to answer a malformed request with.
