@@ -691,7 +691,9 @@ impl Drop for H2Connection {
 /// Joins the `cookie` fields an HTTP/2 client may send separately into one, as HTTP/1.1
 /// carries them (RFC 9113, 8.2.3).
 fn join_cookies(headers: &mut HeaderMap) {
-    if headers.get_all(COOKIE).iter().nth(1).is_none() {
+    // No field name with two values (the usual case) means no cookie to join, without a
+    // lookup.
+    if headers.len() == headers.keys_len() || headers.get_all(COOKIE).iter().nth(1).is_none() {
         return;
     }
     let mut joined = Vec::new();

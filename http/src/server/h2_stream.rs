@@ -85,18 +85,54 @@ fn strip_connection_fields(headers: &mut HeaderMap) {
     }
 }
 
-/// A response head for HTTP/2: `status`, `headers` (sanitised), `Date`, and `Content-Length`
-/// when the body length is known and the status has a body.
-fn response_head(status: StatusCode, mut headers: HeaderMap, length: Option<u64>) -> Response<()> {
-    strip_connection_fields(&mut headers);
-    headers.remove(CONTENT_LENGTH);
+/// Whether `name` is a field HTTP/2 forbids in a response (RFC 9113, 8.2.2); `TE` only with
+/// a value other than `trailers`, which [`strip_connection_fields`] checks.
+fn is_connection_specific(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+/// A response head for HTTP/2: `status`, `headers` (sanitised), `server` unless the headers
+/// name one, `Date`, and `Content-Length` when the body length is known and the status has a
+/// body.
+///
+/// One pass over the fields finds what needs doing: most answers carry a handful of fields
+/// and none to remove, and a lookup per name (hashing it) cost more than the rest of the
+/// head together.
+fn response_head(
+    status: StatusCode,
+    mut headers: HeaderMap,
+    length: Option<u64>,
+    server: Option<&HeaderValue>,
+) -> Response<()> {
+    let (mut forbidden, mut has_length, mut has_date, mut has_server) =
+        (false, false, false, false);
+    for name in headers.keys() {
+        forbidden |= is_connection_specific(name);
+        has_length |= name == CONTENT_LENGTH;
+        has_date |= name == DATE;
+        has_server |= name == SERVER;
+    }
+    if forbidden {
+        strip_connection_fields(&mut headers);
+    }
+    if has_length {
+        headers.remove(CONTENT_LENGTH);
+    }
     let no_body = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     if let (false, Some(n)) = (no_body, length) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
-    if !headers.contains_key(DATE) {
+    if let (false, Some(server)) = (has_server, server) {
+        headers.insert(SERVER, server.clone());
+    }
+    if !has_date {
         headers.insert(DATE, date_header_value());
     }
     let mut response = Response::new(());
@@ -120,10 +156,12 @@ pub(crate) fn error_response(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Some(server) = &config.server_header {
-        headers.insert(SERVER, server.clone());
-    }
-    let head = response_head(status, headers, Some(body.len() as u64));
+    let head = response_head(
+        status,
+        headers,
+        Some(body.len() as u64),
+        config.server_header.as_ref(),
+    );
     if let Ok(mut send) = respond.send_response(head, false) {
         let _ = send.send_data(body, true);
     }
@@ -206,17 +244,14 @@ impl H2Stream {
         mut headers: HeaderMap,
         length: Option<u64>,
     ) -> (Response<()>, bool) {
-        if let Some(conn) = self.conn.upgrade() {
+        let conn = self.conn.upgrade();
+        if let Some(conn) = &conn {
             conn.settings
                 .run_after_request(&self.request, &mut status, &mut headers);
-            if let Some(server) = &conn.config.server_header {
-                if !headers.contains_key(SERVER) {
-                    headers.insert(SERVER, server.clone());
-                }
-            }
         }
+        let server = conn.as_ref().and_then(|c| c.config.server_header.as_ref());
         let allowed = body_allowed(self.request.method(), status);
-        (response_head(status, headers, length), allowed)
+        (response_head(status, headers, length, server), allowed)
     }
 
     /// The client reset the stream (or the connection is gone): no more sending. (Client
@@ -518,15 +553,45 @@ mod tests {
 
     #[test]
     fn heads_announce_lengths_only_where_a_body_can_be() {
-        let head = response_head(StatusCode::OK, HeaderMap::new(), Some(5));
+        let head = response_head(StatusCode::OK, HeaderMap::new(), Some(5), None);
         assert_eq!(head.headers()[CONTENT_LENGTH], "5");
         assert!(head.headers().contains_key(DATE));
-        let head = response_head(StatusCode::NO_CONTENT, HeaderMap::new(), Some(0));
+        let head = response_head(StatusCode::NO_CONTENT, HeaderMap::new(), Some(0), None);
         assert!(!head.headers().contains_key(CONTENT_LENGTH));
-        let head = response_head(StatusCode::OK, HeaderMap::new(), None);
+        let head = response_head(StatusCode::OK, HeaderMap::new(), None, None);
         assert!(!head.headers().contains_key(CONTENT_LENGTH));
         assert!(!body_allowed(&Method::HEAD, StatusCode::OK));
         assert!(!body_allowed(&Method::GET, StatusCode::NOT_MODIFIED));
         assert!(body_allowed(&Method::GET, StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn heads_are_cleaned_and_completed_in_one_pass() {
+        let server = HeaderValue::from_static("slotnet");
+        // The handler's own Server, Date and Content-Length: the first two are kept, the
+        // length is the body's.
+        let mut headers = HeaderMap::new();
+        headers.insert(SERVER, HeaderValue::from_static("mine"));
+        headers.insert(
+            DATE,
+            HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+        );
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("99"));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        let head = response_head(StatusCode::OK, headers, Some(5), Some(&server));
+        assert_eq!(head.headers()[SERVER], "mine");
+        assert_eq!(head.headers()[DATE], "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(head.headers()[CONTENT_LENGTH], "5");
+        assert_eq!(head.headers()[TE], "trailers");
+        assert_eq!(head.headers().len(), 4);
+        // Fields HTTP/2 forbids go, those a Connection field names too; Server is added.
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("x-hop"));
+        headers.insert("x-hop", HeaderValue::from_static("1"));
+        headers.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let head = response_head(StatusCode::OK, headers, None, Some(&server));
+        let names: Vec<&str> = head.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["content-type", "server", "date"]);
     }
 }

@@ -265,7 +265,7 @@ impl HttpServerResponder {
     /// `write(data, mimeType, status)`).
     pub fn write_data(self, status: StatusCode, mime_type: &str, body: impl Into<Bytes>) {
         let mut headers = HeaderMap::new();
-        if let Ok(value) = HeaderValue::from_str(mime_type) {
+        if let Some(value) = content_type_value(mime_type) {
             headers.insert(CONTENT_TYPE, value);
         }
         self.write(status, headers, body)
@@ -541,4 +541,24 @@ impl Drop for HttpServerResponder {
         };
         responder.write_status(StatusCode::INTERNAL_SERVER_ERROR);
     }
+}
+
+/// The `Content-Type` value for `mime_type`: the common types are constants (no copy, no
+/// allocation per answer), others are copied.
+fn content_type_value(mime_type: &str) -> Option<HeaderValue> {
+    Some(match mime_type {
+        "text/plain" => const { HeaderValue::from_static("text/plain") },
+        "text/plain; charset=utf-8" => {
+            const { HeaderValue::from_static("text/plain; charset=utf-8") }
+        }
+        "text/html" => const { HeaderValue::from_static("text/html") },
+        "text/html; charset=utf-8" => {
+            const { HeaderValue::from_static("text/html; charset=utf-8") }
+        }
+        "application/json" => const { HeaderValue::from_static("application/json") },
+        "application/octet-stream" => {
+            const { HeaderValue::from_static("application/octet-stream") }
+        }
+        other => return HeaderValue::from_str(other).ok(),
+    })
 }
