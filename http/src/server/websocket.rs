@@ -627,8 +627,9 @@ impl WsCore {
                 Ok(Some(Event::Ping(_)))
                 | Ok(Some(Event::TextFrame(..)))
                 | Ok(Some(Event::BinaryFrame(..))) => {}
+                // The peer's code and reason, unless this answers our own close.
                 Ok(Some(Event::Close(frame))) => {
-                    match frame {
+                    match frame.filter(|_| self.state.get() == State::Open) {
                         Some((code, reason)) => {
                             self.close_code.set(code);
                             *self.close_reason.borrow_mut() = reason;

@@ -4,14 +4,15 @@
 //! protocol state (fragmentation, control frames, UTF-8, close codes, limits) and
 //! permessage-deflate (RFC 7692).
 
-// The client half of the codec (handshake key, deflate offer) has no caller until the
-// client lands.
-#![allow(dead_code)]
-
+mod client;
 mod close_code;
 pub(crate) mod deflate;
 pub(crate) mod frame;
 pub(crate) mod handshake;
 pub(crate) mod protocol;
 
+pub use client::{
+    WebSocket, WebSocketHandshakeOptions, DEFAULT_OUTGOING_FRAME_SIZE, MAX_INCOMING_FRAME_SIZE,
+    MAX_INCOMING_MESSAGE_SIZE, MAX_OUTGOING_FRAME_SIZE,
+};
 pub use close_code::CloseCode;

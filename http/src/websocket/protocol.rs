@@ -169,6 +169,7 @@ impl Protocol {
     }
 
     /// Whether a close frame was sent.
+    #[cfg(test)]
     pub(crate) fn close_sent(&self) -> bool {
         self.close_sent
     }
@@ -369,9 +370,9 @@ impl Protocol {
                 self.close_received = true;
                 self.input.clear();
                 if !self.close_sent {
-                    // Echo the code (RFC 6455, 5.5.1), without the reason.
+                    // Echo the code (RFC 6455, 5.5.1) and the reason.
                     match &close {
-                        Some((code, _)) => self.send_close(*code, ""),
+                        Some((code, reason)) => self.send_close(*code, reason),
                         None => self.send_close_empty(),
                     }
                 }
