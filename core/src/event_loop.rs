@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+// The poller's descriptor for foreign loops: Unix only (mio's Windows poller is an IOCP
+// handle, which GLib and calloop do not watch).
+#[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -467,6 +470,7 @@ pub struct EventLoop {
 
 /// The poller's descriptor as a borrowed fd, for APIs that take `AsFd` (a foreign loop's
 /// "watch this fd" call); the same descriptor as [`EventLoop::as_raw_fd`].
+#[cfg(unix)]
 impl AsFd for EventLoop {
     fn as_fd(&self) -> BorrowedFd<'_> {
         // SAFETY: the descriptor belongs to the loop's poller, which `self.inner` (an `Rc`)
@@ -477,6 +481,7 @@ impl AsFd for EventLoop {
 }
 
 /// [`EventLoop::as_raw_fd`] through the standard trait.
+#[cfg(unix)]
 impl AsRawFd for EventLoop {
     fn as_raw_fd(&self) -> RawFd {
         EventLoop::as_raw_fd(self)
@@ -606,6 +611,7 @@ impl EventLoop {
     /// e.g. from the foreign loop's own callbacks. Work queued *during* `process_events`
     /// does not touch the fd: ask [`EventLoop::next_timeout`] after each call (the
     /// `slotnet-glib` and `slotnet-calloop` crates do both).
+    #[cfg(unix)]
     pub fn as_raw_fd(&self) -> RawFd {
         self.inner.poll.borrow().as_raw_fd()
     }

@@ -7,9 +7,13 @@
 
 use std::time::SystemTime;
 
+// The WebSocket entry points drive the server's protocol: they exist with the server.
+#[cfg(feature = "server")]
 use bytes::BytesMut;
 
+#[cfg(feature = "server")]
 use crate::websocket::deflate::DeflateParams;
+#[cfg(feature = "server")]
 use crate::websocket::protocol::{Protocol, Role};
 
 /// Parses a cookie date (RFC 6265 section 5.1.1), as `Expires` attributes are parsed.
@@ -25,6 +29,7 @@ pub fn data_url(input: &str) -> Option<(String, Vec<u8>)> {
 }
 
 /// What the server's WebSocket protocol made of some input.
+#[cfg(feature = "server")]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WebSocketOutcome {
     /// Complete messages (text, binary, ping, pong, close) delivered.
@@ -38,12 +43,14 @@ pub struct WebSocketOutcome {
 /// Feeds `input` (frames a client sent after the upgrade) to a server-side WebSocket
 /// configured as `HttpServer` configures it, `piece` bytes at a time, reading messages as the
 /// server's connection does after each arrival.
+#[cfg(feature = "server")]
 pub fn websocket_server(input: &[u8], piece: usize) -> WebSocketOutcome {
     websocket_server_with(input, piece, false)
 }
 
 /// [`websocket_server`] with permessage-deflate negotiated when `deflate` (the inflater's
 /// size limit and corrupt-input paths).
+#[cfg(feature = "server")]
 pub fn websocket_server_with(input: &[u8], piece: usize, deflate: bool) -> WebSocketOutcome {
     let max = crate::server::DEFAULT_MAX_MESSAGE_SIZE as u64;
     let mut ws = Protocol::new(Role::Server, deflate.then(DeflateParams::default));
@@ -72,7 +79,7 @@ pub fn websocket_server_with(input: &[u8], piece: usize, deflate: bool) -> WebSo
     outcome
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 

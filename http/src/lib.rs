@@ -2,6 +2,28 @@
 //!
 //! The network access API (`NetworkAccessManager`, `NetworkRequest`, `NetworkReply`), the
 //! HTTP/1.1 and HTTP/2 engines, the HTTP server and the legacy `Http` (QHttp) API.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `tls-ring` | yes | rustls with the `ring` crypto provider |
+//! | `tls-aws-lc` | | rustls with the `aws-lc-rs` provider: post-quantum hybrid key exchange (X25519MLKEM768) offered first; builds the aws-lc C library. Wins over `tls-ring` when both are on |
+//! | `native-roots` | yes | the operating system's CA store as the system CA set (as Qt) |
+//! | `webpki-roots` | | the Mozilla roots compiled in: the system set without `native-roots`, the stand-in for an empty system store with it |
+//! | `gzip` | yes | `gzip` and `deflate` content decoding, advertised in `Accept-Encoding` |
+//! | `brotli` | yes | `br` content decoding, advertised in `Accept-Encoding` |
+//! | `zstd` | yes | `zstd` content decoding, advertised in `Accept-Encoding` |
+//! | `cookies-psl` | yes | the public suffix list for cookie domains (`Domain=co.uk` refused); without it only top-level domains count as public suffixes |
+//! | `websocket` | | [`websocket`]: the WebSocket protocol (frames, close codes, permessage-deflate) |
+//! | `server` | | [`server`]: the HTTP server (Qt's `QHttpServer`), with its WebSocket upgrades; turns on `websocket` |
+//! | `legacy` | | [`legacy`]: the Qt 4 `QHttp` API |
+//!
+//! One TLS provider is required: without `tls-ring` and `tls-aws-lc` the build stops with a
+//! message saying so (as rustls-based crates do). A coding that is not compiled in is not
+//! advertised, and a response that uses it anyway fails as an unsupported encoding.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 mod body;
@@ -21,6 +43,8 @@ pub mod h2;
 #[allow(dead_code, unused_imports)]
 mod h3;
 pub mod hsts;
+#[cfg(feature = "legacy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legacy")))]
 pub mod legacy;
 mod local;
 pub mod log_target;
@@ -31,8 +55,12 @@ mod reply_future;
 mod request;
 mod response_headers;
 mod send_client;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 pub mod trace;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
 
 pub use body::RequestBody;

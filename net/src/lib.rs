@@ -51,6 +51,21 @@
 //! client.connect_to_host("127.0.0.1", server.server_port());
 //! EventLoop::current().exec();
 //! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `tls-ring` | yes | rustls with the `ring` crypto provider |
+//! | `tls-aws-lc` | | rustls with the `aws-lc-rs` provider (post-quantum hybrid key exchange X25519MLKEM768 offered first); wins when both are on |
+//! | `native-roots` | yes | the operating system's CA store as the system CA set |
+//! | `webpki-roots` | | the Mozilla roots compiled in (the system set without `native-roots`, the stand-in for an empty store with it) |
+//! | `test-certs` | | `ssl::test_certs`, a generated PKI for tests |
+//!
+//! One provider is required: without either the build stops with a message naming them
+//! (see [`ssl::SystemCaSource`] for what the roots features give).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod abstract_socket;
 pub mod async_io;

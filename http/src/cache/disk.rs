@@ -20,7 +20,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use flate2::Crc;
+use crc32fast::Hasher as Crc;
 use url::Url;
 
 use super::lru::LruIndex;
@@ -105,7 +105,7 @@ impl EntryFile {
         self.file.read_exact(&mut meta)?;
         let mut crc = Crc::new();
         crc.update(&meta);
-        if crc.sum() != self.meta_crc {
+        if crc.finalize() != self.meta_crc {
             return Ok(None);
         }
         Ok(codec::decode(&meta))
@@ -120,16 +120,18 @@ impl EntryFile {
         self.file.seek(SeekFrom::Start(self.body_start()))?;
         let mut reader = BufReader::new((&mut self.file).take(self.body_len));
         let mut crc = Crc::new();
+        let mut read_len = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = reader.read(&mut buf)?;
             if n == 0 {
                 break;
             }
+            read_len += n as u64;
             crc.update(&buf[..n]);
             sink.write_all(&buf[..n])?;
         }
-        Ok(crc.amount() as u64 == self.body_len & 0xffff_ffff && crc.sum() == self.body_crc)
+        Ok(crc.finalize() == self.body_crc && read_len == self.body_len)
     }
 }
 
@@ -177,7 +179,12 @@ impl DiskSink {
             .file
             .take()
             .ok_or_else(|| io::Error::other("cache entry abandoned"))?;
-        write_trailer(&mut file, self.meta_crc, self.body_crc.sum(), self.body_len)?;
+        write_trailer(
+            &mut file,
+            self.meta_crc,
+            self.body_crc.clone().finalize(),
+            self.body_len,
+        )?;
         let file = file.into_inner().map_err(|e| e.into_error())?;
         let size = file.metadata()?.len();
         drop(file);
@@ -433,7 +440,7 @@ impl NetworkDiskCache {
             if !entry.copy_body(&mut w)? {
                 return Ok(false);
             }
-            write_trailer(&mut w, crc.sum(), entry.body_crc, entry.body_len)?;
+            write_trailer(&mut w, crc.finalize(), entry.body_crc, entry.body_len)?;
             w.flush()?;
             fs::rename(&temp, self.entry_path(&stem))?;
             Ok(true)
@@ -506,7 +513,7 @@ impl AbstractNetworkCache for NetworkDiskCache {
             file: Some(file),
             temp,
             stem,
-            meta_crc: crc.sum(),
+            meta_crc: crc.finalize(),
             body_crc: Crc::new(),
             body_len: 0,
             limit: self.max_size,

@@ -89,16 +89,17 @@ pub(crate) fn default_path(url: &Url) -> String {
 }
 
 /// Whether `domain` (no leading dot) is a public suffix such as `com`, `co.uk` or
-/// `github.io`, according to the public suffix list compiled into the `psl` crate. Unlisted
-/// top-level labels (`localhost`, `internal`) count as public suffixes too, as the list's
-/// default `*` rule says.
+/// `github.io`, according to the public suffix list compiled into the `psl` crate (the
+/// `cookies-psl` feature; without it only top-level labels are). Unlisted top-level labels
+/// (`localhost`, `internal`) count as public suffixes too, as the list's default `*` rule
+/// says.
 pub(crate) fn is_public_suffix(domain: &str) -> bool {
     if is_ip_literal(domain) {
         return false;
     }
     let domain = domain.trim_end_matches('.');
-    match psl::suffix(domain.as_bytes()) {
-        Some(suffix) => suffix.as_bytes().eq_ignore_ascii_case(domain.as_bytes()),
+    match super::suffix::public_suffix(domain) {
+        Some(suffix) => suffix.eq_ignore_ascii_case(domain),
         None => false,
     }
 }
@@ -107,10 +108,9 @@ pub(crate) fn is_public_suffix(domain: &str) -> bool {
 /// for the per-site limit. Falls back to the domain itself.
 pub(crate) fn site_of(domain: &str) -> String {
     let domain = domain.trim_start_matches('.');
-    match psl::domain(domain.as_bytes()) {
-        Some(d) => String::from_utf8_lossy(d.as_bytes()).into_owned(),
-        None => domain.to_owned(),
-    }
+    super::suffix::registrable_domain(domain)
+        .unwrap_or(domain)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -13,9 +13,16 @@ mod domain;
 mod jar;
 mod parse;
 pub(crate) mod persist;
+// Public suffixes: the public suffix list with `cookies-psl`, the last label without it.
+#[cfg(feature = "cookies-psl")]
+#[path = "suffix_list.rs"]
+mod suffix;
+#[cfg(not(feature = "cookies-psl"))]
+#[path = "suffix_top_level.rs"]
+mod suffix;
 
 pub use cookie::{NetworkCookie, RawForm, SameSite};
 pub use jar::{NetworkCookieJar, MAX_COOKIES, MAX_COOKIES_PER_SITE};
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cookies-psl"))]
 mod tests;

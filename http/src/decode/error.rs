@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-/// A content coding slotnet can decode (`identity` is not one: it needs no decoder).
+/// A content coding slotnet knows (`identity` is not one: it needs no decoder). Which of them
+/// this build decodes depends on the cargo features `gzip`, `brotli` and `zstd`
+/// ([`is_available`](Self::is_available)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Coding {
     /// `gzip` or `x-gzip` (RFC 1952).
@@ -23,6 +25,16 @@ impl Coding {
             Coding::Deflate => "deflate",
             Coding::Brotli => "br",
             Coding::Zstd => "zstd",
+        }
+    }
+
+    /// Whether this build decodes the coding (its cargo feature is on: `gzip` for `gzip` and
+    /// `deflate`, `brotli` for `br`, `zstd` for `zstd`).
+    pub const fn is_available(self) -> bool {
+        match self {
+            Coding::Gzip | Coding::Deflate => cfg!(feature = "gzip"),
+            Coding::Brotli => cfg!(feature = "brotli"),
+            Coding::Zstd => cfg!(feature = "zstd"),
         }
     }
 
@@ -75,6 +87,11 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    // Used by the decoders, none of which may be compiled in.
+    #[cfg_attr(
+        not(any(feature = "gzip", feature = "brotli", feature = "zstd")),
+        allow(dead_code)
+    )]
     pub(crate) fn corrupt(coding: Coding, detail: impl Into<String>) -> Self {
         DecodeError::Corrupt {
             coding,

@@ -24,14 +24,63 @@
 //! assert_eq!(out, b"hi");
 //! ```
 
+#[cfg(feature = "brotli")]
 mod brotli;
 mod error;
+#[cfg(feature = "gzip")]
 mod flate;
 mod stage;
+#[cfg(feature = "zstd")]
 mod zstd;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "gzip", feature = "brotli", feature = "zstd"))]
 mod tests;
+
+#[cfg(test)]
+mod feature_tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_names_only_the_codings_compiled_in() {
+        for zstd in [false, true] {
+            for brotli in [false, true] {
+                for gzip in [false, true] {
+                    let value = accept_encoding_for(zstd, brotli, gzip);
+                    let tokens: Vec<&str> = value.split(", ").collect();
+                    assert_eq!(tokens.contains(&"zstd"), zstd, "{value}");
+                    assert_eq!(tokens.contains(&"br"), brotli, "{value}");
+                    assert_eq!(tokens.contains(&"gzip"), gzip, "{value}");
+                    assert_eq!(tokens.contains(&"deflate"), gzip, "{value}");
+                    assert_eq!(value == "identity", !(zstd || brotli || gzip));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn this_builds_codings_are_advertised_and_decoded_the_others_refused() {
+        let advertised: Vec<&str> = accept_encoding_value().split(", ").collect();
+        for (token, coding) in [
+            ("gzip", Coding::Gzip),
+            ("deflate", Coding::Deflate),
+            ("br", Coding::Brotli),
+            ("zstd", Coding::Zstd),
+        ] {
+            assert_eq!(advertised.contains(&token), coding.is_available());
+            match ContentDecoder::new(token) {
+                Ok(Some(decoder)) => {
+                    assert!(coding.is_available());
+                    assert_eq!(decoder.codings(), [coding]);
+                }
+                Err(DecodeError::UnsupportedEncoding(t)) => {
+                    assert!(!coding.is_available());
+                    assert_eq!(t, token);
+                }
+                other => panic!("{token}: {other:?}"),
+            }
+        }
+    }
+}
 
 pub use error::{Coding, DecodeError};
 
@@ -49,9 +98,44 @@ pub const DEFAULT_SAFETY_THRESHOLD: i64 = 10 * 1024 * 1024;
 /// writes into the caller's vector at once.
 const PIPE_SIZE: usize = 32 * 1024;
 
-/// The `Accept-Encoding` value slotnet sends: every coding [`ContentDecoder`] can decode.
-pub fn accept_encoding_value() -> &'static str {
-    "zstd, br, gzip, deflate"
+/// The `Accept-Encoding` value slotnet sends: every coding [`ContentDecoder`] can decode in
+/// this build (the cargo features `zstd`, `brotli`, `gzip`), `identity` when none is.
+pub const fn accept_encoding_value() -> &'static str {
+    accept_encoding_for(
+        Coding::Zstd.is_available(),
+        Coding::Brotli.is_available(),
+        Coding::Gzip.is_available(),
+    )
+}
+
+/// The `Accept-Encoding` value for the codings compiled in, most preferred first (Qt's order).
+const fn accept_encoding_for(zstd: bool, brotli: bool, gzip: bool) -> &'static str {
+    match (zstd, brotli, gzip) {
+        (true, true, true) => "zstd, br, gzip, deflate",
+        (true, true, false) => "zstd, br",
+        (true, false, true) => "zstd, gzip, deflate",
+        (true, false, false) => "zstd",
+        (false, true, true) => "br, gzip, deflate",
+        (false, true, false) => "br",
+        (false, false, true) => "gzip, deflate",
+        (false, false, false) => "identity",
+    }
+}
+
+/// The decoder of one coding ([`ContentDecoder::new`] lets through only the available ones).
+fn stage_for(coding: Coding) -> Box<dyn Stage> {
+    match coding {
+        #[cfg(feature = "gzip")]
+        Coding::Gzip => Box::new(flate::GzipStage::new()),
+        #[cfg(feature = "gzip")]
+        Coding::Deflate => Box::new(flate::DeflateStage::new()),
+        #[cfg(feature = "brotli")]
+        Coding::Brotli => Box::new(brotli::BrotliStage::new()),
+        #[cfg(feature = "zstd")]
+        Coding::Zstd => Box::new(zstd::ZstdStage::new()),
+        #[allow(unreachable_patterns)]
+        unavailable => unreachable!("{unavailable} is not compiled in, new() refuses it"),
+    }
 }
 
 /// What one [`ContentDecoder::decode`] call did.
@@ -150,6 +234,10 @@ impl ContentDecoder {
                 "zstd" => Coding::Zstd,
                 _ => return Err(DecodeError::UnsupportedEncoding(token.to_string())),
             };
+            // A coding whose feature is off is one this build cannot decode.
+            if !coding.is_available() {
+                return Err(DecodeError::UnsupportedEncoding(token.to_string()));
+            }
             if codings.len() == MAX_STACKED_CODINGS {
                 return Err(DecodeError::TooManyEncodings);
             }
@@ -163,18 +251,7 @@ impl ContentDecoder {
 
     /// A decoder for codings given in the order they were applied (at least one).
     fn from_codings(applied: &[Coding]) -> Self {
-        let stages: Vec<Box<dyn Stage>> = applied
-            .iter()
-            .rev()
-            .map(|c| -> Box<dyn Stage> {
-                match c {
-                    Coding::Gzip => Box::new(flate::GzipStage::new()),
-                    Coding::Deflate => Box::new(flate::DeflateStage::new()),
-                    Coding::Brotli => Box::new(brotli::BrotliStage::new()),
-                    Coding::Zstd => Box::new(zstd::ZstdStage::new()),
-                }
-            })
-            .collect();
+        let stages: Vec<Box<dyn Stage>> = applied.iter().rev().map(|&c| stage_for(c)).collect();
         // Stacked codings are checked against the most permissive limit among them, applied
         // to the whole chain: a gzip-in-gzip bomb multiplies its ratios and still trips it.
         let max_ratio = applied.iter().map(|c| c.max_ratio()).max().unwrap_or(40);

@@ -20,6 +20,8 @@
 pub(crate) mod client;
 pub mod io;
 pub mod precheck;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 
 use crate::error::NetworkError;

@@ -1,4 +1,4 @@
-//! TLS on rustls (ring provider): configuration, certificates, Qt's `SslError` model.
+//! TLS on rustls (the `ring` or `aws-lc-rs` provider, by cargo feature): configuration, certificates, Qt's `SslError` model.
 //!
 //! Everything here is sans-IO; the socket layer drives a [`TlsSession`] with bytes.
 //!
@@ -41,6 +41,7 @@ mod verifier;
 mod verify;
 
 #[cfg(any(test, feature = "test-certs"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-certs")))]
 pub mod test_certs;
 
 #[cfg(test)]

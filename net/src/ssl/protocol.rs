@@ -283,8 +283,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_ring_suite_has_an_openssl_name() {
-        for suite in rustls::crypto::ring::ALL_CIPHER_SUITES {
+    fn every_suite_of_the_provider_has_an_openssl_name() {
+        let provider = crate::ssl::provider::provider();
+        for suite in &provider.cipher_suites {
             let cipher = SslCipher::from_rustls(*suite);
             assert!(cipher.supported_bits() >= 128, "{:?}", suite.suite());
             assert_ne!(cipher.protocol(), SslProtocol::UnknownProtocol);
@@ -295,8 +296,12 @@ mod tests {
             };
             assert_eq!(cipher.protocol(), expected);
         }
-        let c =
-            SslCipher::from_rustls(rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256);
+        let aes128 = provider
+            .cipher_suites
+            .iter()
+            .find(|s| s.suite() == rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+            .unwrap();
+        let c = SslCipher::from_rustls(*aes128);
         assert_eq!(c.name(), "TLS_AES_128_GCM_SHA256");
         assert_eq!(c.iana_name(), "TLS13_AES_128_GCM_SHA256");
     }

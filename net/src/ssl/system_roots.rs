@@ -6,6 +6,12 @@
 //! configurations that never verify (`VerifyNone`) never load it. When that store
 //! is empty or unreadable, the Mozilla roots compiled into the library (`webpki-roots`)
 //! stand in for it, and [`SystemCaSource`] says so.
+//!
+//! Which of the two exist is chosen by cargo features: `native-roots` (the default) reads the
+//! operating system's store, `webpki-roots` compiles the Mozilla roots in. With both, the
+//! bundled roots stand in for an empty store; with `webpki-roots` alone they are the system
+//! set; with neither the system set is empty and only the CA certificates a configuration
+//! adds are trusted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,9 +30,13 @@ pub enum SystemCaSource {
     /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when either is set (as OpenSSL, and so Qt on Linux,
     /// reads them).
     OperatingSystem,
-    /// The Mozilla roots compiled into the library, because the operating system's store
-    /// was empty or could not be read.
+    /// The Mozilla roots compiled into the library (the `webpki-roots` feature), because the
+    /// operating system's store was empty or could not be read, or is not read at all
+    /// (without the `native-roots` feature).
     BundledMozillaRoots,
+    /// No system set: the library was built with neither the `native-roots` nor the
+    /// `webpki-roots` feature, so only CA certificates added to a configuration are trusted.
+    None,
 }
 
 /// The system set, loaded once.
@@ -54,25 +64,54 @@ pub(crate) fn was_loaded() -> bool {
 
 fn load() -> SystemRoots {
     LOADED.store(true, Ordering::Relaxed);
+    operating_system()
+        .or_else(bundled)
+        .unwrap_or_else(|| SystemRoots {
+            source: SystemCaSource::None,
+            ders: Vec::new(),
+            store: Arc::new(RootCertStore::empty()),
+        })
+}
+
+/// The operating system's store, `None` when it holds no usable certificate and the bundled
+/// roots can stand in for it.
+#[cfg(feature = "native-roots")]
+fn operating_system() -> Option<SystemRoots> {
     // Errors (an unreadable file among readable ones) leave out what could not be read, as
     // OpenSSL does; only an empty result falls back.
     let found = rustls_native_certs::load_native_certs();
     let mut store = RootCertStore::empty();
     let (added, _unparsable) = store.add_parsable_certificates(found.certs.iter().cloned());
-    if added > 0 {
-        return SystemRoots {
-            source: SystemCaSource::OperatingSystem,
-            ders: found.certs,
-            store: Arc::new(store),
-        };
+    if added == 0 && cfg!(feature = "webpki-roots") {
+        return None;
     }
+    Some(SystemRoots {
+        source: SystemCaSource::OperatingSystem,
+        ders: found.certs,
+        store: Arc::new(store),
+    })
+}
+
+#[cfg(not(feature = "native-roots"))]
+fn operating_system() -> Option<SystemRoots> {
+    None
+}
+
+/// The Mozilla roots compiled into the library.
+#[cfg(feature = "webpki-roots")]
+fn bundled() -> Option<SystemRoots> {
     let mut store = RootCertStore::empty();
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    SystemRoots {
+    Some(SystemRoots {
         source: SystemCaSource::BundledMozillaRoots,
         ders: Vec::new(),
         store: Arc::new(store),
-    }
+    })
+}
+
+#[cfg(not(feature = "webpki-roots"))]
+fn bundled() -> Option<SystemRoots> {
+    None
 }
 
 /// Where the system set comes from.
