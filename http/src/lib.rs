@@ -15,7 +15,7 @@
 //! | `brotli` | yes | `br` content decoding, advertised in `Accept-Encoding` |
 //! | `zstd` | yes | `zstd` content decoding, advertised in `Accept-Encoding` |
 //! | `cookies-psl` | yes | the public suffix list for cookie domains (`Domain=co.uk` refused); without it only top-level domains count as public suffixes |
-//! | `websocket` | | [`websocket`]: the WebSocket protocol (frames, close codes, permessage-deflate) |
+//! | `websocket` | | [`websocket`]: the WebSocket client (Qt's `QWebSocket`) and protocol (frames, close codes, permessage-deflate) |
 //! | `server` | | [`server`]: the HTTP server (Qt's `QHttpServer`), with its WebSocket upgrades; turns on `websocket` |
 //! | `legacy` | | [`legacy`]: the Qt 4 `QHttp` API |
 //!
