@@ -1,7 +1,7 @@
 //! One reply's journey through the HTTP engine: hops (redirects), retries and the decisions
 //! taken on each response head. Connections carry jobs; jobs own the reply-facing logic.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::{Rc, Weak};
 use std::time::SystemTime;
@@ -63,6 +63,108 @@ enum Side {
     Proxy,
 }
 
+/// Where a job is in its journey. Every hop goes Queued → OnTheWire, then on to Done, or
+/// through Draining to the next hop (Queued again), to Parked, or to FromCache.
+enum Phase {
+    /// Waiting for a connection: in a pool's queue, or on its way there.
+    Queued,
+    /// A connection or HTTP/2 stream carries the hop: the request goes out, and the
+    /// response's body, once its head arrived, is delivered to the reply.
+    OnTheWire,
+    /// The head decided what follows (a redirect, a resend with credentials, a 304 served
+    /// from the cache): the body is read and dropped, `Next` is taken at its end.
+    Draining(Next),
+    /// A redirect whose hop ended waits for `redirect_allowed()`.
+    Parked(Next),
+    /// A cached entry's body is being served, piece by piece as the reply has room.
+    FromCache(Box<dyn Read + Send>),
+    /// Finished, failed or aborted: nothing more is reported.
+    Done,
+}
+
+/// Everything about a job that changes, in one place: borrowed for a few instructions at a
+/// time, never while the reply emits a signal or a connection is called.
+struct State {
+    phase: Phase,
+    /// What carries the current hop (none between hops).
+    carrier: Weak<dyn Carrier>,
+    // The request of the current hop.
+    method: String,
+    request: NetworkRequest,
+    body: RequestBody,
+    /// A replayable copy of the body for resends (retry, 307/308); `None` for a reader.
+    replay: Option<RequestBody>,
+    pool_key: Option<PoolKey>,
+    /// Why the current hop has no route (no usable proxy).
+    route_error: Option<(NetworkError, String)>,
+    /// The cached entry the current attempt revalidates (a 304 serves it).
+    revalidating: Option<NetworkCacheMetaData>,
+    /// slotnet added Accept-Encoding itself, so it decodes the body (Qt does the same; a
+    /// request that sets Accept-Encoding gets the raw body).
+    auto_decode: bool,
+    // Across hops.
+    redirects: u32,
+    retried: bool,
+    /// Authentication towards the server and towards a forward proxy.
+    server_auth: SpaceAuth,
+    proxy_auth: SpaceAuth,
+    /// Challenges answered so far.
+    auth_rounds: u32,
+    /// The reply's answers about certificate errors.
+    ssl: SslConsent,
+    // The response being received.
+    /// The error an HTTP status maps to, reported when the body has been delivered.
+    status_error: Option<(NetworkError, String)>,
+    /// The decoder for the current response's Content-Encoding.
+    decoder: Option<ContentDecoder>,
+    /// Why the current response's Content-Encoding cannot be decoded (an unknown coding, or
+    /// too many stacked): the reply fails at the first body byte instead of handing the
+    /// still-encoded bytes to the application as content.
+    undecodable: Option<DecodeError>,
+    /// The cache entry being written from the current response.
+    cache_writer: Option<CacheWriter>,
+}
+
+impl State {
+    /// The authentication towards `side`.
+    fn auth(&mut self, side: Side) -> &mut SpaceAuth {
+        match side {
+            Side::Server => &mut self.server_auth,
+            Side::Proxy => &mut self.proxy_auth,
+        }
+    }
+}
+
+/// What the reply said about certificate errors.
+#[derive(Default)]
+struct SslConsent {
+    /// `ignore_ssl_errors()` was called on the reply outside an `sslErrors` slot: every
+    /// certificate error of every connection is accepted in advance.
+    ignore_all: bool,
+    /// `ignore_ssl_errors()` was called from the `sslErrors` slot being run: it accepts the
+    /// errors of that connection only.
+    ignored_now: bool,
+    /// The reply is being shown `sslErrors`.
+    asking: bool,
+    /// The connection (`connection_tls::next_connection_id`) whose certificate errors the
+    /// reply accepted last (0: none): it is not asked again while it rides that one.
+    consented: u64,
+    /// The certificate errors `ignore_ssl_errors_list()` accepts in advance.
+    expected: Vec<SslError>,
+}
+
+/// What `on_end` does, decided under the state's borrow and done without it.
+// Lives on the stack for one call: boxing the `Next` would cost an allocation per redirect.
+#[allow(clippy::large_enum_variant)]
+enum AtEnd {
+    /// Nothing (done already, or parked until `redirect_allowed()`).
+    Nothing,
+    /// Take the next hop.
+    Next(Next),
+    /// Deliver the end of the response.
+    Finish,
+}
+
 pub(crate) struct Job {
     me: Weak<Job>,
     reply: NetworkReply,
@@ -70,58 +172,8 @@ pub(crate) struct Job {
     /// The manager's state (credentials, cookies, HSTS, cache, proxies).
     manager: Weak<ManagerState>,
     operation: Operation,
-    method: RefCell<String>,
-    request: RefCell<NetworkRequest>,
-    body: RefCell<RequestBody>,
-    /// A replayable copy of the body for resends (retry, 307/308); `None` for a reader.
-    replay: RefCell<Option<RequestBody>>,
     policy: RedirectPolicy,
-    redirects: Cell<u32>,
-    retried: Cell<bool>,
-    done: Cell<bool>,
-    conn: RefCell<Weak<dyn Carrier>>,
-    next_hop: RefCell<Option<Next>>,
-    /// A hop that ended and waits for `redirect_allowed()`.
-    parked: Cell<bool>,
-    allowed: Cell<bool>,
-    /// The error an HTTP status maps to, reported when the body has been delivered.
-    status_error: RefCell<Option<(NetworkError, String)>>,
-    /// slotnet added Accept-Encoding itself, so it decodes the body (Qt does the same; a
-    /// request that sets Accept-Encoding gets the raw body).
-    auto_decode: Cell<bool>,
-    pool_key: RefCell<Option<PoolKey>>,
-    /// Why the current hop has no route (no usable proxy).
-    route_error: RefCell<Option<(NetworkError, String)>>,
-    /// `ignore_ssl_errors()` was called on the reply outside an `sslErrors` slot: every
-    /// certificate error of every connection is accepted in advance.
-    ssl_ignore_all: Cell<bool>,
-    /// `ignore_ssl_errors()` was called from the `sslErrors` slot being run: it accepts the
-    /// errors of that connection only.
-    ssl_ignored_now: Cell<bool>,
-    /// The reply is being shown `sslErrors`.
-    ssl_asking: Cell<bool>,
-    /// The connection (`connection_tls::next_connection_id`) whose certificate errors the
-    /// reply accepted last (0: none): it is not asked again while it rides that one.
-    ssl_consented: Cell<u64>,
-    /// The certificate errors `ignore_ssl_errors_list()` accepts in advance.
-    ssl_expected: RefCell<Vec<SslError>>,
-    /// The decoder for the current response's Content-Encoding.
-    decoder: RefCell<Option<ContentDecoder>>,
-    /// Why the current response's Content-Encoding cannot be decoded (an unknown coding, or
-    /// too many stacked): the reply fails at the first body byte instead of handing the
-    /// still-encoded bytes to the application as content.
-    undecodable: RefCell<Option<DecodeError>>,
-    /// Authentication towards the server and towards a forward proxy.
-    server_auth: RefCell<SpaceAuth>,
-    proxy_auth: RefCell<SpaceAuth>,
-    /// Challenges answered so far.
-    auth_rounds: Cell<u32>,
-    /// The cache entry being written from the current response.
-    cache_writer: RefCell<Option<CacheWriter>>,
-    /// The cached entry the current attempt revalidates (a 304 serves it).
-    revalidating: RefCell<Option<NetworkCacheMetaData>>,
-    /// The cached body being served.
-    cache_reader: RefCell<Option<Box<dyn Read + Send>>>,
+    state: RefCell<State>,
 }
 
 impl Job {
@@ -145,35 +197,29 @@ impl Job {
             pool: Rc::downgrade(pool),
             manager: state.as_ref().map(Rc::downgrade).unwrap_or_default(),
             operation,
-            method: RefCell::new(verb.to_owned()),
-            request: RefCell::new(request),
-            body: RefCell::new(body),
-            replay: RefCell::new(replay),
             policy,
-            redirects: Cell::new(0),
-            retried: Cell::new(false),
-            done: Cell::new(false),
-            conn: RefCell::new(no_carrier()),
-            next_hop: RefCell::new(None),
-            parked: Cell::new(false),
-            allowed: Cell::new(false),
-            status_error: RefCell::new(None),
-            auto_decode: Cell::new(false),
-            pool_key: RefCell::new(None),
-            route_error: RefCell::new(None),
-            ssl_ignore_all: Cell::new(false),
-            ssl_ignored_now: Cell::new(false),
-            ssl_asking: Cell::new(false),
-            ssl_consented: Cell::new(0),
-            ssl_expected: RefCell::new(Vec::new()),
-            decoder: RefCell::new(None),
-            undecodable: RefCell::new(None),
-            server_auth: RefCell::new(SpaceAuth::default()),
-            proxy_auth: RefCell::new(SpaceAuth::default()),
-            auth_rounds: Cell::new(0),
-            cache_writer: RefCell::new(None),
-            revalidating: RefCell::new(None),
-            cache_reader: RefCell::new(None),
+            state: RefCell::new(State {
+                phase: Phase::Queued,
+                carrier: no_carrier(),
+                method: verb.to_owned(),
+                request,
+                body,
+                replay,
+                pool_key: None,
+                route_error: None,
+                revalidating: None,
+                auto_decode: false,
+                redirects: 0,
+                retried: false,
+                server_auth: SpaceAuth::default(),
+                proxy_auth: SpaceAuth::default(),
+                auth_rounds: 0,
+                ssl: SslConsent::default(),
+                status_error: None,
+                decoder: None,
+                undecodable: None,
+                cache_writer: None,
+            }),
         });
         reply.set_backend(Some(job.clone()));
         // A reply deleted while running aborts its transfer, as in Qt.
@@ -188,17 +234,18 @@ impl Job {
         job
     }
 
-    fn state(&self) -> Option<Rc<ManagerState>> {
+    fn manager_state(&self) -> Option<Rc<ManagerState>> {
         self.manager.upgrade()
     }
 
     /// The route of the current hop (cloning `Route::Direct` allocates nothing).
     fn route(&self) -> Route {
-        if self.pool_key.borrow().is_none() {
+        if self.state.borrow().pool_key.is_none() {
             self.key();
         }
-        self.pool_key
+        self.state
             .borrow()
+            .pool_key
             .as_ref()
             .map(|k| k.route.clone())
             .unwrap_or_default()
@@ -212,19 +259,18 @@ impl Job {
             return;
         };
         if self.key().is_none() {
-            let (error, message) = self
-                .route_error
-                .borrow_mut()
-                .take()
+            let route_error = self.state.borrow_mut().route_error.take();
+            let (error, message) = route_error
                 .unwrap_or((NetworkError::ProtocolUnknownError, "Invalid URL".to_owned()));
             self.fail_soon(first, error, message);
             return;
         }
-        *self.revalidating.borrow_mut() = None;
-        let cache = self.state().and_then(|s| s.features.cache());
+        self.state.borrow_mut().revalidating = None;
+        let cache = self.manager_state().and_then(|s| s.features.cache());
         if let (Some(cache), true) = (cache, self.method() == Method::GET) {
             let lookup = {
-                let request = self.request.borrow();
+                // A copy (copy-on-write, cheap): the application's cache runs meanwhile.
+                let request = self.state.borrow().request.clone();
                 match request.url() {
                     Some(url) => cache_glue::lookup(&cache, &request, url),
                     None => Lookup::Network,
@@ -232,7 +278,7 @@ impl Job {
             };
             match lookup {
                 Lookup::Network => {}
-                Lookup::Revalidate(meta) => *self.revalidating.borrow_mut() = Some(meta),
+                Lookup::Revalidate(meta) => self.state.borrow_mut().revalidating = Some(meta),
                 Lookup::Serve(meta) => {
                     // From the loop, as a network reply would: the application connects its
                     // slots after `get()` returns.
@@ -269,7 +315,7 @@ impl Job {
     /// HSTS host, RFC 6797 section 8.4).
     fn may_ignore_ssl_errors(&self) -> bool {
         let host = self.key().map(|k| k.host.clone());
-        match (self.state(), host) {
+        match (self.manager_state(), host) {
             (Some(state), Some(host)) => !state.features.is_hsts_host(&host),
             _ => true,
         }
@@ -280,27 +326,30 @@ impl Job {
     /// told to ignore): it called `ignore_ssl_errors()` beforehand, or every one of them is
     /// in its `ignore_ssl_errors_list()`; never for a known HSTS host.
     fn accepts_ssl_errors_in_advance(&self, errors: &[SslError]) -> bool {
-        let accepted = self.ssl_ignore_all.get() || {
-            let expected = self.ssl_expected.borrow();
-            !expected.is_empty() && errors.iter().all(|e| expected.contains(e))
+        let accepted = {
+            let ssl = &self.state.borrow().ssl;
+            ssl.ignore_all
+                || (!ssl.expected.is_empty() && errors.iter().all(|e| ssl.expected.contains(e)))
         };
         accepted && self.may_ignore_ssl_errors()
     }
 
     /// The TLS session of the connection carrying the current hop, if any.
     fn carrier_tls(&self) -> Option<Rc<ConnectionTls>> {
-        self.conn.borrow().upgrade()?.tls()
+        let carrier = self.state.borrow().carrier.upgrade()?;
+        carrier.tls()
     }
 
     /// Whether HTTP/2 may be used (Http2AllowedAttribute, true by default as in Qt 6).
     pub(crate) fn http2_allowed(&self) -> bool {
-        self.request
+        self.state
             .borrow()
+            .request
             .bool_attribute(Attribute::Http2Allowed, true)
     }
 
     pub(crate) fn method(&self) -> Method {
-        Method::from_bytes(self.method.borrow().as_bytes()).unwrap_or(Method::GET)
+        Method::from_bytes(self.state.borrow().method.as_bytes()).unwrap_or(Method::GET)
     }
 
     /// Cookies, credentials, proxy headers and cache validators for the current attempt.
@@ -334,7 +383,7 @@ impl Job {
         }
         let reuse = request.load_control(Attribute::AuthenticationReuse) == LoadControl::Automatic;
         if !headers.contains_key(http::header::AUTHORIZATION) {
-            let value = self.server_auth.borrow_mut().authorization(
+            let value = self.state.borrow_mut().server_auth.authorization(
                 method,
                 target,
                 url.path(),
@@ -356,7 +405,7 @@ impl Job {
                 }
             }
             if !headers.contains_key(http::header::PROXY_AUTHORIZATION) {
-                let value = self.proxy_auth.borrow_mut().authorization(
+                let value = self.state.borrow_mut().proxy_auth.authorization(
                     method,
                     target,
                     "/",
@@ -369,7 +418,7 @@ impl Job {
                 }
             }
         }
-        if let Some(meta) = &*self.revalidating.borrow() {
+        if let Some(meta) = &self.state.borrow().revalidating {
             for (name, value) in crate::cache::freshness::validators(meta).iter() {
                 if !headers.contains_key(name) {
                     headers.insert(name.clone(), value.clone());
@@ -398,8 +447,9 @@ impl Job {
     ) {
         let features = &state.features;
         let save_cookies = self
-            .request
+            .state
             .borrow()
+            .request
             .load_control(Attribute::CookieSaveControl)
             == LoadControl::Automatic;
         if save_cookies && headers.get("set-cookie").is_some() {
@@ -407,8 +457,10 @@ impl Job {
         }
         // Only over TLS without ignored certificate errors (RFC 6797 8.1), first value only.
         // The connection knows: its errors may have been ignored for another request.
-        let errors_ignored =
-            || self.ssl_ignore_all.get() || self.carrier_tls().is_some_and(|t| t.errors_ignored());
+        let errors_ignored = || {
+            self.state.borrow().ssl.ignore_all
+                || self.carrier_tls().is_some_and(|t| t.errors_ignored())
+        };
         if url.scheme() == "https" && features.hsts_enabled.get() && !errors_ignored() {
             let sts = headers.get("strict-transport-security");
             if let (Some(value), Some(host)) = (sts, url.host_str()) {
@@ -416,13 +468,15 @@ impl Job {
             }
         }
         if status != 401 {
-            self.server_auth
+            self.state
                 .borrow_mut()
+                .server_auth
                 .succeeded(&mut features.credentials.borrow_mut(), url.path());
         }
         if status != 407 {
-            self.proxy_auth
+            self.state
                 .borrow_mut()
+                .proxy_auth
                 .succeeded(&mut features.credentials.borrow_mut(), "/");
         }
         // SourceIsFromCache stays unset on a network reply, as in Qt (only replies served
@@ -452,7 +506,7 @@ impl Job {
             Side::Server => "authorization",
             Side::Proxy => "proxy-authorization",
         };
-        if self.request.borrow().has_raw_header(own_header) {
+        if self.state.borrow().request.has_raw_header(own_header) {
             // The application answers challenges itself: its 401/407 is the response.
             return None;
         }
@@ -461,31 +515,28 @@ impl Job {
             return None;
         }
         log::debug!(target: crate::log_target::AUTHENTICATOR, "{status} from {}: {field}: {}", crate::log_target::Shown(url), values.join(", "));
-        let rounds = self.auth_rounds.get() + 1;
+        let rounds = self.state.borrow().auth_rounds + 1;
         if rounds > MAX_AUTH_ROUNDS {
             return None; // a server (or slot) going round in circles
         }
-        self.auth_rounds.set(rounds);
+        self.state.borrow_mut().auth_rounds = rounds;
         let reuse = self
-            .request
+            .state
             .borrow()
+            .request
             .load_control(Attribute::AuthenticationReuse)
             == LoadControl::Automatic;
         let features = &state.features;
-        let (space, target, own) = match (side, route.proxy()) {
+        let (side, target, own) = match (side, route.proxy()) {
             (Side::Proxy, Some(proxy)) => (
-                &self.proxy_auth,
+                Side::Proxy,
                 AuthTarget::proxy(proxy.host_name(), proxy.port()),
                 (!proxy.user().is_empty())
                     .then(|| Authenticator::with_credentials(proxy.user(), proxy.password())),
             ),
-            _ => (
-                &self.server_auth,
-                AuthTarget::server(url)?,
-                url_credentials(url),
-            ),
+            _ => (Side::Server, AuthTarget::server(url)?, url_credentials(url)),
         };
-        let step = space.borrow_mut().challenged(
+        let step = self.state.borrow_mut().auth(side).challenged(
             &values,
             target,
             own,
@@ -507,16 +558,13 @@ impl Job {
                     return Some(BodyDecision::Stop); // the slot aborted the reply
                 }
                 let answer = handle.borrow().clone();
-                space.borrow_mut().answered(&answer)
+                self.state.borrow_mut().auth(side).answered(&answer)
             }
             other => other,
         };
         log::debug!(target: crate::log_target::AUTHENTICATOR, "{}", if matches!(step, Step::Resend) { "Sending the request again with credentials" } else { "No (new) credentials: the challenge is the response" });
         match step {
-            Step::Resend => {
-                *self.next_hop.borrow_mut() = Some(Next::Resend);
-                Some(BodyDecision::Discard)
-            }
+            Step::Resend => Some(self.drain_to(Next::Resend)),
             _ => None,
         }
     }
@@ -528,7 +576,7 @@ impl Job {
         status: u16,
         headers: &ResponseHeaders,
     ) -> Option<BodyDecision> {
-        let meta = self.revalidating.borrow_mut().take()?;
+        let meta = self.state.borrow_mut().revalidating.take()?;
         log::debug!(target: crate::log_target::CACHE, "Revalidation answered {status}: {}", if status == 304 { "the cached entry is the response" } else { "a new response" });
         if status != 304 {
             return None;
@@ -537,8 +585,7 @@ impl Job {
         let received = cache_glue::header_map(headers.iter());
         let merged = meta.merged_with_not_modified(&received, SystemTime::now());
         cache.borrow_mut().update_meta_data(&merged);
-        *self.next_hop.borrow_mut() = Some(Next::FromCache(merged));
-        Some(BodyDecision::Discard)
+        Some(self.drain_to(Next::FromCache(merged)))
     }
 
     /// Starts writing the response into the cache when it may be stored; a successful
@@ -551,7 +598,7 @@ impl Job {
         reason: &str,
         headers: &ResponseHeaders,
     ) {
-        *self.cache_writer.borrow_mut() = None;
+        self.state.borrow_mut().cache_writer = None;
         let Some(cache) = state.features.cache() else {
             return;
         };
@@ -562,18 +609,14 @@ impl Job {
             }
             return;
         }
-        let decoded = self.decoder.borrow().is_some();
+        let (decoded, request) = {
+            let state = self.state.borrow();
+            (state.decoder.is_some(), state.request.clone())
+        };
         let writer = cache_glue::start_entry(
-            &cache,
-            &self.request.borrow(),
-            &method,
-            url,
-            status,
-            reason,
-            headers,
-            decoded,
+            &cache, &request, &method, url, status, reason, headers, decoded,
         );
-        *self.cache_writer.borrow_mut() = writer;
+        self.state.borrow_mut().cache_writer = writer;
     }
 
     /// Sets up decoding of the response's Content-Encoding; returns the length to report as
@@ -583,9 +626,9 @@ impl Job {
         headers: &ResponseHeaders,
         content_length: Option<u64>,
     ) -> Option<u64> {
-        *self.decoder.borrow_mut() = None;
-        *self.undecodable.borrow_mut() = None;
-        if !self.auto_decode.get() || self.method() == Method::HEAD {
+        self.state.borrow_mut().decoder = None;
+        self.state.borrow_mut().undecodable = None;
+        if !self.state.borrow().auto_decode || self.method() == Method::HEAD {
             return content_length;
         }
         let encoding = headers.joined("content-encoding").unwrap_or_default();
@@ -594,12 +637,16 @@ impl Job {
         // they were the content. A response without a body stays fine.
         match ContentDecoder::new(&encoding) {
             Err(e) => {
-                *self.undecodable.borrow_mut() = Some(e);
+                self.state.borrow_mut().undecodable = Some(e);
                 content_length
             }
             Ok(Some(decoder)) => {
-                let threshold = self.request.borrow().decompressed_safety_check_threshold();
-                *self.decoder.borrow_mut() =
+                let threshold = self
+                    .state
+                    .borrow()
+                    .request
+                    .decompressed_safety_check_threshold();
+                self.state.borrow_mut().decoder =
                     Some(decoder.with_decompressed_safety_check_threshold(threshold));
                 if let Some(n) = content_length {
                     self.reply
@@ -614,9 +661,9 @@ impl Job {
     /// Hands (decoded) body data to the reply, and to the cache entry being written.
     fn deliver(&self, data: Bytes) {
         {
-            let mut writer = self.cache_writer.borrow_mut();
+            let writer = &mut self.state.borrow_mut().cache_writer;
             if writer.is_some() {
-                cache_glue::write_piece(&mut writer, &data);
+                cache_glue::write_piece(writer, &data);
             }
         }
         self.reply.deliver_data(data);
@@ -624,18 +671,34 @@ impl Job {
 
     /// The whole body was received: the cache entry becomes visible.
     fn commit_cache_entry(&self) {
-        let writer = self.cache_writer.borrow_mut().take();
-        if let (Some(writer), Some(cache)) = (writer, self.state().and_then(|s| s.features.cache()))
-        {
+        let writer = self.state.borrow_mut().cache_writer.take();
+        if let (Some(writer), Some(cache)) = (
+            writer,
+            self.manager_state().and_then(|s| s.features.cache()),
+        ) {
             cache.borrow_mut().insert(writer);
         }
     }
 
+    /// The head decided that `next` follows the body, which is read and dropped.
+    fn drain_to(&self, next: Next) -> BodyDecision {
+        let mut state = self.state.borrow_mut();
+        if !matches!(state.phase, Phase::Done) {
+            state.phase = Phase::Draining(next);
+        }
+        BodyDecision::Discard
+    }
+
+    /// Starts what follows the hop that ended (the job is queued again, or serves the
+    /// cache).
     fn take_next(&self, next: Next) {
-        self.parked.set(false);
-        *self.cache_writer.borrow_mut() = None;
-        *self.decoder.borrow_mut() = None;
-        *self.undecodable.borrow_mut() = None;
+        {
+            let mut state = self.state.borrow_mut();
+            state.phase = Phase::Queued;
+            state.cache_writer = None;
+            state.decoder = None;
+            state.undecodable = None;
+        }
         match next {
             Next::Redirect {
                 url,
@@ -657,33 +720,41 @@ impl Job {
     /// Sets up the body for the next attempt; false (and the job failed) when it must be
     /// sent again but cannot be read again.
     fn restore_body(&self, keep_body: bool) -> bool {
-        let body = if keep_body {
-            self.replay.borrow().as_ref().and_then(RequestBody::replay)
-        } else {
-            None
-        };
-        match body {
-            Some(b) => *self.body.borrow_mut() = b,
-            None if keep_body && self.replay.borrow().is_none() => {
-                self.fail(
-                    NetworkError::ContentReSendError,
-                    "Need to resend, but the body cannot be read again".into(),
-                );
-                return false;
-            }
-            None => {
-                *self.body.borrow_mut() = RequestBody::Empty;
-                *self.replay.borrow_mut() = Some(RequestBody::Empty);
-                self.request.borrow_mut().remove_header("content-type");
-                self.request.borrow_mut().remove_header("content-length");
+        {
+            let mut state = self.state.borrow_mut();
+            let body = if keep_body {
+                state.replay.as_ref().and_then(RequestBody::replay)
+            } else {
+                None
+            };
+            match body {
+                Some(b) => {
+                    state.body = b;
+                    return true;
+                }
+                None if !(keep_body && state.replay.is_none()) => {
+                    state.body = RequestBody::Empty;
+                    state.replay = Some(RequestBody::Empty);
+                    state.request.remove_header("content-type");
+                    state.request.remove_header("content-length");
+                    return true;
+                }
+                None => {}
             }
         }
-        true
+        self.fail(
+            NetworkError::ContentReSendError,
+            "Need to resend, but the body cannot be read again".into(),
+        );
+        false
     }
 
     fn follow_redirect(&self, url: Url, method: String, keep_body: bool) {
-        self.redirects.set(self.redirects.get() + 1);
-        *self.method.borrow_mut() = method;
+        {
+            let mut state = self.state.borrow_mut();
+            state.redirects += 1;
+            state.method = method;
+        }
         if !self.restore_body(keep_body) {
             return;
         }
@@ -692,10 +763,13 @@ impl Job {
             .is_some_and(|old| AuthTarget::server(&old) == AuthTarget::server(&url));
         if !same_server {
             // Credentials answer one server's challenge: never sent to another.
-            self.server_auth.borrow_mut().reset();
+            self.state.borrow_mut().server_auth.reset();
         }
-        self.request.borrow_mut().set_url(url.clone());
-        *self.pool_key.borrow_mut() = None;
+        {
+            let mut state = self.state.borrow_mut();
+            state.request.set_url(url.clone());
+            state.pool_key = None;
+        }
         self.reply.update_request(|r| r.set_url(url));
         self.begin_hop(false);
     }
@@ -706,14 +780,16 @@ impl Job {
         if self.is_done() {
             return;
         }
-        let cache = self.state().and_then(|s| s.features.cache());
+        let cache = self.manager_state().and_then(|s| s.features.cache());
         let reader = match (&cache, meta.url()) {
             (Some(cache), Some(url)) => cache.borrow_mut().data(url),
             _ => None,
         };
         let Some(reader) = reader else {
             // The entry vanished or was damaged: the network it is, unless forbidden.
-            if self.request.borrow().cache_load_control() == crate::CacheLoadControl::AlwaysCache {
+            if self.state.borrow().request.cache_load_control()
+                == crate::CacheLoadControl::AlwaysCache
+            {
                 self.fail(
                     NetworkError::ContentNotFoundError,
                     "The content was not found in the cache".into(),
@@ -723,8 +799,11 @@ impl Job {
             }
             return;
         };
-        self.detach();
-        *self.cache_reader.borrow_mut() = Some(reader);
+        {
+            let mut state = self.state.borrow_mut();
+            state.carrier = no_carrier();
+            state.phase = Phase::FromCache(reader);
+        }
         let (status, reason, headers, length) = cache_glue::cached_head(&meta);
         self.reply.set_attribute(Attribute::SourceIsFromCache, true);
         if meta.url().is_some_and(|u| u.scheme() == "https") {
@@ -734,7 +813,7 @@ impl Job {
         let error = NetworkError::from_http_status(status);
         if error != NetworkError::NoError {
             let shown = meta.url().map(|u| u.to_string()).unwrap_or_default();
-            *self.status_error.borrow_mut() =
+            self.state.borrow_mut().status_error =
                 Some((error, http_status_error_string(&shown, &reason)));
         }
         self.reply
@@ -749,8 +828,8 @@ impl Job {
                 return; // resumed by `resume_reading`
             }
             let piece = {
-                let mut reader = self.cache_reader.borrow_mut();
-                let Some(reader) = reader.as_mut() else {
+                let mut state = self.state.borrow_mut();
+                let Phase::FromCache(reader) = &mut state.phase else {
                     return;
                 };
                 cache_glue::read_piece(reader.as_mut())
@@ -758,10 +837,10 @@ impl Job {
             match piece {
                 Some(data) => self.reply.deliver_data(data),
                 None => {
-                    *self.cache_reader.borrow_mut() = None;
                     let (error, message) = self
-                        .status_error
+                        .state
                         .borrow_mut()
+                        .status_error
                         .take()
                         .unwrap_or((NetworkError::NoError, String::new()));
                     self.finish(error, message);
@@ -772,26 +851,38 @@ impl Job {
     }
 
     fn finish(&self, error: NetworkError, message: String) {
-        if self.done.replace(true) {
-            return;
+        if self.end().is_some() {
+            self.reply.finish(error, message);
         }
-        // An entry still being written is abandoned (a complete one was committed).
-        *self.cache_writer.borrow_mut() = None;
-        *self.cache_reader.borrow_mut() = None;
-        self.detach();
-        self.reply.finish(error, message);
+    }
+
+    /// Enters `Done`: an entry still being written is abandoned (a complete one was
+    /// committed), a cached body being served is closed. Returns the carrier the job let
+    /// go of, or `None` if it had ended before.
+    fn end(&self) -> Option<Weak<dyn Carrier>> {
+        let (phase, writer, carrier) = {
+            let mut state = self.state.borrow_mut();
+            if matches!(state.phase, Phase::Done) {
+                return None;
+            }
+            (
+                std::mem::replace(&mut state.phase, Phase::Done),
+                state.cache_writer.take(),
+                std::mem::replace(&mut state.carrier, no_carrier()),
+            )
+        };
+        // Dropped outside the borrow: a cache's writer or reader may run the application's
+        // code.
+        drop((phase, writer));
+        Some(carrier)
     }
 
     /// The application aborted (or deleted) the reply: drop the connection it was using.
     fn cancel(&self) {
-        if self.done.replace(true) {
+        let Some(carrier) = self.end() else {
             return;
-        }
-        *self.cache_writer.borrow_mut() = None;
-        *self.cache_reader.borrow_mut() = None;
-        let conn = self.conn.borrow().upgrade();
-        self.detach();
-        if let Some(conn) = conn {
+        };
+        if let Some(conn) = carrier.upgrade() {
             conn.job_cancelled();
         }
         if let (Some(pool), Some(key)) = (self.pool.upgrade(), self.key()) {
@@ -804,13 +895,14 @@ impl Exchange for Job {
     /// The pool key of the current hop, route included (computed once per hop: it
     /// allocates). `None` for an invalid URL or when no proxy can carry the request.
     fn key(&self) -> Option<PoolKey> {
-        if let Some(key) = &*self.pool_key.borrow() {
+        if let Some(key) = &self.state.borrow().pool_key {
             return Some(key.clone());
         }
         let key = {
-            let request = self.request.borrow();
+            // A copy (copy-on-write, cheap): the application's proxy factory runs meanwhile.
+            let request = self.state.borrow().request.clone();
             let url = request.url()?;
-            let state = self.state();
+            let state = self.manager_state();
             match route::choose(state.as_ref().map(|s| &s.features), &request, url) {
                 Ok(route) => {
                     if let Some(proxy) = route.proxy() {
@@ -824,23 +916,24 @@ impl Exchange for Job {
                     )
                 }
                 Err(e) => {
-                    *self.route_error.borrow_mut() = Some(e);
+                    self.state.borrow_mut().route_error = Some(e);
                     None
                 }
             }
         };
-        self.pool_key.borrow_mut().clone_from(&key);
+        self.state.borrow_mut().pool_key.clone_from(&key);
         key
     }
 
     fn priority(&self) -> Priority {
-        self.request.borrow().priority()
+        self.state.borrow().request.priority()
     }
 
     /// The HTTP/1.1 connections per host the request asks for (`Http1Configuration`).
     fn connections_per_host(&self) -> usize {
-        self.request
+        self.state
             .borrow()
+            .request
             .http1_configuration()
             .number_of_connections_per_host()
     }
@@ -850,13 +943,11 @@ impl Exchange for Job {
     /// GET or HEAD (idempotent) without a body, and no credentials ride in the URL (Qt
     /// keeps authentication out of pipelines).
     fn pipelinable(&self) -> bool {
-        let method = self.method.borrow();
-        if !(method.as_str() == "GET" || method.as_str() == "HEAD")
-            || !self.body.borrow().is_empty()
-        {
+        let state = self.state.borrow();
+        if !(state.method == "GET" || state.method == "HEAD") || !state.body.is_empty() {
             return false;
         }
-        let request = self.request.borrow();
+        let request = &state.request;
         request.bool_attribute(Attribute::HttpPipeliningAllowed, false)
             && request
                 .url()
@@ -866,8 +957,9 @@ impl Exchange for Job {
     /// Whether the request asks for HTTP/2 with prior knowledge (`Http2DirectAttribute`);
     /// never through a proxy.
     fn wants_http2_direct(&self) -> bool {
-        self.request
+        self.state
             .borrow()
+            .request
             .bool_attribute(Attribute::Http2Direct, false)
             && self.route() == Route::Direct
     }
@@ -875,7 +967,9 @@ impl Exchange for Job {
     /// The TLS configuration for a new connection of this job (https only). ALPN offers h2
     /// unless the request forbids HTTP/2 (Qt 6's default allows it).
     fn tls_config(&self) -> Option<SslConfiguration> {
-        let request = self.request.borrow();
+        let http2_allowed = self.http2_allowed();
+        let state = self.state.borrow();
+        let request = &state.request;
         if request.url()?.scheme() != "https" {
             return None;
         }
@@ -884,7 +978,7 @@ impl Exchange for Job {
             config.set_peer_verify_name(name);
         }
         let mut alpn: Vec<Vec<u8>> = Vec::new();
-        if self.http2_allowed() {
+        if http2_allowed {
             alpn.push(b"h2".to_vec());
         }
         alpn.push(b"http/1.1".to_vec());
@@ -902,16 +996,20 @@ impl Exchange for Job {
     }
 
     fn is_done(&self) -> bool {
-        self.done.get() || self.reply.is_finished()
+        matches!(self.state.borrow().phase, Phase::Done) || self.reply.is_finished()
     }
 
     /// Attaches the hop to what carries it (an HTTP/1.1 connection or an HTTP/2 stream).
     fn attach(&self, carrier: Weak<dyn Carrier>) {
-        *self.conn.borrow_mut() = carrier;
+        let mut state = self.state.borrow_mut();
+        state.carrier = carrier;
+        if matches!(state.phase, Phase::Queued) {
+            state.phase = Phase::OnTheWire;
+        }
     }
 
     fn detach(&self) {
-        *self.conn.borrow_mut() = no_carrier();
+        self.state.borrow_mut().carrier = no_carrier();
     }
 
     /// Runs `f` on a later loop iteration, unless the reply is destroyed first (so that
@@ -927,19 +1025,26 @@ impl Exchange for Job {
     /// connection only: a new connection asks again. Never for a known HSTS host (RFC 6797
     /// 8.4). Not asked again about the connection it last accepted.
     fn consents_to_ssl_errors(&self, connection: u64, errors: &[SslError]) -> bool {
-        if errors.is_empty() || self.ssl_consented.get() == connection {
+        if errors.is_empty() || self.state.borrow().ssl.consented == connection {
             return true;
         }
         let accepted = self.accepts_ssl_errors_in_advance(errors) || {
-            self.ssl_ignored_now.set(false);
-            self.ssl_asking.set(true);
+            {
+                let ssl = &mut self.state.borrow_mut().ssl;
+                ssl.ignored_now = false;
+                ssl.asking = true;
+            }
             self.reply.emit_ssl_errors(errors.to_vec());
-            self.ssl_asking.set(false);
-            self.ssl_ignored_now.replace(false) && self.may_ignore_ssl_errors()
+            let ignored = {
+                let ssl = &mut self.state.borrow_mut().ssl;
+                ssl.asking = false;
+                std::mem::replace(&mut ssl.ignored_now, false)
+            };
+            ignored && self.may_ignore_ssl_errors()
         };
         let accepted = accepted && !self.is_done();
         if accepted {
-            self.ssl_consented.set(connection);
+            self.state.borrow_mut().ssl.consented = connection;
         }
         accepted
     }
@@ -947,7 +1052,7 @@ impl Exchange for Job {
     /// Whether the reply must be asked about `tls`'s certificate errors before its request
     /// may ride that connection (see [`Job::admit_to`]).
     fn must_be_asked_about(&self, tls: &ConnectionTls) -> bool {
-        !tls.errors.is_empty() && self.ssl_consented.get() != tls.id
+        !tls.errors.is_empty() && self.state.borrow().ssl.consented != tls.id
     }
 
     /// Whether the reply may ride `tls`, a connection that is already up: its certificate
@@ -968,7 +1073,7 @@ impl Exchange for Job {
     /// The manager's `proxy_authentication_required` signal, for tunnels opened for this
     /// job (they ask through the connector).
     fn ask_proxy_credentials(&self, proxy: &NetworkProxy, realm: &str) -> Option<Authenticator> {
-        let state = self.state()?;
+        let state = self.manager_state()?;
         let mut ask = Authenticator::new();
         ask.set_realm(realm);
         let handle = Rc::new(RefCell::new(ask));
@@ -983,7 +1088,9 @@ impl Exchange for Job {
     /// Builds the request head for the current hop, with the headers Qt adds by default.
     fn build_head(&self) -> Option<(RequestHead, BodyLength)> {
         let route = self.route();
-        let request = self.request.borrow();
+        // A copy (copy-on-write: a reference count), so that the state is not borrowed
+        // while the manager's features (cookie jar, credentials) are consulted.
+        let request = self.state.borrow().request.clone();
         let url = request.url()?;
         let form = match route {
             Route::Forward(_) => TargetForm::Absolute,
@@ -1003,7 +1110,7 @@ impl Exchange for Job {
         // Standard names as constants: a `&str` name is parsed and hashed on every lookup.
         use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONNECTION, USER_AGENT};
         let auto_decode = !headers.contains_key(ACCEPT_ENCODING);
-        self.auto_decode.set(auto_decode);
+        self.state.borrow_mut().auto_decode = auto_decode;
         if auto_decode {
             headers.insert(
                 ACCEPT_ENCODING,
@@ -1020,11 +1127,13 @@ impl Exchange for Job {
                 headers.insert(name, HeaderValue::from_static(value));
             }
         }
-        let body = self.body.borrow();
-        let length = match body.size() {
-            Some(0) if body.is_empty() => BodyLength::Empty,
-            Some(n) => BodyLength::Known(n),
-            None => BodyLength::Unknown,
+        let length = {
+            let body = &self.state.borrow().body;
+            match body.size() {
+                Some(0) if body.is_empty() => BodyLength::Empty,
+                Some(n) => BodyLength::Known(n),
+                None => BodyLength::Unknown,
+            }
         };
         if length != BodyLength::Empty
             && !headers.contains_key(http::header::CONTENT_TYPE)
@@ -1039,23 +1148,23 @@ impl Exchange for Job {
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         }
-        if let Some(state) = self.state() {
+        if let Some(state) = self.manager_state() {
             self.add_feature_headers(&state, &request, url, &route, &mut head);
         }
         Some((head, length))
     }
 
     fn url(&self) -> Option<Url> {
-        self.request.borrow().url().cloned()
+        self.state.borrow().request.url().cloned()
     }
 
     fn body_size(&self) -> Option<u64> {
-        self.body.borrow().size()
+        self.state.borrow().body.size()
     }
 
     /// Takes the next piece of the body to send (at most `max` bytes).
     fn next_body_piece(&self, max: usize) -> io::Result<Option<Bytes>> {
-        self.body.borrow_mut().next_piece(max)
+        self.state.borrow_mut().body.next_piece(max)
     }
 
     /// The request waits for a connection being opened (`socketStartedConnecting`).
@@ -1100,7 +1209,7 @@ impl Exchange for Job {
             return BodyDecision::Stop;
         }
         let url = self.url();
-        let state = self.state();
+        let state = self.manager_state();
         if let (Some(state), Some(url)) = (&state, &url) {
             self.learn_from_head(state, status, url, &headers);
             if self.is_done() {
@@ -1129,15 +1238,15 @@ impl Exchange for Job {
             .as_ref()
             .and_then(|t| state.as_ref().and_then(|s| s.features.hsts_upgrade(t)));
         let location = upgraded.as_ref().map(|u| u.to_string()).or(location);
-        let max = self.request.borrow().maximum_redirects_allowed();
+        let max = self.state.borrow().request.maximum_redirects_allowed();
         let decision = match &url {
             Some(url) => redirect::decide(
                 status,
                 location.as_deref(),
                 url,
-                &self.method.borrow(),
+                &self.state.borrow().method,
                 self.policy,
-                self.redirects.get(),
+                self.state.borrow().redirects,
                 max,
             ),
             None => Redirect::No,
@@ -1171,7 +1280,7 @@ impl Exchange for Job {
                 let error = NetworkError::from_http_status(status);
                 if error != NetworkError::NoError {
                     let shown = url.map(|u| u.to_string()).unwrap_or_default();
-                    *self.status_error.borrow_mut() =
+                    self.state.borrow_mut().status_error =
                         Some((error, http_status_error_string(&shown, reason)));
                 }
                 BodyDecision::Deliver
@@ -1181,29 +1290,28 @@ impl Exchange for Job {
                 method,
                 keep_body,
             } => {
-                *self.next_hop.borrow_mut() = Some(Next::Redirect {
+                let decision = self.drain_to(Next::Redirect {
                     url: url.clone(),
                     method,
                     keep_body,
                     needs_permission: false,
                 });
                 self.reply.deliver_redirect(url);
-                BodyDecision::Discard
+                decision
             }
             Redirect::Ask {
                 url,
                 method,
                 keep_body,
             } => {
-                self.allowed.set(false);
-                *self.next_hop.borrow_mut() = Some(Next::Redirect {
+                let decision = self.drain_to(Next::Redirect {
                     url: url.clone(),
                     method,
                     keep_body,
                     needs_permission: true,
                 });
                 self.reply.deliver_redirect(url);
-                BodyDecision::Discard
+                decision
             }
             Redirect::Refuse {
                 error,
@@ -1235,16 +1343,16 @@ impl Exchange for Job {
         if self.is_done() {
             return false;
         }
-        let undecodable = self.undecodable.borrow_mut().take_if(|_| !data.is_empty());
-        if let Some(e) = undecodable {
+        let mut guard = self.state.borrow_mut();
+        if let Some(e) = guard.undecodable.take_if(|_| !data.is_empty()) {
+            drop(guard);
             self.fail(
                 NetworkError::UnknownContentError,
                 format!("Error decoding the response body: {e}"),
             );
             return false;
         }
-        let mut guard = self.decoder.borrow_mut();
-        let Some(decoder) = guard.as_mut() else {
+        let Some(decoder) = guard.decoder.as_mut() else {
             drop(guard);
             self.deliver(data);
             return !self.is_done();
@@ -1286,22 +1394,34 @@ impl Exchange for Job {
         if self.is_done() {
             return;
         }
-        let parked = matches!(
-            &*self.next_hop.borrow(),
-            Some(Next::Redirect {
-                needs_permission: true,
-                ..
-            })
-        ) && !self.allowed.get();
-        if parked {
-            self.parked.set(true);
-            return;
-        }
-        let next = self.next_hop.borrow_mut().take();
-        match next {
-            Some(next) => self.take_next(next),
-            None => {
-                let decoded = self.decoder.borrow_mut().take().map(|d| d.finish());
+        let at_end = {
+            let mut state = self.state.borrow_mut();
+            match std::mem::replace(&mut state.phase, Phase::Queued) {
+                Phase::Draining(
+                    next @ Next::Redirect {
+                        needs_permission: true,
+                        ..
+                    },
+                ) => {
+                    state.phase = Phase::Parked(next);
+                    AtEnd::Nothing
+                }
+                Phase::Draining(next) => AtEnd::Next(next),
+                Phase::OnTheWire | Phase::Queued => {
+                    state.phase = Phase::OnTheWire;
+                    AtEnd::Finish
+                }
+                other => {
+                    state.phase = other;
+                    AtEnd::Nothing
+                }
+            }
+        };
+        match at_end {
+            AtEnd::Nothing => {}
+            AtEnd::Next(next) => self.take_next(next),
+            AtEnd::Finish => {
+                let decoded = self.state.borrow_mut().decoder.take().map(|d| d.finish());
                 if let Some(Err(e)) = decoded {
                     self.fail(
                         NetworkError::UnknownContentError,
@@ -1311,8 +1431,9 @@ impl Exchange for Job {
                 }
                 self.commit_cache_entry();
                 let (error, message) = self
-                    .status_error
+                    .state
                     .borrow_mut()
+                    .status_error
                     .take()
                     .unwrap_or((NetworkError::NoError, String::new()));
                 self.finish(error, message);
@@ -1327,12 +1448,13 @@ impl Exchange for Job {
 
     /// A failed attempt is sent again on a new connection once, with its body rewound.
     fn retry(&self) -> bool {
-        if self.retried.get() || self.replay.borrow().is_none() {
+        let mut state = self.state.borrow_mut();
+        if state.retried || state.replay.is_none() {
             return false;
         }
-        self.retried.set(true);
-        if let Some(body) = self.replay.borrow().as_ref().and_then(RequestBody::replay) {
-            *self.body.borrow_mut() = body;
+        state.retried = true;
+        if let Some(body) = state.replay.as_ref().and_then(RequestBody::replay) {
+            state.body = body;
         }
         true
     }
@@ -1344,35 +1466,56 @@ impl ReplyBackend for Job {
     }
 
     fn ignore_ssl_errors(&self) {
-        if self.ssl_asking.get() {
-            self.ssl_ignored_now.set(true);
+        if self.state.borrow().ssl.asking {
+            self.state.borrow_mut().ssl.ignored_now = true;
         } else {
-            self.ssl_ignore_all.set(true);
+            self.state.borrow_mut().ssl.ignore_all = true;
         }
     }
 
     fn ignore_ssl_errors_list(&self, errors: Vec<SslError>) {
-        *self.ssl_expected.borrow_mut() = errors;
+        self.state.borrow_mut().ssl.expected = errors;
     }
 
     fn resume_reading(&self) {
-        if self.cache_reader.borrow().is_some() {
+        if matches!(self.state.borrow().phase, Phase::FromCache(_)) {
             self.pump_cache();
             return;
         }
-        let conn = self.conn.borrow().upgrade();
+        let conn = self.state.borrow().carrier.upgrade();
         if let Some(conn) = conn {
             conn.resume();
         }
     }
 
     fn redirect_allowed(&self) {
-        self.allowed.set(true);
-        if self.parked.get() {
-            let next = self.next_hop.borrow_mut().take();
-            if let Some(next) = next {
-                self.take_next(next);
+        let parked = {
+            let mut state = self.state.borrow_mut();
+            match std::mem::replace(&mut state.phase, Phase::Queued) {
+                Phase::Parked(next) => Some(next),
+                // Allowed while its body drains: taken as soon as the body ends.
+                Phase::Draining(Next::Redirect {
+                    url,
+                    method,
+                    keep_body,
+                    ..
+                }) => {
+                    state.phase = Phase::Draining(Next::Redirect {
+                        url,
+                        method,
+                        keep_body,
+                        needs_permission: false,
+                    });
+                    None
+                }
+                other => {
+                    state.phase = other;
+                    None
+                }
             }
+        };
+        if let Some(next) = parked {
+            self.take_next(next);
         }
     }
 }
@@ -1443,6 +1586,88 @@ mod tests {
         fn waiting(&self) -> usize {
             self.job.key().map_or(0, |k| self.pool.waiting(&k))
         }
+
+        fn phase(&self) -> &'static str {
+            match self.job.state.borrow().phase {
+                Phase::Queued => "queued",
+                Phase::OnTheWire => "on the wire",
+                Phase::Draining(_) => "draining",
+                Phase::Parked(_) => "parked",
+                Phase::FromCache(_) => "from cache",
+                Phase::Done => "done",
+            }
+        }
+    }
+
+    #[test]
+    fn a_hop_goes_from_queued_to_the_wire_to_done() {
+        let f = get("http://a.test/one");
+        assert_eq!(f.phase(), "queued");
+        f.job.attach(no_carrier());
+        assert_eq!(f.phase(), "on the wire");
+        assert_eq!(f.job.on_head(head(200, &[])), BodyDecision::Deliver);
+        assert_eq!(f.phase(), "on the wire");
+        f.job.detach();
+        f.job.on_end();
+        assert_eq!(f.phase(), "done");
+        assert!(f.reply.is_finished());
+    }
+
+    #[test]
+    fn a_redirect_drains_then_queues_the_next_hop() {
+        let f = get("http://a.test/one");
+        f.job.attach(no_carrier());
+        f.job.on_head(head(301, &[("Location", "/two")]));
+        assert_eq!(f.phase(), "draining");
+        f.job.on_end();
+        assert_eq!(f.phase(), "queued");
+        assert_eq!(f.url(), "http://a.test/two");
+    }
+
+    #[test]
+    fn a_redirect_allowed_while_its_body_drains_is_taken_at_its_end() {
+        let mut request = NetworkRequest::from_url_str("http://a.test/one");
+        request.set_attribute(
+            Attribute::RedirectPolicy,
+            RedirectPolicy::UserVerifiedRedirectPolicy,
+        );
+        let f = start(request);
+        f.job.on_head(head(307, &[("Location", "/two")]));
+        ReplyBackend::redirect_allowed(&*f.job);
+        assert_eq!(f.phase(), "draining", "the body still drains");
+        assert_eq!(f.url(), "http://a.test/one");
+        f.job.on_end();
+        assert_eq!(f.phase(), "queued", "not parked: it was allowed already");
+        assert_eq!(f.url(), "http://a.test/two");
+        assert_eq!(f.waiting(), 1);
+    }
+
+    #[test]
+    fn an_aborted_parked_job_stays_done_when_allowed_later() {
+        let mut request = NetworkRequest::from_url_str("http://a.test/one");
+        request.set_attribute(
+            Attribute::RedirectPolicy,
+            RedirectPolicy::UserVerifiedRedirectPolicy,
+        );
+        let f = start(request);
+        f.job.on_head(head(302, &[("Location", "/two")]));
+        f.job.on_end();
+        assert_eq!(f.phase(), "parked");
+        f.reply.abort();
+        assert_eq!(f.phase(), "done");
+        ReplyBackend::redirect_allowed(&*f.job);
+        assert_eq!(f.phase(), "done");
+        assert_eq!(f.url(), "http://a.test/one");
+        assert_eq!(f.waiting(), 0);
+        assert_eq!(f.reply.error(), NetworkError::OperationCanceledError);
+    }
+
+    #[test]
+    fn an_unanswered_request_is_retried_once() {
+        let f = get("http://a.test/one");
+        assert!(f.job.retry(), "the first retry is allowed");
+        assert!(!f.job.retry(), "a second one is not");
+        assert!(!f.reply.is_finished());
     }
 
     #[test]
