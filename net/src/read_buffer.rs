@@ -27,6 +27,23 @@ impl ReadBuffer {
         self.0.borrow().len()
     }
 
+    /// Gives the buffer's memory back once everything in it was read: an idle connection
+    /// then holds none (the next read allocates what it needs; see `SocketCore`'s reads).
+    /// An empty buffer that still shares an allocation with bytes handed out (`take`,
+    /// `with`) lets go of it too.
+    pub(crate) fn release_if_empty(&self) {
+        let mut buf = self.0.borrow_mut();
+        if buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+    }
+
+    /// The bytes allocated for the buffer (for tests of `release_if_empty`).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.borrow().capacity()
+    }
+
     /// Copies up to `out.len()` bytes out, consuming them.
     pub(crate) fn read(&self, out: &mut [u8]) -> usize {
         let mut buf = self.0.borrow_mut();
@@ -130,6 +147,26 @@ mod tests {
             0,
             "a reconnect inside the closure drops the stale bytes"
         );
+    }
+
+    #[test]
+    fn an_emptied_buffer_gives_its_memory_back() {
+        let rb = ReadBuffer::default();
+        rb.borrow_mut().reserve(8192);
+        rb.borrow_mut().extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        rb.release_if_empty();
+        assert!(
+            rb.capacity() >= 8192,
+            "bytes still unread: the buffer stays"
+        );
+        // A decoder takes the head out without copying: the empty buffer still shares the
+        // allocation with it, and lets go of it.
+        let head = rb.take(usize::MAX);
+        rb.release_if_empty();
+        assert_eq!(rb.capacity(), 0);
+        assert_eq!(&head[..], b"GET / HTTP/1.1\r\n\r\n");
+        rb.borrow_mut().extend_from_slice(b"next");
+        assert_eq!(rb.take_all(), b"next");
     }
 
     #[test]

@@ -12,12 +12,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mio::Interest;
 use slotnet_core::{AsObject, EventLoop, IoRegistration, Object, Ready, Timer};
 
@@ -30,7 +31,14 @@ use crate::wait::{self, Deadline, Step};
 /// Bytes read from the kernel per readiness event before yielding to other sockets.
 const READ_BUDGET: usize = 1 << 20;
 /// First read size; it doubles while reads fill it, up to [`MAX_READ_CHUNK`], so idle
-/// connections keep small buffers and busy ones make few syscalls.
+/// connections keep small buffers and busy ones make few syscalls. A read shorter than this
+/// brings it back down.
+///
+/// While the read size is at this minimum, the read buffer is given back whenever the user
+/// has read everything, and a read into an empty buffer goes through the stack first: only
+/// the bytes that arrived are kept, in an allocation of their size. A connection of small
+/// messages (an HTTP keep-alive connection between requests) then holds no buffer at all
+/// when idle, where an 8 KiB one per connection was the largest part of its memory.
 const MIN_READ_CHUNK: usize = 8 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// How often a local connect is retried while the server's backlog is full (`EAGAIN`).
@@ -635,10 +643,15 @@ impl SocketCore {
                 }
                 let chunk = self.read_chunk.get();
                 let want = room.min(chunk);
-                if buf.capacity() - buf.len() < want {
-                    buf.reserve(want);
-                }
-                match io.stream.recv_into(&mut buf, want) {
+                let read = if buf.capacity() == 0 && chunk == MIN_READ_CHUNK {
+                    recv_via_stack(&io.stream, &mut buf, want)
+                } else {
+                    if buf.capacity() - buf.len() < want {
+                        buf.reserve(want);
+                    }
+                    io.stream.recv_into(&mut buf, want)
+                };
+                match read {
                     Ok(0) => {
                         eof = true;
                         break;
@@ -647,6 +660,8 @@ impl SocketCore {
                         total += n;
                         if n == chunk && chunk < MAX_READ_CHUNK {
                             self.read_chunk.set(chunk * 2);
+                        } else if n < MIN_READ_CHUNK {
+                            self.read_chunk.set(MIN_READ_CHUNK);
                         }
                         if n < want && !drain {
                             // A short read empties a stream socket's receive queue; new data
@@ -958,6 +973,9 @@ impl BufferedStream for SocketCore {
     /// After the user consumed buffered bytes: if reading had stopped on a full buffer, start
     /// again (on the next iteration: no edge will announce the bytes already waiting).
     fn after_consume(&self) {
+        if self.read_chunk.get() == MIN_READ_CHUNK {
+            self.buf.read_buf.release_if_empty();
+        }
         if self.buf.read_paused.get() && self.state.get() == SocketState::Connected {
             let limit = self.buf.read_limit();
             if limit == 0 || self.buf.read_buf.borrow().len() < limit {
@@ -1028,6 +1046,17 @@ impl BufferedStream for SocketCore {
         }
         Some(deadline)
     }
+}
+
+/// Reads at most `max` (at most [`MIN_READ_CHUNK`]) bytes into a stack buffer and appends
+/// them to the empty `buf`, which allocates just their size.
+fn recv_via_stack(stream: &RawStream, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    let mut stack = [MaybeUninit::<u8>::uninit(); MIN_READ_CHUNK];
+    let n = stream.recv_uninit(&mut stack[..max.min(MIN_READ_CHUNK)])?;
+    // SAFETY: recv initialised the first `n` bytes.
+    let received = unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), n) };
+    buf.extend_from_slice(received);
+    Ok(n)
 }
 
 /// A local connect's failure as QLocalSocket reports it: its error code and text

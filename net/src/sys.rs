@@ -76,15 +76,20 @@ impl RawStream {
     pub(crate) fn recv_into(&self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
         let spare = buf.spare_capacity_mut();
         let len = spare.len().min(max);
+        let n = self.recv_uninit(&mut spare[..len])?;
+        // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Reads into `out` (which need not be initialised); returns how many bytes it wrote.
+    pub(crate) fn recv_uninit(&self, out: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
         loop {
-            // SAFETY: the pointer and length describe writable memory owned by `buf`; recv
-            // writes at most `len` bytes into it and reports how many.
-            let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), len, 0) };
+            // SAFETY: the pointer and length describe writable memory; recv writes at most
+            // `out.len()` bytes into it and reports how many.
+            let n = unsafe { libc::recv(self.fd(), out.as_mut_ptr().cast(), out.len(), 0) };
             if n >= 0 {
-                let n = n as usize;
-                // SAFETY: recv initialised the first `n` bytes of the spare capacity.
-                unsafe { buf.set_len(buf.len() + n) };
-                return Ok(n);
+                return Ok(n as usize);
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {

@@ -81,6 +81,11 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     /// Opens a slot for the next request; returns its sequence number.
     pub(crate) fn push(&mut self) -> u64 {
+        // Room for one answer at first: most connections owe one at a time, and a
+        // `VecDeque`'s first push would make room for four, held as long as the connection.
+        if self.slots.capacity() == 0 {
+            self.slots.reserve_exact(1);
+        }
         self.slots.push_back(Slot::default());
         self.front + self.slots.len() as u64 - 1
     }
