@@ -899,8 +899,13 @@ impl Connection {
 
     /// Tells pushed answers how far their queues went down (`drained` when owed).
     fn pace(&self) {
+        let pipeline = self.pipeline.borrow();
+        // Asking the socket costs an object lookup: only when an answer is paced.
+        if pipeline.iter().all(|slot| slot.pacing.is_none()) {
+            return;
+        }
         let queue = self.socket.bytes_to_write();
-        for slot in self.pipeline.borrow().iter() {
+        for slot in pipeline.iter() {
             if let Some(pacing) = &slot.pacing {
                 pacing.progress(queue + slot.buffered.len());
             }
@@ -992,7 +997,9 @@ impl Connection {
             return;
         }
         if phase != self.phase.get() {
-            let now = Instant::now();
+            // The phase changes on reading or writing, whose slot has just stored the time:
+            // no clock read here (two per keep-alive request, Idle -> Busy -> Idle).
+            let now = self.last_read.get().max(self.last_write.get());
             self.phase.set(phase);
             self.phase_since.set(now);
             // A timer due sooner stays: `on_timer` then re-arms it for the real deadline. A
