@@ -7,11 +7,13 @@
 # scripts); with 2 loops (or 2 nginx workers) the server may use both cores and wrk runs
 # on both too, so the 2-loop figure is what 2 cores give server and client together.
 #   bench/server-threads.sh [ROUNDS] [SECONDS]     (defaults: 3 rounds of 10 s)
+# Ports 28191-28193 and 28281-28282 (below the ephemeral range, away from the other scripts).
 source "$(dirname "$0")/common.sh"
 ROUNDS=${1:-3}
 SECS=${2:-10}
 need_packages nginx wrk
-build_slotnet
+# SLOTNET_BIN=DIR runs the slotnet-serve in DIR (an earlier build) instead of building.
+if [[ -n ${SLOTNET_BIN:-} ]]; then BIN=$SLOTNET_BIN; else build_slotnet; fi
 OUT="$RUN/server-threads.$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT" "$RUN/www" "$RUN/tmp"
 printf hello > "$RUN/www/hello.txt"
@@ -23,9 +25,9 @@ serve() {   # serve NAME CPUS PORT ARGS...: starts a server, records its pid in 
     PIDS+=($!); printf -v "${name}_PID" %s $!
     wait_port "$port"
 }
-serve one "$SERVER_CPU" 29191 "$BIN/slotnet-serve" --listen 127.0.0.1:29191 --quiet --threads 1
-serve two "$ALL_CPUS" 29192 "$BIN/slotnet-serve" --listen 127.0.0.1:29192 --quiet --threads 2
-SLOTNET_SERVE_SPREAD=acceptor serve acc "$ALL_CPUS" 29193 "$BIN/slotnet-serve" --listen 127.0.0.1:29193 --quiet --threads 2
+serve one "$SERVER_CPU" 28191 "$BIN/slotnet-serve" --listen 127.0.0.1:28191 --quiet --threads 1
+serve two "$ALL_CPUS" 28192 "$BIN/slotnet-serve" --listen 127.0.0.1:28192 --quiet --threads 2
+serve acc "$ALL_CPUS" 28193 "$BIN/slotnet-serve" --listen 127.0.0.1:28193 --quiet --threads 2 --spread acceptor
 # nginx_conf WORKERS CONNECTIONS PID_NAME LISTEN...: a plain nginx config on stdout serving
 # run/bench/www (hello.txt) on each "ADDR:PORT[ http2]" given.
 nginx_conf() {
@@ -38,20 +40,22 @@ nginx_conf() {
     printf '}\n'
 }
 for w in 1 2; do
-    nginx_conf "$w" 4096 "nginx-threads-$w.pid" "127.0.0.1:2928$w" > "$RUN/nginx-threads-$w.conf"
+    nginx_conf "$w" 4096 "nginx-threads-$w.pid" "127.0.0.1:2828$w" > "$RUN/nginx-threads-$w.conf"
     cpus=$([ "$w" = 1 ] && echo "$SERVER_CPU" || echo "$ALL_CPUS")
-    serve "nginx$w" "$cpus" "2928$w" nginx -p "$RUN/" -c "nginx-threads-$w.conf" -e "error-$w.log"
+    serve "nginx$w" "$cpus" "2828$w" nginx -p "$RUN/" -c "nginx-threads-$w.conf" -e "error-$w.log"
 done
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$ROUNDS"); do
     log "round $r/$ROUNDS"
-    taskset -c "$CLIENT_CPU" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:29191/ > "$OUT/one.$r"
-    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:29192/ > "$OUT/two.$r"
-    taskset -c "$CLIENT_CPU" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:29281/hello.txt > "$OUT/nginx1.$r"
-    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:29282/hello.txt > "$OUT/nginx2.$r"
-    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" -H "Connection: close" http://127.0.0.1:29192/ > "$OUT/two-close.$r"
-    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" -H "Connection: close" http://127.0.0.1:29193/ > "$OUT/acc-close.$r"
+    taskset -c "$CLIENT_CPU" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:28191/ > "$OUT/one.$r"
+    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:28192/ > "$OUT/two.$r"
+    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:28193/ > "$OUT/acc.$r"
+    taskset -c "$CLIENT_CPU" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:28281/hello.txt > "$OUT/nginx1.$r"
+    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" http://127.0.0.1:28282/hello.txt > "$OUT/nginx2.$r"
+    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" -H "Connection: close" http://127.0.0.1:28192/ > "$OUT/two-close.$r"
+    taskset -c "$ALL_CPUS" wrk -t2 -c100 -d"${SECS}s" -H "Connection: close" http://127.0.0.1:28193/ > "$OUT/acc-close.$r"
 done
 row() { printf '| %s | %s |\n' "$2" "$(for r in $(seq 1 "$ROUNDS"); do rps "$OUT/$1.$r"; done | median)"; }
 {
@@ -59,8 +63,11 @@ echo "| server (wrk -t2 -c100, ${SECS} s, median of $ROUNDS) | req/s |"
 echo "|---|---|"
 row one "slotnet-serve --threads 1 (core 0; wrk on core 1)"
 row two "slotnet-serve --threads 2, SO_REUSEPORT (cores 0-1, wrk on both)"
+row acc "slotnet-serve --threads 2 --spread acceptor (cores 0-1, wrk on both)"
 row nginx1 "nginx, 1 worker (core 0; wrk on core 1)"
 row nginx2 "nginx, 2 workers (cores 0-1, wrk on both)"
 row two-close "slotnet-serve --threads 2, SO_REUSEPORT, Connection: close"
 row acc-close "slotnet-serve --threads 2, one acceptor, Connection: close"
+echo
+echo "Load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 } | tee "$OUT/summary.md"

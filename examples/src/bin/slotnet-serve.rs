@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! slotnet-serve [--listen ADDR:PORT]... [--unix PATH] [--root DIR] [--quiet]
-//!               [--tls CERT KEY] [--h2c] [--threads N]
+//!               [--tls CERT KEY] [--h2c] [--threads N] [--spread reuseport|acceptor]
 //! ```
 //!
 //! Prints `listening on http://ADDR:PORT` (`https://` with `--tls`, and `unix:PATH`) on
@@ -16,6 +16,9 @@
 //! `--threads N` serves the same listeners and routes on N threads, each with its own loop
 //! (`ServerThreads`: one `SO_REUSEPORT` listener per thread on Linux; 0 = one per core;
 //! 1, the default, serves on the main thread). A Unix socket is served by the first thread.
+//! `--spread acceptor` makes the first thread accept every TCP connection and hand it to the
+//! threads in turn instead (`ConnectionSpread::Acceptor`, plain TCP only), for comparing the
+//! two ways (bench/server-threads.sh).
 
 use std::cell::Cell;
 use std::fs::File;
@@ -48,7 +51,8 @@ use slotnet_net::{LocalServer, SslServer, TcpServer};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "usage: slotnet-serve [--listen ADDR:PORT]... [--unix PATH] [--root DIR] \
-                     [--quiet] [--tls CERT KEY] [--h2c] [--threads N]";
+                     [--quiet] [--tls CERT KEY] [--h2c] [--threads N] \
+                     [--spread reuseport|acceptor]";
 
 // ----- command line ---------------------------------------------------------------------
 
@@ -62,6 +66,8 @@ struct Options {
     h2c: bool,
     /// Server threads (0: one per core).
     threads: usize,
+    /// How connections reach the threads (`None`: the platform's default).
+    spread: Option<ConnectionSpread>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -96,6 +102,17 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                 opts.threads = n
                     .parse()
                     .map_err(|_| format!("--threads: bad count {n:?} (want a number)"))?;
+            }
+            "--spread" => {
+                opts.spread = Some(match value("--spread")?.as_str() {
+                    "reuseport" => ConnectionSpread::ReusePort,
+                    "acceptor" => ConnectionSpread::Acceptor,
+                    other => {
+                        return Err(format!(
+                            "--spread: unknown way {other:?} (want reuseport or acceptor)"
+                        ))
+                    }
+                });
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
@@ -795,7 +812,8 @@ fn run_threads(
     let served = ServerThreads::start(
         threads,
         &listeners,
-        ConnectionSpread::platform_default(),
+        opts.spread
+            .unwrap_or_else(ConnectionSpread::platform_default),
         move || build_server(h2c, quiet, root.clone()),
     );
     let served = match served {
