@@ -38,12 +38,12 @@ pub enum Listen {
 
 /// How the connections of a [`ServerThreads`] reach its threads.
 ///
-/// Measured on a 2-core machine (docs/benchmarks.md, "server on N loops"): with
-/// keep-alive clients both serve the same; with a new connection per request `ReusePort`
-/// costs no hand-off, while `Acceptor` pays a cross-thread post and a wake-up per
-/// connection and makes its thread the bottleneck, so `ReusePort` is the default where the
-/// kernel balances it (Linux, Android), as nginx's `listen ... reuseport` and hyper-based
-/// servers that open one listener per core do.
+/// Measured on a shared 2-core machine (docs/benchmarks.md, "Server on N loops"; `slotnet-serve
+/// --spread`): with keep-alive clients and with a new connection per request the two were
+/// within the machine's noise. `ReusePort` is the default where the kernel balances it
+/// (Linux, Android): it costs no hand-off, while `Acceptor` pays a cross-thread post and a
+/// wake-up per connection and its thread accepts for all, and it is what nginx's
+/// `listen ... reuseport` and hyper-based servers that open one listener per core do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnectionSpread {
     /// One listening socket per thread on the same port (`SO_REUSEPORT`): the kernel picks
