@@ -1275,6 +1275,7 @@ impl Exchange for Job {
             }
             Redirect::No => {}
         }
+        let needs_permission = matches!(decision, Redirect::Ask { .. });
         match decision {
             Redirect::No => {
                 let error = NetworkError::from_http_status(status);
@@ -1289,17 +1290,8 @@ impl Exchange for Job {
                 url,
                 method,
                 keep_body,
-            } => {
-                let decision = self.drain_to(Next::Redirect {
-                    url: url.clone(),
-                    method,
-                    keep_body,
-                    needs_permission: false,
-                });
-                self.reply.deliver_redirect(url);
-                decision
             }
-            Redirect::Ask {
+            | Redirect::Ask {
                 url,
                 method,
                 keep_body,
@@ -1308,7 +1300,7 @@ impl Exchange for Job {
                     url: url.clone(),
                     method,
                     keep_body,
-                    needs_permission: true,
+                    needs_permission,
                 });
                 self.reply.deliver_redirect(url);
                 decision
