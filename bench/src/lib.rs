@@ -8,11 +8,14 @@ use slotnet_net::{Bytes, TcpServer};
 
 /// Starts an HTTP/2 (h2c, prior knowledge) server on the current thread's loop that answers
 /// `hello` to every request as soon as it arrives, so that a client benchmark measures the
-/// client. Returns its loopback port, or 0 if it could not listen.
-pub fn start_h2_hello_server() -> u16 {
+/// client. Returns its loopback port, or why it could not listen.
+pub fn start_h2_hello_server() -> Result<u16, String> {
     let server = TcpServer::new();
     if !server.listen(Ipv4Addr::LOCALHOST, 0) {
-        return 0;
+        return Err(format!(
+            "cannot listen on 127.0.0.1: {}",
+            server.error_string()
+        ));
     }
     let config = Http2Configuration::default();
     server.new_connection().connect(move |_| {
@@ -29,5 +32,5 @@ pub fn start_h2_hello_server() -> u16 {
             });
         }
     });
-    server.server_port()
+    Ok(server.server_port())
 }

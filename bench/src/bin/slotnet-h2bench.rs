@@ -53,11 +53,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let port = start_h2_hello_server();
-    if port == 0 {
-        eprintln!("cannot listen on 127.0.0.1");
-        return ExitCode::FAILURE;
-    }
+    let port = match start_h2_hello_server() {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let url = format!("http://127.0.0.1:{port}/hello");
     let manager = NetworkAccessManager::new();
     let issued = Rc::new(Cell::new(0u64));
