@@ -60,6 +60,21 @@ impl ClientFeatures {
         }
     }
 
+    // --- proxy credentials -----------------------------------------------------------------
+
+    /// Asks the application for `proxy`'s credentials in `realm` through the manager's
+    /// `proxy_authentication_required` (Qt's `proxyAuthenticationRequired`), for a tunnel
+    /// that a proxy refused: returns what the slots filled in (empty if none answered).
+    pub(crate) fn ask_proxy_credentials(&self, proxy: &NetworkProxy, realm: &str) -> Authenticator {
+        let mut ask = Authenticator::new();
+        ask.set_realm(realm);
+        let handle = Rc::new(RefCell::new(ask));
+        self.proxy_authentication_required
+            .emit((proxy.clone(), handle.clone()));
+        let answer = handle.borrow().clone();
+        answer
+    }
+
     // --- cookies ---------------------------------------------------------------------------
 
     /// The jar, created empty if there is none yet.

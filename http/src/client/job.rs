@@ -1074,15 +1074,7 @@ impl Exchange for Job {
     /// job (they ask through the connector).
     fn ask_proxy_credentials(&self, proxy: &NetworkProxy, realm: &str) -> Option<Authenticator> {
         let state = self.manager_state()?;
-        let mut ask = Authenticator::new();
-        ask.set_realm(realm);
-        let handle = Rc::new(RefCell::new(ask));
-        state
-            .features
-            .proxy_authentication_required
-            .emit((proxy.clone(), handle.clone()));
-        let answer = handle.borrow().clone();
-        Some(answer)
+        Some(state.features.ask_proxy_credentials(proxy, realm))
     }
 
     /// Builds the request head for the current hop, with the headers Qt adds by default.

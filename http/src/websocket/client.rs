@@ -836,14 +836,7 @@ impl Core {
                 };
                 if let Some(state) = c.settings.manager.get().and_then(|m| m.state()) {
                     let realm = auth.borrow().realm().to_owned();
-                    let mut ask = crate::auth::Authenticator::new();
-                    ask.set_realm(&realm);
-                    let handle = Rc::new(RefCell::new(ask));
-                    state
-                        .features
-                        .proxy_authentication_required
-                        .emit((proxy.clone(), handle.clone()));
-                    let answer = handle.borrow();
+                    let answer = state.features.ask_proxy_credentials(proxy, &realm);
                     let mut auth = auth.borrow_mut();
                     auth.set_user(answer.user());
                     auth.set_password(answer.password());
