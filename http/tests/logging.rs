@@ -9,15 +9,39 @@ use slotnet_http::log_target::{
 use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
-use slotnet_testkit::logger::{capture, Record};
+use slotnet_testkit::logger::{capture, Captured, Record};
 use slotnet_testkit::reply::run_all;
 use slotnet_testkit::server::TestServer;
 
-/// The position of the first record under `target` whose message is `message`.
-fn position(records: &[Record], target: &str, message: &str) -> Option<usize> {
-    records
-        .iter()
-        .position(|r| r.target == target && r.message == message)
+/// The records the calling thread has emitted so far, with lookups that fail showing them all.
+struct Seen {
+    records: Vec<Record>,
+    text: String,
+}
+
+impl Seen {
+    fn of(logs: &Captured) -> Seen {
+        Seen {
+            records: logs.this_thread(),
+            text: logs.this_thread_text(),
+        }
+    }
+
+    /// The position of the first record that `matches` (described as `what` if none does).
+    fn first(&self, what: &str, matches: impl Fn(&Record) -> bool) -> usize {
+        let text = &self.text;
+        self.records
+            .iter()
+            .position(matches)
+            .unwrap_or_else(|| panic!("no {what} in\n{text}"))
+    }
+
+    /// The position of the first record under `target` whose message is `message`.
+    fn at(&self, target: &str, message: &str) -> usize {
+        self.first(&format!("{target}: {message:?}"), |r| {
+            r.target == target && r.message == message
+        })
+    }
 }
 
 #[test]
@@ -34,24 +58,20 @@ fn a_loopback_request_logs_the_connect_the_exchange_and_the_reuse() {
     assert_eq!(first.error(), NetworkError::NoError);
     assert_eq!(second.error(), NetworkError::NoError);
 
-    let records = logs.this_thread();
-    let text = logs.this_thread_text();
-    let at = |target: &str, message: &str| {
-        position(&records, target, message)
-            .unwrap_or_else(|| panic!("no {target}: {message:?} in\n{text}"))
-    };
-    let trying = at(SOCKET, &format!("Trying 127.0.0.1:{port}..."));
-    let connected = at(
+    let seen = Seen::of(logs);
+    let (records, text) = (&seen.records, &seen.text);
+    let trying = seen.at(SOCKET, &format!("Trying 127.0.0.1:{port}..."));
+    let connected = seen.at(
         SOCKET,
         &format!("Connected to 127.0.0.1 (127.0.0.1) port {port}"),
     );
-    let request = at(HTTP1, &format!("> GET / HTTP/1.1 (host 127.0.0.1:{port})"));
-    let status = at(HTTP1, &format!("< HTTP/1.1 200 OK (host 127.0.0.1:{port})"));
-    let intact = at(
+    let request = seen.at(HTTP1, &format!("> GET / HTTP/1.1 (host 127.0.0.1:{port})"));
+    let status = seen.at(HTTP1, &format!("< HTTP/1.1 200 OK (host 127.0.0.1:{port})"));
+    let intact = seen.at(
         CONNECTION,
         &format!("Connection with host 127.0.0.1:{port} left intact"),
     );
-    let reused = at(
+    let reused = seen.at(
         CONNECTION,
         &format!("Re-using existing connection with host 127.0.0.1:{port}"),
     );
@@ -95,34 +115,24 @@ fn an_https_request_logs_the_handshake_alpn_and_the_http2_stream() {
         reply.error_string()
     );
 
-    let records = logs.this_thread();
-    let text = logs.this_thread_text();
-    let at = |target: &str, message: &str| {
-        position(&records, target, message)
-            .unwrap_or_else(|| panic!("no {target}: {message:?} in\n{text}"))
-    };
-    let started = at(
+    let seen = Seen::of(logs);
+    let (records, text) = (&seen.records, &seen.text);
+    let started = seen.at(
         SSL,
         "TLS handshake started with 127.0.0.1, ALPN offers: h2,http/1.1",
     );
-    let done = records
-        .iter()
-        .position(|r| {
-            r.target == SSL
-                && r.message.starts_with("TLS connection using TLSv1.3 / TLS_")
-                && r.message.ends_with(" with 127.0.0.1")
-        })
-        .unwrap_or_else(|| panic!("no handshake summary in\n{text}"));
-    let alpn = at(SSL, "ALPN: server accepted h2");
-    let opened = records
-        .iter()
-        .position(|r| {
-            r.target == HTTP2
-                && r.message
-                    .starts_with(&format!("[1] OPENED stream for GET {url} "))
-        })
-        .unwrap_or_else(|| panic!("no stream opened in\n{text}"));
-    let status = at(HTTP2, "[1] < 200 OK");
+    let done = seen.first("handshake summary", |r| {
+        r.target == SSL
+            && r.message.starts_with("TLS connection using TLSv1.3 / TLS_")
+            && r.message.ends_with(" with 127.0.0.1")
+    });
+    let alpn = seen.at(SSL, "ALPN: server accepted h2");
+    let opened = seen.first("stream opened", |r| {
+        r.target == HTTP2
+            && r.message
+                .starts_with(&format!("[1] OPENED stream for GET {url} "))
+    });
+    let status = seen.at(HTTP2, "[1] < 200 OK");
     assert!(
         started < done && done < alpn && alpn < opened && opened < status,
         "{text}"
@@ -160,21 +170,17 @@ fn redirects_and_authentication_challenges_are_logged() {
         reply.error_string()
     );
 
-    let records = logs.this_thread();
-    let text = logs.this_thread_text();
-    let at = |target: &str, message: &str| {
-        position(&records, target, message)
-            .unwrap_or_else(|| panic!("no {target}: {message:?} in\n{text}"))
-    };
-    let redirect = at(
+    let seen = Seen::of(logs);
+    let text = &seen.text;
+    let redirect = seen.at(
         REDIRECT,
         &format!("Redirect 302 from http://127.0.0.1:{port}/old to http://127.0.0.1:{port}/new"),
     );
-    let challenge = at(
+    let challenge = seen.at(
         AUTHENTICATOR,
         &format!("401 from http://127.0.0.1:{port}/new: www-authenticate: Basic realm=\"logs\""),
     );
-    let retry = at(AUTHENTICATOR, "Sending the request again with credentials");
+    let retry = seen.at(AUTHENTICATOR, "Sending the request again with credentials");
     assert!(redirect < challenge && challenge < retry, "{text}");
     // The password is in the URL, never in the logs.
     assert!(!text.contains("secret"), "{text}");
