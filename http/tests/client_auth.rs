@@ -13,6 +13,7 @@ use slotnet_http::{
     Attribute, LoadControl, NetworkAccessManager, NetworkError, NetworkRequest, RequestBody,
 };
 use slotnet_testkit::h1::{respond, Next, ScriptedServer, SeenRequest};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::{run_all, run_traced_auth};
 
 const OK_BODY: &[u8] = br#"{"authenticated": true, "user": "user"}"#;
@@ -175,12 +176,7 @@ fn url_credentials_first_then_the_cache_then_preemptive_basic() {
     );
     let reply = get(&m, &url);
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(prompts.get(), 0);
     assert_eq!(server.seen().len(), 2);
     // 2. The same URL again: the cached Basic credentials go with the first request.
@@ -271,7 +267,7 @@ fn changed_password_rejects_the_cached_credentials_and_asks_again() {
     *password.lock().unwrap() = "two".to_owned();
     let r = get(&m, &server.url("/a"));
     run_all(&[r]);
-    assert_eq!(r.error(), NetworkError::NoError, "{}", r.error_string());
+    assert_no_error(r);
     assert!(answers.borrow().is_empty(), "asked a second time");
     let seen = server.seen();
     // 401, one; then preemptive one (401), two (200).
@@ -391,12 +387,7 @@ fn digest_with_a_stale_nonce_is_retried_without_asking() {
     let prompts = answer(&m, "user", "passwd");
     let reply = get(&m, &server.url("/digest?x=1"));
     let (lines, body) = run_traced_auth(&m, reply);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(body, b"digest ok");
     assert_eq!(prompts.get(), 1, "the stale nonce is retried silently");
     assert_eq!(stale_sent.load(Ordering::SeqCst), 1);

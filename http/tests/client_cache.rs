@@ -11,6 +11,7 @@ use slotnet_http::{
     Attribute, CacheLoadControl, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest,
 };
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::{run_all, run_traced};
 
 const ETAG: &str = "\"v1-etag\"";
@@ -184,12 +185,7 @@ fn stale_entries_are_revalidated_and_304_serves_the_cached_body() {
     let m = cached_manager();
     assert_eq!(get(&m, req(&server, "/etag")).read_all(), b"response 0");
     let second = get(&m, req(&server, "/etag"));
-    assert_eq!(
-        second.error(),
-        NetworkError::NoError,
-        "{}",
-        second.error_string()
-    );
+    assert_no_error(second);
     assert_eq!(second.read_all(), b"response 0");
     assert_eq!(second.status_code(), Some(200));
     assert_eq!(from_cache(second), Some(true));

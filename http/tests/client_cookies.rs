@@ -6,8 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use slotnet_http::cookies::{NetworkCookie, NetworkCookieJar};
-use slotnet_http::{Attribute, LoadControl, NetworkAccessManager, NetworkError, NetworkRequest};
+use slotnet_http::{Attribute, LoadControl, NetworkAccessManager, NetworkRequest};
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 /// `/set?name=value` sets a cookie; `/login` sets one and redirects to `/home`; anything
@@ -40,12 +41,7 @@ fn cookie_server() -> ScriptedServer {
 fn fetch(m: &NetworkAccessManager, request: NetworkRequest) -> Vec<u8> {
     let reply = m.get(request);
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     reply.read_all()
 }
 

@@ -11,6 +11,7 @@ use slotnet_http::{
     Attribute, NetworkAccessManager, NetworkError, NetworkRequest, RedirectPolicy, RequestBody,
 };
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::{run_all, run_traced};
 
 fn hello_server() -> ScriptedServer {
@@ -527,12 +528,7 @@ fn stale_keep_alive_connection_is_retried_once() {
     for _ in 0..3 {
         let reply = m.get(NetworkRequest::from_url_str(&server.url("/")));
         let (_, body) = run_traced(&m, reply);
-        assert_eq!(
-            reply.error(),
-            NetworkError::NoError,
-            "{}",
-            reply.error_string()
-        );
+        assert_no_error(reply);
         assert_eq!(body, b"ok");
         // Let the close arrive before the next request, most of the time.
         EventLoop::current().process_events(Some(Duration::from_millis(20)));

@@ -16,6 +16,7 @@ use slotnet_net::ssl::test_certs::{self, TestIdentity};
 use slotnet_net::ssl::{SslError, SslErrorKind};
 use slotnet_net::SslServer;
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 /// An https server (HTTP/1.1) answering `hello` with `sts` as its Strict-Transport-Security.
@@ -88,24 +89,14 @@ fn a_policy_learnt_over_tls_upgrades_http_urls() {
     let m = hsts_manager();
     assert!(m.is_strict_transport_security_enabled());
     let reply = get(&m, &format!("https://localhost:{}/first", server.port));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(hosts(&m), ["localhost"]);
     let policy = &m.strict_transport_security_hosts()[0];
     assert!(!policy.include_subdomains());
     assert!(policy.expiry() > SystemTime::now() + Duration::from_secs(3500));
     // The TLS server's port spoken to as http: HSTS makes it https (the port is kept).
     let reply = get(&m, &format!("http://localhost:{}/second", server.port));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
     assert_eq!(
         reply.url().unwrap().as_str(),
@@ -150,12 +141,7 @@ fn headers_over_plain_http_are_ignored_and_redirects_are_upgraded() {
     assert_ne!(refused.error(), NetworkError::NoError);
     // ...and a redirect to http://localhost is followed over https.
     let reply = get(&m, &format!("http://127.0.0.1:{}/redirect", plain.port));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
     assert_eq!(
         reply.url().unwrap().as_str(),
@@ -176,12 +162,7 @@ fn certificate_errors_cannot_be_ignored_for_known_hosts() {
     ignore_all(&m);
     let reply = m.get(NetworkRequest::from_url_str(&url));
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert!(
         hosts(&m).is_empty(),
         "a header seen with ignored errors is not trusted"
@@ -210,12 +191,7 @@ fn certificate_errors_cannot_be_ignored_for_known_hosts() {
     let reply = m.get(NetworkRequest::from_url_str(&url));
     reply.ignore_ssl_errors_list(expected());
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert!(hosts(&m).is_empty(), "not trusted");
     // (A new manager: this one keeps the connection whose errors were accepted, and a
     // request reuses an established connection without a new handshake, as in Qt.)
@@ -265,12 +241,7 @@ fn the_store_is_read_back_by_a_new_manager() {
         .unwrap();
     assert!(m.is_strict_transport_security_store_enabled());
     let reply = get(&m, &format!("https://localhost:{}/", server.port));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert!(dir.join("hstsstore").is_file());
 
     let fresh = NetworkAccessManager::new();
@@ -284,12 +255,7 @@ fn the_store_is_read_back_by_a_new_manager() {
     assert!(policies[0].include_subdomains());
     fresh.set_strict_transport_security_enabled(true);
     let reply = get(&fresh, &format!("http://localhost:{}/", server.port));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.url().unwrap().scheme(), "https");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -25,6 +25,7 @@ use slotnet_net::SslServer;
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
 use slotnet_testkit::process;
 use slotnet_testkit::proxy;
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 fn proxy(kind: ProxyType, port: u16) -> NetworkProxy {
@@ -104,12 +105,7 @@ fn plain_http_goes_to_the_proxy_in_absolute_form() {
     let p = forward_proxy(None);
     let m = manager_with(proxy(ProxyType::HttpProxy, p.port));
     let reply = fetch(&m, "http://example.invalid:8081/path?q=1");
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(
         reply.read_all(),
         b"GET http://example.invalid:8081/path?q=1"
@@ -133,12 +129,7 @@ fn forward_proxy_authentication_asks_caches_and_goes_preemptive() {
     let m = manager_with(proxy(ProxyType::HttpProxy, p.port));
     let realms = answer_proxy(&m, Some(("alice", "s3cret")));
     let first = fetch(&m, "http://example.invalid/a");
-    assert_eq!(
-        first.error(),
-        NetworkError::NoError,
-        "{}",
-        first.error_string()
-    );
+    assert_no_error(first);
     assert_eq!(*realms.borrow(), ["forward realm"]);
     let second = fetch(&m, "http://other.invalid/b");
     assert_eq!(second.error(), NetworkError::NoError);
@@ -179,12 +170,7 @@ fn socks5_carries_http_and_asks_for_credentials() {
     let m = manager_with(proxy(ProxyType::Socks5Proxy, addr.port()));
     let realms = answer_proxy(&m, Some(("bob", "hunter2")));
     let first = fetch(&m, &target.url("/one"));
-    assert_eq!(
-        first.error(),
-        NetworkError::NoError,
-        "{}",
-        first.error_string()
-    );
+    assert_no_error(first);
     assert_eq!(first.read_all(), b"origin /one");
     assert_eq!(realms.borrow().len(), 1);
     // Keep-alive through the tunnel: no second SOCKS session.
@@ -327,12 +313,7 @@ fn https_goes_through_connect_with_tls_inside_and_h2_by_alpn() {
     let e = encrypted.clone();
     m.encrypted().connect(move |_| e.set(e.get() + 1));
     let reply = https_get(&m, server.port, false);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
     assert_eq!(encrypted.get(), 1);
     assert_eq!(*realms.borrow(), ["test realm"]);
@@ -345,12 +326,7 @@ fn https_goes_through_connect_with_tls_inside_and_h2_by_alpn() {
     let m = manager_with(proxy(ProxyType::HttpProxy, addr.port()));
     let more = answer_proxy(&m, None);
     let reply = https_get(&m, server.port, true);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
     assert_eq!(
         reply
@@ -409,12 +385,7 @@ fn application_proxy_is_the_default() {
     assert_eq!(m.proxy().proxy_type(), ProxyType::DefaultProxy);
     let reply = fetch(&m, "http://app-proxy.invalid/app");
     set_application_proxy_factory(None);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"GET http://app-proxy.invalid/app");
 }
 
@@ -442,22 +413,12 @@ fn tinyproxy_forwards_http_and_tunnels_https() {
     let m = manager_with(proxy(ProxyType::HttpProxy, port));
     let realms = answer_proxy(&m, Some(("alice", "s3cret")));
     let reply = fetch(&m, &target.url("/via-tinyproxy"));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"origin /via-tinyproxy");
     assert_eq!(*realms.borrow(), ["Tinyproxy"]);
     let tls = tls_server(false);
     let reply = https_get(&m, tls.port, false);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
 }
 
@@ -487,21 +448,11 @@ fn microsocks_carries_http_and_https() {
     let m = manager_with(proxy(ProxyType::Socks5Proxy, port));
     let realms = answer_proxy(&m, Some(("bob", "hunter2")));
     let reply = fetch(&m, &target.url("/via-microsocks"));
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"origin /via-microsocks");
     assert_eq!(realms.borrow().len(), 1);
     let tls = tls_server(false);
     let reply = https_get(&m, tls.port, false);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"hello");
 }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{test_certs, SslCertificate, SslError, SslErrorKind};
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::{run_all, run_traced};
 use slotnet_testkit::tls_server::{TlsServer, H1_ONLY, H2_AND_H1};
 
@@ -154,7 +155,7 @@ fn many_https_requests_share_one_h2_connection() {
         .collect();
     run_all(&replies);
     for r in &replies {
-        assert_eq!(r.error(), NetworkError::NoError, "{}", r.error_string());
+        assert_no_error(*r);
         assert_eq!(r.read_all(), b"hello");
         assert_eq!(
             r.attribute(Attribute::Http2WasUsed)

@@ -14,6 +14,7 @@ use slotnet_http::{
 };
 use slotnet_testkit::h2::{H2Server, RawAction, RawH2Server};
 use slotnet_testkit::pattern::pattern_byte;
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::{run_all, run_traced};
 
 fn h2_request(url: &str) -> NetworkRequest {
@@ -126,12 +127,7 @@ fn a_large_upload_respects_flow_control_and_arrives_intact() {
         .request_sent()
         .connect(move |_| s.set(p.borrow().last().copied()));
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert!(reply.read_all() == data, "echoed body differs");
     let total = data.len() as i64;
     assert_eq!(sent_at_request_sent.get(), Some((total, total)));
@@ -151,12 +147,7 @@ fn a_hundred_concurrent_requests_share_one_connection() {
         .collect();
     run_all(&replies);
     for (i, reply) in replies.iter().enumerate() {
-        assert_eq!(
-            reply.error(),
-            NetworkError::NoError,
-            "{}",
-            reply.error_string()
-        );
+        assert_no_error(*reply);
         assert_eq!(reply.read_all(), format!("/path/{i}").as_bytes());
         assert!(used_h2(*reply));
     }
@@ -178,12 +169,7 @@ fn requests_beyond_the_servers_stream_limit_wait_their_turn() {
             .collect();
         run_all(&replies);
         for (i, reply) in replies.iter().enumerate() {
-            assert_eq!(
-                reply.error(),
-                NetworkError::NoError,
-                "{}",
-                reply.error_string()
-            );
+            assert_no_error(*reply);
             assert_eq!(reply.read_all(), format!("/path/{round}/{i}").as_bytes());
         }
     }
@@ -234,12 +220,7 @@ fn a_slow_reader_keeps_memory_bounded_and_gets_every_byte() {
     assert_eq!(EventLoop::current().exec(), 0, "download did not finish");
     ticker.destroy();
     guard.destroy();
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(read.get(), TOTAL);
     assert_eq!(mismatch.get(), None, "first wrong byte");
     // Flow control: never more than one stream window (plus the reply's buffer) ahead.
@@ -361,12 +342,7 @@ fn a_graceful_goaway_moves_later_requests_to_a_new_connection() {
     let later = later.borrow().clone();
     run_all(&later);
     for (i, reply) in later.iter().enumerate() {
-        assert_eq!(
-            reply.error(),
-            NetworkError::NoError,
-            "{}",
-            reply.error_string()
-        );
+        assert_no_error(*reply);
         assert_eq!(reply.read_all(), format!("/path/b{i}").as_bytes());
     }
     assert_eq!(server.state.connections.load(Ordering::SeqCst), 2);
@@ -393,12 +369,7 @@ fn streams_above_a_goaways_last_stream_id_are_retried_elsewhere() {
         .collect();
     run_all(&replies);
     for reply in &replies {
-        assert_eq!(
-            reply.error(),
-            NetworkError::NoError,
-            "{}",
-            reply.error_string()
-        );
+        assert_no_error(*reply);
         assert_eq!(reply.status_code(), Some(200));
     }
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
@@ -423,7 +394,7 @@ fn a_refused_stream_is_sent_again() {
     let b = m.get(h2_request(&server.url("/b")));
     run_all(&[a, b]);
     assert_eq!(a.error(), NetworkError::NoError);
-    assert_eq!(b.error(), NetworkError::NoError, "{}", b.error_string());
+    assert_no_error(b);
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
     assert_eq!(server.streams.lock().unwrap()[0], [1, 3, 5]);
 }
@@ -442,7 +413,7 @@ fn a_request_lost_with_a_reused_connection_is_sent_again() {
     assert_eq!(a.error(), NetworkError::NoError);
     let b = m.get(h2_request(&server.url("/b")));
     run_all(&[b]);
-    assert_eq!(b.error(), NetworkError::NoError, "{}", b.error_string());
+    assert_no_error(b);
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
     // A POST whose body cannot be replayed is not sent twice: it fails.
     let server = RawH2Server::start(|conn, seen| match (conn, seen.len()) {

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use slotnet_core::Thread;
 use slotnet_http::h2::Http2Configuration;
-use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_http::{Attribute, NetworkAccessManager, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_net::SslServer;
 use slotnet_testkit::h2::wire::{frame, PREFACE};
 use slotnet_testkit::h2::H2Server;
 use slotnet_testkit::pattern::pattern_byte;
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
@@ -236,12 +237,7 @@ fn h2c_request(url: &str, config: Option<&Http2Configuration>) -> NetworkRequest
 }
 
 fn assert_ok_over_h2(reply: NetworkReply) {
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(
         reply
             .attribute(Attribute::Http2WasUsed)

@@ -13,6 +13,7 @@ use slotnet_testkit::h2::wire::{
     frame, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS,
 };
 use slotnet_testkit::h2::H2Server;
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 /// A server running `script` on every connection it accepts, on its own thread.
@@ -93,12 +94,7 @@ fn against(script: fn(&mut TcpStream, &AtomicU64)) -> (NetworkReply, HostileServ
     let reply = h2c_get(&m, &server.url());
     let good = H2Server::start();
     let next = h2c_get(&m, &good.url("/path/next"));
-    assert_eq!(
-        next.error(),
-        NetworkError::NoError,
-        "{}",
-        next.error_string()
-    );
+    assert_no_error(next);
     assert_eq!(next.read_all(), b"/path/next");
     (reply, server)
 }
@@ -245,12 +241,7 @@ fn a_hundred_interim_responses_then_the_final_one_are_accepted() {
             drain(s);
         }
     });
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.read_all(), b"final");
 }
 
@@ -402,12 +393,7 @@ fn a_head_at_the_http1_limits_is_accepted() {
             drain(s);
         }
     });
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(reply.raw_header_list().len(), 128);
     let over_http1 = http1_verdict(128, &[b'v'; 400]);
     assert_eq!(over_http1.0, NetworkError::NoError, "{}", over_http1.1);

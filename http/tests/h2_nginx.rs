@@ -11,6 +11,7 @@ use slotnet_core::{EventLoop, Timer};
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
 use slotnet_net::ssl::{SslError, SslErrorKind};
 use slotnet_testkit::nginx::{pattern, small_body, Nginx, BIG_SIZE, HELLO, SMALL_FILES};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 
 fn http2_was_used(reply: NetworkReply) -> Option<bool> {
@@ -27,15 +28,6 @@ fn open_connection(m: &NetworkAccessManager, nginx: &Nginx) {
     assert_no_error(reply);
     assert_eq!(http2_was_used(reply), Some(true));
     assert_eq!(m.connections_opened(), 1);
-}
-
-fn assert_no_error(reply: NetworkReply) {
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use slotnet_http::{NetworkAccessManager, NetworkError, NetworkRequest};
 use slotnet_net::ssl::test_certs;
 use slotnet_testkit::h1::{respond, Next, ScriptedServer};
 use slotnet_testkit::logger::{capture, Captured, Record};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 use slotnet_testkit::server::TestServer;
 
@@ -108,12 +109,7 @@ fn an_https_request_logs_the_handshake_alpn_and_the_http2_stream() {
     request.set_ssl_configuration(test_certs::client_configuration());
     let reply = m.get(request);
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
 
     let seen = Seen::of(logs);
     let (records, text) = (&seen.records, &seen.text);
@@ -163,12 +159,7 @@ fn redirects_and_authentication_challenges_are_logged() {
         "http://user:secret@127.0.0.1:{port}/old"
     )));
     run_all(&[reply]);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
 
     let seen = Seen::of(logs);
     let text = &seen.text;

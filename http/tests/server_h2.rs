@@ -20,6 +20,7 @@ use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, 
 use slotnet_testkit::h2::wire::{
     frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, SETTINGS,
 };
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_all;
 use slotnet_testkit::server::{TestServer, READ_TIMEOUT};
 
@@ -44,12 +45,7 @@ fn used_h2(reply: NetworkReply) -> bool {
 }
 
 fn assert_ok(reply: NetworkReply) {
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert!(used_h2(reply), "the reply did not use HTTP/2");
 }
 

@@ -20,6 +20,7 @@ use slotnet_http::server::{
     HttpServerResponse, WriteChunkError,
 };
 use slotnet_http::{Attribute, NetworkAccessManager, NetworkError, NetworkReply, NetworkRequest};
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::server::{read_response, TestServer};
 
 /// The answers' budget in these tests.
@@ -201,12 +202,7 @@ fn h2_request(server: &TestServer, path: &str) -> NetworkRequest {
 }
 
 fn assert_h2_ok(reply: NetworkReply) {
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(
         reply
             .attribute(Attribute::Http2WasUsed)

@@ -11,6 +11,7 @@ use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply, NetworkRequ
 use slotnet_net::ssl::{test_certs, SslConfiguration, SslError};
 use slotnet_net::SslSocket;
 use slotnet_testkit::legacy;
+use slotnet_testkit::reply::assert_no_error;
 use slotnet_testkit::reply::run_traced;
 use slotnet_testkit::tls_server::{TlsServer, H2_AND_H1};
 
@@ -67,12 +68,7 @@ fn the_default_configuration_is_used_by_requests_sockets_and_legacy_http() {
 
     // The same manager: the next request trusts it, on a connection of its own.
     let (reply, body, shown) = get(&m, &server);
-    assert_eq!(
-        reply.error(),
-        NetworkError::NoError,
-        "{}",
-        reply.error_string()
-    );
+    assert_no_error(reply);
     assert_eq!(body, b"hello");
     assert!(shown.is_empty(), "{shown:?}");
     assert_eq!(server.accepted(), 2);

@@ -9,7 +9,18 @@ use std::time::Duration;
 use crate::event_loop::{exec_within, LIMIT};
 use slotnet_core::{EventLoop, Timer};
 use slotnet_http::trace::SignalTrace;
-use slotnet_http::{NetworkAccessManager, NetworkReply};
+use slotnet_http::{NetworkAccessManager, NetworkError, NetworkReply};
+
+/// Asserts that `reply` ended without an error, showing its error string if it did not.
+#[track_caller]
+pub fn assert_no_error(reply: NetworkReply) {
+    assert_eq!(
+        reply.error(),
+        NetworkError::NoError,
+        "{}",
+        reply.error_string()
+    );
+}
 
 /// Runs the loop until `reply` finishes (at most 20 s), tracing every signal; returns the
 /// trace lines and the body read in `finished`.
